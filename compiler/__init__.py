@@ -1,0 +1,1 @@
+"""The featc compiler: parse -> resolve -> validate -> plan -> emit."""

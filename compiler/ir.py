@@ -1,0 +1,211 @@
+"""The typed intermediate representation: immutable pydantic models, content-hashable.
+
+Spans are kept on definitions for later passes and diagnostics but excluded from dumps, so
+hashes and the manifest depend on meaning only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .types import DataType
+
+SEP = "__"  # output column = f"{group}{SEP}{feature}"
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Span(Node):
+    """A half-open range of character offsets in one file."""
+
+    file: str
+    start: int
+    end: int
+
+
+def _span() -> Span | None:
+    return Field(default=None, exclude=True, repr=False)  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------- expressions
+
+
+class Lit(Node):
+    """A literal. ``value`` is None for NULL."""
+
+    kind: Literal["lit"] = "lit"
+    type: DataType
+    value: bool | int | float | str | None
+
+
+class ColumnRef(Node):
+    """A column of the current source row (inside aggregations and filters)."""
+
+    kind: Literal["col"] = "col"
+    type: DataType
+    name: str
+
+
+class FeatureRef(Node):
+    """A feature value, in derived expressions: ``group.feature``."""
+
+    kind: Literal["feature"] = "feature"
+    type: DataType
+    group: str
+    name: str
+
+    @property
+    def column(self) -> str:
+        return f"{self.group}{SEP}{self.name}"
+
+
+class RequestRef(Node):
+    """A request field supplied at prediction time (a spine column of the same name)."""
+
+    kind: Literal["request"] = "request"
+    type: DataType
+    request: str
+    field: str
+
+
+class Call(Node):
+    """A catalogue function applied to arguments; see ``catalog.FUNCTIONS`` for ``fn``."""
+
+    kind: Literal["call"] = "call"
+    type: DataType
+    fn: str
+    args: tuple[Expr, ...]
+
+
+Expr = Annotated[Union[Lit, ColumnRef, FeatureRef, RequestRef, Call], Field(discriminator="kind")]
+Call.model_rebuild()
+
+
+def walk(expr: Expr) -> list[Expr]:
+    """All nodes of an expression, pre-order."""
+    out: list[Expr] = [expr]
+    if isinstance(expr, Call):
+        for arg in expr.args:
+            out.extend(walk(arg))
+    return out
+
+
+# ---------------------------------------------------------------- aggregation
+
+AggFn = Literal["count", "sum", "avg", "min", "max", "count_distinct", "first", "last"]
+
+
+class Window(Node):
+    """Which rows an aggregation sees, relative to the instant t.
+
+    lifetime: ts < t;  trailing: t - us <= ts < t;  forward (labels): t <= ts < t + us.
+    """
+
+    kind: Literal["lifetime", "trailing", "forward"]
+    us: int = 0
+
+
+class Aggregate(Node):
+    """``fn(arg) filter (where where) over window``; ``arg`` is None for ``count(*)``."""
+
+    fn: AggFn
+    arg: Expr | None
+    where: Expr | None = None
+    window: Window
+
+
+# ---------------------------------------------------------------- definitions
+
+
+class Refresh(Node):
+    """How a view is served: recomputed every ``every_us`` from the epoch, landing ``lag_us`` later."""
+
+    mode: Literal["continuous", "batch"] = "continuous"
+    every_us: int = 0
+    lag_us: int = 0
+
+
+class Feature(Node):
+    """One output column. Aggregate features have ``agg``; derived features have ``expr``."""
+
+    name: str
+    type: DataType
+    agg: Aggregate | None = None
+    expr: Expr | None = None
+    hash: str = ""
+    span: Span | None = _span()
+
+
+GroupKind = Literal["features", "label", "derived"]
+
+
+class Group(Node):
+    """A ``features``, ``label`` or ``derived`` block."""
+
+    kind: GroupKind
+    name: str
+    entity: str
+    source: str | None = None
+    filter: Expr | None = None
+    refresh: Refresh = Refresh()
+    features: tuple[Feature, ...]
+    span: Span | None = _span()
+
+    def column(self, feature: Feature) -> str:
+        return f"{self.name}{SEP}{feature.name}"
+
+
+class Column(Node):
+    """A named, typed column: entity key, source column or request field."""
+
+    name: str
+    type: DataType
+
+
+class Entity(Node):
+    name: str
+    keys: tuple[Column, ...]
+    span: Span | None = _span()
+
+
+class Source(Node):
+    name: str
+    table: str
+    timestamp: str | None
+    columns: tuple[Column, ...]
+    span: Span | None = _span()
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+class Request(Node):
+    name: str
+    fields: tuple[Column, ...]
+    span: Span | None = _span()
+
+
+class Project(Node):
+    """A whole compiled project. Definitions keep source order."""
+
+    name: str
+    entities: tuple[Entity, ...] = ()
+    sources: tuple[Source, ...] = ()
+    requests: tuple[Request, ...] = ()
+    groups: tuple[Group, ...] = ()
+
+    def entity(self, name: str) -> Entity:
+        return next(e for e in self.entities if e.name == name)
+
+    def source(self, name: str) -> Source:
+        return next(s for s in self.sources if s.name == name)
+
+    def group(self, name: str) -> Group:
+        return next(g for g in self.groups if g.name == name)
+
+    def feature(self, group: str, name: str) -> Feature:
+        return next(f for f in self.group(group).features if f.name == name)
