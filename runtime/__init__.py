@@ -1,0 +1,39 @@
+"""The featc online runtime: what generated evaluator modules and serving code import.
+
+Standard library only: serving code must not pull in the compiler, sqlglot, duckdb or pydantic.
+"""
+
+from __future__ import annotations
+
+from .evaluator import Evaluator
+from .loader import load_module
+from .spec import (
+    AggSpec,
+    ColumnSpec,
+    EntitySpec,
+    FeatureSpec,
+    GroupSpec,
+    ProjectSpec,
+    RefreshSpec,
+    RequestSpec,
+    SourceSpec,
+    WindowSpec,
+)
+from .store import MemoryStore, Store
+
+__all__ = [
+    "AggSpec",
+    "ColumnSpec",
+    "EntitySpec",
+    "Evaluator",
+    "FeatureSpec",
+    "GroupSpec",
+    "MemoryStore",
+    "ProjectSpec",
+    "RefreshSpec",
+    "RequestSpec",
+    "SourceSpec",
+    "Store",
+    "WindowSpec",
+    "load_module",
+]

@@ -1,0 +1,34 @@
+"""Instants as integer epoch microseconds, so window arithmetic has no float error."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1)
+_US = timedelta(microseconds=1)
+
+
+def utc_naive(value: datetime) -> datetime:
+    """A datetime as naive UTC: naive is taken as UTC already, aware is converted."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def to_us(value: datetime | date) -> int:
+    """Epoch microseconds of an instant (a date means its midnight UTC)."""
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    return (utc_naive(value) - EPOCH) // _US
+
+
+def from_us(us: int) -> datetime:
+    """The naive UTC datetime of epoch microseconds."""
+    return EPOCH + timedelta(microseconds=us)
+
+
+def asof(t_us: int, every_us: int, lag_us: int) -> int:
+    """The batch boundary served at t: floor((t - lag) / every) * every, floor towards -inf."""
+    if every_us <= 0:
+        return t_us
+    return (t_us - lag_us) // every_us * every_us
