@@ -57,7 +57,7 @@ def _unified(types: Sequence[DataType]) -> DataType | str:
 
 def _comparison(types: Sequence[DataType]) -> DataType | str:
     got = _unified(types)
-    return got if isinstance(got, str) else T.BOOL
+    return T.BOOL if isinstance(got, DataType) else got
 
 
 def _boolean(types: Sequence[DataType]) -> DataType | str:

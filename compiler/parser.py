@@ -1,0 +1,310 @@
+"""The parser: `.feat` text -> blocks (compiler.ast), collecting syntax errors.
+
+The block structure is small enough for a hand-written scanner, which gives exact spans and
+lets a syntax error recover at the next line or block. Expressions are kept as text for the
+resolver, which parses them with sqlglot.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from . import ast
+from .diagnostics import Diagnostic
+from .ir import Span
+from .source import SourceFile
+
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
+DURATION = re.compile(r"(?:\d+[smhd])+")
+UNIT_US = {"s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000}
+WINDOW_TAIL = re.compile(r"\bover\s+(?:(next)\s+)?(\S+)\s*$", re.IGNORECASE)
+MAX_US = 100 * 366 * UNIT_US["d"]  # a century: anything longer is a typo
+
+
+class SyntaxFailure(Exception):
+    """Internal: abandons the current line or block; the diagnostic is already recorded."""
+
+
+class Parser:
+    def __init__(self, src: SourceFile) -> None:
+        self.src = src
+        self.text = src.text
+        self.pos = 0
+        self.diagnostics: list[Diagnostic] = []
+
+    # ------------------------------------------------------------ scanning
+
+    def span(self, start: int, end: int) -> Span:
+        return self.src.span(start, end)
+
+    def error(self, code: str, message: str, start: int, end: int, label: str = "", help: str = "") -> SyntaxFailure:
+        self.diagnostics.append(Diagnostic.make(code, message, self.span(start, end), label=label, help=help))
+        return SyntaxFailure()
+
+    def skip_space(self, newlines: bool = True) -> None:
+        """Skips blanks and comments (`#` or `--` to end of line)."""
+        text = self.text
+        while self.pos < len(text):
+            ch = text[self.pos]
+            if ch in " \t\r" or (newlines and ch == "\n"):
+                self.pos += 1
+            elif ch == "#" or text.startswith("--", self.pos):
+                end = text.find("\n", self.pos)
+                self.pos = len(text) if end < 0 else end
+            else:
+                return
+
+    def at_end(self) -> bool:
+        self.skip_space()
+        return self.pos >= len(self.text)
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def found(self) -> str:
+        """What is at the cursor, for "expected X, found Y" messages."""
+        if self.pos >= len(self.text):
+            return "end of file"
+        if self.text[self.pos] == "\n":
+            return "end of line"
+        m = IDENT.match(self.text, self.pos)
+        return f"`{m.group()}`" if m else f"`{self.text[self.pos]}`"
+
+    def expect_char(self, ch: str, what: str, newlines: bool = True) -> int:
+        self.skip_space(newlines)
+        if self.peek() != ch:
+            end = self.pos + (1 if self.pos < len(self.text) and self.text[self.pos] != "\n" else 0)
+            raise self.error("E001", f"expected {what}, found {self.found()}", self.pos, end, label=f"expected {what}")
+        self.pos += 1
+        return self.pos - 1
+
+    def name(self, what: str, pattern: re.Pattern[str] = IDENT) -> ast.Name:
+        self.skip_space(newlines=False)
+        m = pattern.match(self.text, self.pos)
+        if not m:
+            end = self.pos + (1 if self.pos < len(self.text) and self.text[self.pos] != "\n" else 0)
+            raise self.error("E001", f"expected {what}, found {self.found()}", self.pos, end, label=f"expected {what}")
+        self.pos = m.end()
+        return ast.Name(m.group(), self.span(m.start(), m.end()))
+
+    def end_of_line(self) -> None:
+        """Requires nothing but a comment before the end of the line (or a closing brace)."""
+        self.skip_space(newlines=False)
+        if self.peek() not in ("", "\n", "}"):
+            start = self.pos
+            eol = self.text.find("\n", start)
+            eol = len(self.text) if eol < 0 else eol
+            raise self.error("E001", f"unexpected {self.found()} after the value", start, eol, label="not expected here",
+                             help="put one property or definition on each line")
+
+    def skip_line(self) -> None:
+        """Recovery: continue at the next line."""
+        end = self.text.find("\n", self.pos)
+        self.pos = len(self.text) if end < 0 else end + 1
+
+    def rest_of_line(self) -> ast.Text:
+        """An expression: to the end of the line, continuing across lines inside parentheses."""
+        self.skip_space(newlines=False)
+        start, depth, i, text = self.pos, 0, self.pos, self.text
+        while i < len(text):
+            ch = text[i]
+            if ch in "'\"":
+                close = text.find(ch, i + 1)
+                while close >= 0 and text.startswith(ch * 2, close):
+                    close = text.find(ch, close + 2)
+                if close < 0:
+                    raise self.error("E002", "unterminated string", i, i + 1,
+                                     label="this quote is never closed", help=f"close it with {ch}")
+                i = close + 1
+                continue
+            if ch == "#" or text.startswith("--", i) or (ch in "\n}" and depth <= 0):
+                break
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            i += 1
+        end = i
+        while end > start and text[end - 1] in " \t\r\n":
+            end -= 1
+        if ch == "#" or text.startswith("--", i):
+            nl = text.find("\n", i)
+            i = len(text) if nl < 0 else nl
+        self.pos = i
+        if end == start:
+            raise self.error("E001", "expected an expression", start, start + 1, label="missing value")
+        return ast.Text(text[start:end], self.span(start, end))
+
+    # ------------------------------------------------------------ values
+
+    def duration(self, word: str, start: int) -> ast.Duration:
+        span = self.span(start, start + len(word))
+        if not DURATION.fullmatch(word):
+            raise self.error("E003", f"invalid duration `{word}`", start, start + len(word), label="not a duration",
+                             help="write a whole number and a unit: s, m, h or d, e.g. `30m`, `1d` or `1h30m`")
+        us = sum(int(n) * UNIT_US[u] for n, u in re.findall(r"(\d+)([smhd])", word))
+        if us <= 0 or us > MAX_US:
+            raise self.error("E003", f"duration `{word}` must be positive and at most 100 years", span.start, span.end,
+                             label="zero or out of range", help="use a positive duration such as `1h`")
+        return ast.Duration(us, span)
+
+    def refresh(self) -> ast.RefreshSpec:
+        value = self.rest_of_line()
+        words = [(m.group(), value.span.start + m.start()) for m in re.finditer(r"\S+", value.text)]
+        lowered = [w.lower() for w, _ in words]
+        if lowered == ["continuous"]:
+            return ast.RefreshSpec(True, None, None, value.span)
+        if len(words) in (2, 4) and lowered[0] == "every" and (len(words) == 2 or lowered[2] == "lag"):
+            every = self.duration(*words[1])
+            lag = self.duration(*words[3]) if len(words) == 4 else None
+            return ast.RefreshSpec(False, every, lag, value.span)
+        raise self.error("E001", f"invalid refresh `{value.text}`", value.span.start, value.span.end,
+                         label="expected `every D [lag L]` or `continuous`", help="for example `refresh: every 10m lag 2m`")
+
+    # ------------------------------------------------------------ blocks
+
+    def parse(self) -> list[ast.Block]:
+        blocks: list[ast.Block] = []
+        while not self.at_end():
+            start = self.pos
+            try:
+                blocks.append(self.block())
+            except SyntaxFailure:
+                self.recover_block(start)
+        return blocks
+
+    def recover_block(self, start: int) -> None:
+        """Skips to the line after the block's closing brace (or to the next block keyword)."""
+        self.pos = start
+        self.skip_line()
+        pattern = re.compile(r"^(?:" + "|".join(ast.BLOCK_KINDS) + r")\b", re.MULTILINE)
+        m = pattern.search(self.text, self.pos)
+        self.pos = m.start() if m else len(self.text)
+
+    def block(self) -> ast.Block:
+        start = self.pos
+        kw = self.name("a block (" + ", ".join(ast.BLOCK_KINDS) + ")")
+        if kw.text not in ast.BLOCK_KINDS:
+            raise self.error("E001", f"unknown block kind `{kw.text}`", kw.span.start, kw.span.end,
+                             label="not a block kind", help="blocks are: " + ", ".join(ast.BLOCK_KINDS))
+        name = self.name(f"a name for the {kw.text}")
+        self.expect_char("{", "`{`", newlines=False)
+        block = ast.Block(kw.text, name, self.span(start, start))  # type: ignore[arg-type]
+        self.body(block, self.BODIES[kw.text])
+        block.span = self.span(start, self.pos)
+        return block
+
+    def body(self, block: ast.Block, item: Callable[[Parser, ast.Block, ast.Name], None]) -> None:
+        """Items until the closing brace; a bad line is reported and skipped."""
+        open_at = self.pos - 1
+        while True:
+            self.skip_space()
+            if self.pos >= len(self.text):
+                raise self.error("E005", f"`{block.kind} {block.name.text}` is never closed", open_at, open_at + 1,
+                                 label="this brace has no matching `}`", help="add `}` at the end of the block")
+            if self.peek() == "}":
+                self.pos += 1
+                return
+            line_start = self.pos
+            try:
+                word = self.name("a property name")
+                item(self, block, word)
+                self.end_of_line()
+            except SyntaxFailure:
+                self.pos = line_start
+                self.skip_line()
+
+    def typed_name(self, name: ast.Name) -> ast.TypedName:
+        self.expect_char(":", "`:` and a type", newlines=False)
+        return ast.TypedName(name, self.name("a type"))
+
+    def prop(self, block: ast.Block, key: ast.Name, value: ast.Text) -> None:
+        if key.text in block.props:
+            raise self.error("E102", f"`{key.text}` is set twice in `{block.name.text}`", key.span.start, key.span.end,
+                             label="set again here", help="keep one of the two")
+        block.props[key.text] = value
+        block.prop_keys[key.text] = key
+
+    def simple_prop(self, block: ast.Block, key: ast.Name, pattern: re.Pattern[str] = IDENT) -> None:
+        self.expect_char(":", f"`:` after `{key.text}`", newlines=False)
+        value = self.name(f"a name after `{key.text}:`", pattern)
+        self.prop(block, key, ast.Text(value.text, value.span))
+
+    def unknown(self, block: ast.Block, key: ast.Name, allowed: tuple[str, ...]) -> SyntaxFailure:
+        from .diagnostics import did_you_mean
+
+        hint = did_you_mean(key.text, allowed) or f"`{block.kind}` blocks take: {', '.join(allowed)}"
+        return self.error("E109", f"unknown property `{key.text}` in {block.kind} `{block.name.text}`", key.span.start,
+                          key.span.end, label="not understood here", help=hint)
+
+    def nested(self, block: ast.Block, item: Callable[[Parser, ast.Block, ast.Name], None]) -> None:
+        self.expect_char("{", "`{`", newlines=False)
+        self.body(block, item)
+
+    # items per block kind -------------------------------------------------
+
+    def entity_item(self, block: ast.Block, word: ast.Name) -> None:
+        if word.text != "key":
+            raise self.unknown(block, word, ("key",))
+        block.keys.append(self.typed_name(self.name("a key column name")))
+
+    def column_item(self, block: ast.Block, word: ast.Name) -> None:
+        block.columns.append(self.typed_name(word))
+
+    def source_item(self, block: ast.Block, word: ast.Name) -> None:
+        if word.text == "table":
+            self.simple_prop(block, word, DOTTED)
+        elif word.text == "timestamp":
+            self.simple_prop(block, word)
+        elif word.text == "columns":
+            self.nested(block, Parser.column_item)
+        else:
+            raise self.unknown(block, word, ("table", "timestamp", "columns"))
+
+    def feature_item(self, block: ast.Block, word: ast.Name) -> None:
+        self.expect_char("=", f"`=` after the feature name `{word.text}`", newlines=False)
+        expr = self.rest_of_line()
+        window = None
+        m = WINDOW_TAIL.search(expr.text)
+        if m:
+            dur_start = expr.span.start + m.start(2)
+            window = ast.WindowSpec(bool(m.group(1)), self.duration(m.group(2), dur_start),
+                                    self.span(expr.span.start + m.start(), expr.span.end))
+            body = expr.text[: m.start()].rstrip()
+            expr = ast.Text(body, self.span(expr.span.start, expr.span.start + len(body)))
+        block.features.append(ast.FeatureDef(word, expr, window, self.span(word.span.start, self.pos)))
+
+    def group_item(self, block: ast.Block, word: ast.Name) -> None:
+        allowed = ("entity", "features") if block.kind == "derived" else ("entity", "source", "filter", "refresh", "features")
+        if block.kind == "label":
+            allowed = ("entity", "source", "filter", "features")
+        if word.text not in allowed:
+            raise self.unknown(block, word, allowed)
+        if word.text == "features":
+            self.nested(block, Parser.feature_item)
+        elif word.text in ("entity", "source"):
+            self.simple_prop(block, word)
+        else:
+            self.expect_char(":", f"`:` after `{word.text}`", newlines=False)
+            if word.text == "refresh":
+                if block.refresh is not None:
+                    raise self.error("E102", "`refresh` is set twice", word.span.start, word.span.end, label="set again here")
+                block.refresh = self.refresh()
+                block.prop_keys["refresh"] = word
+            else:
+                self.prop(block, word, self.rest_of_line())
+
+    BODIES: dict[str, Callable[[Parser, ast.Block, ast.Name], None]] = {
+        "entity": entity_item,
+        "source": source_item,
+        "request": column_item,
+        "features": group_item,
+        "label": group_item,
+        "derived": group_item,
+    }
+
+
+def parse(src: SourceFile) -> tuple[list[ast.Block], list[Diagnostic]]:
+    """Parses one file; returns what could be read and every syntax error found."""
+    parser = Parser(src)
+    blocks = parser.parse()
+    return blocks, parser.diagnostics

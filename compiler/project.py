@@ -1,0 +1,145 @@
+"""The pipeline's front door: files -> parse -> resolve -> validate -> hashed IR.
+
+A project directory holds `featc.toml` and any number of `.feat` files (searched
+recursively, read in sorted order so that output never depends on the file system).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ir
+from .diagnostics import Diagnostic, did_you_mean
+from .hashing import with_hashes
+from .parser import parse
+from .passes import validate
+from .resolve import resolve
+from .source import SourceFile
+
+CONFIG = "featc.toml"
+CONFIG_KEYS = {"project": {"name"}, "duckdb": {"sources"}}
+
+
+@dataclass
+class Config:
+    """What `featc.toml` says: the project name and, per engine, where each source's data is."""
+
+    name: str
+    bindings: dict[str, str] = field(default_factory=dict)  # source -> path (embedded DuckDB)
+
+
+@dataclass
+class Compiled:
+    project: ir.Project
+    diagnostics: list[Diagnostic]
+    files: dict[str, SourceFile]
+    config: Config
+    root: Path | None = None
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+
+def compile_files(files: list[SourceFile], config: Config, extra: list[Diagnostic] | None = None) -> Compiled:
+    """Runs the whole front end; the IR holds every definition that compiled cleanly."""
+    diagnostics = list(extra or [])
+    blocks = []
+    for src in files:
+        found, diags = parse(src)
+        blocks += found
+        diagnostics += diags
+    by_path = {f.path: f for f in files}
+    project, diags = resolve(by_path, blocks, config.name)
+    diagnostics += diags
+    diagnostics += _check_bindings(project, config, by_path)
+    if not [d for d in diagnostics if d.severity == "error"]:
+        diagnostics += validate(project)
+    return Compiled(with_hashes(project), diagnostics, by_path, config)
+
+
+def load_dir(root: Path) -> Compiled:
+    """Compiles the project in ``root`` (a directory, or a single `.feat` file)."""
+    if root.is_file():
+        files, cfg, extra = [SourceFile.read(root)], Config(root.stem), []
+    else:
+        paths = sorted(p for p in root.rglob("*.feat") if ".venv" not in p.parts)
+        files = [SourceFile.read(p, _display(p)) for p in paths]
+        cfg, extra, cfg_file = read_config(root)
+        if cfg_file:
+            files.append(cfg_file)
+        if not paths:
+            extra.append(Diagnostic.make("E104", f"no .feat files in `{_display(root)}`", None,
+                                         help="put feature definitions in files ending in .feat"))
+    compiled = compile_files(files, cfg, extra)
+    compiled.root = root if root.is_dir() else root.parent
+    return compiled
+
+
+def _display(p: Path) -> str:
+    """Paths in diagnostics: relative to the working directory where possible."""
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
+def read_config(root: Path) -> tuple[Config, list[Diagnostic], SourceFile | None]:
+    path = root / CONFIG
+    name = root.resolve().name
+    if not path.exists():
+        return Config(name), [], None
+    src = SourceFile.read(path, _display(path))
+    try:
+        data = tomllib.loads(src.text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"line (\d+), column (\d+)", str(e))
+        line, col = (int(m.group(1)), int(m.group(2))) if m else (1, 1)
+        offset = sum(len(s) + 1 for s in src.text.split("\n")[: line - 1]) + col - 1
+        msg = str(e).split(" (at")[0]
+        return Config(name), [Diagnostic.make("E001", f"invalid featc.toml: {msg}", src.span(offset, offset + 1),
+                                              help="see docs/project.md for the format")], src
+    diags = _unknown_keys(data, src)
+    project = data.get("project", {})
+    duck = data.get("duckdb", {}).get("sources", {})
+    bindings = {k: str((root / v).resolve()) if not re.match(r"^\w+://", str(v)) else str(v) for k, v in duck.items()}
+    return Config(str(project.get("name", name)), bindings), diags, src
+
+
+def _key_span(src: SourceFile, key: str) -> ir.Span:
+    m = re.search(rf"^\s*\[?{re.escape(key)}\b", src.text, re.MULTILINE)
+    start = m.end() - len(key) if m else 0
+    return src.span(start, start + len(key))
+
+
+def _unknown_keys(data: dict[str, object], src: SourceFile) -> list[Diagnostic]:
+    out = []
+    for table, value in data.items():
+        allowed = CONFIG_KEYS.get(table)
+        if allowed is None:
+            out.append(Diagnostic.make("E109", f"unknown table `[{table}]` in featc.toml", _key_span(src, table),
+                                       help=did_you_mean(table, CONFIG_KEYS) or "tables are: [project], [duckdb.sources]"))
+            continue
+        for key in value if isinstance(value, dict) else {}:
+            if key not in allowed:
+                out.append(Diagnostic.make("E109", f"unknown key `{key}` in [{table}]", _key_span(src, key),
+                                           help=did_you_mean(key, allowed) or f"[{table}] takes: {', '.join(sorted(allowed))}"))
+    return out
+
+
+def _check_bindings(project: ir.Project, config: Config, files: dict[str, SourceFile]) -> list[Diagnostic]:
+    src = next((f for f in files.values() if f.path.endswith(CONFIG)), None)
+    known = [s.name for s in project.sources]
+    out = []
+    for name in config.bindings:
+        if name not in known and src is not None:
+            out.append(Diagnostic.make("E101", f"featc.toml binds unknown source `{name}`", _key_span(src, name),
+                                       help=did_you_mean(name, known) or f"sources are: {', '.join(known)}"))
+    return out

@@ -1,0 +1,313 @@
+"""The resolver: blocks from every file -> one typed IR project.
+
+Names are resolved in three namespaces: entities, sources, and blocks (features, labels,
+derived, requests — the names expressions use as qualifiers). Every error is recorded and
+resolution goes on with what is valid, so one run reports as much as it can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from . import ast, ir
+from .diagnostics import Diagnostic, Label, did_you_mean
+from .expressions import Failed, Scope, aggregation, condition, row_expression
+from .source import SourceFile
+from .types import TYPE_NAMES, DataType
+
+GROUP_KINDS = ("features", "label", "derived")
+
+
+@dataclass
+class Resolver:
+    files: dict[str, SourceFile]
+    blocks: list[ast.Block]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    entities: dict[str, ir.Entity] = field(default_factory=dict)
+    sources: dict[str, ir.Source] = field(default_factory=dict)
+    requests: dict[str, ir.Request] = field(default_factory=dict)
+    groups: dict[str, ir.Group] = field(default_factory=dict)
+    by_name: dict[str, dict[str, ast.Block]] = field(default_factory=dict)
+    derived_types: dict[tuple[str, str], DataType | None] = field(default_factory=dict)
+    derived_exprs: dict[tuple[str, str], ir.Expr] = field(default_factory=dict)
+    resolving: list[tuple[str, str]] = field(default_factory=list)
+
+    def error(self, code: str, message: str, span: ir.Span | None, **kw: object) -> None:
+        self.diagnostics.append(Diagnostic.make(code, message, span, **kw))  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------ namespaces
+
+    def namespace(self, kind: str) -> str:
+        return kind if kind in ("entity", "source") else "block"
+
+    def index(self) -> None:
+        for block in self.blocks:
+            names = self.by_name.setdefault(self.namespace(block.kind), {})
+            first = names.get(block.name.text)
+            if first is not None:
+                self.error("E102", f"`{block.name.text}` is defined twice", block.name.span, label="defined again here",
+                           notes=[Label(first.name.span, "first defined here")], help="rename one of them")
+                continue
+            names[block.name.text] = block
+
+    def block(self, namespace: str, name: ast.Text, what: str, at: ast.Block) -> ast.Block | None:
+        found = self.by_name.get(namespace, {}).get(name.text)
+        if found is None:
+            known = list(self.by_name.get(namespace, {}))
+            self.error("E101", f"unknown {what} `{name.text}`", name.span, label=f"no {what} of this name",
+                       help=did_you_mean(name.text, known) or f"define it with `{what} {name.text} {{ ... }}`")
+        return found
+
+    # ------------------------------------------------------------ declarations
+
+    def type_of(self, t: ast.Name) -> DataType | None:
+        found = TYPE_NAMES.get(t.text.lower())
+        if found is None:
+            self.error("E004", f"unknown type `{t.text}`", t.span, label="not a type",
+                       help=did_you_mean(t.text.lower(), TYPE_NAMES) or "types are: bool, int, double, string, timestamp, date")
+        return found
+
+    def columns(self, decls: Sequence[ast.TypedName], what: str) -> tuple[ir.Column, ...]:
+        out: dict[str, ir.Column] = {}
+        first: dict[str, ast.Name] = {}
+        for d in decls:
+            t = self.type_of(d.type)
+            if d.name.text in out or d.name.text in first:
+                self.error("E102", f"{what} `{d.name.text}` is declared twice", d.name.span, label="declared again here",
+                           notes=[Label(first[d.name.text].span, "first declared here")])
+                continue
+            first[d.name.text] = d.name
+            if t is not None:
+                out[d.name.text] = ir.Column(name=d.name.text, type=t)
+        return tuple(out.values())
+
+    def entity(self, b: ast.Block) -> None:
+        if not b.keys:
+            self.error("E104", f"entity `{b.name.text}` has no key", b.name.span, label="needs a key",
+                       help="add a line `key <column>: <type>`")
+        self.entities[b.name.text] = ir.Entity(name=b.name.text, keys=self.columns(b.keys, "key"), span=b.name.span)
+
+    def source(self, b: ast.Block) -> None:
+        cols = self.columns(b.columns, "column")
+        ts = b.props.get("timestamp")
+        if ts is not None:
+            col = next((c for c in cols if c.name == ts.text), None)
+            if col is None:
+                self.error("E101", f"timestamp column `{ts.text}` is not a column of `{b.name.text}`", ts.span,
+                           label="not declared under `columns`", help=did_you_mean(ts.text, [c.name for c in cols])
+                           or f"declare it: `{ts.text}: timestamp`")
+            elif col.type != DataType.TIMESTAMP:
+                self.error("E201", f"timestamp column `{ts.text}` is {col.type}, not timestamp", ts.span,
+                           label=f"declared as {col.type}", help="the event time must be a timestamp column")
+        table = b.props["table"].text if "table" in b.props else b.name.text
+        self.sources[b.name.text] = ir.Source(name=b.name.text, table=table, timestamp=ts.text if ts else None,
+                                              columns=cols, span=b.name.span)
+
+    def request(self, b: ast.Block) -> None:
+        self.requests[b.name.text] = ir.Request(name=b.name.text, fields=self.columns(b.columns, "field"), span=b.name.span)
+
+    # ------------------------------------------------------------ groups
+
+    def required(self, b: ast.Block, prop: str) -> ast.Text | None:
+        value = b.props.get(prop)
+        if value is None:
+            self.error("E104", f"{b.kind} `{b.name.text}` has no `{prop}:`", b.name.span, label=f"missing `{prop}:`",
+                       help=f"add a line `{prop}: <name>` to the block")
+        return value
+
+    def group_entity(self, b: ast.Block) -> ir.Entity | None:
+        ref = self.required(b, "entity")
+        if ref is None or self.block("entity", ref, "entity", b) is None:
+            return None
+        return self.entities.get(ref.text)
+
+    def group_source(self, b: ast.Block, entity: ir.Entity | None) -> ir.Source | None:
+        ref = self.required(b, "source")
+        if ref is None or self.block("source", ref, "source", b) is None:
+            return None
+        source = self.sources.get(ref.text)
+        if source is None:
+            return None
+        if source.timestamp is None:
+            self.error("E304", f"source `{source.name}` has no event time, but `{b.name.text}` aggregates its history",
+                       ref.span, label="no `timestamp:`", notes=[Label(source.span, "source defined here")] if source.span else [],
+                       help=f"add `timestamp: <column>` to source `{source.name}`: without it, today's rows would leak into past training rows")
+        for key in entity.keys if entity else ():
+            col = source.column(key.name)
+            if col is None or col.type != key.type:
+                got = f"it is {col.type}" if col else "it has no such column"
+                self.error("E105", f"source `{source.name}` needs entity key `{key.name}: {key.type}`; {got}", ref.span,
+                           label=f"used for entity `{entity.name}`" if entity else "",
+                           notes=[Label(entity.span, "entity defined here")] if entity and entity.span else [],
+                           help=f"declare `{key.name}: {key.type}` in the columns of `{source.name}`")
+        return source
+
+    def scope(self, b: ast.Block, text: ast.Text, source: ir.Source | None = None) -> Scope:
+        return Scope(self.files[text.span.file], text.span.start, "row" if source else "derived", source,
+                     lambda q, n, s: self.lookup(b, q, n, s), self.diagnostics)
+
+    def refresh(self, b: ast.Block) -> ir.Refresh:
+        r = b.refresh
+        if r is None or r.continuous or r.every is None:
+            return ir.Refresh()
+        return ir.Refresh(mode="batch", every_us=r.every.us, lag_us=r.lag.us if r.lag else 0)
+
+    def aggregate_group(self, b: ast.Block) -> None:
+        entity = self.group_entity(b)
+        source = self.group_source(b, entity)
+        if entity is None or source is None:
+            return
+        filt = None
+        if "filter" in b.props:
+            text = b.props["filter"]
+            try:
+                filt = condition(text.text, self.scope(b, text, source), "a block filter")
+            except Failed:
+                pass
+        features = [f for f in (self.aggregate_feature(b, d, source) for d in b.features) if f]
+        self.groups[b.name.text] = ir.Group(kind=b.kind, name=b.name.text, entity=entity.name, source=source.name,
+                                            filter=filt, refresh=self.refresh(b), features=tuple(features), span=b.name.span)
+
+    def aggregate_feature(self, b: ast.Block, d: ast.FeatureDef, source: ir.Source) -> ir.Feature | None:
+        try:
+            parts = aggregation(d.expr.text, self.scope(b, d.expr, source))
+        except Failed:
+            return None
+        window = self.window(b, d)
+        if window is None:
+            return None
+        agg = ir.Aggregate(fn=parts.fn, arg=parts.arg, where=parts.where, window=window)  # type: ignore[arg-type]
+        return ir.Feature(name=d.name.text, type=parts.type, agg=agg, span=d.span)
+
+    def window(self, b: ast.Block, d: ast.FeatureDef) -> ir.Window | None:
+        w = d.window
+        if b.kind == "label":
+            if w is None or not w.forward:
+                span = w.span if w else d.expr.span
+                self.error("E306", f"label `{b.name.text}.{d.name.text}` must look forward", span,
+                           label="labels aggregate what happens after t", help="write `over next <duration>`, e.g. `over next 1h`")
+                return None
+            return ir.Window(kind="forward", us=w.duration.us)
+        if w is not None and w.forward:
+            self.error("E302", f"`{d.name.text}` looks into the future with `over next`", w.span,
+                       label="a feature may only see rows before t",
+                       help="use `over <duration>` here; put forward-looking aggregations in a `label` block")
+            return None
+        return ir.Window(kind="trailing", us=w.duration.us) if w else ir.Window(kind="lifetime")
+
+    # ------------------------------------------------------------ derived
+
+    def derived_group(self, b: ast.Block) -> None:
+        entity = self.group_entity(b)
+        features = []
+        for d in b.features:
+            t = self.derived_type(b, d)
+            expr = self.derived_exprs.get((b.name.text, d.name.text))
+            if t is not None and expr is not None:
+                features.append(ir.Feature(name=d.name.text, type=t, expr=expr, span=d.span))
+        if entity is not None:
+            self.groups[b.name.text] = ir.Group(kind="derived", name=b.name.text, entity=entity.name,
+                                                features=tuple(features), span=b.name.span)
+
+    def derived_type(self, b: ast.Block, d: ast.FeatureDef) -> DataType | None:
+        """Resolves a derived feature on demand, so order of definition does not matter."""
+        key = (b.name.text, d.name.text)
+        if key in self.derived_types:
+            return self.derived_types[key]
+        if key in self.resolving:
+            cycle = self.resolving[self.resolving.index(key):] + [key]
+            self.error("E305", "derived features form a cycle: " + " -> ".join(".".join(k) for k in cycle), d.name.span,
+                       label="depends on itself", help="break the cycle: a derived feature cannot depend on its own value")
+            self.derived_types[key] = None
+            return None
+        if d.window is not None:
+            self.error("E108", f"derived feature `{d.name.text}` cannot have a window", d.window.span,
+                       label="derived features are row-level", help="aggregate in a `features` block and derive from it")
+        self.resolving.append(key)
+        try:
+            expr = row_expression(d.expr.text, self.scope(b, d.expr))
+            self.derived_exprs[key] = expr
+            result: DataType | None = expr.type
+        except Failed:
+            result = None
+        finally:
+            self.resolving.pop()
+        self.derived_types.setdefault(key, result)
+        return self.derived_types[key]
+
+    def lookup(self, b: ast.Block, qualifier: str | None, name: str, span: ir.Span) -> ir.Expr:
+        """What `qualifier.name` (or a bare `name`) means inside derived block ``b``."""
+        target = self.by_name.get("block", {}).get(qualifier or b.name.text)
+        if target is None:
+            known = list(self.by_name.get("block", {}))
+            self.error("E101", f"unknown block `{qualifier}`", span, label="not a features, derived or request block",
+                       help=did_you_mean(qualifier or "", known) or "qualify names as `block.feature` or `request.field`")
+            raise Failed()
+        if target.kind == "request":
+            field_ = next((c for c in target.columns if c.name.text == name), None)
+            t = self.type_of(field_.type) if field_ else None
+            if t is None:
+                self.unknown_member(target, name, [c.name.text for c in target.columns], span)
+            return ir.RequestRef(type=t, request=target.name.text, field=name)  # type: ignore[arg-type]
+        if target.kind == "label":
+            self.error("E301", f"`{b.name.text}` reads label `{target.name.text}.{name}`", span,
+                       label="labels are computed from the future", notes=[Label(target.name.span, "label defined here")],
+                       help="features must not depend on labels; remove this reference (labels belong in the training set only)")
+            raise Failed()
+        feature = next((f for f in target.features if f.name.text == name), None)
+        if feature is None:
+            self.unknown_member(target, name, [f.name.text for f in target.features], span)
+        assert feature is not None
+        t = self.derived_type(target, feature) if target.kind == "derived" else self.aggregate_type(target, feature)
+        if t is None:
+            raise Failed()
+        return ir.FeatureRef(type=t, group=target.name.text, name=name)
+
+    def aggregate_type(self, target: ast.Block, feature: ast.FeatureDef) -> DataType | None:
+        group = self.groups.get(target.name.text)
+        found = next((f for f in group.features if f.name == feature.name.text), None) if group else None
+        return found.type if found else None
+
+    def unknown_member(self, target: ast.Block, name: str, names: list[str], span: ir.Span) -> None:
+        what = "field" if target.kind == "request" else "feature"
+        self.error("E101", f"`{target.name.text}` has no {what} `{name}`", span, label=f"unknown {what}",
+                   help=did_you_mean(name, names) or f"{what}s of `{target.name.text}`: {', '.join(names) or 'none'}")
+        raise Failed()
+
+    # ------------------------------------------------------------ the pass
+
+    def run(self, name: str) -> ir.Project:
+        self.index()
+        for kind, fn in (("entity", self.entity), ("source", self.source), ("request", self.request)):
+            for b in self.of_kind(kind):
+                fn(b)
+        for b in self.blocks:
+            if b.kind in ("features", "label") and self.by_name["block"].get(b.name.text) is b:
+                self.aggregate_group(b)
+        for b in self.of_kind("derived"):
+            self.derived_group(b)
+        self.duplicate_features()
+        order = [b.name.text for b in self.blocks if b.kind in GROUP_KINDS and b.name.text in self.groups]
+        return ir.Project(name=name, entities=tuple(self.entities.values()), sources=tuple(self.sources.values()),
+                          requests=tuple(self.requests.values()), groups=tuple(self.groups[n] for n in dict.fromkeys(order)))
+
+    def of_kind(self, kind: str) -> list[ast.Block]:
+        names = self.by_name.get(self.namespace(kind), {})
+        return [b for b in self.blocks if b.kind == kind and names.get(b.name.text) is b]
+
+    def duplicate_features(self) -> None:
+        for b in self.blocks:
+            seen: dict[str, ast.FeatureDef] = {}
+            for d in b.features:
+                if d.name.text in seen:
+                    self.error("E102", f"feature `{d.name.text}` is defined twice in `{b.name.text}`", d.name.span,
+                               label="defined again here", notes=[Label(seen[d.name.text].name.span, "first defined here")])
+                seen.setdefault(d.name.text, d)
+
+
+def resolve(files: dict[str, SourceFile], blocks: list[ast.Block], name: str) -> tuple[ir.Project, list[Diagnostic]]:
+    """Resolves all blocks of a project; the project holds only what resolved cleanly."""
+    r = Resolver(files, blocks)
+    project = r.run(name)
+    return project, r.diagnostics

@@ -1,0 +1,40 @@
+"""Source files and the mapping from character offsets to lines and columns."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .ir import Span
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One `.feat` file. Spans store offsets; lines and columns are computed when rendering."""
+
+    path: str
+    text: str
+    _line_starts: list[int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        starts = [0] + [i + 1 for i, ch in enumerate(self.text) if ch == "\n"]
+        object.__setattr__(self, "_line_starts", starts)
+
+    @classmethod
+    def read(cls, path: Path, display: str | None = None) -> SourceFile:
+        return cls(display or str(path), path.read_text(encoding="utf-8", errors="replace"))
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based line and column (in characters) of an offset."""
+        offset = max(0, min(offset, len(self.text)))
+        line = bisect.bisect_right(self._line_starts, offset) - 1
+        return line + 1, offset - self._line_starts[line] + 1
+
+    def line_text(self, line: int) -> str:
+        start = self._line_starts[line - 1]
+        end = self.text.find("\n", start)
+        return self.text[start : end if end >= 0 else len(self.text)]
+
+    def span(self, start: int, end: int) -> Span:
+        return Span(file=self.path, start=start, end=max(end, start))
