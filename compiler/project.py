@@ -48,7 +48,8 @@ class Compiled:
         return [d for d in self.diagnostics if d.severity == "warning"]
 
 
-def compile_files(files: list[SourceFile], config: Config, extra: list[Diagnostic] | None = None) -> Compiled:
+def compile_files(files: list[SourceFile], config: Config, extra: list[Diagnostic] | None = None,
+                  config_file: SourceFile | None = None) -> Compiled:
     """Runs the whole front end; the IR holds every definition that compiled cleanly."""
     diagnostics = list(extra or [])
     blocks = []
@@ -59,7 +60,9 @@ def compile_files(files: list[SourceFile], config: Config, extra: list[Diagnosti
     by_path = {f.path: f for f in files}
     project, diags = resolve(by_path, blocks, config.name)
     diagnostics += diags
-    diagnostics += _check_bindings(project, config, by_path)
+    if config_file is not None:
+        by_path[config_file.path] = config_file
+        diagnostics += _check_bindings(project, config, config_file)
     if not [d for d in diagnostics if d.severity == "error"]:
         diagnostics += validate(project)
     return Compiled(with_hashes(project), diagnostics, by_path, config)
@@ -67,18 +70,17 @@ def compile_files(files: list[SourceFile], config: Config, extra: list[Diagnosti
 
 def load_dir(root: Path) -> Compiled:
     """Compiles the project in ``root`` (a directory, or a single `.feat` file)."""
+    cfg_file = None
     if root.is_file():
-        files, cfg, extra = [SourceFile.read(root)], Config(root.stem), []
+        files, cfg, extra = [SourceFile.read(root, _display(root))], Config(root.stem), []
     else:
         paths = sorted(p for p in root.rglob("*.feat") if ".venv" not in p.parts)
         files = [SourceFile.read(p, _display(p)) for p in paths]
         cfg, extra, cfg_file = read_config(root)
-        if cfg_file:
-            files.append(cfg_file)
         if not paths:
             extra.append(Diagnostic.make("E104", f"no .feat files in `{_display(root)}`", None,
                                          help="put feature definitions in files ending in .feat"))
-    compiled = compile_files(files, cfg, extra)
+    compiled = compile_files(files, cfg, extra, cfg_file)
     compiled.root = root if root.is_dir() else root.parent
     return compiled
 
@@ -134,12 +136,11 @@ def _unknown_keys(data: dict[str, object], src: SourceFile) -> list[Diagnostic]:
     return out
 
 
-def _check_bindings(project: ir.Project, config: Config, files: dict[str, SourceFile]) -> list[Diagnostic]:
-    src = next((f for f in files.values() if f.path.endswith(CONFIG)), None)
+def _check_bindings(project: ir.Project, config: Config, src: SourceFile) -> list[Diagnostic]:
     known = [s.name for s in project.sources]
     out = []
     for name in config.bindings:
-        if name not in known and src is not None:
+        if name not in known:
             out.append(Diagnostic.make("E101", f"featc.toml binds unknown source `{name}`", _key_span(src, name),
                                        help=did_you_mean(name, known) or f"sources are: {', '.join(known)}"))
     return out

@@ -1,0 +1,101 @@
+"""The Python API, for notebooks and pipelines: the same operations as the CLI.
+
+    project = featc.load_project("examples/food_delivery")
+    train = project.training_data(spine_df)               # pandas in, pandas out
+    ev = project.evaluator(); ev.ingest("orders", rows); ev.features({...}, at=t)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import embedded
+from .compiler import ir
+from .compiler.diagnostics import CompileError
+from .compiler.emit.python import python_module
+from .compiler.emit.sql import materialize_sql, training_sql
+from .compiler.project import Compiled, Config, compile_files, load_dir
+from .compiler.source import SourceFile
+from .runtime import Evaluator, load_module
+
+
+@dataclass
+class Project:
+    """A compiled project plus where its data lives (featc.toml bindings)."""
+
+    ir: ir.Project
+    compiled: Compiled
+    bindings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.ir.name
+
+    def sources(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return {**self.bindings, **dict(overrides or {})}
+
+    def training_data(self, spine: Any, sources: Mapping[str, Any] | None = None, *,
+                      timestamp_column: str = "ts", exact: bool = False) -> Any:
+        """Training rows for ``spine``: a pandas DataFrame, an Arrow table, or a path (returns Arrow)."""
+        result = embedded.training(self.ir, spine, self.sources(sources), timestamp_column=timestamp_column, exact=exact)
+        return result.like(spine)
+
+    def materialize(self, entity: str, as_of: datetime, sources: Mapping[str, Any] | None = None,
+                    *, like: Any = None) -> Any:
+        """Every feature of ``entity`` for every key, as of ``as_of`` (Arrow, or pandas with like=DataFrame)."""
+        return embedded.materialize(self.ir, entity, as_of, self.sources(sources)).like(like)
+
+    def evaluator(self, **kwargs: Any) -> Evaluator:
+        """An online evaluator running the generated Python module for this project."""
+        return Evaluator(load_module(python_module(self.ir), name=f"featc_{self.ir.name}"), **kwargs)
+
+    def sql(self, kind: str = "training", *, dialect: str = "duckdb", entity: str | None = None,
+            exact: bool = False, timestamp_column: str = "ts") -> str:
+        if kind == "training":
+            return training_sql(self.ir, dialect, timestamp_column=timestamp_column, exact=exact)
+        if entity is None:
+            raise ValueError("materialisation SQL is per entity: pass entity=")
+        return materialize_sql(self.ir, entity, dialect)
+
+    def python(self) -> str:
+        return python_module(self.ir)
+
+
+def _checked(compiled: Compiled, bindings: Mapping[str, Any]) -> Project:
+    if compiled.errors:
+        raise CompileError(compiled.errors, compiled.files)
+    return Project(compiled.project, compiled, dict(bindings))
+
+
+def load_project(path: str | os.PathLike[str]) -> Project:
+    """Compiles a project directory (featc.toml + .feat files) or one .feat file; raises CompileError."""
+    compiled = load_dir(Path(path))
+    return _checked(compiled, compiled.config.bindings)
+
+
+def compile_text(text: str, filename: str = "inline.feat", name: str = "inline") -> ir.Project:
+    """Compiles `.feat` text to IR; raises CompileError with rendered diagnostics."""
+    return _checked(compile_files([SourceFile(filename, text)], Config(name)), {}).ir
+
+
+def _project(project: Project | ir.Project) -> Project:
+    if isinstance(project, Project):
+        return project
+    compiled = Compiled(project, [], {}, Config(project.name))
+    return Project(project, compiled)
+
+
+def training_data(project: Project | ir.Project, spine: Any, sources: Mapping[str, Any] | None = None, *,
+                  timestamp_column: str = "ts", exact: bool = False) -> Any:
+    """Point-in-time-correct training data on embedded DuckDB; returns the kind of ``spine``."""
+    return _project(project).training_data(spine, sources, timestamp_column=timestamp_column, exact=exact)
+
+
+def evaluator(project: Project | ir.Project, **kwargs: Any) -> Evaluator:
+    """The online evaluator for a project (generated Python, runs on featc.runtime only)."""
+    return _project(project).evaluator(**kwargs)

@@ -1,0 +1,227 @@
+"""The `featc` command line. Commands stay thin; one handler turns errors into exit codes.
+
+Exit codes: 0 success; 1 a user error (diagnostics, bad data, bad arguments); 2 an internal
+error (a bug in featc: please report it).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+ISSUES = "https://github.com/featc/featc/issues"
+
+
+def _colour() -> bool:
+    return sys.stderr.isatty()
+
+
+def handled(fn: F) -> F:
+    """Renders featc's own errors for people; anything else is a bug, reported as one."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .compiler.diagnostics import CompileError, render_all
+        from .embedded import DataError
+
+        try:
+            return fn(*args, **kwargs)
+        except CompileError as e:
+            click.echo(render_all(e.diagnostics, e.files, _colour()), err=True)
+            _summary(e.diagnostics)
+            sys.exit(1)
+        except DataError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as e:  # noqa: BLE001 - the one place bugs are caught
+            click.echo(f"internal error: {type(e).__name__}: {e}", err=True)
+            click.echo(f"this is a bug in featc {__version__}; please file an issue at {ISSUES} with this output:", err=True)
+            click.echo(traceback.format_exc(), err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _summary(diags: list[Any]) -> None:
+    errors = sum(d.severity == "error" for d in diags)
+    warnings = len(diags) - errors
+    parts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((errors, "error"), (warnings, "warning")) if n]
+    if parts:
+        click.echo(f"featc: {', '.join(parts)}", err=True)
+
+
+def _load(path: Path, strict: bool = False, fmt: str = "text") -> Any:
+    """Compiles and prints diagnostics; exits 1 on errors (or on warnings with --strict)."""
+    from .api import Project
+    from .compiler.diagnostics import render_all, render_github, render_json
+    from .compiler.project import load_dir
+
+    compiled = load_dir(path)
+    diags = compiled.diagnostics
+    if fmt == "json":
+        click.echo(render_json(diags, compiled.files))
+    elif fmt == "github":
+        if diags:
+            click.echo(render_github(diags, compiled.files))
+    elif diags:
+        click.echo(render_all(diags, compiled.files, _colour()), err=True)
+        _summary(diags)
+    if compiled.errors or (strict and diags):
+        sys.exit(1)
+    return Project(compiled.project, compiled, dict(compiled.config.bindings))
+
+
+PROJECT = click.argument("project_dir", type=click.Path(exists=True, path_type=Path))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="featc")
+def main() -> None:
+    """featc: compile ML feature definitions to point-in-time-correct SQL and a Python evaluator."""
+
+
+@main.command()
+@PROJECT
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
+              help="text for people; json (stdout) or github (workflow annotations) for CI.")
+@handled
+def check(project_dir: Path, strict: bool, fmt: str) -> None:
+    """Check a project for errors, leakage and time-travel mistakes."""
+    _load(project_dir, strict, fmt)
+
+
+@main.command("compile")
+@PROJECT
+@click.option("--dialect", default="duckdb", show_default=True, help="SQL dialect to emit.")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Directory to write into.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@handled
+def compile_(project_dir: Path, dialect: str, out: Path, strict: bool) -> None:
+    """Write SQL, the Python evaluator module and manifest.json (byte-identical on re-run)."""
+    from .artifacts import write_artifacts
+
+    project = _load(project_dir, strict)
+    written = write_artifacts(project.ir, dialect, out)
+    for path in written:
+        click.echo(str(path))
+
+
+def _bindings(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise click.BadParameter(f"expected NAME=PATH, got {pair!r}", param_hint="--source")
+        out[name] = str(Path(path).resolve())
+    return out
+
+
+SOURCES = click.option("--source", "sources", multiple=True, metavar="NAME=PATH",
+                       help="Bind a source to a CSV or Parquet file (overrides featc.toml). Repeatable.")
+
+
+@main.command("training-data")
+@PROJECT
+@click.option("--spine", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="CSV or Parquet: entity keys, an instant column, any other columns.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .csv or .parquet.")
+@SOURCES
+@click.option("--timestamp-column", default="ts", show_default=True, help="The spine's instant column.")
+@click.option("--exact", is_flag=True, help="Exact values at t instead of values as served (refresh staleness).")
+@handled
+def training_data(project_dir: Path, spine: Path, out: Path, sources: tuple[str, ...],
+                  timestamp_column: str, exact: bool) -> None:
+    """Point-in-time-correct training data for a spine, on embedded DuckDB."""
+    from . import embedded
+
+    project = _load(project_dir)
+    started = time.perf_counter()
+    click.echo(f"featc: computing {_feature_count(project)} features for {spine} "
+               f"({'exact' if exact else 'as served'}) ...", err=True)
+    result = embedded.training(project.ir, str(spine), project.sources(_bindings(sources)),
+                               timestamp_column=timestamp_column, exact=exact)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.write(out)
+    rows = result.con.execute(f"SELECT count(*) FROM {embedded.SPINE}").fetchone()
+    click.echo(f"featc: wrote {rows[0] if rows else 0} rows to {out} in {time.perf_counter() - started:.2f}s", err=True)
+
+
+def _feature_count(project: Any) -> int:
+    return sum(len(g.features) for g in project.ir.groups)
+
+
+@main.command()
+@PROJECT
+@click.option("--at", "at", required=True, help="The instant, ISO-8601 (UTC unless an offset is given).")
+@click.option("--entity", default=None, help="Entity to materialise (default: every entity with features).")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Output .csv/.parquet file, or a directory (one file per entity).")
+@SOURCES
+@handled
+def materialize(project_dir: Path, at: str, entity: str | None, out: Path, sources: tuple[str, ...]) -> None:
+    """Every feature of every entity key as of one instant (what a batch run serves)."""
+    from . import embedded
+
+    project = _load(project_dir)
+    instant = _instant(at)
+    entities = [entity] if entity else list(dict.fromkeys(g.entity for g in project.ir.groups if g.kind == "features"))
+    known = [e.name for e in project.ir.entities]
+    for name in entities:
+        if name not in known:
+            raise click.BadParameter(f"unknown entity {name!r}; entities: {', '.join(known)}", param_hint="--entity")
+        target = out if out.suffix else out / f"{name}.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        embedded.materialize(project.ir, name, instant, project.sources(_bindings(sources))).write(target)
+        click.echo(f"featc: materialised {name} as of {instant.isoformat()} to {target}", err=True)
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO-8601 instant, e.g. 2024-05-01T12:00:00Z",
+                                 param_hint="--at") from None
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
+@main.command()
+@click.argument("code", required=False)
+@handled
+def explain(code: str | None) -> None:
+    """Explain a diagnostic code (or list them all)."""
+    from .compiler.codes import CODES
+
+    if code is None:
+        for c in CODES.values():
+            click.echo(f"{c.code}  {c.severity:<7}  {c.name:<28} {c.summary}")
+        return
+    found = CODES.get(code.upper())
+    if found is None:
+        raise click.BadParameter(f"unknown code {code!r}; `featc explain` lists them", param_hint="CODE")
+    click.echo(f"{found.code} ({found.name}, {found.severity}): {found.summary}")
+    click.echo("See docs/diagnostics.md for examples.")
+
+
+@main.command()
+@PROJECT
+@handled
+def manifest(project_dir: Path) -> None:
+    """Print the project's manifest (IR and feature hashes) as JSON."""
+    from .artifacts import manifest as build
+
+    click.echo(json.dumps(build(_load(project_dir).ir), indent=2, sort_keys=True))
