@@ -51,7 +51,7 @@ def c_round(y: float) -> float:
     """
     if not math.isfinite(y) or abs(y) >= 2.0**52:
         return y
-    whole = float(math.trunc(y))
+    whole = math.copysign(float(math.trunc(y)), y)  # keeps -0.0, as std::round does
     if abs(y - whole) >= 0.5:  # y - whole is exact for |y| < 2**52
         whole += math.copysign(1.0, y)
     return whole
@@ -113,12 +113,20 @@ def abs_(a: Num | None) -> Num | None:
 
 
 def round_(x: Num | None, n: int | None = 0) -> Num | None:
-    """Half away from zero at ``n`` digits: std::round(x * 10^n) / 10^n, as the engines do."""
+    """Half away from zero at ``n`` digits: std::round(x * 10^n) / 10^n, in double arithmetic.
+
+    The product is the rounded double product (2.675 * 100 is 267.5, so 2.68), as the
+    contract's formula says; DuckDB's own two-argument round rounds the exact binary value
+    (2.67), so the SQL emitters spell the formula out instead.
+    """
     if x is None or n is None:
         return None
     if is_int(x):
         return x if n >= 0 else _round_int(x, 10**-n)
-    scale = 10.0**n
+    try:
+        scale = 10.0**n
+    except OverflowError:  # C's pow gives inf here, and the engines return x unchanged
+        return x
     out = c_round(x * scale) / scale
     return out if math.isfinite(out) else x
 
