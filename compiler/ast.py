@@ -75,3 +75,4 @@ class Block:
     columns: list[TypedName] = field(default_factory=list)  # source columns, request fields
     features: list[FeatureDef] = field(default_factory=list)
     refresh: RefreshSpec | None = None
+    damaged: bool = False  # a line failed to parse: skip "missing" checks that would only echo it

@@ -7,6 +7,7 @@ derived blocks). Errors are recorded and lowering goes on, so one run reports th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -51,6 +52,7 @@ CAST_TYPES: dict[str, DataType] = {
     "DOUBLE": T.DOUBLE, "FLOAT": T.DOUBLE, "VARCHAR": T.STRING, "TEXT": T.STRING,
     "CHAR": T.STRING, "NVARCHAR": T.STRING, "TIMESTAMP": T.TIMESTAMP, "DATE": T.DATE,
 }
+ARITY_ERROR = re.compile(r"missing for <class '[\w.]*\.functions\.(\w+)'>|()number of provided arguments")
 UNIFYING = {"case", "coalesce", "least", "greatest"}
 SURFACE_NAMES = sorted({"count", "count_distinct", "sum", "avg", "min", "max", "first", "last",
                         "coalesce", "nullif", "abs", "round", "floor", "ceil", "ln", "exp", "power",
@@ -107,6 +109,11 @@ def parse_sql(text: str, scope: Scope) -> exp.Expression:
             start = scope.base + sum(len(s) + 1 for s in lines[: line - 1]) + max(col - 1, 0)
         desc = errors[0].get("description", str(e)) if errors else str(e).split("\n")[0]
         end = min(start + 1, scope.base + len(text))
+        arity = ARITY_ERROR.search(desc)
+        if arity:
+            fn = (arity.group(1) or "").lower()
+            raise scope.fail("E106", f"wrong number of arguments for `{fn}`" if fn else "wrong number of arguments", scope.src.span(start, max(end, start)),
+                             label="wrong number of arguments", help=f"`{fn}`: {FUNCTIONS[fn].doc}" if fn in FUNCTIONS else "")
         raise scope.fail("E002", f"invalid expression: {desc[:120]}", scope.src.span(start, max(end, start)),
                          label="cannot parse here", help="write a SQL expression, e.g. `total > 100`") from None
     if tree is None:
@@ -166,6 +173,7 @@ def lower(node: exp.Expression, scope: Scope) -> ir.Expr:
     for table in (BINARY, UNARY, VARIADIC):
         fn = table.get(type(node))
         if fn:
+            _no_extra_args(node, _operands(node), scope)
             return call(fn, _lower_all(_operands(node), scope), node, scope)
     special = SPECIAL.get(type(node))
     if special:
@@ -175,6 +183,14 @@ def lower(node: exp.Expression, scope: Scope) -> ir.Expr:
 
 def _operands(node: exp.Expression) -> list[exp.Expression]:
     return [a for a in (node.this, node.args.get("expression"), *node.expressions) if isinstance(a, exp.Expression)]
+
+
+def _no_extra_args(node: exp.Expression, used: list[exp.Expression], scope: Scope) -> None:
+    """sqlglot keeps arguments a function does not take in other slots; never drop them silently."""
+    extra = [v for v in node.args.values() if isinstance(v, exp.Expression) and not any(v is u for u in used)]
+    if extra:
+        name = node.sql_name().lower() if isinstance(node, exp.Func) else node.key
+        raise scope.fail("E106", f"too many arguments for `{name}`", node, label="unexpected argument")
 
 
 def _lower_all(nodes: list[exp.Expression], scope: Scope) -> list[ir.Expr]:
@@ -268,6 +284,7 @@ def _if(node: exp.If, scope: Scope) -> ir.Expr:
 
 def _round(node: exp.Round, scope: Scope) -> ir.Expr:
     args = [node.this] + ([node.args["decimals"]] if node.args.get("decimals") else [])
+    _no_extra_args(node, args, scope)
     lowered = _lower_all(args, scope)
     if len(lowered) == 2:
         digits = lowered[1]

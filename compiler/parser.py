@@ -210,6 +210,7 @@ class Parser:
                 item(self, block, word)
                 self.end_of_line()
             except SyntaxFailure:
+                block.damaged = True
                 self.pos = line_start
                 self.skip_line()
 

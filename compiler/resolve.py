@@ -111,7 +111,7 @@ class Resolver:
 
     def required(self, b: ast.Block, prop: str) -> ast.Text | None:
         value = b.props.get(prop)
-        if value is None:
+        if value is None and not b.damaged:
             self.error("E104", f"{b.kind} `{b.name.text}` has no `{prop}:`", b.name.span, label=f"missing `{prop}:`",
                        help=f"add a line `{prop}: <name>` to the block")
         return value

@@ -1,0 +1,42 @@
+# The two commands a newcomer needs (see README.md):
+#   make example   install featc and compute training data for the food_delivery example (DuckDB, no server)
+#   make test      install featc with its test tools and run lint, types and the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXAMPLE := examples/food_delivery
+OUT ?= out/food_delivery
+
+.PHONY: example test lint types pytest clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+example: $(VENV)/.installed
+	$(BIN)/featc check $(EXAMPLE)
+	$(BIN)/featc training-data $(EXAMPLE) --spine $(EXAMPLE)/data/spine.csv --out $(OUT)/training.csv
+	$(BIN)/featc compile $(EXAMPLE) --out $(OUT)/compiled
+	@echo; echo "First rows of $(OUT)/training.csv:"; head -n 4 $(OUT)/training.csv
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+types: $(VENV)/.installed-dev
+	$(BIN)/mypy -p featc
+
+pytest: $(VENV)/.installed-dev
+	$(BIN)/pytest
+
+test: lint types pytest
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis

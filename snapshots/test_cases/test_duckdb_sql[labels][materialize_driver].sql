@@ -1,0 +1,90 @@
+WITH __spine AS (
+  SELECT
+    driver_id,
+    ROW_NUMBER() OVER (ORDER BY driver_id) AS __rid,
+    CAST($as_of AS TIMESTAMP) AS __as_of
+  FROM (
+    SELECT DISTINCT
+      driver_id
+    FROM raw.trips
+    WHERE
+      NOT driver_id IS NULL
+  ) AS found_keys
+), scan_trips AS (
+  SELECT
+    CAST(driver_id AS TEXT) AS driver_id,
+    EPOCH_US(ended_at) AS __ts,
+    1 AS in_1,
+    fare AS in_2,
+    rating AS in_3
+  FROM raw.trips
+  WHERE
+    NOT ended_at IS NULL AND NOT driver_id IS NULL
+), probe_driver_exact AS (
+  SELECT
+    __rid,
+    CAST(driver_id AS TEXT) AS driver_id,
+    EPOCH_US(__as_of) AS __ts
+  FROM __spine
+  WHERE
+    NOT __as_of IS NULL
+), trips_exact AS (
+  SELECT
+    w.__rid,
+    w.__w0 AS driver_stats__trips_7d,
+    w.__w1 AS driver_stats__fare_7d,
+    w.__w2 AS driver_stats__rating_7d
+  FROM (
+    SELECT
+      __rid,
+      driver_id,
+      COUNT(in_1) OVER (
+        PARTITION BY driver_id
+        ORDER BY __ts
+        RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
+      ) AS __w0,
+      CAST(SUM(in_2) OVER (
+        PARTITION BY driver_id
+        ORDER BY __ts
+        RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
+      ) AS DOUBLE) AS __w1,
+      CAST(AVG(in_3) OVER (
+        PARTITION BY driver_id
+        ORDER BY __ts
+        RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
+      ) AS DOUBLE) AS __w2
+    FROM (
+      SELECT
+        __rid,
+        driver_id,
+        __ts,
+        CAST(NULL AS BIGINT) AS in_1,
+        CAST(NULL AS DOUBLE) AS in_2,
+        CAST(NULL AS BIGINT) AS in_3
+      FROM probe_driver_exact
+      UNION ALL
+      SELECT
+        NULL AS __rid,
+        driver_id,
+        __ts,
+        in_1,
+        in_2,
+        in_3
+      FROM scan_trips
+    ) AS u
+  ) AS w
+  WHERE
+    NOT w.__rid IS NULL
+)
+SELECT
+  __spine.driver_id AS driver_id,
+  trips_exact.driver_stats__trips_7d AS driver_stats__trips_7d,
+  trips_exact.driver_stats__fare_7d AS driver_stats__fare_7d,
+  trips_exact.driver_stats__rating_7d AS driver_stats__rating_7d,
+  CAST(trips_exact.driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(trips_exact.driver_stats__trips_7d AS DOUBLE), 0) AS driver_signals__fare_per_trip,
+  trips_exact.driver_stats__trips_7d > CAST(20 AS BIGINT) AS driver_signals__busy
+FROM __spine
+LEFT JOIN trips_exact
+  ON __spine.__rid = trips_exact.__rid
+ORDER BY
+  __spine.driver_id

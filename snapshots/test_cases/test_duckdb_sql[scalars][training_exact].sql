@@ -1,0 +1,260 @@
+WITH __spine AS (
+  SELECT
+    *,
+    ROW_NUMBER() OVER () AS __rid
+  FROM spine
+), scan_payments AS (
+  SELECT
+    CAST(account_id AS TEXT) AS account_id,
+    CAST(region AS TEXT) AS region,
+    EPOCH_US(paid_at) AS __ts,
+    CASE
+      WHEN amount BETWEEN CAST(0 AS BIGINT) AND CAST(100 AS BIGINT)
+      THEN ROUND(amount, CAST(CAST(1 AS BIGINT) AS INT))
+      ELSE FLOOR(amount)
+    END AS in_1,
+    COALESCE(NULLIF(note, ''), 'none') || '!' AS in_2,
+    (
+      ABS(fee) % NULLIF(CAST(7 AS BIGINT), 0)
+    ) + CEIL(CAST(amount AS DOUBLE) / NULLIF(CAST(CAST(3 AS BIGINT) AS DOUBLE), 0)) AS in_3,
+    (
+      (
+        CASE WHEN amount > 0 THEN LN(amount) END + CASE WHEN CAST(0.5 AS DOUBLE) <= 709.782712893384 THEN EXP(CAST(0.5 AS DOUBLE)) END
+      ) + CASE
+        WHEN NOT (
+          (
+            amount = 0 AND CAST(0.5 AS DOUBLE) < 0
+          )
+          OR (
+            amount < 0 AND CAST(0.5 AS DOUBLE) <> FLOOR(CAST(0.5 AS DOUBLE))
+          )
+        )
+        THEN CASE
+          WHEN ABS(POWER(CAST(amount AS DOUBLE), CAST(0.5 AS DOUBLE))) <= 1.7976931348623157e308
+          THEN POWER(CAST(amount AS DOUBLE), CAST(0.5 AS DOUBLE))
+        END
+      END
+    ) + CASE WHEN ABS(amount) >= 0 THEN SQRT(ABS(amount)) END AS in_4,
+    LEAST(fee, CAST(3 AS BIGINT), CAST(10 AS BIGINT)) + GREATEST(fee, CAST(-1 AS BIGINT)) AS in_5,
+    CASE
+      WHEN (
+        (
+          LOWER(note) IN ('a', 'b')
+        ) OR (
+          UPPER(note) = 'C'
+        )
+      )
+      OR (
+        CAST(LENGTH(note) AS BIGINT) > CAST(3 AS BIGINT)
+      )
+      THEN 1
+    END AS in_6,
+    CASE
+      WHEN (
+        CAST(EXTRACT(HOUR FROM paid_at) AS BIGINT) < CAST(6 AS BIGINT)
+      )
+      AND (
+        CAST(EXTRACT(DAYOFWEEK FROM paid_on) AS BIGINT) IN (CAST(0 AS BIGINT), CAST(6 AS BIGINT))
+      )
+      THEN 1
+    END AS in_7,
+    CAST(fee AS DOUBLE) + CAST(ROUND(amount) AS BIGINT) AS in_8,
+    CASE
+      WHEN (
+        fee > CAST(2 AS BIGINT)
+      )
+      THEN 'true'
+      WHEN NOT (
+        fee > CAST(2 AS BIGINT)
+      )
+      THEN 'false'
+    END AS in_9,
+    CASE
+      WHEN (
+        NOT (
+          note IS NULL
+        )
+      ) AND (
+        (
+          -fee
+        ) < CAST(0 AS BIGINT)
+      )
+      THEN 1
+    END AS in_10
+  FROM payments
+  WHERE
+    NOT paid_at IS NULL AND NOT account_id IS NULL AND NOT region IS NULL
+), probe_account_exact AS (
+  SELECT
+    __rid,
+    CAST(account_id AS TEXT) AS account_id,
+    CAST(region AS TEXT) AS region,
+    EPOCH_US(ts) AS __ts
+  FROM __spine
+  WHERE
+    NOT ts IS NULL
+), payments_exact AS (
+  SELECT
+    w.__rid,
+    w.__w0 AS pay__s1,
+    w.__w1 AS pay__s2,
+    w.__w2 AS pay__s3,
+    w.__w3 AS pay__s4,
+    w.__w4 AS pay__s5,
+    w.__w5 AS pay__s6,
+    w.__w6 AS pay__s7,
+    w.__w7 AS pay__s8,
+    w.__w8 AS pay__s9,
+    w.__w9 AS pay__s10
+  FROM (
+    SELECT
+      __rid,
+      account_id,
+      region,
+      CAST(SUM(in_1) OVER (
+        PARTITION BY account_id, region
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS DOUBLE) AS __w0,
+      MAX(in_2) OVER (
+        PARTITION BY account_id, region
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS __w1,
+      CAST(SUM(in_3) OVER (
+        PARTITION BY account_id, region
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS DOUBLE) AS __w2,
+      CAST(AVG(in_4) OVER (
+        PARTITION BY account_id, region
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS DOUBLE) AS __w3,
+      MAX(in_5) OVER (
+        PARTITION BY account_id, region
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS __w4,
+      COUNT(in_6) OVER (
+        PARTITION BY account_id, region
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS __w5,
+      COUNT(in_7) OVER (
+        PARTITION BY account_id, region
+        ORDER BY __ts
+        RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
+      ) AS __w6,
+      CAST(SUM(in_8) OVER (
+        PARTITION BY account_id, region
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS DOUBLE) AS __w7,
+      MAX(in_9) OVER (
+        PARTITION BY account_id, region
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS __w8,
+      COUNT(in_10) OVER (
+        PARTITION BY account_id, region
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS __w9
+    FROM (
+      SELECT
+        __rid,
+        account_id,
+        region,
+        __ts,
+        CAST(NULL AS DOUBLE) AS in_1,
+        CAST(NULL AS TEXT) AS in_2,
+        CAST(NULL AS DOUBLE) AS in_3,
+        CAST(NULL AS DOUBLE) AS in_4,
+        CAST(NULL AS BIGINT) AS in_5,
+        CAST(NULL AS BIGINT) AS in_6,
+        CAST(NULL AS BIGINT) AS in_7,
+        CAST(NULL AS DOUBLE) AS in_8,
+        CAST(NULL AS TEXT) AS in_9,
+        CAST(NULL AS BIGINT) AS in_10
+      FROM probe_account_exact
+      UNION ALL
+      SELECT
+        NULL AS __rid,
+        account_id,
+        region,
+        __ts,
+        in_1,
+        in_2,
+        in_3,
+        in_4,
+        in_5,
+        in_6,
+        in_7,
+        in_8,
+        in_9,
+        in_10
+      FROM scan_payments
+    ) AS u
+  ) AS w
+  WHERE
+    NOT w.__rid IS NULL
+)
+SELECT
+  __spine.account_id AS account_id,
+  __spine.region AS region,
+  __spine.ts AS ts,
+  __spine.txn_amount AS txn_amount,
+  __spine.channel AS channel,
+  payments_exact.pay__s1 AS pay__s1,
+  payments_exact.pay__s2 AS pay__s2,
+  payments_exact.pay__s3 AS pay__s3,
+  payments_exact.pay__s4 AS pay__s4,
+  payments_exact.pay__s5 AS pay__s5,
+  payments_exact.pay__s6 AS pay__s6,
+  payments_exact.pay__s7 AS pay__s7,
+  payments_exact.pay__s8 AS pay__s8,
+  payments_exact.pay__s9 AS pay__s9,
+  payments_exact.pay__s10 AS pay__s10,
+  CASE
+    WHEN NOT __spine.ts IS NULL
+    THEN CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
+  END AS risk__ratio,
+  CASE
+    WHEN NOT __spine.ts IS NULL
+    THEN (
+      (
+        CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
+      ) > CAST(2.5 AS DOUBLE)
+    )
+    OR (
+      CAST(__spine.channel AS TEXT) = 'web'
+    )
+  END AS risk__flagged,
+  CASE
+    WHEN NOT __spine.ts IS NULL
+    THEN CASE
+      WHEN (
+        (
+          (
+            CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
+          ) > CAST(2.5 AS DOUBLE)
+        )
+        OR (
+          CAST(__spine.channel AS TEXT) = 'web'
+        )
+      )
+      THEN CAST(1.0 AS DOUBLE)
+      ELSE COALESCE(
+        (
+          CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
+        ),
+        CAST(CAST(0 AS BIGINT) AS DOUBLE)
+      )
+    END
+  END AS risk__score
+FROM __spine
+LEFT JOIN payments_exact
+  ON __spine.__rid = payments_exact.__rid
+ORDER BY
+  __spine.__rid
