@@ -1,0 +1,1 @@
+"""Emitters: IR/plan -> SQL per dialect (``sql``) and the Python evaluator (``python``)."""

@@ -1,0 +1,22 @@
+"""SQL dialects: one small module per engine over the shared lowering in ``base``."""
+
+from __future__ import annotations
+
+from .base import Dialect, UnsupportedError
+from .duckdb import DuckDB
+
+DIALECTS: dict[str, type[Dialect]] = {
+    "duckdb": DuckDB,
+}
+
+
+def get_dialect(name: str) -> Dialect:
+    """The dialect called ``name``; a clear error lists the known ones otherwise."""
+    cls = DIALECTS.get(name.lower())
+    if cls is None:
+        known = ", ".join(sorted(DIALECTS))
+        raise ValueError(f"unknown SQL dialect {name!r} (known: {known})")
+    return cls()
+
+
+__all__ = ["DIALECTS", "Dialect", "UnsupportedError", "get_dialect"]

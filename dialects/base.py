@@ -1,0 +1,421 @@
+"""The shared lowering of IR scalar expressions and query pieces to sqlglot.
+
+A dialect subclass states only what differs (epoch microseconds, casts, guards, frames);
+everything else is written once here so every engine computes the contract in
+docs/semantics.md the same way. Anything a dialect cannot express raises
+``UnsupportedError`` instead of printing SQL that means something else.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel
+
+from featc.compiler import ir
+from featc.compiler.types import DataType
+
+T = DataType
+Refs = Callable[[ir.Expr], exp.Expr]
+"""Resolves the leaves that depend on context: ColumnRef, FeatureRef, RequestRef."""
+
+MAX_DOUBLE = "1.7976931348623157e308"
+EXP_LIMIT = 709.782712893384  # largest x with a finite exp(x) in IEEE doubles
+
+# Nodes that never need parentheses when used as an operand.
+_ATOMS = (exp.Column, exp.Literal, exp.Null, exp.Boolean, exp.Paren, exp.Func, exp.Placeholder)
+
+
+class UnsupportedError(Exception):
+    """An IR construct the chosen dialect cannot express faithfully."""
+
+    def __init__(self, thing: str, dialect: str) -> None:
+        super().__init__(f"{thing} is not supported by {dialect}")
+        self.thing = thing
+        self.dialect = dialect
+
+
+def paren(e: exp.Expr) -> exp.Expr:
+    """Wrap an operand so operator precedence never depends on sqlglot's printer."""
+    if isinstance(e, exp.Paren):
+        return e
+    if isinstance(e, (exp.Binary, exp.Unary, exp.Predicate)):  # AND/OR subclass Func too
+        return exp.Paren(this=e)
+    return e if isinstance(e, _ATOMS) else exp.Paren(this=e)
+
+
+def when(cond: exp.Expr, value: exp.Expr, default: exp.Expr | None = None) -> exp.Case:
+    """CASE WHEN cond THEN value [ELSE default] END."""
+    case = exp.Case(ifs=[exp.If(this=cond, true=value)])
+    if default is not None:
+        case.set("default", default)
+    return case
+
+
+def is_null(e: exp.Expr) -> exp.Expr:
+    return exp.Is(this=paren(e), expression=exp.Null())
+
+
+def not_null(e: exp.Expr) -> exp.Expr:
+    return exp.Not(this=is_null(e))
+
+
+def and_all(conds: Sequence[exp.Expr]) -> exp.Expr:
+    """Conjunction of conditions; only OR (which binds looser than AND) needs parentheses."""
+
+    def wrap(c: exp.Expr) -> exp.Expr:
+        return exp.Paren(this=c) if isinstance(c, exp.Or) else c
+
+    out: exp.Expr = wrap(conds[0])
+    for cond in conds[1:]:
+        out = exp.And(this=out, expression=wrap(cond))
+    return out
+
+
+def num(value: int) -> exp.Expr:
+    return exp.Literal.number(value)
+
+
+class Dialect:
+    """Base dialect: the standard-SQL lowering; subclasses override the hooks."""
+
+    name = "base"
+    sqlglot_name = ""
+    TYPES: dict[DataType, str] = {
+        T.BOOL: "BOOLEAN",
+        T.INT: "BIGINT",
+        T.DOUBLE: "DOUBLE",
+        T.STRING: "VARCHAR",
+        T.TIMESTAMP: "TIMESTAMP",
+        T.DATE: "DATE",
+        T.NULL: "BIGINT",
+    }
+
+    # ------------------------------------------------------------ output
+
+    def generate(self, query: exp.Expr) -> str:
+        """Print once, raising on anything sqlglot would silently drop."""
+        return query.sql(dialect=self.sqlglot_name, pretty=True, unsupported_level=ErrorLevel.RAISE)
+
+    def unsupported(self, thing: str) -> UnsupportedError:
+        return UnsupportedError(thing, self.name)
+
+    # ------------------------------------------------------------ hooks
+
+    def epoch_us(self, e: exp.Expr) -> exp.Expr:
+        """Integer microseconds since the Unix epoch of a timestamp."""
+        raise self.unsupported("epoch microseconds")
+
+    def param(self, name: str) -> exp.Expr:
+        """A named query parameter."""
+        return exp.Placeholder(this=name)
+
+    def sql_type(self, dt: DataType) -> exp.DataType:
+        return exp.DataType.build(self.TYPES[dt])
+
+    def cast(self, e: exp.Expr, dt: DataType) -> exp.Expr:
+        to = self.sql_type(dt)
+        if isinstance(e, exp.Cast) and e.to == to:
+            return e  # already that type: keep the SQL readable
+        return exp.Cast(this=e, to=to)
+
+    def null(self, dt: DataType) -> exp.Expr:
+        """A NULL of a known type, so UNION branches agree on every engine."""
+        return self.cast(exp.Null(), dt)
+
+    def int_lit(self, value: int) -> exp.Expr:
+        # Literals are typed 64-bit: some engines type small literals as 32-bit and overflow.
+        return self.cast(num(value), T.INT)
+
+    def double_lit(self, value: float) -> exp.Expr:
+        if not math.isfinite(value):
+            raise self.unsupported(f"the double literal {value!r}")
+        # A bare 1.5 is DECIMAL on several engines; the contract computes in doubles.
+        return self.cast(exp.Literal.number(repr(float(value))), T.DOUBLE)
+
+    def guard_div(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
+        """Floating-point a / b, null when b = 0."""
+        den = exp.Nullif(this=self.cast(b, T.DOUBLE), expression=num(0))
+        return exp.Div(this=paren(self.cast(a, T.DOUBLE)), expression=den)
+
+    def guard_mod(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
+        """a % b with the sign of the dividend, null when b = 0."""
+        return exp.Mod(this=paren(a), expression=exp.Nullif(this=b, expression=num(0)))
+
+    def int_mod(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
+        """Integer remainder with the sign of the dividend (never zero divisor here)."""
+        return exp.Mod(this=paren(a), expression=paren(b))
+
+    def finite(self, e: exp.Expr) -> exp.Expr:
+        """e when it is a finite double, else null (no NaN/infinity ever leaves SQL)."""
+        limit = exp.Literal.number(MAX_DOUBLE)
+        return when(exp.LTE(this=exp.Abs(this=e), expression=limit), e.copy())
+
+    def frame(self, window: ir.Window) -> exp.WindowSpec:
+        """The RANGE frame over integer epoch microseconds for one window."""
+        if window.kind == "lifetime":
+            return self._spec("UNBOUNDED", "PRECEDING", num(1), "PRECEDING")
+        if window.kind == "trailing":
+            return self._spec(num(window.us), "PRECEDING", num(1), "PRECEDING")
+        return self._spec("CURRENT ROW", None, num(window.us - 1), "FOLLOWING")
+
+    def _spec(
+        self,
+        start: exp.Expr | str,
+        start_side: str | None,
+        end: exp.Expr | str,
+        end_side: str | None,
+    ) -> exp.WindowSpec:
+        spec = exp.WindowSpec(kind="RANGE", start=start, end=end)
+        if start_side:
+            spec.set("start_side", start_side)
+        if end_side:
+            spec.set("end_side", end_side)
+        return spec
+
+    def window(
+        self,
+        func: exp.Expr,
+        partition: Sequence[exp.Expr],
+        order: exp.Expr,
+        spec: exp.WindowSpec | None,
+    ) -> exp.Window:
+        """func OVER (PARTITION BY ... ORDER BY order [frame])."""
+        win = exp.Window(
+            this=func,
+            partition_by=list(partition),
+            order=exp.Order(expressions=[exp.Ordered(this=order, nulls_first=False)]),
+        )
+        if spec is not None:
+            win.set("spec", spec)
+        return win
+
+    # ------------------------------------------------------------ scalar lowering
+
+    def lower(self, expr: ir.Expr, refs: Refs) -> exp.Expr:
+        """Lower one IR expression; ``refs`` resolves columns, features and request fields."""
+        if isinstance(expr, ir.Lit):
+            return self.literal(expr)
+        if isinstance(expr, ir.Call):
+            return self.call(expr, refs)
+        return refs(expr)
+
+    def literal(self, lit: ir.Lit) -> exp.Expr:
+        if lit.value is None:
+            return exp.Null() if lit.type == T.NULL else self.null(lit.type)
+        if lit.type == T.BOOL:
+            return exp.Boolean(this=bool(lit.value))
+        if lit.type == T.INT:
+            return self.int_lit(int(lit.value))
+        if lit.type == T.DOUBLE:
+            return self.double_lit(float(lit.value))
+        if lit.type == T.STRING:
+            return exp.Literal.string(str(lit.value))
+        return self.cast(exp.Literal.string(str(lit.value)), lit.type)
+
+    def call(self, node: ir.Call, refs: Refs) -> exp.Expr:
+        method = getattr(self, f"fn_{node.fn}", None)
+        if method is None:
+            raise self.unsupported(f"the function {node.fn}()")
+        args = [self.lower(a, refs) for a in node.args]
+        out: exp.Expr = method(node, args)
+        return out
+
+    # arithmetic -------------------------------------------------------
+
+    def fn_add(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return exp.Add(this=paren(a[0]), expression=paren(a[1]))
+
+    def fn_sub(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return exp.Sub(this=paren(a[0]), expression=paren(a[1]))
+
+    def fn_mul(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return exp.Mul(this=paren(a[0]), expression=paren(a[1]))
+
+    def fn_div(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return self.guard_div(a[0], a[1])
+
+    def fn_mod(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return self.guard_mod(a[0], a[1])
+
+    def fn_neg(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return exp.Neg(this=paren(a[0]))
+
+    # comparison and logic ----------------------------------------------
+
+    def _cmp(self, cls: type[exp.Binary], a: list[exp.Expr]) -> exp.Expr:
+        return cls(this=paren(a[0]), expression=paren(a[1]))
+
+    def fn_eq(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return self._cmp(exp.EQ, a)
+
+    def fn_ne(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return self._cmp(exp.NEQ, a)
+
+    def fn_lt(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return self._cmp(exp.LT, a)
+
+    def fn_le(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return self._cmp(exp.LTE, a)
+
+    def fn_gt(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return self._cmp(exp.GT, a)
+
+    def fn_ge(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return self._cmp(exp.GTE, a)
+
+    def fn_and(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return self._cmp(exp.And, a)
+
+    def fn_or(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return self._cmp(exp.Or, a)
+
+    def fn_not(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return exp.Not(this=paren(a[0]))
+
+    def fn_is_null(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return is_null(a[0])
+
+    def fn_is_not_null(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return not_null(a[0])
+
+    def fn_in(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return exp.In(this=paren(a[0]), expressions=a[1:])
+
+    def fn_between(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return exp.Between(this=paren(a[0]), low=paren(a[1]), high=paren(a[2]))
+
+    def fn_case(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        pairs = a[:-1] if len(a) % 2 else a
+        if not pairs:
+            return a[-1]
+        ifs = [exp.If(this=pairs[i], true=pairs[i + 1]) for i in range(0, len(pairs), 2)]
+        case = exp.Case(ifs=ifs)
+        if len(a) % 2:
+            case.set("default", a[-1])
+        return case
+
+    def fn_coalesce(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return a[0] if len(a) == 1 else exp.Coalesce(this=a[0], expressions=a[1:])
+
+    def fn_nullif(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return exp.Nullif(this=a[0], expression=a[1])
+
+    def fn_least(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        # ignore_nulls: the contract's LEAST skips nulls (sqlglot would otherwise add a guard).
+        return a[0] if len(a) == 1 else exp.Least(this=a[0], expressions=a[1:], ignore_nulls=True)
+
+    def fn_greatest(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return (
+            a[0] if len(a) == 1 else exp.Greatest(this=a[0], expressions=a[1:], ignore_nulls=True)
+        )
+
+    # numeric functions ---------------------------------------------------
+
+    def fn_abs(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return exp.Abs(this=a[0])
+
+    def fn_round(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        """Half away from zero at n digits; an int rounds to itself (n >= 0)."""
+        if node.args[0].type == T.INT:
+            return a[0] if len(a) == 1 else when(not_null(a[1]), a[0])
+        return self.round_half_away(a[0], a[1] if len(a) == 2 else None)
+
+    def round_half_away(self, x: exp.Expr, digits: exp.Expr | None) -> exp.Expr:
+        """ROUND(x[, n]) on a double, rounding half away from zero."""
+        raise self.unsupported("round() on doubles")
+
+    def fn_floor(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return a[0] if node.args[0].type == T.INT else exp.Floor(this=a[0])
+
+    def fn_ceil(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return a[0] if node.args[0].type == T.INT else exp.Ceil(this=a[0])
+
+    def fn_ln(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return when(exp.GT(this=paren(a[0]), expression=num(0)), exp.Ln(this=a[0]))
+
+    def fn_sqrt(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return when(exp.GTE(this=paren(a[0]), expression=num(0)), exp.Sqrt(this=a[0]))
+
+    def fn_exp(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        limit = exp.Literal.number(repr(EXP_LIMIT))
+        return when(exp.LTE(this=paren(a[0]), expression=limit), exp.Exp(this=a[0]))
+
+    def fn_power(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        base, expo = a
+        zero_neg = and_all(
+            [
+                exp.EQ(this=paren(base), expression=num(0)),
+                exp.LT(this=paren(expo), expression=num(0)),
+            ]
+        )
+        frac = and_all(
+            [
+                exp.LT(this=paren(base), expression=num(0)),
+                exp.NEQ(this=paren(expo), expression=exp.Floor(this=expo.copy())),
+            ]
+        )
+        bad = exp.Or(this=paren(zero_neg), expression=paren(frac))
+        value = exp.Pow(
+            this=self.cast(base.copy(), T.DOUBLE), expression=self.cast(expo.copy(), T.DOUBLE)
+        )
+        return when(exp.Not(this=paren(bad)), self.finite(value))
+
+    # strings and time ----------------------------------------------------
+
+    def fn_lower(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return exp.Lower(this=a[0])
+
+    def fn_upper(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return exp.Upper(this=a[0])
+
+    def fn_length(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return self.cast(exp.Length(this=a[0]), T.INT)
+
+    def fn_concat(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return exp.DPipe(this=paren(a[0]), expression=paren(a[1]))
+
+    def fn_hour(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return self.cast(exp.Extract(this=exp.var("HOUR"), expression=a[0]), T.INT)
+
+    def fn_dow(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        """Day of week, 0 = Sunday."""
+        raise self.unsupported("day of week")
+
+    # casts ---------------------------------------------------------------
+
+    def fn_cast(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        """CAST(x AS node.type) for the pairs in catalog.CASTS, exactly as the contract says."""
+        src, dst = node.args[0].type, node.type
+        x = a[0]
+        if src == dst:
+            return x
+        if src == T.NULL:
+            return self.null(dst)
+        lowering = self._casts().get((src, dst))
+        if lowering is None:
+            raise self.unsupported(f"CAST from {src} to {dst}")
+        return lowering(x)
+
+    def _casts(self) -> dict[tuple[DataType, DataType], Callable[[exp.Expr], exp.Expr]]:
+        def bool_to(t: exp.Expr, f: exp.Expr) -> Callable[[exp.Expr], exp.Expr]:
+            return lambda x: exp.Case(
+                ifs=[
+                    exp.If(this=paren(x), true=t),
+                    exp.If(this=exp.Not(this=paren(x.copy())), true=f),
+                ]
+            )
+
+        return {
+            (T.INT, T.DOUBLE): lambda x: self.cast(x, T.DOUBLE),
+            (T.DOUBLE, T.INT): lambda x: self.cast(self.round_half_away(x, None), T.INT),
+            (T.BOOL, T.INT): bool_to(num(1), num(0)),
+            (T.INT, T.BOOL): lambda x: exp.NEQ(this=paren(x), expression=num(0)),
+            (T.BOOL, T.DOUBLE): lambda x: self.cast(bool_to(num(1), num(0))(x), T.DOUBLE),
+            (T.INT, T.STRING): lambda x: self.cast(x, T.STRING),
+            (T.BOOL, T.STRING): bool_to(exp.Literal.string("true"), exp.Literal.string("false")),
+            (T.TIMESTAMP, T.DATE): lambda x: self.cast(x, T.DATE),
+            (T.DATE, T.TIMESTAMP): lambda x: self.cast(x, T.TIMESTAMP),
+        }

@@ -1,0 +1,31 @@
+"""DuckDB: only what differs from the standard lowering in ``base``."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from featc.compiler.types import DataType
+
+from .base import Dialect
+
+
+class DuckDB(Dialect):
+    """DuckDB 2.x. ROUND on doubles already rounds half away from zero (checked in tests)."""
+
+    name = "duckdb"
+    sqlglot_name = "duckdb"
+
+    def epoch_us(self, e: exp.Expr) -> exp.Expr:
+        # sqlglot does not know EPOCH_US and reads epoch_ms() backwards: spell it ourselves.
+        return exp.Anonymous(this="EPOCH_US", expressions=[e])
+
+    def round_half_away(self, x: exp.Expr, digits: exp.Expr | None) -> exp.Expr:
+        if digits is None:
+            return exp.Round(this=x)
+        # DuckDB's ROUND takes an INTEGER digit count, not BIGINT.
+        return exp.Round(this=x, decimals=exp.Cast(this=digits, to=exp.DataType.build("INT")))
+
+    def fn_dow(self, node: object, a: list[exp.Expr]) -> exp.Expr:
+        """DuckDB's DOW/DAYOFWEEK is already 0 = Sunday."""
+        part = exp.Extract(this=exp.var("DOW"), expression=a[0])
+        return self.cast(part, DataType.INT)
