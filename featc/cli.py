@@ -85,10 +85,26 @@ def _load(path: Path, strict: bool = False, fmt: str = "text") -> Any:
     return Project(compiled.project, compiled, dict(compiled.config.bindings))
 
 
+class Cli(click.Group):
+    """Usage errors exit 1 like every user error; 2 stays reserved for bugs in featc."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(1)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 PROJECT = click.argument("project_dir", type=click.Path(exists=True, path_type=Path))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="featc")
 def main() -> None:
     """featc: compile ML feature definitions to point-in-time-correct SQL and a Python evaluator."""

@@ -186,10 +186,10 @@ class Result:
         self.con.execute(f"COPY ({self.sql}) TO {target} ({fmt})")
 
     def arrow(self) -> Any:
-        return self.con.execute(self.sql).to_arrow_table()
+        return self.con.sql(self.sql).to_arrow_table()
 
     def pandas(self) -> Any:
-        return self.con.execute(self.sql).df()
+        return self.con.sql(self.sql).df()
 
     def like(self, template: Input) -> Any:
         """The result as the same kind of object the caller passed in."""

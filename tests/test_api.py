@@ -1,0 +1,113 @@
+"""The notebook API: the same operations as the CLI on DataFrames, Arrow tables and paths."""
+
+from __future__ import annotations
+
+import csv
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import featc
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "food_delivery"
+
+
+@pytest.fixture(scope="module")
+def project() -> featc.Project:
+    return featc.load_project(EXAMPLE)
+
+
+def spine_df() -> pd.DataFrame:
+    df = pd.read_csv(EXAMPLE / "data" / "spine.csv")
+    df["ts"] = pd.to_datetime(df["ts"], utc=True).dt.tz_localize(None).astype("datetime64[us]")
+    return df
+
+
+def test_pandas_in_pandas_out(project: featc.Project) -> None:
+    spine = spine_df()
+    out = project.training_data(spine)
+    assert isinstance(out, pd.DataFrame)
+    assert len(out) == len(spine)
+    assert list(out.columns[:3]) == ["restaurant_id", "ts", "basket_total"]
+    assert (out["restaurant_id"].tolist(), out["basket_total"].tolist()) == (
+        spine["restaurant_id"].tolist(), spine["basket_total"].tolist())
+
+
+def test_arrow_in_arrow_out_and_path_in(project: featc.Project) -> None:
+    table = pa.Table.from_pandas(spine_df(), preserve_index=False)
+    out = featc.training_data(project, table)
+    assert isinstance(out, pa.Table) and out.num_rows == table.num_rows
+    from_path = project.training_data(str(EXAMPLE / "data" / "spine.csv"))
+    assert isinstance(from_path, pa.Table)
+    assert from_path.column("restaurant_activity__lifetime_orders").to_pylist() == \
+        out.column("restaurant_activity__lifetime_orders").to_pylist()
+
+
+def test_compile_text_errors_render(project: featc.Project) -> None:
+    with pytest.raises(featc.CompileError) as e:
+        featc.compile_text("entity x {\n  key id: intt\n}\n", filename="bad.feat")
+    assert "bad.feat:2:11: error[E004]: unknown type `intt`" in str(e.value)
+
+
+def load_rows(name: str, types: dict[str, Any]) -> list[dict[str, Any]]:
+    with (EXAMPLE / "data" / f"{name}.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for k, conv in types.items():
+            r[k] = conv(r[k]) if r[k] != "" else None
+    return rows
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return bool(a == b) or (a is None and b is None)
+
+
+@pytest.mark.parametrize("exact", [False, True], ids=["as_served", "exact"])
+def test_evaluator_matches_duckdb_on_the_example(project: featc.Project, exact: bool) -> None:
+    """The example end to end: offline SQL and the online evaluator agree on every value."""
+    ev = project.evaluator()
+    ev.ingest("orders", load_rows("orders", {"total": float, "created_at": instant}))
+    ev.ingest("prep_events", load_rows("prep_events", {"prep_minutes": float, "ready_at": instant}))
+    spine = load_rows("spine", {"ts": instant, "basket_total": float})
+    online = ev.training_rows(spine, timestamp_column="ts", exact=exact)
+    table = pa.Table.from_pylist(spine, schema=pa.schema([("restaurant_id", pa.string()), ("ts", pa.timestamp("us")),
+                                                          ("basket_total", pa.float64())]))
+    offline = project.training_data(table, exact=exact).to_pylist()
+    assert len(online) == len(offline) == 500
+    for i, (a, b) in enumerate(zip(online, offline, strict=True)):
+        assert a.keys() == b.keys()
+        bad = {k: (a[k], b[k]) for k in a if not same(a[k], b[k])}
+        assert not bad, f"row {i}: {bad}"
+
+
+def test_evaluator_online_vector(project: featc.Project) -> None:
+    ev = project.evaluator()
+    ev.ingest("orders", [
+        {"order_id": "a", "restaurant_id": "r1", "customer_id": "c1", "total": 10.0, "status": "delivered",
+         "created_at": datetime(2024, 5, 1, 12, 0)},
+        {"order_id": "b", "restaurant_id": "r1", "customer_id": "c2", "total": 30.0, "status": "cancelled",
+         "created_at": datetime(2024, 5, 1, 12, 5)},
+    ])
+    v = ev.features({"restaurant_id": "r1"}, datetime(2024, 5, 1, 12, 20), request={"basket_total": 20.0}, exact=True)
+    assert v["restaurant_activity__orders_30m"] == 1
+    assert v["restaurant_activity__avg_total_7d"] == 10.0
+    assert v["checkout_signals__basket_vs_avg"] == 2.0
+    assert v["checkout_signals__busy"] is False
+
+
+def test_materialize_api(project: featc.Project) -> None:
+    table = project.materialize("restaurant", datetime(2024, 5, 4))
+    assert isinstance(table, pa.Table) and table.num_rows == 20
+    assert table.column_names[0] == "restaurant_id"
