@@ -1,10 +1,10 @@
 """Diagnostics as data, and their rendering in the style of a modern compiler.
 
-    orders.feat:12:20: error[E101]: unknown column `totl` in source `orders`
-       |
-    12 |     revenue_1d = sum(totl) over 1d
-       |                      ^^^^ not a column of `orders`
-       = help: did you mean `total`?
+orders.feat:12:20: error[E101]: unknown column `totl` in source `orders`
+   |
+12 |     revenue_1d = sum(totl) over 1d
+   |                      ^^^^ not a column of `orders`
+   = help: did you mean `total`?
 """
 
 from __future__ import annotations
@@ -146,7 +146,10 @@ def as_json(d: Diagnostic, files: Mapping[str, SourceFile]) -> dict[str, Any]:
         "label": d.label,
         "help": d.help,
         "notes": [
-            {"message": n.message, **dict(zip(("file", "line", "column"), location(Diagnostic("E001", "", n.span), files), strict=True))}
+            {
+                "message": n.message,
+                **dict(zip(("file", "line", "column"), location(Diagnostic("E001", "", n.span), files), strict=True)),
+            }
             for n in d.notes
         ],
     }

@@ -25,38 +25,117 @@ T = DataType
 INT64 = (-(2**63), 2**63 - 1)
 
 # sqlglot node -> catalogue function, for nodes whose arguments are `this` [, `expression`].
-BINARY: dict[type[exp.Expression], str] = {
-    exp.Add: "add", exp.Sub: "sub", exp.Mul: "mul", exp.Div: "div", exp.Mod: "mod",
-    exp.EQ: "eq", exp.NEQ: "ne", exp.LT: "lt", exp.LTE: "le", exp.GT: "gt", exp.GTE: "ge",
-    exp.And: "and", exp.Or: "or", exp.DPipe: "concat", exp.Nullif: "nullif", exp.Pow: "power",
+BINARY: dict[type[exp.Expr], str] = {
+    exp.Add: "add",
+    exp.Sub: "sub",
+    exp.Mul: "mul",
+    exp.Div: "div",
+    exp.Mod: "mod",
+    exp.EQ: "eq",
+    exp.NEQ: "ne",
+    exp.LT: "lt",
+    exp.LTE: "le",
+    exp.GT: "gt",
+    exp.GTE: "ge",
+    exp.And: "and",
+    exp.Or: "or",
+    exp.DPipe: "concat",
+    exp.Nullif: "nullif",
+    exp.Pow: "power",
 }
-UNARY: dict[type[exp.Expression], str] = {
-    exp.Abs: "abs", exp.Floor: "floor", exp.Ceil: "ceil", exp.Ln: "ln", exp.Exp: "exp",
-    exp.Sqrt: "sqrt", exp.Lower: "lower", exp.Upper: "upper", exp.Length: "length",
+UNARY: dict[type[exp.Expr], str] = {
+    exp.Abs: "abs",
+    exp.Floor: "floor",
+    exp.Ceil: "ceil",
+    exp.Ln: "ln",
+    exp.Exp: "exp",
+    exp.Sqrt: "sqrt",
+    exp.Lower: "lower",
+    exp.Upper: "upper",
+    exp.Length: "length",
 }
-VARIADIC: dict[type[exp.Expression], str] = {
-    exp.Coalesce: "coalesce", exp.Least: "least", exp.Greatest: "greatest",
+VARIADIC: dict[type[exp.Expr], str] = {
+    exp.Coalesce: "coalesce",
+    exp.Least: "least",
+    exp.Greatest: "greatest",
 }
 CLOCK_NODES = (exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.Rand, exp.Uuid)
 CLOCK_NAMES = {
-    "NOW", "RANDOM", "RAND", "UUID", "GEN_RANDOM_UUID", "SYSDATE", "GETDATE", "LOCALTIMESTAMP",
-    "CURRENT_TIMESTAMP", "CURRENT_DATE", "UNIX_TIMESTAMP", "SYSTIMESTAMP", "NEWID", "UUID_STRING",
-    "CLOCK_TIMESTAMP", "STATEMENT_TIMESTAMP", "TRANSACTION_TIMESTAMP", "TODAY", "GET_CURRENT_TIME",
+    "NOW",
+    "RANDOM",
+    "RAND",
+    "UUID",
+    "GEN_RANDOM_UUID",
+    "SYSDATE",
+    "GETDATE",
+    "LOCALTIMESTAMP",
+    "CURRENT_TIMESTAMP",
+    "CURRENT_DATE",
+    "UNIX_TIMESTAMP",
+    "SYSTIMESTAMP",
+    "NEWID",
+    "UUID_STRING",
+    "CLOCK_TIMESTAMP",
+    "STATEMENT_TIMESTAMP",
+    "TRANSACTION_TIMESTAMP",
+    "TODAY",
+    "GET_CURRENT_TIME",
 }
-AGG_NODES: dict[type[exp.Expression], str] = {
-    exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max",
-    exp.First: "first", exp.Last: "last",
+AGG_NODES: dict[type[exp.Expr], str] = {
+    exp.Count: "count",
+    exp.Sum: "sum",
+    exp.Avg: "avg",
+    exp.Min: "min",
+    exp.Max: "max",
+    exp.First: "first",
+    exp.Last: "last",
 }
 CAST_TYPES: dict[str, DataType] = {
-    "BOOLEAN": T.BOOL, "INT": T.INT, "BIGINT": T.INT, "SMALLINT": T.INT, "TINYINT": T.INT,
-    "DOUBLE": T.DOUBLE, "FLOAT": T.DOUBLE, "VARCHAR": T.STRING, "TEXT": T.STRING,
-    "CHAR": T.STRING, "NVARCHAR": T.STRING, "TIMESTAMP": T.TIMESTAMP, "DATE": T.DATE,
+    "BOOLEAN": T.BOOL,
+    "INT": T.INT,
+    "BIGINT": T.INT,
+    "SMALLINT": T.INT,
+    "TINYINT": T.INT,
+    "DOUBLE": T.DOUBLE,
+    "FLOAT": T.DOUBLE,
+    "VARCHAR": T.STRING,
+    "TEXT": T.STRING,
+    "CHAR": T.STRING,
+    "NVARCHAR": T.STRING,
+    "TIMESTAMP": T.TIMESTAMP,
+    "DATE": T.DATE,
 }
 ARITY_ERROR = re.compile(r"missing for <class '[\w.]*\.functions\.(\w+)'>|()number of provided arguments")
 UNIFYING = {"case", "coalesce", "least", "greatest"}
-SURFACE_NAMES = sorted({"count", "count_distinct", "sum", "avg", "min", "max", "first", "last",
-                        "coalesce", "nullif", "abs", "round", "floor", "ceil", "ln", "exp", "power",
-                        "sqrt", "least", "greatest", "lower", "upper", "length", "cast", "extract"})
+SURFACE_NAMES = sorted(
+    {
+        "count",
+        "count_distinct",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "first",
+        "last",
+        "coalesce",
+        "nullif",
+        "abs",
+        "round",
+        "floor",
+        "ceil",
+        "ln",
+        "exp",
+        "power",
+        "sqrt",
+        "least",
+        "greatest",
+        "lower",
+        "upper",
+        "length",
+        "cast",
+        "extract",
+    }
+)
 
 
 class Failed(Exception):
@@ -78,7 +157,7 @@ class Scope:
     lookup: Callable[[str | None, str, ir.Span], ir.Expr] | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
-    def span(self, node: exp.Expression) -> ir.Span:
+    def span(self, node: exp.Expr) -> ir.Span:
         """The smallest span covering the node's tokens, from sqlglot's position metadata."""
         starts, ends = [], []
         for sub in node.walk():
@@ -90,13 +169,13 @@ class Scope:
             return self.src.span(self.base, self.base + len(node.sql()))
         return self.src.span(self.base + min(starts), self.base + max(ends))
 
-    def fail(self, code: str, message: str, node: exp.Expression | ir.Span, label: str = "", help: str = "") -> Failed:
+    def fail(self, code: str, message: str, node: exp.Expr | ir.Span, label: str = "", help: str = "") -> Failed:
         span = node if isinstance(node, ir.Span) else self.span(node)
         self.diagnostics.append(Diagnostic.make(code, message, span, label=label, help=help))
         return Failed()
 
 
-def parse_sql(text: str, scope: Scope) -> exp.Expression:
+def parse_sql(text: str, scope: Scope) -> exp.Expr:
     """Parses with sqlglot, turning its errors into E002 at the right line and column."""
     try:
         tree = sqlglot.parse_one(text)
@@ -112,10 +191,20 @@ def parse_sql(text: str, scope: Scope) -> exp.Expression:
         arity = ARITY_ERROR.search(desc)
         if arity:
             fn = (arity.group(1) or "").lower()
-            raise scope.fail("E106", f"wrong number of arguments for `{fn}`" if fn else "wrong number of arguments", scope.src.span(start, max(end, start)),
-                             label="wrong number of arguments", help=f"`{fn}`: {FUNCTIONS[fn].doc}" if fn in FUNCTIONS else "")
-        raise scope.fail("E002", f"invalid expression: {desc[:120]}", scope.src.span(start, max(end, start)),
-                         label="cannot parse here", help="write a SQL expression, e.g. `total > 100`") from None
+            raise scope.fail(
+                "E106",
+                f"wrong number of arguments for `{fn}`" if fn else "wrong number of arguments",
+                scope.src.span(start, max(end, start)),
+                label="wrong number of arguments",
+                help=f"`{fn}`: {FUNCTIONS[fn].doc}" if fn in FUNCTIONS else "",
+            ) from None
+        raise scope.fail(
+            "E002",
+            f"invalid expression: {desc[:120]}",
+            scope.src.span(start, max(end, start)),
+            label="cannot parse here",
+            help="write a SQL expression, e.g. `total > 100`",
+        ) from None
     if tree is None:
         raise scope.fail("E002", "empty expression", scope.src.span(scope.base, scope.base + 1))
     return tree
@@ -124,17 +213,24 @@ def parse_sql(text: str, scope: Scope) -> exp.Expression:
 # ---------------------------------------------------------------- scalar lowering
 
 
-def call(fn: str, args: list[ir.Expr], node: exp.Expression, scope: Scope) -> ir.Expr:
+def call(fn: str, args: list[ir.Expr], node: exp.Expr, scope: Scope) -> ir.Expr:
     """Type-checks a catalogue call; inserts the casts that unification implies."""
     sig = FUNCTIONS[fn]
     if len(args) < sig.min_args or (sig.max_args is not None and len(args) > sig.max_args):
         want = f"{sig.min_args}" if sig.max_args == sig.min_args else f"{sig.min_args} or more"
-        raise scope.fail("E106", f"`{fn}` takes {want} argument(s), got {len(args)}", node, label="wrong number of arguments")
+        raise scope.fail(
+            "E106", f"`{fn}` takes {want} argument(s), got {len(args)}", node, label="wrong number of arguments"
+        )
     result = sig.rule([a.type for a in args])
     if not isinstance(result, DataType):
         shown = node.sql()
-        raise scope.fail("E201", f"type mismatch in `{shown[:60]}`: {fn} {result}", node,
-                         label=", ".join(str(a.type) for a in args), help=_type_help(fn, args))
+        raise scope.fail(
+            "E201",
+            f"type mismatch in `{shown[:60]}`: {fn} {result}",
+            node,
+            label=", ".join(str(a.type) for a in args),
+            help=_type_help(fn, args),
+        )
     if fn in UNIFYING and result == T.DOUBLE:
         values = range(1, len(args), 2) if fn == "case" else range(len(args))
         last = len(args) - 1
@@ -155,7 +251,7 @@ def _type_help(fn: str, args: list[ir.Expr]) -> str:
     return f"`{fn}`: {FUNCTIONS[fn].doc}"
 
 
-def lower(node: exp.Expression, scope: Scope) -> ir.Expr:
+def lower(node: exp.Expr, scope: Scope) -> ir.Expr:
     """SQL node -> IR expression; raises Failed after recording a diagnostic."""
     if isinstance(node, exp.Paren):
         return lower(node.this, scope)
@@ -181,19 +277,19 @@ def lower(node: exp.Expression, scope: Scope) -> ir.Expr:
     raise _unsupported(node, scope)
 
 
-def _operands(node: exp.Expression) -> list[exp.Expression]:
-    return [a for a in (node.this, node.args.get("expression"), *node.expressions) if isinstance(a, exp.Expression)]
+def _operands(node: exp.Expr) -> list[exp.Expr]:
+    return [a for a in (node.this, node.args.get("expression"), *node.expressions) if isinstance(a, exp.Expr)]
 
 
-def _no_extra_args(node: exp.Expression, used: list[exp.Expression], scope: Scope) -> None:
+def _no_extra_args(node: exp.Expr, used: list[exp.Expr], scope: Scope) -> None:
     """sqlglot keeps arguments a function does not take in other slots; never drop them silently."""
-    extra = [v for v in node.args.values() if isinstance(v, exp.Expression) and not any(v is u for u in used)]
+    extra = [v for v in node.args.values() if isinstance(v, exp.Expr) and not any(v is u for u in used)]
     if extra:
         name = node.sql_name().lower() if isinstance(node, exp.Func) else node.key
         raise scope.fail("E106", f"too many arguments for `{name}`", node, label="unexpected argument")
 
 
-def _lower_all(nodes: list[exp.Expression], scope: Scope) -> list[ir.Expr]:
+def _lower_all(nodes: list[exp.Expr], scope: Scope) -> list[ir.Expr]:
     """Lowers every node even after a failure, so all errors in an expression are reported."""
     out, failed = [], False
     for n in nodes:
@@ -209,7 +305,9 @@ def _lower_all(nodes: list[exp.Expression], scope: Scope) -> list[ir.Expr]:
 def _column(node: exp.Column, scope: Scope) -> ir.Expr:
     name, qualifier = node.name, node.table or None
     if node.args.get("db") or node.args.get("catalog"):
-        raise scope.fail("E101", f"`{node.sql()}` has too many qualifiers", node, help="write `block.feature` or `column`")
+        raise scope.fail(
+            "E101", f"`{node.sql()}` has too many qualifiers", node, help="write `block.feature` or `column`"
+        )
     if scope.kind == "derived":
         assert scope.lookup is not None
         return scope.lookup(qualifier, name, scope.span(node))
@@ -218,20 +316,25 @@ def _column(node: exp.Column, scope: Scope) -> ir.Expr:
     if qualifier not in (None, scope.source.name) or col is None:
         what = f"`{node.sql()}`" if qualifier else f"`{name}`"
         names = [c.name for c in scope.source.columns]
-        raise scope.fail("E101", f"unknown column {what} in source `{scope.source.name}`", node,
-                         label=f"not a column of `{scope.source.name}`",
-                         help=did_you_mean(name, names) or f"columns are: {', '.join(names)}")
+        raise scope.fail(
+            "E101",
+            f"unknown column {what} in source `{scope.source.name}`",
+            node,
+            label=f"not a column of `{scope.source.name}`",
+            help=did_you_mean(name, names) or f"columns are: {', '.join(names)}",
+        )
     return ir.ColumnRef(type=col.type, name=col.name)
 
 
-def _checked_lit(t: DataType, value: int | float, node: exp.Expression, scope: Scope) -> ir.Lit:
+def _checked_lit(t: DataType, value: int | float, node: exp.Expr, scope: Scope) -> ir.Lit:
     if t == T.INT and not INT64[0] <= int(value) <= INT64[1]:
-        raise scope.fail("E204", f"integer literal {value} does not fit in 64 bits", node,
-                         help="write it as a double, e.g. `1e20`")
+        raise scope.fail(
+            "E204", f"integer literal {value} does not fit in 64 bits", node, help="write it as a double, e.g. `1e20`"
+        )
     return ir.Lit(type=t, value=value)
 
 
-def _literal(node: exp.Expression, scope: Scope) -> ir.Lit:
+def _literal(node: exp.Expr, scope: Scope) -> ir.Lit:
     if isinstance(node, exp.Null):
         return ir.Lit(type=T.NULL, value=None)
     if isinstance(node, exp.Boolean):
@@ -269,7 +372,7 @@ def _between(node: exp.Between, scope: Scope) -> ir.Expr:
 
 
 def _case(node: exp.Case, scope: Scope) -> ir.Expr:
-    parts: list[exp.Expression] = []
+    parts: list[exp.Expr] = []
     for when in node.args.get("ifs") or []:
         cond = when.this if node.this is None else exp.EQ(this=node.this.copy(), expression=when.this)
         parts += [cond, when.args["true"]]
@@ -289,8 +392,13 @@ def _round(node: exp.Round, scope: Scope) -> ir.Expr:
     if len(lowered) == 2:
         digits = lowered[1]
         if not (isinstance(digits, ir.Lit) and isinstance(digits.value, int) and 0 <= digits.value <= 15):
-            raise scope.fail("E201", "round's digits must be a whole number from 0 to 15", node.args["decimals"],
-                             label="not a literal from 0 to 15", help="write e.g. `round(x, 2)`")
+            raise scope.fail(
+                "E201",
+                "round's digits must be a whole number from 0 to 15",
+                node.args["decimals"],
+                label="not a literal from 0 to 15",
+                help="write e.g. `round(x, 2)`",
+            )
     return call("round", lowered, node, scope)
 
 
@@ -299,12 +407,20 @@ def _cast(node: exp.Cast, scope: Scope) -> ir.Expr:
     type_name = node.to.this.name if isinstance(node.to.this, exp.DataType.Type) else str(node.to.this)
     target = CAST_TYPES.get(type_name)
     if target is None:
-        raise scope.fail("E004", f"unknown type `{node.to.sql()}` in CAST", node.to,
-                         help="types are: bool, int, double, string, timestamp, date")
+        raise scope.fail(
+            "E004",
+            f"unknown type `{node.to.sql()}` in CAST",
+            node.to,
+            help="types are: bool, int, double, string, timestamp, date",
+        )
     if (arg.type, target) not in CASTS:
-        raise scope.fail("E202", f"CAST from {arg.type} to {target} is not allowed", node,
-                         label=f"{arg.type} -> {target}",
-                         help="engines parse and format these differently; featc allows only casts with one meaning everywhere (see docs/semantics.md)")
+        raise scope.fail(
+            "E202",
+            f"CAST from {arg.type} to {target} is not allowed",
+            node,
+            label=f"{arg.type} -> {target}",
+            help="engines parse and format these differently; featc allows only casts with one meaning everywhere (see docs/semantics.md)",
+        )
     return ir.Call(type=target, fn="cast", args=(arg,))
 
 
@@ -312,8 +428,9 @@ def _extract(node: exp.Extract, scope: Scope) -> ir.Expr:
     part = node.this.name.upper() if isinstance(node.this, (exp.Var, exp.Column, exp.Identifier)) else ""
     fn = {"HOUR": "hour", "DOW": "dow", "DAYOFWEEK": "dow"}.get(part)
     if fn is None:
-        raise scope.fail("E103", f"EXTRACT({part or node.this.sql()}) is not supported", node,
-                         help="EXTRACT supports HOUR and DOW")
+        raise scope.fail(
+            "E103", f"EXTRACT({part or node.this.sql()}) is not supported", node, help="EXTRACT supports HOUR and DOW"
+        )
     return call(fn, [lower(node.expression, scope)], node, scope)
 
 
@@ -323,40 +440,73 @@ def _anonymous(node: exp.Anonymous, scope: Scope) -> ir.Expr:
         raise _clock(node, scope)
     if name == "COUNT_DISTINCT":
         raise _aggregate_here(node, scope)
-    raise scope.fail("E103", f"unknown function `{str(node.this).lower()}`", node, label="not in the catalogue",
-                     help=did_you_mean(str(node.this).lower(), SURFACE_NAMES) or "see docs/language.md for the functions")
+    raise scope.fail(
+        "E103",
+        f"unknown function `{str(node.this).lower()}`",
+        node,
+        label="not in the catalogue",
+        help=did_you_mean(str(node.this).lower(), SURFACE_NAMES) or "see docs/language.md for the functions",
+    )
 
 
-def _clock(node: exp.Expression, scope: Scope) -> Failed:
-    return scope.fail("E303", f"`{node.sql()}` is not deterministic", node, label="changes with the clock or at random",
-                      help="features must be a function of the data and the instant t; "
-                           "compute time differences against the event time instead")
+def _clock(node: exp.Expr, scope: Scope) -> Failed:
+    return scope.fail(
+        "E303",
+        f"`{node.sql()}` is not deterministic",
+        node,
+        label="changes with the clock or at random",
+        help="features must be a function of the data and the instant t; "
+        "compute time differences against the event time instead",
+    )
 
 
-def _aggregate_here(node: exp.Expression, scope: Scope) -> Failed:
+def _aggregate_here(node: exp.Expr, scope: Scope) -> Failed:
     where = "a derived feature" if scope.kind == "derived" else "a row-level expression"
-    return scope.fail("E107", f"aggregation `{node.sql()[:40]}` inside {where}", node, label="aggregation not allowed here",
-                      help="aggregations go in a `features` block; derived features combine their results")
+    return scope.fail(
+        "E107",
+        f"aggregation `{node.sql()[:40]}` inside {where}",
+        node,
+        label="aggregation not allowed here",
+        help="aggregations go in a `features` block; derived features combine their results",
+    )
 
 
-def _unsupported(node: exp.Expression, scope: Scope) -> Failed:
+def _unsupported(node: exp.Expr, scope: Scope) -> Failed:
     if isinstance(node, CLOCK_NODES):
         return _clock(node, scope)
     if isinstance(node, (*AGG_NODES, exp.Filter, exp.Window)):
         return _aggregate_here(node, scope)
     if isinstance(node, exp.Concat):
-        return scope.fail("E103", "`concat()` is not supported", node, help="use `a || b` (null when either side is null)")
+        return scope.fail(
+            "E103", "`concat()` is not supported", node, help="use `a || b` (null when either side is null)"
+        )
     if isinstance(node, exp.Func):
         fname = node.sql_name().lower()
-        return scope.fail("E103", f"unknown function `{fname}`", node, label="not in the catalogue",
-                          help=did_you_mean(fname, SURFACE_NAMES) or "see docs/language.md for the functions")
-    return scope.fail("E002", f"`{node.sql()[:60]}` is not supported in featc expressions", node,
-                      help="see docs/language.md for the expression language")
+        return scope.fail(
+            "E103",
+            f"unknown function `{fname}`",
+            node,
+            label="not in the catalogue",
+            help=did_you_mean(fname, SURFACE_NAMES) or "see docs/language.md for the functions",
+        )
+    return scope.fail(
+        "E002",
+        f"`{node.sql()[:60]}` is not supported in featc expressions",
+        node,
+        help="see docs/language.md for the expression language",
+    )
 
 
-SPECIAL: dict[type[exp.Expression], Callable[..., ir.Expr]] = {
-    exp.Is: _is, exp.In: _in, exp.Between: _between, exp.Case: _case, exp.If: _if,
-    exp.Round: _round, exp.Cast: _cast, exp.TryCast: _cast, exp.Extract: _extract,
+SPECIAL: dict[type[exp.Expr], Callable[..., ir.Expr]] = {
+    exp.Is: _is,
+    exp.In: _in,
+    exp.Between: _between,
+    exp.Case: _case,
+    exp.If: _if,
+    exp.Round: _round,
+    exp.Cast: _cast,
+    exp.TryCast: _cast,
+    exp.Extract: _extract,
     exp.Anonymous: _anonymous,
 }
 
@@ -373,11 +523,16 @@ def condition(text: str, scope: Scope, what: str) -> ir.Expr:
     return _boolean(parse_sql(text, scope), scope, what)
 
 
-def _boolean(tree: exp.Expression, scope: Scope, what: str) -> ir.Expr:
+def _boolean(tree: exp.Expr, scope: Scope, what: str) -> ir.Expr:
     e = lower(tree, scope)
     if e.type not in (T.BOOL, T.NULL):
-        raise scope.fail("E203", f"{what} must be a boolean, got {e.type}", tree, label=f"this is {e.type}",
-                         help="compare it, e.g. `x > 0` or `x IS NOT NULL`")
+        raise scope.fail(
+            "E203",
+            f"{what} must be a boolean, got {e.type}",
+            tree,
+            label=f"this is {e.type}",
+            help="compare it, e.g. `x > 0` or `x IS NOT NULL`",
+        )
     return e
 
 
@@ -405,20 +560,30 @@ def aggregation(text: str, scope: Scope) -> AggParts:
     arg = lower(arg_node, scope) if arg_node is not None else None
     result = agg_type(fn, arg.type if arg else None)
     if not isinstance(result, DataType):
-        raise scope.fail("E201", f"type mismatch: {result}", tree, label=f"{arg.type if arg else ''}",
-                         help="sum and avg take int or double")
+        raise scope.fail(
+            "E201",
+            f"type mismatch: {result}",
+            tree,
+            label=f"{arg.type if arg else ''}",
+            help="sum and avg take int or double",
+        )
     if failed:
         raise Failed()
     return AggParts(fn, arg, where, result)
 
 
-def _agg_head(tree: exp.Expression, scope: Scope) -> tuple[str, exp.Expression | None]:
+def _agg_head(tree: exp.Expr, scope: Scope) -> tuple[str, exp.Expr | None]:
     if isinstance(tree, exp.Anonymous) and str(tree.this).upper() == "COUNT_DISTINCT" and len(tree.expressions) == 1:
         return "count_distinct", tree.expressions[0]
     fn = AGG_NODES.get(type(tree))
     if fn is None:
-        raise scope.fail("E108", "a feature must be exactly one aggregation", tree, label="not an aggregation",
-                         help="e.g. `sum(total) over 1d`; to combine features, use a `derived` block")
+        raise scope.fail(
+            "E108",
+            "a feature must be exactly one aggregation",
+            tree,
+            label="not an aggregation",
+            help="e.g. `sum(total) over 1d`; to combine features, use a `derived` block",
+        )
     arg = tree.this
     if fn == "count" and isinstance(arg, exp.Distinct):
         if len(arg.expressions) != 1:

@@ -63,7 +63,9 @@ def with_hashes(p: ir.Project) -> ir.Project:
 
     groups = []
     for g in p.groups:
-        feats = tuple(f.model_copy(update={"hash": hashes.get((g.name, f.name)) or derived_hash((g.name, f.name))})
-                      for f in g.features)
+        feats = tuple(
+            f.model_copy(update={"hash": hashes.get((g.name, f.name)) or derived_hash((g.name, f.name))})
+            for f in g.features
+        )
         groups.append(g.model_copy(update={"features": feats}))
     return p.model_copy(update={"groups": tuple(groups)})

@@ -6,7 +6,7 @@ hashes and the manifest depend on meaning only.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,7 +28,7 @@ class Span(Node):
 
 
 def _span() -> Span | None:
-    return Field(default=None, exclude=True, repr=False)  # type: ignore[no-any-return]
+    return Field(default=None, exclude=True, repr=False)
 
 
 # ---------------------------------------------------------------- expressions
@@ -81,7 +81,7 @@ class Call(Node):
     args: tuple[Expr, ...]
 
 
-Expr = Annotated[Union[Lit, ColumnRef, FeatureRef, RequestRef, Call], Field(discriminator="kind")]
+Expr = Annotated[Lit | ColumnRef | FeatureRef | RequestRef | Call, Field(discriminator="kind")]
 Call.model_rebuild()
 
 

@@ -96,8 +96,14 @@ class Parser:
             start = self.pos
             eol = self.text.find("\n", start)
             eol = len(self.text) if eol < 0 else eol
-            raise self.error("E001", f"unexpected {self.found()} after the value", start, eol, label="not expected here",
-                             help="put one property or definition on each line")
+            raise self.error(
+                "E001",
+                f"unexpected {self.found()} after the value",
+                start,
+                eol,
+                label="not expected here",
+                help="put one property or definition on each line",
+            )
 
     def skip_line(self) -> None:
         """Recovery: continue at the next line."""
@@ -115,8 +121,14 @@ class Parser:
                 while close >= 0 and text.startswith(ch * 2, close):
                     close = text.find(ch, close + 2)
                 if close < 0:
-                    raise self.error("E002", "unterminated string", i, i + 1,
-                                     label="this quote is never closed", help=f"close it with {ch}")
+                    raise self.error(
+                        "E002",
+                        "unterminated string",
+                        i,
+                        i + 1,
+                        label="this quote is never closed",
+                        help=f"close it with {ch}",
+                    )
                 i = close + 1
                 continue
             if ch == "#" or text.startswith("--", i) or (ch in "\n}" and depth <= 0):
@@ -139,12 +151,24 @@ class Parser:
     def duration(self, word: str, start: int) -> ast.Duration:
         span = self.span(start, start + len(word))
         if not DURATION.fullmatch(word):
-            raise self.error("E003", f"invalid duration `{word}`", start, start + len(word), label="not a duration",
-                             help="write a whole number and a unit: s, m, h or d, e.g. `30m`, `1d` or `1h30m`")
+            raise self.error(
+                "E003",
+                f"invalid duration `{word}`",
+                start,
+                start + len(word),
+                label="not a duration",
+                help="write a whole number and a unit: s, m, h or d, e.g. `30m`, `1d` or `1h30m`",
+            )
         us = sum(int(n) * UNIT_US[u] for n, u in re.findall(r"(\d+)([smhd])", word))
         if us <= 0 or us > MAX_US:
-            raise self.error("E003", f"duration `{word}` must be positive and at most 100 years", span.start, span.end,
-                             label="zero or out of range", help="use a positive duration such as `1h`")
+            raise self.error(
+                "E003",
+                f"duration `{word}` must be positive and at most 100 years",
+                span.start,
+                span.end,
+                label="zero or out of range",
+                help="use a positive duration such as `1h`",
+            )
         return ast.Duration(us, span)
 
     def refresh(self) -> ast.RefreshSpec:
@@ -157,8 +181,14 @@ class Parser:
             every = self.duration(*words[1])
             lag = self.duration(*words[3]) if len(words) == 4 else None
             return ast.RefreshSpec(False, every, lag, value.span)
-        raise self.error("E001", f"invalid refresh `{value.text}`", value.span.start, value.span.end,
-                         label="expected `every D [lag L]` or `continuous`", help="for example `refresh: every 10m lag 2m`")
+        raise self.error(
+            "E001",
+            f"invalid refresh `{value.text}`",
+            value.span.start,
+            value.span.end,
+            label="expected `every D [lag L]` or `continuous`",
+            help="for example `refresh: every 10m lag 2m`",
+        )
 
     # ------------------------------------------------------------ blocks
 
@@ -184,11 +214,17 @@ class Parser:
         start = self.pos
         kw = self.name("a block (" + ", ".join(ast.BLOCK_KINDS) + ")")
         if kw.text not in ast.BLOCK_KINDS:
-            raise self.error("E001", f"unknown block kind `{kw.text}`", kw.span.start, kw.span.end,
-                             label="not a block kind", help="blocks are: " + ", ".join(ast.BLOCK_KINDS))
+            raise self.error(
+                "E001",
+                f"unknown block kind `{kw.text}`",
+                kw.span.start,
+                kw.span.end,
+                label="not a block kind",
+                help="blocks are: " + ", ".join(ast.BLOCK_KINDS),
+            )
         name = self.name(f"a name for the {kw.text}")
         self.expect_char("{", "`{`", newlines=False)
-        block = ast.Block(kw.text, name, self.span(start, start))  # type: ignore[arg-type]
+        block = ast.Block(kw.text, name, self.span(start, start))
         self.body(block, self.BODIES[kw.text])
         block.span = self.span(start, self.pos)
         return block
@@ -199,8 +235,14 @@ class Parser:
         while True:
             self.skip_space()
             if self.pos >= len(self.text):
-                raise self.error("E005", f"`{block.kind} {block.name.text}` is never closed", open_at, open_at + 1,
-                                 label="this brace has no matching `}`", help="add `}` at the end of the block")
+                raise self.error(
+                    "E005",
+                    f"`{block.kind} {block.name.text}` is never closed",
+                    open_at,
+                    open_at + 1,
+                    label="this brace has no matching `}`",
+                    help="add `}` at the end of the block",
+                )
             if self.peek() == "}":
                 self.pos += 1
                 return
@@ -220,8 +262,14 @@ class Parser:
 
     def prop(self, block: ast.Block, key: ast.Name, value: ast.Text) -> None:
         if key.text in block.props:
-            raise self.error("E102", f"`{key.text}` is set twice in `{block.name.text}`", key.span.start, key.span.end,
-                             label="set again here", help="keep one of the two")
+            raise self.error(
+                "E102",
+                f"`{key.text}` is set twice in `{block.name.text}`",
+                key.span.start,
+                key.span.end,
+                label="set again here",
+                help="keep one of the two",
+            )
         block.props[key.text] = value
         block.prop_keys[key.text] = key
 
@@ -234,8 +282,14 @@ class Parser:
         from .diagnostics import did_you_mean
 
         hint = did_you_mean(key.text, allowed) or f"`{block.kind}` blocks take: {', '.join(allowed)}"
-        return self.error("E109", f"unknown property `{key.text}` in {block.kind} `{block.name.text}`", key.span.start,
-                          key.span.end, label="not understood here", help=hint)
+        return self.error(
+            "E109",
+            f"unknown property `{key.text}` in {block.kind} `{block.name.text}`",
+            key.span.start,
+            key.span.end,
+            label="not understood here",
+            help=hint,
+        )
 
     def nested(self, block: ast.Block, item: Callable[[Parser, ast.Block, ast.Name], None]) -> None:
         self.expect_char("{", "`{`", newlines=False)
@@ -268,14 +322,19 @@ class Parser:
         m = WINDOW_TAIL.search(expr.text)
         if m:
             dur_start = expr.span.start + m.start(2)
-            window = ast.WindowSpec(bool(m.group(1)), self.duration(m.group(2), dur_start),
-                                    self.span(expr.span.start + m.start(), expr.span.end))
+            window = ast.WindowSpec(
+                bool(m.group(1)),
+                self.duration(m.group(2), dur_start),
+                self.span(expr.span.start + m.start(), expr.span.end),
+            )
             body = expr.text[: m.start()].rstrip()
             expr = ast.Text(body, self.span(expr.span.start, expr.span.start + len(body)))
         block.features.append(ast.FeatureDef(word, expr, window, self.span(word.span.start, self.pos)))
 
     def group_item(self, block: ast.Block, word: ast.Name) -> None:
-        allowed = ("entity", "features") if block.kind == "derived" else ("entity", "source", "filter", "refresh", "features")
+        allowed: tuple[str, ...] = (
+            ("entity", "features") if block.kind == "derived" else ("entity", "source", "filter", "refresh", "features")
+        )
         if block.kind == "label":
             allowed = ("entity", "source", "filter", "features")
         if word.text not in allowed:
@@ -288,7 +347,9 @@ class Parser:
             self.expect_char(":", f"`:` after `{word.text}`", newlines=False)
             if word.text == "refresh":
                 if block.refresh is not None:
-                    raise self.error("E102", "`refresh` is set twice", word.span.start, word.span.end, label="set again here")
+                    raise self.error(
+                        "E102", "`refresh` is set twice", word.span.start, word.span.end, label="set again here"
+                    )
                 block.refresh = self.refresh()
                 block.prop_keys["refresh"] = word
             else:

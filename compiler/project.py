@@ -48,8 +48,12 @@ class Compiled:
         return [d for d in self.diagnostics if d.severity == "warning"]
 
 
-def compile_files(files: list[SourceFile], config: Config, extra: list[Diagnostic] | None = None,
-                  config_file: SourceFile | None = None) -> Compiled:
+def compile_files(
+    files: list[SourceFile],
+    config: Config,
+    extra: list[Diagnostic] | None = None,
+    config_file: SourceFile | None = None,
+) -> Compiled:
     """Runs the whole front end; the IR holds every definition that compiled cleanly."""
     diagnostics = list(extra or [])
     blocks = []
@@ -71,6 +75,7 @@ def compile_files(files: list[SourceFile], config: Config, extra: list[Diagnosti
 def load_dir(root: Path) -> Compiled:
     """Compiles the project in ``root`` (a directory, or a single `.feat` file)."""
     cfg_file = None
+    extra: list[Diagnostic]
     if root.is_file():
         files, cfg, extra = [SourceFile.read(root, _display(root))], Config(root.stem), []
     else:
@@ -78,8 +83,14 @@ def load_dir(root: Path) -> Compiled:
         files = [SourceFile.read(p, _display(p)) for p in paths]
         cfg, extra, cfg_file = read_config(root)
         if not paths:
-            extra.append(Diagnostic.make("E104", f"no .feat files in `{_display(root)}`", None,
-                                         help="put feature definitions in files ending in .feat"))
+            extra.append(
+                Diagnostic.make(
+                    "E104",
+                    f"no .feat files in `{_display(root)}`",
+                    None,
+                    help="put feature definitions in files ending in .feat",
+                )
+            )
     compiled = compile_files(files, cfg, extra, cfg_file)
     compiled.root = root if root.is_dir() else root.parent
     return compiled
@@ -106,8 +117,18 @@ def read_config(root: Path) -> tuple[Config, list[Diagnostic], SourceFile | None
         line, col = (int(m.group(1)), int(m.group(2))) if m else (1, 1)
         offset = sum(len(s) + 1 for s in src.text.split("\n")[: line - 1]) + col - 1
         msg = str(e).split(" (at")[0]
-        return Config(name), [Diagnostic.make("E001", f"invalid featc.toml: {msg}", src.span(offset, offset + 1),
-                                              help="see docs/project.md for the format")], src
+        return (
+            Config(name),
+            [
+                Diagnostic.make(
+                    "E001",
+                    f"invalid featc.toml: {msg}",
+                    src.span(offset, offset + 1),
+                    help="see docs/project.md for the format",
+                )
+            ],
+            src,
+        )
     diags = _unknown_keys(data, src)
     project = data.get("project", {})
     duck = data.get("duckdb", {}).get("sources", {})
@@ -126,13 +147,25 @@ def _unknown_keys(data: dict[str, object], src: SourceFile) -> list[Diagnostic]:
     for table, value in data.items():
         allowed = CONFIG_KEYS.get(table)
         if allowed is None:
-            out.append(Diagnostic.make("E109", f"unknown table `[{table}]` in featc.toml", _key_span(src, table),
-                                       help=did_you_mean(table, CONFIG_KEYS) or "tables are: [project], [duckdb.sources]"))
+            out.append(
+                Diagnostic.make(
+                    "E109",
+                    f"unknown table `[{table}]` in featc.toml",
+                    _key_span(src, table),
+                    help=did_you_mean(table, CONFIG_KEYS) or "tables are: [project], [duckdb.sources]",
+                )
+            )
             continue
         for key in value if isinstance(value, dict) else {}:
             if key not in allowed:
-                out.append(Diagnostic.make("E109", f"unknown key `{key}` in [{table}]", _key_span(src, key),
-                                           help=did_you_mean(key, allowed) or f"[{table}] takes: {', '.join(sorted(allowed))}"))
+                out.append(
+                    Diagnostic.make(
+                        "E109",
+                        f"unknown key `{key}` in [{table}]",
+                        _key_span(src, key),
+                        help=did_you_mean(key, allowed) or f"[{table}] takes: {', '.join(sorted(allowed))}",
+                    )
+                )
     return out
 
 
@@ -141,6 +174,12 @@ def _check_bindings(project: ir.Project, config: Config, src: SourceFile) -> lis
     out = []
     for name in config.bindings:
         if name not in known:
-            out.append(Diagnostic.make("E101", f"featc.toml binds unknown source `{name}`", _key_span(src, name),
-                                       help=did_you_mean(name, known) or f"sources are: {', '.join(known)}"))
+            out.append(
+                Diagnostic.make(
+                    "E101",
+                    f"featc.toml binds unknown source `{name}`",
+                    _key_span(src, name),
+                    help=did_you_mean(name, known) or f"sources are: {', '.join(known)}",
+                )
+            )
     return out

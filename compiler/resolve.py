@@ -7,7 +7,9 @@ resolution goes on with what is valid, so one run reports as much as it can.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from typing import NoReturn
 from dataclasses import dataclass, field
 
 from . import ast, ir
@@ -46,8 +48,14 @@ class Resolver:
             names = self.by_name.setdefault(self.namespace(block.kind), {})
             first = names.get(block.name.text)
             if first is not None:
-                self.error("E102", f"`{block.name.text}` is defined twice", block.name.span, label="defined again here",
-                           notes=[Label(first.name.span, "first defined here")], help="rename one of them")
+                self.error(
+                    "E102",
+                    f"`{block.name.text}` is defined twice",
+                    block.name.span,
+                    label="defined again here",
+                    notes=[Label(first.name.span, "first defined here")],
+                    help="rename one of them",
+                )
                 continue
             names[block.name.text] = block
 
@@ -55,8 +63,13 @@ class Resolver:
         found = self.by_name.get(namespace, {}).get(name.text)
         if found is None:
             known = list(self.by_name.get(namespace, {}))
-            self.error("E101", f"unknown {what} `{name.text}`", name.span, label=f"no {what} of this name",
-                       help=did_you_mean(name.text, known) or f"define it with `{what} {name.text} {{ ... }}`")
+            self.error(
+                "E101",
+                f"unknown {what} `{name.text}`",
+                name.span,
+                label=f"no {what} of this name",
+                help=did_you_mean(name.text, known) or f"define it with `{what} {name.text} {{ ... }}`",
+            )
         return found
 
     # ------------------------------------------------------------ declarations
@@ -64,8 +77,14 @@ class Resolver:
     def type_of(self, t: ast.Name) -> DataType | None:
         found = TYPE_NAMES.get(t.text.lower())
         if found is None:
-            self.error("E004", f"unknown type `{t.text}`", t.span, label="not a type",
-                       help=did_you_mean(t.text.lower(), TYPE_NAMES) or "types are: bool, int, double, string, timestamp, date")
+            self.error(
+                "E004",
+                f"unknown type `{t.text}`",
+                t.span,
+                label="not a type",
+                help=did_you_mean(t.text.lower(), TYPE_NAMES)
+                or "types are: bool, int, double, string, timestamp, date",
+            )
         return found
 
     def columns(self, decls: Sequence[ast.TypedName], what: str) -> tuple[ir.Column, ...]:
@@ -74,8 +93,13 @@ class Resolver:
         for d in decls:
             t = self.type_of(d.type)
             if d.name.text in out or d.name.text in first:
-                self.error("E102", f"{what} `{d.name.text}` is declared twice", d.name.span, label="declared again here",
-                           notes=[Label(first[d.name.text].span, "first declared here")])
+                self.error(
+                    "E102",
+                    f"{what} `{d.name.text}` is declared twice",
+                    d.name.span,
+                    label="declared again here",
+                    notes=[Label(first[d.name.text].span, "first declared here")],
+                )
                 continue
             first[d.name.text] = d.name
             if t is not None:
@@ -84,8 +108,13 @@ class Resolver:
 
     def entity(self, b: ast.Block) -> None:
         if not b.keys:
-            self.error("E104", f"entity `{b.name.text}` has no key", b.name.span, label="needs a key",
-                       help="add a line `key <column>: <type>`")
+            self.error(
+                "E104",
+                f"entity `{b.name.text}` has no key",
+                b.name.span,
+                label="needs a key",
+                help="add a line `key <column>: <type>`",
+            )
         self.entities[b.name.text] = ir.Entity(name=b.name.text, keys=self.columns(b.keys, "key"), span=b.name.span)
 
     def source(self, b: ast.Block) -> None:
@@ -94,26 +123,43 @@ class Resolver:
         if ts is not None:
             col = next((c for c in cols if c.name == ts.text), None)
             if col is None:
-                self.error("E101", f"timestamp column `{ts.text}` is not a column of `{b.name.text}`", ts.span,
-                           label="not declared under `columns`", help=did_you_mean(ts.text, [c.name for c in cols])
-                           or f"declare it: `{ts.text}: timestamp`")
+                self.error(
+                    "E101",
+                    f"timestamp column `{ts.text}` is not a column of `{b.name.text}`",
+                    ts.span,
+                    label="not declared under `columns`",
+                    help=did_you_mean(ts.text, [c.name for c in cols]) or f"declare it: `{ts.text}: timestamp`",
+                )
             elif col.type != DataType.TIMESTAMP:
-                self.error("E201", f"timestamp column `{ts.text}` is {col.type}, not timestamp", ts.span,
-                           label=f"declared as {col.type}", help="the event time must be a timestamp column")
+                self.error(
+                    "E201",
+                    f"timestamp column `{ts.text}` is {col.type}, not timestamp",
+                    ts.span,
+                    label=f"declared as {col.type}",
+                    help="the event time must be a timestamp column",
+                )
         table = b.props["table"].text if "table" in b.props else b.name.text
-        self.sources[b.name.text] = ir.Source(name=b.name.text, table=table, timestamp=ts.text if ts else None,
-                                              columns=cols, span=b.name.span)
+        self.sources[b.name.text] = ir.Source(
+            name=b.name.text, table=table, timestamp=ts.text if ts else None, columns=cols, span=b.name.span
+        )
 
     def request(self, b: ast.Block) -> None:
-        self.requests[b.name.text] = ir.Request(name=b.name.text, fields=self.columns(b.columns, "field"), span=b.name.span)
+        self.requests[b.name.text] = ir.Request(
+            name=b.name.text, fields=self.columns(b.columns, "field"), span=b.name.span
+        )
 
     # ------------------------------------------------------------ groups
 
     def required(self, b: ast.Block, prop: str) -> ast.Text | None:
         value = b.props.get(prop)
         if value is None and not b.damaged:
-            self.error("E104", f"{b.kind} `{b.name.text}` has no `{prop}:`", b.name.span, label=f"missing `{prop}:`",
-                       help=f"add a line `{prop}: <name>` to the block")
+            self.error(
+                "E104",
+                f"{b.kind} `{b.name.text}` has no `{prop}:`",
+                b.name.span,
+                label=f"missing `{prop}:`",
+                help=f"add a line `{prop}: <name>` to the block",
+            )
         return value
 
     def group_entity(self, b: ast.Block) -> ir.Entity | None:
@@ -130,22 +176,37 @@ class Resolver:
         if source is None:
             return None
         if source.timestamp is None:
-            self.error("E304", f"source `{source.name}` has no event time, but `{b.name.text}` aggregates its history",
-                       ref.span, label="no `timestamp:`", notes=[Label(source.span, "source defined here")] if source.span else [],
-                       help=f"add `timestamp: <column>` to source `{source.name}`: without it, today's rows would leak into past training rows")
+            self.error(
+                "E304",
+                f"source `{source.name}` has no event time, but `{b.name.text}` aggregates its history",
+                ref.span,
+                label="no `timestamp:`",
+                notes=[Label(source.span, "source defined here")] if source.span else [],
+                help=f"add `timestamp: <column>` to source `{source.name}`: without it, today's rows would leak into past training rows",
+            )
         for key in entity.keys if entity else ():
             col = source.column(key.name)
             if col is None or col.type != key.type:
                 got = f"it is {col.type}" if col else "it has no such column"
-                self.error("E105", f"source `{source.name}` needs entity key `{key.name}: {key.type}`; {got}", ref.span,
-                           label=f"used for entity `{entity.name}`" if entity else "",
-                           notes=[Label(entity.span, "entity defined here")] if entity and entity.span else [],
-                           help=f"declare `{key.name}: {key.type}` in the columns of `{source.name}`")
+                self.error(
+                    "E105",
+                    f"source `{source.name}` needs entity key `{key.name}: {key.type}`; {got}",
+                    ref.span,
+                    label=f"used for entity `{entity.name}`" if entity else "",
+                    notes=[Label(entity.span, "entity defined here")] if entity and entity.span else [],
+                    help=f"declare `{key.name}: {key.type}` in the columns of `{source.name}`",
+                )
         return source
 
     def scope(self, b: ast.Block, text: ast.Text, source: ir.Source | None = None) -> Scope:
-        return Scope(self.files[text.span.file], text.span.start, "row" if source else "derived", source,
-                     lambda q, n, s: self.lookup(b, q, n, s), self.diagnostics)
+        return Scope(
+            self.files[text.span.file],
+            text.span.start,
+            "row" if source else "derived",
+            source,
+            lambda q, n, s: self.lookup(b, q, n, s),
+            self.diagnostics,
+        )
 
     def refresh(self, b: ast.Block) -> ir.Refresh:
         r = b.refresh
@@ -161,13 +222,19 @@ class Resolver:
         filt = None
         if "filter" in b.props:
             text = b.props["filter"]
-            try:
+            with contextlib.suppress(Failed):
                 filt = condition(text.text, self.scope(b, text, source), "a block filter")
-            except Failed:
-                pass
         features = [f for f in (self.aggregate_feature(b, d, source) for d in b.features) if f]
-        self.groups[b.name.text] = ir.Group(kind=b.kind, name=b.name.text, entity=entity.name, source=source.name,
-                                            filter=filt, refresh=self.refresh(b), features=tuple(features), span=b.name.span)
+        self.groups[b.name.text] = ir.Group(
+            kind=b.kind,
+            name=b.name.text,
+            entity=entity.name,
+            source=source.name,
+            filter=filt,
+            refresh=self.refresh(b),
+            features=tuple(features),
+            span=b.name.span,
+        )
 
     def aggregate_feature(self, b: ast.Block, d: ast.FeatureDef, source: ir.Source) -> ir.Feature | None:
         try:
@@ -177,7 +244,7 @@ class Resolver:
         window = self.window(b, d)
         if window is None:
             return None
-        agg = ir.Aggregate(fn=parts.fn, arg=parts.arg, where=parts.where, window=window)  # type: ignore[arg-type]
+        agg = ir.Aggregate(fn=parts.fn, arg=parts.arg, where=parts.where, window=window)
         return ir.Feature(name=d.name.text, type=parts.type, agg=agg, span=d.span)
 
     def window(self, b: ast.Block, d: ast.FeatureDef) -> ir.Window | None:
@@ -185,14 +252,23 @@ class Resolver:
         if b.kind == "label":
             if w is None or not w.forward:
                 span = w.span if w else d.expr.span
-                self.error("E306", f"label `{b.name.text}.{d.name.text}` must look forward", span,
-                           label="labels aggregate what happens after t", help="write `over next <duration>`, e.g. `over next 1h`")
+                self.error(
+                    "E306",
+                    f"label `{b.name.text}.{d.name.text}` must look forward",
+                    span,
+                    label="labels aggregate what happens after t",
+                    help="write `over next <duration>`, e.g. `over next 1h`",
+                )
                 return None
             return ir.Window(kind="forward", us=w.duration.us)
         if w is not None and w.forward:
-            self.error("E302", f"`{d.name.text}` looks into the future with `over next`", w.span,
-                       label="a feature may only see rows before t",
-                       help="use `over <duration>` here; put forward-looking aggregations in a `label` block")
+            self.error(
+                "E302",
+                f"`{d.name.text}` looks into the future with `over next`",
+                w.span,
+                label="a feature may only see rows before t",
+                help="use `over <duration>` here; put forward-looking aggregations in a `label` block",
+            )
             return None
         return ir.Window(kind="trailing", us=w.duration.us) if w else ir.Window(kind="lifetime")
 
@@ -207,8 +283,9 @@ class Resolver:
             if t is not None and expr is not None:
                 features.append(ir.Feature(name=d.name.text, type=t, expr=expr, span=d.span))
         if entity is not None:
-            self.groups[b.name.text] = ir.Group(kind="derived", name=b.name.text, entity=entity.name,
-                                                features=tuple(features), span=b.name.span)
+            self.groups[b.name.text] = ir.Group(
+                kind="derived", name=b.name.text, entity=entity.name, features=tuple(features), span=b.name.span
+            )
 
     def derived_type(self, b: ast.Block, d: ast.FeatureDef) -> DataType | None:
         """Resolves a derived feature on demand, so order of definition does not matter."""
@@ -216,14 +293,24 @@ class Resolver:
         if key in self.derived_types:
             return self.derived_types[key]
         if key in self.resolving:
-            cycle = self.resolving[self.resolving.index(key):] + [key]
-            self.error("E305", "derived features form a cycle: " + " -> ".join(".".join(k) for k in cycle), d.name.span,
-                       label="depends on itself", help="break the cycle: a derived feature cannot depend on its own value")
+            cycle = [*self.resolving[self.resolving.index(key) :], key]
+            self.error(
+                "E305",
+                "derived features form a cycle: " + " -> ".join(".".join(k) for k in cycle),
+                d.name.span,
+                label="depends on itself",
+                help="break the cycle: a derived feature cannot depend on its own value",
+            )
             self.derived_types[key] = None
             return None
         if d.window is not None:
-            self.error("E108", f"derived feature `{d.name.text}` cannot have a window", d.window.span,
-                       label="derived features are row-level", help="aggregate in a `features` block and derive from it")
+            self.error(
+                "E108",
+                f"derived feature `{d.name.text}` cannot have a window",
+                d.window.span,
+                label="derived features are row-level",
+                help="aggregate in a `features` block and derive from it",
+            )
         self.resolving.append(key)
         try:
             expr = row_expression(d.expr.text, self.scope(b, d.expr))
@@ -241,19 +328,29 @@ class Resolver:
         target = self.by_name.get("block", {}).get(qualifier or b.name.text)
         if target is None:
             known = list(self.by_name.get("block", {}))
-            self.error("E101", f"unknown block `{qualifier}`", span, label="not a features, derived or request block",
-                       help=did_you_mean(qualifier or "", known) or "qualify names as `block.feature` or `request.field`")
+            self.error(
+                "E101",
+                f"unknown block `{qualifier}`",
+                span,
+                label="not a features, derived or request block",
+                help=did_you_mean(qualifier or "", known) or "qualify names as `block.feature` or `request.field`",
+            )
             raise Failed()
         if target.kind == "request":
             field_ = next((c for c in target.columns if c.name.text == name), None)
             t = self.type_of(field_.type) if field_ else None
             if t is None:
                 self.unknown_member(target, name, [c.name.text for c in target.columns], span)
-            return ir.RequestRef(type=t, request=target.name.text, field=name)  # type: ignore[arg-type]
+            return ir.RequestRef(type=t, request=target.name.text, field=name)
         if target.kind == "label":
-            self.error("E301", f"`{b.name.text}` reads label `{target.name.text}.{name}`", span,
-                       label="labels are computed from the future", notes=[Label(target.name.span, "label defined here")],
-                       help="features must not depend on labels; remove this reference (labels belong in the training set only)")
+            self.error(
+                "E301",
+                f"`{b.name.text}` reads label `{target.name.text}.{name}`",
+                span,
+                label="labels are computed from the future",
+                notes=[Label(target.name.span, "label defined here")],
+                help="features must not depend on labels; remove this reference (labels belong in the training set only)",
+            )
             raise Failed()
         feature = next((f for f in target.features if f.name.text == name), None)
         if feature is None:
@@ -269,10 +366,15 @@ class Resolver:
         found = next((f for f in group.features if f.name == feature.name.text), None) if group else None
         return found.type if found else None
 
-    def unknown_member(self, target: ast.Block, name: str, names: list[str], span: ir.Span) -> None:
+    def unknown_member(self, target: ast.Block, name: str, names: list[str], span: ir.Span) -> NoReturn:
         what = "field" if target.kind == "request" else "feature"
-        self.error("E101", f"`{target.name.text}` has no {what} `{name}`", span, label=f"unknown {what}",
-                   help=did_you_mean(name, names) or f"{what}s of `{target.name.text}`: {', '.join(names) or 'none'}")
+        self.error(
+            "E101",
+            f"`{target.name.text}` has no {what} `{name}`",
+            span,
+            label=f"unknown {what}",
+            help=did_you_mean(name, names) or f"{what}s of `{target.name.text}`: {', '.join(names) or 'none'}",
+        )
         raise Failed()
 
     # ------------------------------------------------------------ the pass
@@ -289,8 +391,13 @@ class Resolver:
             self.derived_group(b)
         self.duplicate_features()
         order = [b.name.text for b in self.blocks if b.kind in GROUP_KINDS and b.name.text in self.groups]
-        return ir.Project(name=name, entities=tuple(self.entities.values()), sources=tuple(self.sources.values()),
-                          requests=tuple(self.requests.values()), groups=tuple(self.groups[n] for n in dict.fromkeys(order)))
+        return ir.Project(
+            name=name,
+            entities=tuple(self.entities.values()),
+            sources=tuple(self.sources.values()),
+            requests=tuple(self.requests.values()),
+            groups=tuple(self.groups[n] for n in dict.fromkeys(order)),
+        )
 
     def of_kind(self, kind: str) -> list[ast.Block]:
         names = self.by_name.get(self.namespace(kind), {})
@@ -301,8 +408,13 @@ class Resolver:
             seen: dict[str, ast.FeatureDef] = {}
             for d in b.features:
                 if d.name.text in seen:
-                    self.error("E102", f"feature `{d.name.text}` is defined twice in `{b.name.text}`", d.name.span,
-                               label="defined again here", notes=[Label(seen[d.name.text].name.span, "first defined here")])
+                    self.error(
+                        "E102",
+                        f"feature `{d.name.text}` is defined twice in `{b.name.text}`",
+                        d.name.span,
+                        label="defined again here",
+                        notes=[Label(seen[d.name.text].name.span, "first defined here")],
+                    )
                 seen.setdefault(d.name.text, d)
 
 

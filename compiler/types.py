@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class DataType(str, Enum):
+class DataType(StrEnum):
     """A column, feature or expression type. ``NULL`` is the type of a bare ``NULL`` literal."""
 
     BOOL = "bool"

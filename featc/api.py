@@ -1,8 +1,8 @@
 """The Python API, for notebooks and pipelines: the same operations as the CLI.
 
-    project = featc.load_project("examples/food_delivery")
-    train = project.training_data(spine_df)               # pandas in, pandas out
-    ev = project.evaluator(); ev.ingest("orders", rows); ev.features({...}, at=t)
+project = featc.load_project("examples/food_delivery")
+train = project.training_data(spine_df)               # pandas in, pandas out
+ev = project.evaluator(); ev.ingest("orders", rows); ev.features({...}, at=t)
 """
 
 from __future__ import annotations
@@ -39,14 +39,18 @@ class Project:
     def sources(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return {**self.bindings, **dict(overrides or {})}
 
-    def training_data(self, spine: Any, sources: Mapping[str, Any] | None = None, *,
-                      timestamp_column: str = "ts", exact: bool = False) -> Any:
+    def training_data(
+        self, spine: Any, sources: Mapping[str, Any] | None = None, *, timestamp_column: str = "ts", exact: bool = False
+    ) -> Any:
         """Training rows for ``spine``: a pandas DataFrame, an Arrow table, or a path (returns Arrow)."""
-        result = embedded.training(self.ir, spine, self.sources(sources), timestamp_column=timestamp_column, exact=exact)
+        result = embedded.training(
+            self.ir, spine, self.sources(sources), timestamp_column=timestamp_column, exact=exact
+        )
         return result.like(spine)
 
-    def materialize(self, entity: str, as_of: datetime, sources: Mapping[str, Any] | None = None,
-                    *, like: Any = None) -> Any:
+    def materialize(
+        self, entity: str, as_of: datetime, sources: Mapping[str, Any] | None = None, *, like: Any = None
+    ) -> Any:
         """Every feature of ``entity`` for every key, as of ``as_of`` (Arrow, or pandas with like=DataFrame)."""
         return embedded.materialize(self.ir, entity, as_of, self.sources(sources)).like(like)
 
@@ -54,8 +58,15 @@ class Project:
         """An online evaluator running the generated Python module for this project."""
         return Evaluator(load_module(python_module(self.ir), name=f"featc_{self.ir.name}"), **kwargs)
 
-    def sql(self, kind: str = "training", *, dialect: str = "duckdb", entity: str | None = None,
-            exact: bool = False, timestamp_column: str = "ts") -> str:
+    def sql(
+        self,
+        kind: str = "training",
+        *,
+        dialect: str = "duckdb",
+        entity: str | None = None,
+        exact: bool = False,
+        timestamp_column: str = "ts",
+    ) -> str:
         if kind == "training":
             return training_sql(self.ir, dialect, timestamp_column=timestamp_column, exact=exact)
         if entity is None:
@@ -90,8 +101,14 @@ def _project(project: Project | ir.Project) -> Project:
     return Project(project, compiled)
 
 
-def training_data(project: Project | ir.Project, spine: Any, sources: Mapping[str, Any] | None = None, *,
-                  timestamp_column: str = "ts", exact: bool = False) -> Any:
+def training_data(
+    project: Project | ir.Project,
+    spine: Any,
+    sources: Mapping[str, Any] | None = None,
+    *,
+    timestamp_column: str = "ts",
+    exact: bool = False,
+) -> Any:
     """Point-in-time-correct training data on embedded DuckDB; returns the kind of ``spine``."""
     return _project(project).training_data(spine, sources, timestamp_column=timestamp_column, exact=exact)
 

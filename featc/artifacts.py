@@ -19,12 +19,20 @@ from .compiler.emit.sql import materialize_sql, training_sql
 def manifest(project: ir.Project) -> dict[str, Any]:
     """Feature inventory with content hashes, plus the full IR."""
     features = [
-        {"column": g.column(f), "block": g.name, "feature": f.name, "kind": g.kind, "entity": g.entity,
-         "source": g.source, "type": f.type.value, "hash": f.hash}
-        for g in project.groups for f in g.features
+        {
+            "column": g.column(f),
+            "block": g.name,
+            "feature": f.name,
+            "kind": g.kind,
+            "entity": g.entity,
+            "source": g.source,
+            "type": f.type.value,
+            "hash": f.hash,
+        }
+        for g in project.groups
+        for f in g.features
     ]
-    return {"featc": __version__, "project": project.name, "features": features,
-            "ir": project.model_dump(mode="json")}
+    return {"featc": __version__, "project": project.name, "features": features, "ir": project.model_dump(mode="json")}
 
 
 def artifacts(project: ir.Project, dialect: str) -> dict[str, str]:

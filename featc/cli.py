@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,9 +47,11 @@ def handled(fn: F) -> F:
             sys.exit(1)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
-        except Exception as e:  # noqa: BLE001 - the one place bugs are caught
+        except Exception as e:
             click.echo(f"internal error: {type(e).__name__}: {e}", err=True)
-            click.echo(f"this is a bug in featc {__version__}; please file an issue at {ISSUES} with this output:", err=True)
+            click.echo(
+                f"this is a bug in featc {__version__}; please file an issue at {ISSUES} with this output:", err=True
+            )
             click.echo(traceback.format_exc(), err=True)
             sys.exit(2)
 
@@ -88,7 +90,7 @@ def _load(path: Path, strict: bool = False, fmt: str = "text") -> Any:
 class Cli(click.Group):
     """Usage errors exit 1 like every user error; 2 stays reserved for bugs in featc."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
             code = super().main(*args, **kwargs)
@@ -113,8 +115,13 @@ def main() -> None:
 @main.command()
 @PROJECT
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
-              help="text for people; json (stdout) or github (workflow annotations) for CI.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    help="text for people; json (stdout) or github (workflow annotations) for CI.",
+)
 @handled
 def check(project_dir: Path, strict: bool, fmt: str) -> None:
     """Check a project for errors, leakage and time-travel mistakes."""
@@ -147,30 +154,43 @@ def _bindings(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-SOURCES = click.option("--source", "sources", multiple=True, metavar="NAME=PATH",
-                       help="Bind a source to a CSV or Parquet file (overrides featc.toml). Repeatable.")
+SOURCES = click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="Bind a source to a CSV or Parquet file (overrides featc.toml). Repeatable.",
+)
 
 
 @main.command("training-data")
 @PROJECT
-@click.option("--spine", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="CSV or Parquet: entity keys, an instant column, any other columns.")
+@click.option(
+    "--spine",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="CSV or Parquet: entity keys, an instant column, any other columns.",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .csv or .parquet.")
 @SOURCES
 @click.option("--timestamp-column", default="ts", show_default=True, help="The spine's instant column.")
 @click.option("--exact", is_flag=True, help="Exact values at t instead of values as served (refresh staleness).")
 @handled
-def training_data(project_dir: Path, spine: Path, out: Path, sources: tuple[str, ...],
-                  timestamp_column: str, exact: bool) -> None:
+def training_data(
+    project_dir: Path, spine: Path, out: Path, sources: tuple[str, ...], timestamp_column: str, exact: bool
+) -> None:
     """Point-in-time-correct training data for a spine, on embedded DuckDB."""
     from . import embedded
 
     project = _load(project_dir)
     started = time.perf_counter()
-    click.echo(f"featc: computing {_feature_count(project)} features for {spine} "
-               f"({'exact' if exact else 'as served'}) ...", err=True)
-    result = embedded.training(project.ir, str(spine), project.sources(_bindings(sources)),
-                               timestamp_column=timestamp_column, exact=exact)
+    click.echo(
+        f"featc: computing {_feature_count(project)} features for {spine} ({'exact' if exact else 'as served'}) ...",
+        err=True,
+    )
+    result = embedded.training(
+        project.ir, str(spine), project.sources(_bindings(sources)), timestamp_column=timestamp_column, exact=exact
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     result.write(out)
     rows = result.con.execute(f"SELECT count(*) FROM {embedded.SPINE}").fetchone()
@@ -185,8 +205,12 @@ def _feature_count(project: Any) -> int:
 @PROJECT
 @click.option("--at", "at", required=True, help="The instant, ISO-8601 (UTC unless an offset is given).")
 @click.option("--entity", default=None, help="Entity to materialise (default: every entity with features).")
-@click.option("--out", type=click.Path(path_type=Path), required=True,
-              help="Output .csv/.parquet file, or a directory (one file per entity).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output .csv/.parquet file, or a directory (one file per entity).",
+)
 @SOURCES
 @handled
 def materialize(project_dir: Path, at: str, entity: str | None, out: Path, sources: tuple[str, ...]) -> None:
@@ -210,9 +234,10 @@ def _instant(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not an ISO-8601 instant, e.g. 2024-05-01T12:00:00Z",
-                                 param_hint="--at") from None
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+        raise click.BadParameter(
+            f"{text!r} is not an ISO-8601 instant, e.g. 2024-05-01T12:00:00Z", param_hint="--at"
+        ) from None
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 @main.command()

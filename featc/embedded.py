@@ -25,8 +25,12 @@ from .compiler.types import DataType
 ROW_ID = "__featc_row"
 SPINE = "featc_spine"
 DUCK_TYPES = {
-    DataType.BOOL: "BOOLEAN", DataType.INT: "BIGINT", DataType.DOUBLE: "DOUBLE",
-    DataType.STRING: "VARCHAR", DataType.TIMESTAMP: "TIMESTAMP", DataType.DATE: "DATE",
+    DataType.BOOL: "BOOLEAN",
+    DataType.INT: "BIGINT",
+    DataType.DOUBLE: "DOUBLE",
+    DataType.STRING: "VARCHAR",
+    DataType.TIMESTAMP: "TIMESTAMP",
+    DataType.DATE: "DATE",
 }
 Input = Any  # a path (str | Path), a pandas DataFrame or a pyarrow Table
 ISO_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -84,8 +88,9 @@ def _cast(column: str, t: DataType, have: str) -> str:
     return f"CAST({col} AS {DUCK_TYPES[t]})"
 
 
-def _check_casts(con: duckdb.DuckDBPyConnection, relation: str, cols: Mapping[str, DataType],
-                 have: Mapping[str, str], what: str) -> None:
+def _check_casts(
+    con: duckdb.DuckDBPyConnection, relation: str, cols: Mapping[str, DataType], have: Mapping[str, str], what: str
+) -> None:
     """Finds the first value that does not fit its declared type, to say exactly what is wrong."""
     for name, t in cols.items():
         cast = _cast(name, t, have[name]).replace("CAST(", "TRY_CAST(")
@@ -96,27 +101,39 @@ def _check_casts(con: duckdb.DuckDBPyConnection, relation: str, cols: Mapping[st
             raise DataError(f"{what}: column `{name}` is declared {t} but has the value {bad[0][0]!r}")
 
 
-def _typed_view(con: duckdb.DuckDBPyConnection, view: str, relation: str, cols: Mapping[str, DataType],
-                what: str, keep_others: bool = False) -> list[str]:
+def _typed_view(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    relation: str,
+    cols: Mapping[str, DataType],
+    what: str,
+    keep_others: bool = False,
+) -> list[str]:
     """Creates ``view`` over ``relation`` with ``cols`` cast; returns the relation's own column order."""
     have = _columns(con, relation)
     missing = [c for c in cols if c not in have]
     if missing:
-        raise DataError(f"{what}: missing column(s) {', '.join(map(repr, missing))}; it has {', '.join(have) or 'none'}")
+        raise DataError(
+            f"{what}: missing column(s) {', '.join(map(repr, missing))}; it has {', '.join(have) or 'none'}"
+        )
     _check_casts(con, relation, cols, have, what)
-    items = [f"{_cast(c, cols[c], have[c])} AS {_q(c)}" if c in cols else _q(c)
-             for c in have if c in cols or keep_others]
+    items = [
+        f"{_cast(c, cols[c], have[c])} AS {_q(c)}" if c in cols else _q(c) for c in have if c in cols or keep_others
+    ]
     con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT {', '.join(items)} FROM {relation}")
     return list(have)
 
 
-def bind_sources(con: duckdb.DuckDBPyConnection, project: ir.Project, sources: Mapping[str, Input],
-                 needed: Sequence[str]) -> None:
+def bind_sources(
+    con: duckdb.DuckDBPyConnection, project: ir.Project, sources: Mapping[str, Input], needed: Sequence[str]
+) -> None:
     """Makes every needed source readable under its `table:` name, typed as declared."""
     for name in needed:
         if name not in sources:
-            raise DataError(f"source `{name}` has no data: bind it in featc.toml under [duckdb.sources] "
-                            f"or pass --source {name}=PATH")
+            raise DataError(
+                f"source `{name}` has no data: bind it in featc.toml under [duckdb.sources] "
+                f"or pass --source {name}=PATH"
+            )
         src = project.source(name)
         relation = _scan(con, sources[name], f"__featc_src_{name}", f"source `{name}`")
         table = exp.to_table(src.table)
@@ -147,14 +164,22 @@ def _needed_spine(project: ir.Project, have: Sequence[str], timestamp_column: st
     required = {timestamp_column} | keys | _request_fields_used(project)
     missing = sorted(c for c in required if c not in have)
     if missing:
-        raise DataError(f"spine: missing column(s) {', '.join(map(repr, missing))}; it has {', '.join(have)}"
-                        + (" (use --timestamp-column to name the instant column)" if timestamp_column in missing else ""))
+        raise DataError(
+            f"spine: missing column(s) {', '.join(map(repr, missing))}; it has {', '.join(have)}"
+            + (" (use --timestamp-column to name the instant column)" if timestamp_column in missing else "")
+        )
     return {c: t for c, t in cols.items() if c in have}
 
 
 def _request_fields_used(project: ir.Project) -> set[str]:
-    return {e.field for g in project.groups for f in g.features if f.expr is not None
-            for e in ir.walk(f.expr) if isinstance(e, ir.RequestRef)}
+    return {
+        e.field
+        for g in project.groups
+        for f in g.features
+        if f.expr is not None
+        for e in ir.walk(f.expr)
+        if isinstance(e, ir.RequestRef)
+    }
 
 
 def bind_spine(con: duckdb.DuckDBPyConnection, project: ir.Project, spine: Input, timestamp_column: str) -> list[str]:
@@ -165,8 +190,14 @@ def bind_spine(con: duckdb.DuckDBPyConnection, project: ir.Project, spine: Input
     if ROW_ID in have:
         raise DataError(f"spine: the column name {ROW_ID!r} is reserved for featc")
     cols = _needed_spine(project, have, timestamp_column)
-    _typed_view(con, "__featc_spine_typed", "(SELECT *, rowid AS __featc_row FROM __featc_spine_raw)",
-                cols, "spine", keep_others=True)
+    _typed_view(
+        con,
+        "__featc_spine_typed",
+        "(SELECT *, rowid AS __featc_row FROM __featc_spine_raw)",
+        cols,
+        "spine",
+        keep_others=True,
+    )
     con.execute(f"CREATE OR REPLACE VIEW {SPINE} AS SELECT * FROM __featc_spine_typed")
     return have
 
@@ -198,21 +229,36 @@ class Result:
         return self.arrow()
 
 
-def training(project: ir.Project, spine: Input, sources: Mapping[str, Input], *,
-             timestamp_column: str = "ts", exact: bool = False) -> Result:
+def training(
+    project: ir.Project,
+    spine: Input,
+    sources: Mapping[str, Input],
+    *,
+    timestamp_column: str = "ts",
+    exact: bool = False,
+) -> Result:
     """Point-in-time-correct training data on embedded DuckDB."""
     con = connect()
     bind_sources(con, project, sources, used_sources(project))
     columns = bind_spine(con, project, spine, timestamp_column)
-    sql = training_sql(project, "duckdb", spine=SPINE, timestamp_column=timestamp_column,
-                       spine_columns=columns, row_id=ROW_ID, exact=exact)
+    sql = training_sql(
+        project,
+        "duckdb",
+        spine=SPINE,
+        timestamp_column=timestamp_column,
+        spine_columns=columns,
+        row_id=ROW_ID,
+        exact=exact,
+    )
     return Result(con, sql)
 
 
 def materialize(project: ir.Project, entity: str, as_of: datetime, sources: Mapping[str, Input]) -> Result:
     """Every feature of ``entity`` for every entity key, as of one instant."""
     con = connect()
-    names = list(dict.fromkeys(g.source for g in project.groups if g.source and g.entity == entity and g.kind == "features"))
+    names = list(
+        dict.fromkeys(g.source for g in project.groups if g.source and g.entity == entity and g.kind == "features")
+    )
     bind_sources(con, project, sources, names)
     sql = materialize_sql(project, entity, "duckdb")
     literal = exp.Literal.string(as_of.strftime("%Y-%m-%d %H:%M:%S.%f")).sql("duckdb")

@@ -36,7 +36,9 @@ def test_pandas_in_pandas_out(project: featc.Project) -> None:
     assert len(out) == len(spine)
     assert list(out.columns[:3]) == ["restaurant_id", "ts", "basket_total"]
     assert (out["restaurant_id"].tolist(), out["basket_total"].tolist()) == (
-        spine["restaurant_id"].tolist(), spine["basket_total"].tolist())
+        spine["restaurant_id"].tolist(),
+        spine["basket_total"].tolist(),
+    )
 
 
 def test_arrow_in_arrow_out_and_path_in(project: featc.Project) -> None:
@@ -45,8 +47,10 @@ def test_arrow_in_arrow_out_and_path_in(project: featc.Project) -> None:
     assert isinstance(out, pa.Table) and out.num_rows == table.num_rows
     from_path = project.training_data(str(EXAMPLE / "data" / "spine.csv"))
     assert isinstance(from_path, pa.Table)
-    assert from_path.column("restaurant_activity__lifetime_orders").to_pylist() == \
-        out.column("restaurant_activity__lifetime_orders").to_pylist()
+    assert (
+        from_path.column("restaurant_activity__lifetime_orders").to_pylist()
+        == out.column("restaurant_activity__lifetime_orders").to_pylist()
+    )
 
 
 def test_compile_text_errors_render(project: featc.Project) -> None:
@@ -82,8 +86,10 @@ def test_evaluator_matches_duckdb_on_the_example(project: featc.Project, exact: 
     ev.ingest("prep_events", load_rows("prep_events", {"prep_minutes": float, "ready_at": instant}))
     spine = load_rows("spine", {"ts": instant, "basket_total": float})
     online = ev.training_rows(spine, timestamp_column="ts", exact=exact)
-    table = pa.Table.from_pylist(spine, schema=pa.schema([("restaurant_id", pa.string()), ("ts", pa.timestamp("us")),
-                                                          ("basket_total", pa.float64())]))
+    table = pa.Table.from_pylist(
+        spine,
+        schema=pa.schema([("restaurant_id", pa.string()), ("ts", pa.timestamp("us")), ("basket_total", pa.float64())]),
+    )
     offline = project.training_data(table, exact=exact).to_pylist()
     assert len(online) == len(offline) == 500
     for i, (a, b) in enumerate(zip(online, offline, strict=True)):
@@ -94,12 +100,27 @@ def test_evaluator_matches_duckdb_on_the_example(project: featc.Project, exact: 
 
 def test_evaluator_online_vector(project: featc.Project) -> None:
     ev = project.evaluator()
-    ev.ingest("orders", [
-        {"order_id": "a", "restaurant_id": "r1", "customer_id": "c1", "total": 10.0, "status": "delivered",
-         "created_at": datetime(2024, 5, 1, 12, 0)},
-        {"order_id": "b", "restaurant_id": "r1", "customer_id": "c2", "total": 30.0, "status": "cancelled",
-         "created_at": datetime(2024, 5, 1, 12, 5)},
-    ])
+    ev.ingest(
+        "orders",
+        [
+            {
+                "order_id": "a",
+                "restaurant_id": "r1",
+                "customer_id": "c1",
+                "total": 10.0,
+                "status": "delivered",
+                "created_at": datetime(2024, 5, 1, 12, 0),
+            },
+            {
+                "order_id": "b",
+                "restaurant_id": "r1",
+                "customer_id": "c2",
+                "total": 30.0,
+                "status": "cancelled",
+                "created_at": datetime(2024, 5, 1, 12, 5),
+            },
+        ],
+    )
     v = ev.features({"restaurant_id": "r1"}, datetime(2024, 5, 1, 12, 20), request={"basket_total": 20.0}, exact=True)
     assert v["restaurant_activity__orders_30m"] == 1
     assert v["restaurant_activity__avg_total_7d"] == 10.0

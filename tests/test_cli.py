@@ -29,7 +29,8 @@ def broken(tmp_path: Path) -> Path:
     (tmp_path / "featc.toml").write_text('[project]\nname = "broken"\n')
     (tmp_path / "a.feat").write_text(
         "entity u {\n  key id: int\n}\nsource s {\n  timestamp: at\n  columns {\n    id: int\n    at: timestamp\n"
-        "    amount: double\n  }\n}\nfeatures f {\n  entity: u\n  source: s\n  features {\n    n = sum(amont) over 1h\n  }\n}\n")
+        "    amount: double\n  }\n}\nfeatures f {\n  entity: u\n  source: s\n  features {\n    n = sum(amont) over 1h\n  }\n}\n"
+    )
     return tmp_path
 
 
@@ -39,7 +40,7 @@ def test_check_clean_project() -> None:
 
 
 def test_check_reports_diagnostics_with_location_caret_and_help(broken: Path) -> None:
-    code, out, err = run("check", broken)
+    code, _, err = run("check", broken)
     assert code == 1
     assert "a.feat:16:13: error[E101]: unknown column `amont` in source `s`" in err
     assert "    n = sum(amont) over 1h\n" in err and "^^^^^" in err
@@ -53,7 +54,12 @@ def test_check_json_and_github_formats(broken: Path) -> None:
     assert code == 1
     (d,) = json.loads(out)
     assert {k: d[k] for k in ("code", "severity", "line", "column", "length")} == {
-        "code": "E101", "severity": "error", "line": 16, "column": 13, "length": 5}
+        "code": "E101",
+        "severity": "error",
+        "line": 16,
+        "column": 13,
+        "length": 5,
+    }
     assert d["file"].endswith("a.feat") and d["help"] == "did you mean `amount`?"
     code, out, _ = run("check", broken, "--format", "github")
     assert code == 1 and out.startswith("::error file=") and ",line=16,col=13,title=featc E101::" in out
@@ -62,7 +68,8 @@ def test_check_json_and_github_formats(broken: Path) -> None:
 def test_warnings_fail_only_with_strict(tmp_path: Path) -> None:
     (tmp_path / "w.feat").write_text(
         "entity u {\n key id: int\n}\nsource s {\n timestamp: at\n columns {\n id: int\n at: timestamp\n }\n}\n"
-        "features f {\n entity: u\n source: s\n refresh: every 1h\n features {\n n = count(*) over 10m\n }\n}\n")
+        "features f {\n entity: u\n source: s\n refresh: every 1h\n features {\n n = count(*) over 10m\n }\n}\n"
+    )
     code, _, err = run("check", tmp_path)
     assert code == 0 and "warning[W301]" in err
     code, _, err = run("check", tmp_path, "--strict")
@@ -79,7 +86,10 @@ def test_compile_writes_artifacts_byte_identically(tmp_path: Path) -> None:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     manifest = json.loads((a / "manifest.json").read_text())
     assert manifest["project"] == "food_delivery"
-    assert {f["column"] for f in manifest["features"]} >= {"restaurant_activity__orders_30m", "prep_time__slow_next_hour"}
+    assert {f["column"] for f in manifest["features"]} >= {
+        "restaurant_activity__orders_30m",
+        "prep_time__slow_next_hour",
+    }
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -93,7 +103,9 @@ def test_training_data_csv(tmp_path: Path) -> None:
     assert code == 0, err
     rows, spine = read_csv(out), read_csv(SPINE)
     assert len(rows) == len(spine)
-    assert [(r["restaurant_id"], r["basket_total"]) for r in rows] == [(r["restaurant_id"], r["basket_total"]) for r in spine]
+    assert [(r["restaurant_id"], r["basket_total"]) for r in rows] == [
+        (r["restaurant_id"], r["basket_total"]) for r in spine
+    ]
     assert rows[0]["ts"].endswith("Z") and "T" in rows[0]["ts"]
     assert "restaurant_activity__orders_30m" in rows[0] and "prep_time__slow_next_hour" in rows[0]
     assert f"wrote {len(spine)} rows" in err
@@ -116,11 +128,23 @@ def test_source_override_and_timestamp_column(tmp_path: Path) -> None:
     spine = tmp_path / "spine.csv"
     spine.write_text("restaurant_id,at,basket_total\nr001,2024-05-03T12:00:00Z,10\n")
     orders = tmp_path / "orders.csv"
-    orders.write_text("order_id,restaurant_id,customer_id,total,status,created_at\n"
-                      "o1,r001,c1,5.5,delivered,2024-05-03T11:50:00Z\n")
+    orders.write_text(
+        "order_id,restaurant_id,customer_id,total,status,created_at\no1,r001,c1,5.5,delivered,2024-05-03T11:50:00Z\n"
+    )
     out = tmp_path / "o.csv"
-    code, _, err = run("training-data", EXAMPLE, "--spine", spine, "--out", out, "--timestamp-column", "at",
-                       "--source", f"orders={orders}", "--exact")
+    code, _, err = run(
+        "training-data",
+        EXAMPLE,
+        "--spine",
+        spine,
+        "--out",
+        out,
+        "--timestamp-column",
+        "at",
+        "--source",
+        f"orders={orders}",
+        "--exact",
+    )
     assert code == 0, err
     (row,) = read_csv(out)
     assert row["restaurant_activity__orders_30m"] == "1" and row["restaurant_activity__lifetime_orders"] == "1"
@@ -128,11 +152,17 @@ def test_source_override_and_timestamp_column(tmp_path: Path) -> None:
 
 def test_data_errors_are_clear(tmp_path: Path) -> None:
     bad = tmp_path / "orders.csv"
-    bad.write_text("order_id,restaurant_id,customer_id,total,status,created_at\no1,r1,c1,lots,ok,2024-05-03T11:50:00Z\n")
-    code, _, err = run("training-data", EXAMPLE, "--spine", SPINE, "--out", tmp_path / "o.csv", "--source", f"orders={bad}")
+    bad.write_text(
+        "order_id,restaurant_id,customer_id,total,status,created_at\no1,r1,c1,lots,ok,2024-05-03T11:50:00Z\n"
+    )
+    code, _, err = run(
+        "training-data", EXAMPLE, "--spine", SPINE, "--out", tmp_path / "o.csv", "--source", f"orders={bad}"
+    )
     assert code == 1
     assert "source `orders`: column `total` is declared double but has the value 'lots'" in err
-    code, _, err = run("training-data", EXAMPLE, "--spine", SPINE, "--out", tmp_path / "o.csv", "--timestamp-column", "when")
+    code, _, err = run(
+        "training-data", EXAMPLE, "--spine", SPINE, "--out", tmp_path / "o.csv", "--timestamp-column", "when"
+    )
     assert code == 1 and "spine: missing column(s) 'when'" in err and "Traceback" not in err
 
 
@@ -187,7 +217,8 @@ def test_subprocess_entry_point(tmp_path: Path, broken: Path) -> None:
     assert bad.returncode == 1 and "error[E101]" in bad.stderr and "Traceback" not in bad.stderr
     assert "\x1b[" not in bad.stderr  # no colour when not on a terminal
     out = tmp_path / "t.csv"
-    res = subprocess.run([featc, "training-data", str(EXAMPLE), "--spine", str(SPINE), "--out", str(out)],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [featc, "training-data", str(EXAMPLE), "--spine", str(SPINE), "--out", str(out)], capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stderr
     assert len(read_csv(out)) == 500

@@ -55,7 +55,11 @@ def test_hashes_are_stable_and_distinct() -> None:
 
 def test_whitespace_comments_and_unrelated_definitions_do_not_change_hashes() -> None:
     noisy = BASE.replace("total = sum(amount) over 1d", "total   =   SUM( amount )   over 1d   # revenue")
-    noisy = "# header comment\n" + noisy + "\nfeatures other {\n entity: user\n source: events\n features {\n z = count(*)\n }\n}\n"
+    noisy = (
+        "# header comment\n"
+        + noisy
+        + "\nfeatures other {\n entity: user\n source: events\n features {\n z = count(*)\n }\n}\n"
+    )
     h, n = hashes(BASE), hashes(noisy)
     assert all(n[k] == v for k, v in h.items())
 

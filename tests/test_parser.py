@@ -91,7 +91,8 @@ def test_result_types() -> None:
 
 def test_refresh_forms() -> None:
     assert features("refresh: every 10m lag 2m\nfeatures {\n n = count(*) over 1h\n}").group("f").refresh == ir.Refresh(
-        mode="batch", every_us=600_000_000, lag_us=120_000_000)
+        mode="batch", every_us=600_000_000, lag_us=120_000_000
+    )
     assert features("refresh: every 1h\nfeatures {\n n = count(*) over 1h\n}").group("f").refresh.lag_us == 0
     assert features("refresh: continuous\nfeatures {\n n = count(*)\n}").group("f").refresh.mode == "continuous"
     assert features("features {\n n = count(*)\n}").group("f").refresh.mode == "continuous"
@@ -116,16 +117,23 @@ def test_string_with_hash_and_quotes_is_not_a_comment() -> None:
 
 
 def test_derived_features_reference_features_requests_and_each_other() -> None:
-    text = HEAD + "request r {\n b: double\n}\nderived d {\n entity: user\n features {\n  y = x * 2\n  x = f.n + r.b\n }\n}\n" + \
-        "features f {\n entity: user\n source: events\n features {\n n = count(*) over 1h\n }\n}\n"
+    text = (
+        HEAD
+        + "request r {\n b: double\n}\nderived d {\n entity: user\n features {\n  y = x * 2\n  x = f.n + r.b\n }\n}\n"
+        + "features f {\n entity: user\n source: events\n features {\n n = count(*) over 1h\n }\n}\n"
+    )
     p = featc.compile_text(text)
     d = p.group("d")
     assert [f.name for f in d.features] == ["y", "x"]
     x = d.features[1].expr
     assert isinstance(x, ir.Call) and x.type == T.DOUBLE
-    assert x.args == (ir.FeatureRef(type=T.INT, group="f", name="n"), ir.RequestRef(type=T.DOUBLE, request="r", field="b"))
-    assert d.features[0].expr == ir.Call(type=T.DOUBLE, fn="mul", args=(ir.FeatureRef(type=T.DOUBLE, group="d", name="x"),
-                                                                       ir.Lit(type=T.INT, value=2)))
+    assert x.args == (
+        ir.FeatureRef(type=T.INT, group="f", name="n"),
+        ir.RequestRef(type=T.DOUBLE, request="r", field="b"),
+    )
+    assert d.features[0].expr == ir.Call(
+        type=T.DOUBLE, fn="mul", args=(ir.FeatureRef(type=T.DOUBLE, group="d", name="x"), ir.Lit(type=T.INT, value=2))
+    )
 
 
 def test_case_branches_are_unified_with_explicit_casts() -> None:
@@ -136,7 +144,9 @@ def test_case_branches_are_unified_with_explicit_casts() -> None:
 
 
 def test_label_forward_window() -> None:
-    p = featc.compile_text(HEAD + "label l {\n entity: user\n source: events\n features {\n y = max(amount) over next 1h\n }\n}\n")
+    p = featc.compile_text(
+        HEAD + "label l {\n entity: user\n source: events\n features {\n y = max(amount) over next 1h\n }\n}\n"
+    )
     g = p.group("l")
     assert g.kind == "label" and g.features[0].agg.window == ir.Window(kind="forward", us=3_600_000_000)  # type: ignore[union-attr]
 
@@ -156,7 +166,10 @@ def test_spans_point_at_the_text() -> None:
 
 
 def test_all_errors_in_a_file_are_reported() -> None:
-    bad = HEAD + "features f {\n entity: user\n source: events\n features {\n a = sum(nope) over 1h\n b = sum(kind) over 1h\n c = frob(1)\n }\n}\n"
+    bad = (
+        HEAD
+        + "features f {\n entity: user\n source: events\n features {\n a = sum(nope) over 1h\n b = sum(kind) over 1h\n c = frob(1)\n }\n}\n"
+    )
     with pytest.raises(featc.CompileError) as e:
         featc.compile_text(bad)
     assert [d.code for d in e.value.diagnostics] == ["E101", "E201", "E108"]

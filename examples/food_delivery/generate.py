@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import csv
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-START = datetime(2024, 5, 1, tzinfo=timezone.utc)
+START = datetime(2024, 5, 1, tzinfo=UTC)
 STATUSES = ["delivered"] * 8 + ["cancelled", "refunded"]
 
 
@@ -31,8 +31,16 @@ def orders(rng: random.Random, count: int, rests: list[str]) -> list[dict[str, o
     for i in range(count):
         t = START + timedelta(seconds=rng.randrange(0, 7 * 86_400, 30))
         total = None if rng.random() < 0.02 else round(rng.uniform(5, 160), 2)
-        rows.append({"order_id": f"o{i:06d}", "restaurant_id": rng.choice(rests), "customer_id": f"c{rng.randrange(300):04d}",
-                     "total": total, "status": rng.choice(STATUSES), "created_at": iso(t)})
+        rows.append(
+            {
+                "order_id": f"o{i:06d}",
+                "restaurant_id": rng.choice(rests),
+                "customer_id": f"c{rng.randrange(300):04d}",
+                "total": total,
+                "status": rng.choice(STATUSES),
+                "created_at": iso(t),
+            }
+        )
     return sorted(rows, key=lambda r: (str(r["created_at"]), str(r["order_id"])))
 
 
@@ -43,8 +51,13 @@ def prep_events(rng: random.Random, order_rows: list[dict[str, object]]) -> list
             continue
         placed = datetime.fromisoformat(str(o["created_at"]).replace("Z", "+00:00"))
         minutes = round(rng.lognormvariate(2.7, 0.4), 1)
-        rows.append({"restaurant_id": o["restaurant_id"], "prep_minutes": minutes,
-                     "ready_at": iso(placed + timedelta(minutes=minutes))})
+        rows.append(
+            {
+                "restaurant_id": o["restaurant_id"],
+                "prep_minutes": minutes,
+                "ready_at": iso(placed + timedelta(minutes=minutes)),
+            }
+        )
     return sorted(rows, key=lambda r: (str(r["ready_at"]), str(r["restaurant_id"])))
 
 
