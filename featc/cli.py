@@ -189,7 +189,12 @@ def training_data(
         err=True,
     )
     result = embedded.training(
-        project.ir, str(spine), project.sources(_bindings(sources)), timestamp_column=timestamp_column, exact=exact
+        project.ir,
+        str(spine),
+        project.sources(_bindings(sources)),
+        timestamp_column=timestamp_column,
+        exact=exact,
+        progress=sys.stdout.isatty(),
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     result.write(out)
@@ -226,7 +231,9 @@ def materialize(project_dir: Path, at: str, entity: str | None, out: Path, sourc
             raise click.BadParameter(f"unknown entity {name!r}; entities: {', '.join(known)}", param_hint="--entity")
         target = out if out.suffix else out / f"{name}.parquet"
         target.parent.mkdir(parents=True, exist_ok=True)
-        embedded.materialize(project.ir, name, instant, project.sources(_bindings(sources))).write(target)
+        embedded.materialize(
+            project.ir, name, instant, project.sources(_bindings(sources)), progress=sys.stdout.isatty()
+        ).write(target)
         click.echo(f"featc: materialised {name} as of {instant.isoformat()} to {target}", err=True)
 
 

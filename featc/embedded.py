@@ -48,9 +48,13 @@ def _relation(name: str) -> str:
     return exp.to_table(name).sql("duckdb")
 
 
-def connect() -> duckdb.DuckDBPyConnection:
+def connect(progress: bool = False) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB in UTC; ``progress`` draws DuckDB's progress bar (on stdout) for long queries."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    if progress:
+        con.execute("SET enable_progress_bar = true")
+        con.execute("SET enable_progress_bar_print = true")
     return con
 
 
@@ -236,9 +240,10 @@ def training(
     *,
     timestamp_column: str = "ts",
     exact: bool = False,
+    progress: bool = False,
 ) -> Result:
     """Point-in-time-correct training data on embedded DuckDB."""
-    con = connect()
+    con = connect(progress)
     bind_sources(con, project, sources, used_sources(project))
     columns = bind_spine(con, project, spine, timestamp_column)
     sql = training_sql(
@@ -253,9 +258,11 @@ def training(
     return Result(con, sql)
 
 
-def materialize(project: ir.Project, entity: str, as_of: datetime, sources: Mapping[str, Input]) -> Result:
+def materialize(
+    project: ir.Project, entity: str, as_of: datetime, sources: Mapping[str, Input], *, progress: bool = False
+) -> Result:
     """Every feature of ``entity`` for every entity key, as of one instant."""
-    con = connect()
+    con = connect(progress)
     names = list(
         dict.fromkeys(g.source for g in project.groups if g.source and g.entity == entity and g.kind == "features")
     )
