@@ -156,6 +156,19 @@ FUNCTIONS: dict[str, Signature] = {
     )
 }
 
+# How each function is written in featc, for messages.
+SPELLING: dict[str, str] = {
+    "add": "+", "sub": "-", "mul": "*", "div": "/", "mod": "%", "neg": "unary -", "eq": "=", "ne": "<>",
+    "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "and": "AND", "or": "OR", "not": "NOT", "is_null": "IS NULL",
+    "is_not_null": "IS NOT NULL", "in": "IN", "between": "BETWEEN", "case": "CASE", "concat": "||",
+    "hour": "EXTRACT(HOUR ...)", "dow": "EXTRACT(DOW ...)",
+}  # fmt: skip
+
+
+def spelling(fn: str) -> str:
+    return SPELLING.get(fn, fn)
+
+
 # Casts the contract defines the same on every engine: (from, to). Parsing strings into numbers
 # or times differs between engines (whitespace, formats, errors), so it is not allowed.
 CASTS: frozenset[tuple[DataType, DataType]] = frozenset(

@@ -16,7 +16,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from . import ir
-from .catalog import CASTS, FUNCTIONS, agg_type
+from .catalog import CASTS, FUNCTIONS, agg_type, spelling
 from .diagnostics import Diagnostic, did_you_mean
 from .source import SourceFile
 from .types import DataType
@@ -167,12 +167,49 @@ class Scope:
                 ends.append(meta["end"] + 1)
         if not starts:
             return self.src.span(self.base, self.base + len(node.sql()))
-        return self.src.span(self.base + min(starts), self.base + max(ends))
+        start = self.base + min(starts)
+        return self.src.span(start, _close_parens(self.src.text, start, self.base + max(ends)))
+
+    def text(self, node: exp.Expr, limit: int = 60) -> str:
+        """The node as the user wrote it (not as sqlglot would print it), for messages."""
+        span = self.span(node)
+        text = " ".join(self.src.text[span.start : span.end].split())
+        return text if len(text) <= limit else text[: limit - 3] + "..."
 
     def fail(self, code: str, message: str, node: exp.Expr | ir.Span, label: str = "", help: str = "") -> Failed:
         span = node if isinstance(node, ir.Span) else self.span(node)
         self.diagnostics.append(Diagnostic.make(code, message, span, label=label, help=help))
         return Failed()
+
+
+def _close_parens(text: str, start: int, end: int) -> int:
+    """Extends ``end`` over parentheses the node opened, or that directly follow it (`now()`, `count(*)`).
+
+    sqlglot's position metadata covers names and literals, not punctuation.
+    """
+    depth, i, quote = 0, start, ""
+    while i < len(text):
+        ch = text[i]
+        if i >= end and depth == 0 and not quote:
+            rest = text[i:].lstrip(" \t")
+            if i > end or not rest.startswith("("):
+                return end
+            i = len(text) - len(rest)
+            ch = "("
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return i
+            if depth == 0 and i >= end:
+                return i + 1
+        i += 1
+    return max(i, end)
 
 
 def parse_sql(text: str, scope: Scope) -> exp.Expr:
@@ -223,10 +260,10 @@ def call(fn: str, args: list[ir.Expr], node: exp.Expr, scope: Scope) -> ir.Expr:
         )
     result = sig.rule([a.type for a in args])
     if not isinstance(result, DataType):
-        shown = node.sql()
+        shown = scope.text(node)
         raise scope.fail(
             "E201",
-            f"type mismatch in `{shown[:60]}`: {fn} {result}",
+            f"type mismatch in `{shown}`: `{spelling(fn)}` {result}",
             node,
             label=", ".join(str(a.type) for a in args),
             help=_type_help(fn, args),
@@ -306,7 +343,7 @@ def _column(node: exp.Column, scope: Scope) -> ir.Expr:
     name, qualifier = node.name, node.table or None
     if node.args.get("db") or node.args.get("catalog"):
         raise scope.fail(
-            "E101", f"`{node.sql()}` has too many qualifiers", node, help="write `block.feature` or `column`"
+            "E101", f"`{scope.text(node)}` has too many qualifiers", node, help="write `block.feature` or `column`"
         )
     if scope.kind == "derived":
         assert scope.lookup is not None
@@ -314,7 +351,7 @@ def _column(node: exp.Column, scope: Scope) -> ir.Expr:
     assert scope.source is not None
     col = scope.source.column(name)
     if qualifier not in (None, scope.source.name) or col is None:
-        what = f"`{node.sql()}`" if qualifier else f"`{name}`"
+        what = f"`{scope.text(node)}`"
         names = [c.name for c in scope.source.columns]
         raise scope.fail(
             "E101",
@@ -357,7 +394,7 @@ def _not(node: exp.Not, scope: Scope) -> ir.Expr:
 
 def _is(node: exp.Is, scope: Scope) -> ir.Expr:
     if not isinstance(node.expression, exp.Null):
-        raise scope.fail("E002", f"`{node.sql()}` is not supported", node, help="use `x = TRUE`, or `x IS NULL`")
+        raise scope.fail("E002", f"`{scope.text(node)}` is not supported", node, help="use `x = TRUE`, or `x IS NULL`")
     return call("is_null", [lower(node.this, scope)], node, scope)
 
 
@@ -452,7 +489,7 @@ def _anonymous(node: exp.Anonymous, scope: Scope) -> ir.Expr:
 def _clock(node: exp.Expr, scope: Scope) -> Failed:
     return scope.fail(
         "E303",
-        f"`{node.sql()}` is not deterministic",
+        f"`{scope.text(node)}` is not deterministic",
         node,
         label="changes with the clock or at random",
         help="features must be a function of the data and the instant t; "
@@ -464,7 +501,7 @@ def _aggregate_here(node: exp.Expr, scope: Scope) -> Failed:
     where = "a derived feature" if scope.kind == "derived" else "a row-level expression"
     return scope.fail(
         "E107",
-        f"aggregation `{node.sql()[:40]}` inside {where}",
+        f"aggregation `{scope.text(node, 40)}` inside {where}",
         node,
         label="aggregation not allowed here",
         help="aggregations go in a `features` block; derived features combine their results",
@@ -491,7 +528,7 @@ def _unsupported(node: exp.Expr, scope: Scope) -> Failed:
         )
     return scope.fail(
         "E002",
-        f"`{node.sql()[:60]}` is not supported in featc expressions",
+        f"`{scope.text(node)}` is not supported in featc expressions",
         node,
         help="see docs/language.md for the expression language",
     )
