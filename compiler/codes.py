@@ -39,6 +39,8 @@ CODES = _codes(
     Code("E107", "aggregation-misplaced", "error", "an aggregation where a row value is expected"),
     Code("E108", "not-an-aggregation", "error", "a feature or label is not one aggregation"),
     Code("E109", "unknown-property", "error", "a block has a property it does not understand"),
+    Code("E110", "name-shadowed", "error", "a request field has the name of another spine column"),
+    Code("E111", "unaggregated-column", "error", "a source column is used outside an aggregation"),
     Code("E201", "type-mismatch", "error", "an operation is applied to values of the wrong type"),
     Code("E202", "cast-not-allowed", "error", "a CAST between types the contract does not define"),
     Code("E203", "non-boolean-condition", "error", "a filter or condition is not a boolean"),

@@ -60,27 +60,13 @@ VARIADIC: dict[type[exp.Expr], str] = {
     exp.Greatest: "greatest",
 }
 CLOCK_NODES = (exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.Rand, exp.Uuid)
-CLOCK_NAMES = {
-    "NOW",
-    "RANDOM",
-    "RAND",
-    "UUID",
-    "GEN_RANDOM_UUID",
-    "SYSDATE",
-    "GETDATE",
-    "LOCALTIMESTAMP",
-    "CURRENT_TIMESTAMP",
-    "CURRENT_DATE",
-    "UNIX_TIMESTAMP",
-    "SYSTIMESTAMP",
-    "NEWID",
-    "UUID_STRING",
-    "CLOCK_TIMESTAMP",
-    "STATEMENT_TIMESTAMP",
-    "TRANSACTION_TIMESTAMP",
-    "TODAY",
-    "GET_CURRENT_TIME",
-}
+# Clock and random functions in the spellings of the engines featc targets (and their neighbours).
+CLOCK_NAMES = frozenset(
+    """NOW RANDOM RAND RANDN UUID GEN_RANDOM_UUID RANDOM_UUID UUID_GENERATE_V4 UUID_STRING NEWID SYSDATE GETDATE
+    GETUTCDATE SYSDATETIME SYSUTCDATETIME LOCALTIMESTAMP LOCALTIME CURRENT_TIMESTAMP CURRENT_DATE CURRENT_TIME
+    CURRENT_DATETIME CURRENT_LOCALTIMESTAMP CURDATE CURTIME UTC_TIMESTAMP UTC_DATE UTC_TIME UNIX_TIMESTAMP SYSTIMESTAMP
+    CLOCK_TIMESTAMP STATEMENT_TIMESTAMP TRANSACTION_TIMESTAMP TODAY GET_CURRENT_TIME""".split()
+)
 AGG_NODES: dict[type[exp.Expr], str] = {
     exp.Count: "count",
     exp.Sum: "sum",
@@ -156,6 +142,7 @@ class Scope:
     source: ir.Source | None = None
     lookup: Callable[[str | None, str, ir.Span], ir.Expr] | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    end: int = -1  # where the expression text ends in the file
 
     def span(self, node: exp.Expr) -> ir.Span:
         """The smallest span covering the node's tokens, from sqlglot's position metadata."""
@@ -166,9 +153,19 @@ class Scope:
                 starts.append(meta["start"])
                 ends.append(meta["end"] + 1)
         if not starts:
-            return self.src.span(self.base, self.base + len(node.sql()))
+            return self._search(node)
         start = self.base + min(starts)
         return self.src.span(start, _close_parens(self.src.text, start, self.base + max(ends)))
+
+    def _search(self, node: exp.Expr) -> ir.Span:
+        """Keywords such as `current_timestamp` carry no position: find their spelling in the expression."""
+        haystack = self.src.text[self.base : self.end if self.end >= 0 else len(self.src.text)].lower()
+        names = [node.sql().lower(), node.sql_name().lower() if isinstance(node, exp.Func) else "", node.key.lower()]
+        for name in (n for n in names if n):
+            at = haystack.find(name)
+            if at >= 0:
+                return self.src.span(self.base + at, self.base + at + len(name))
+        return self.src.span(self.base, self.base + len(haystack.rstrip()))
 
     def text(self, node: exp.Expr, limit: int = 60) -> str:
         """The node as the user wrote it (not as sqlglot would print it), for messages."""
@@ -213,9 +210,15 @@ def _close_parens(text: str, start: int, end: int) -> int:
 
 
 def parse_sql(text: str, scope: Scope) -> exp.Expr:
-    """Parses with sqlglot, turning its errors into E002 at the right line and column."""
+    """Parses with sqlglot, turning its errors into E002 at the right line and column.
+
+    No input may escape as an exception: sqlglot's recursive descent overflows the stack on
+    deeply nested text, and every later pass recurses over the tree, so depth is bounded here.
+    """
     try:
         tree = sqlglot.parse_one(text)
+    except RecursionError:
+        raise _too_deep(text, scope) from None
     except (ParseError, TokenError) as e:
         start = scope.base
         errors = getattr(e, "errors", None) or []
@@ -242,9 +245,42 @@ def parse_sql(text: str, scope: Scope) -> exp.Expr:
             label="cannot parse here",
             help="write a SQL expression, e.g. `total > 100`",
         ) from None
+    except Exception as e:  # a sqlglot bug on odd input: still an expression it cannot read
+        raise scope.fail(
+            "E002",
+            f"invalid expression: sqlglot cannot parse it ({type(e).__name__})",
+            scope.src.span(scope.base, scope.base + len(text)),
+            label="cannot parse this",
+            help="write a SQL expression, e.g. `total > 100`",
+        ) from None
     if tree is None:
         raise scope.fail("E002", "empty expression", scope.src.span(scope.base, scope.base + 1))
+    if _depth(tree) > MAX_DEPTH:
+        raise _too_deep(text, scope)
     return tree
+
+
+MAX_DEPTH = 100  # tree levels; beyond this, lowering, hashing and emitters would overflow the stack
+
+
+def _depth(tree: exp.Expr) -> int:
+    """The tree's height, without recursion (the tree may be too deep for it)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
+    return deepest
+
+
+def _too_deep(text: str, scope: Scope) -> Failed:
+    return scope.fail(
+        "E002",
+        "expression is nested too deeply",
+        scope.src.span(scope.base, scope.base + len(text)),
+        label="too deeply nested",
+        help="split it into derived features, or remove redundant parentheses",
+    )
 
 
 # ---------------------------------------------------------------- scalar lowering
@@ -347,9 +383,13 @@ def _column(node: exp.Column, scope: Scope) -> ir.Expr:
         )
     if scope.kind == "derived":
         assert scope.lookup is not None
+        if qualifier is None and name.upper() in CLOCK_NAMES:
+            raise _clock(node, scope)
         return scope.lookup(qualifier, name, scope.span(node))
     assert scope.source is not None
     col = scope.source.column(name)
+    if col is None and qualifier is None and name.upper() in CLOCK_NAMES:
+        raise _clock(node, scope)
     if qualifier not in (None, scope.source.name) or col is None:
         what = f"`{scope.text(node)}`"
         names = [c.name for c in scope.source.columns]
@@ -508,8 +548,15 @@ def _aggregate_here(node: exp.Expr, scope: Scope) -> Failed:
     )
 
 
+def _is_clock(node: exp.Expr) -> bool:
+    """sqlglot models many clock functions as their own classes (CurrentDatetime, UtcTimestamp, ...)."""
+    name = type(node).__name__
+    spelled = node.sql_name().upper() if isinstance(node, exp.Func) else ""
+    return isinstance(node, CLOCK_NODES) or spelled in CLOCK_NAMES or name.startswith(("Current", "Utc", "Localtime"))
+
+
 def _unsupported(node: exp.Expr, scope: Scope) -> Failed:
-    if isinstance(node, CLOCK_NODES):
+    if _is_clock(node):
         return _clock(node, scope)
     if isinstance(node, (*AGG_NODES, exp.Filter, exp.Window)):
         return _aggregate_here(node, scope)

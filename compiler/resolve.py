@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from typing import NoReturn
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from . import ast, ir
 from .diagnostics import Diagnostic, Label, did_you_mean
@@ -33,6 +33,7 @@ class Resolver:
     by_name: dict[str, dict[str, ast.Block]] = field(default_factory=dict)
     derived_types: dict[tuple[str, str], DataType | None] = field(default_factory=dict)
     derived_exprs: dict[tuple[str, str], ir.Expr] = field(default_factory=dict)
+    leaky: dict[tuple[str, str], str] = field(default_factory=dict)  # derived feature -> the label it reads
     resolving: list[tuple[str, str]] = field(default_factory=list)
 
     def error(self, code: str, message: str, span: ir.Span | None, **kw: object) -> None:
@@ -206,6 +207,7 @@ class Resolver:
             source,
             lambda q, n, s: self.lookup(b, q, n, s),
             self.diagnostics,
+            text.span.end,
         )
 
     def refresh(self, b: ast.Block) -> ir.Refresh:
@@ -325,6 +327,7 @@ class Resolver:
 
     def lookup(self, b: ast.Block, qualifier: str | None, name: str, span: ir.Span) -> ir.Expr:
         """What `qualifier.name` (or a bare `name`) means inside derived block ``b``."""
+        self.row_column_check(b, qualifier, name, span)
         target = self.by_name.get("block", {}).get(qualifier or b.name.text)
         if target is None:
             known = list(self.by_name.get("block", {}))
@@ -351,15 +354,47 @@ class Resolver:
                 notes=[Label(target.name.span, "label defined here")],
                 help="features must not depend on labels; remove this reference (labels belong in the training set only)",
             )
+            if self.resolving:
+                self.leaky[self.resolving[-1]] = f"label `{target.name.text}.{name}`"
             raise Failed()
         feature = next((f for f in target.features if f.name.text == name), None)
         if feature is None:
             self.unknown_member(target, name, [f.name.text for f in target.features], span)
         assert feature is not None
         t = self.derived_type(target, feature) if target.kind == "derived" else self.aggregate_type(target, feature)
+        via = self.leaky.get((target.name.text, name))
+        if via and self.resolving and self.leaky.get(self.resolving[-1]) != via:
+            self.leaky[self.resolving[-1]] = via
+            self.error(
+                "E301",
+                f"`{b.name.text}` reads `{target.name.text}.{name}`, which reads {via}",
+                span,
+                label="reads a label through a derived feature",
+                notes=[Label(feature.name.span, f"`{name}` defined here")],
+                help="features must not depend on labels, directly or through other derived features",
+            )
         if t is None:
             raise Failed()
         return ir.FeatureRef(type=t, group=target.name.text, name=name)
+
+    def row_column_check(self, b: ast.Block, qualifier: str | None, name: str, span: ir.Span) -> None:
+        """A source column in a derived feature: a row value where only per-entity values exist."""
+        own = qualifier is None and any(d.name.text == name for d in b.features)
+        if own or (qualifier is not None and qualifier not in self.sources):
+            return
+        sources = (
+            [s for s in self.sources.values() if s.column(name)] if qualifier is None else [self.sources[qualifier]]
+        )
+        if sources and (qualifier is None or sources[0].column(name)):
+            src = sources[0].name
+            self.error(
+                "E111",
+                f"`{name}` is a column of source `{src}`, not a feature",
+                span,
+                label="a row value, outside any aggregation",
+                help=f"aggregate it in a `features` block over `{src}` (e.g. `last({name})`) and use that feature here",
+            )
+            raise Failed()
 
     def aggregate_type(self, target: ast.Block, feature: ast.FeatureDef) -> DataType | None:
         group = self.groups.get(target.name.text)
@@ -390,6 +425,7 @@ class Resolver:
         for b in self.of_kind("derived"):
             self.derived_group(b)
         self.duplicate_features()
+        self.shadowed_fields()
         order = [b.name.text for b in self.blocks if b.kind in GROUP_KINDS and b.name.text in self.groups]
         return ir.Project(
             name=name,
@@ -398,6 +434,32 @@ class Resolver:
             requests=tuple(self.requests.values()),
             groups=tuple(self.groups[n] for n in dict.fromkeys(order)),
         )
+
+    def shadowed_fields(self) -> None:
+        """Request fields are spine columns: two meanings for one column name would be ambiguous."""
+        keys = {k.name: (e, k) for e in self.entities.values() for k in e.keys}
+        outputs = {f"{b.name.text}__{d.name.text}" for b in self.blocks if b.kind in GROUP_KINDS for d in b.features}
+        seen: dict[str, tuple[ast.Block, ast.TypedName]] = {}
+        for b in self.of_kind("request"):
+            for f in b.columns:
+                name = f.name.text
+                clash = ""
+                if name in keys and TYPE_NAMES.get(f.type.text.lower()) != keys[name][1].type:
+                    entity, key = keys[name]
+                    clash = f"entity key `{entity.name}.{key.name}` ({key.type})"
+                elif name in outputs:
+                    clash = f"the output column `{name}`"
+                elif name in seen and seen[name][1].type.text.lower() != f.type.text.lower():
+                    clash = f"field `{seen[name][0].name.text}.{name}` of another type"
+                if clash:
+                    self.error(
+                        "E110",
+                        f"request field `{b.name.text}.{name}` has the same name as {clash}",
+                        f.name.span,
+                        label="both would be the same spine column",
+                        help="rename the request field; request fields are read from the spine column of the same name",
+                    )
+                seen.setdefault(name, (b, f))
 
     def of_kind(self, kind: str) -> list[ast.Block]:
         names = self.by_name.get(self.namespace(kind), {})

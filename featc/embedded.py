@@ -193,6 +193,12 @@ def bind_spine(con: duckdb.DuckDBPyConnection, project: ir.Project, spine: Input
     have = list(_columns(con, "__featc_spine_raw"))
     if ROW_ID in have:
         raise DataError(f"spine: the column name {ROW_ID!r} is reserved for featc")
+    outputs = {g.column(f) for g in project.groups for f in g.features}
+    clashes = sorted(outputs.intersection(have))
+    if clashes:
+        raise DataError(
+            f"spine: column(s) {', '.join(map(repr, clashes))} would be overwritten by features; rename them"
+        )
     cols = _needed_spine(project, have, timestamp_column)
     _typed_view(
         con,

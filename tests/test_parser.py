@@ -173,3 +173,38 @@ def test_all_errors_in_a_file_are_reported() -> None:
     with pytest.raises(featc.CompileError) as e:
         featc.compile_text(bad)
     assert [d.code for d in e.value.diagnostics] == ["E101", "E201", "E108"]
+
+
+def test_label_read_through_derived_is_reported_in_any_order() -> None:
+    label = HEAD + "label l {\n entity: user\n source: events\n features {\n y = count(*) over next 1h\n }\n}\n"
+    inner = "derived d {\n entity: user\n features {\n leaky = l.y > 0\n }\n}\n"
+    outer = "derived e {\n entity: user\n features {\n indirect = d.leaky\n }\n}\n"
+    for text in (label + inner + outer, label + outer + inner):
+        with pytest.raises(featc.CompileError) as e:
+            featc.compile_text(text)
+        assert sorted(d.code for d in e.value.diagnostics) == ["E301", "E301"], str(e.value)
+
+
+CLOCKS = [
+    "at > now()", "at > current_timestamp", "at > CURRENT_TIMESTAMP()", "d = current_date", "at > localtimestamp",
+    "at > localtime", "at > current_time", "at > systimestamp", "at > sysdate()", "at > getdate()",
+    "at > sysdatetime()", "at > current_datetime()", "at > utc_timestamp()", "at > clock_timestamp()",
+    "at > transaction_timestamp", "d = today()", "d = curdate()", "unix_timestamp() > 0", "random() < 0.5",
+    "rand() < 0.5", "uuid() IS NULL", "gen_random_uuid() IS NULL", "random_uuid() IS NULL", "newid() IS NULL",
+    "uuid_string() IS NULL",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("condition", CLOCKS)
+def test_every_spelling_of_clock_and_random_functions_is_e303(condition: str) -> None:
+    text = (
+        "entity u {\n key id: int\n}\nsource s {\n timestamp: at\n columns {\n id: int\n at: timestamp\n d: date\n }\n}\n"
+        f"features f {{\n entity: u\n source: s\n features {{\n n = count(*) filter (where {condition}) over 1h\n }}\n}}\n"
+    )
+    with pytest.raises(featc.CompileError) as e:
+        featc.compile_text(text)
+    (d,) = e.value.diagnostics
+    assert d.code == "E303"
+    src = next(iter(e.value.files.values()))
+    assert d.span is not None
+    assert src.text[d.span.start : d.span.end].lower() in condition.lower()
