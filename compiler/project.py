@@ -67,8 +67,7 @@ def compile_files(
     if config_file is not None:
         by_path[config_file.path] = config_file
         diagnostics += _check_bindings(project, config, config_file)
-    if not [d for d in diagnostics if d.severity == "error"]:
-        diagnostics += validate(project)
+    diagnostics += validate(project)  # the IR holds only what resolved cleanly, so passes are safe
     return Compiled(with_hashes(project), diagnostics, by_path, config)
 
 

@@ -37,6 +37,7 @@ def broken(tmp_path: Path) -> Path:
 def test_check_clean_project() -> None:
     code, out, err = run("check", EXAMPLE)
     assert (code, out, err) == (0, "", "")
+    assert run("check", EXAMPLE, "--strict")[0] == 0
 
 
 def test_check_reports_diagnostics_with_location_caret_and_help(broken: Path) -> None:
