@@ -31,16 +31,17 @@ HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 
 CLUSTERS = (
-    int(datetime(2024, 3, 3, tzinfo=timezone.utc).timestamp()) * 1_000_000,  # a Sunday, midnight
+    int(datetime(2024, 3, 3, 9, 30, tzinfo=timezone.utc).timestamp()) * 1_000_000,  # a Sunday
     -2 * HOUR,  # 1969-12-31T22:00, so windows and refresh boundaries straddle the epoch
 )
-EVENT_MINUTES = 150
+EVENT_MINUTES = 90
 STRINGS = ("a", "", "b", "ab", "é", "É", "ü", "Ü", "ñ", "Ñ", "B", "a b")
 STRING_KEYS = ("k1", "k2", "k3", "", "é")
 INT_KEYS = (1, 2, 3, 0, -1)
 VALUE_TYPES = (T.INT, T.DOUBLE, T.STRING, T.BOOL, T.TIMESTAMP)
 ORDERED = (T.INT, T.DOUBLE, T.STRING, T.BOOL, T.TIMESTAMP, T.DATE)
 WINDOW_MINUTES = (1, 2, 5, 10, 30, 60, 90, 120, 1440)
+WINDOW_WEIGHTED = (*WINDOW_MINUTES, 30, 60, 90, 1440)  # longer windows more often: fewer empty ones
 CADENCE_MINUTES = (1, 5, 10, 15, 30, 60, 1440)
 LAG_SECONDS = (60, 120, 30, 300, 3600)
 AGG_KINDS = ("count*", "count", "sum", "avg", "min", "max", "count_distinct", "first", "last")
@@ -495,10 +496,10 @@ def aggregation(draw: Draw, ctx: Ctx, min_window: int, kinds: tuple[str, ...], l
     kind = draw(st.sampled_from(kinds))
     arg, out = agg_arg(draw, ctx, kind)
     text = "count(*)" if kind == "count*" else f"{kind}({arg})"
-    if draw(st.integers(0, 2)) == 0:
+    if draw(st.integers(0, 3)) == 0:
         text += f" filter (where {draw(expr(ctx, T.BOOL, 2))})"
-    windows = [m * MINUTE for m in WINDOW_MINUTES if m * MINUTE >= min_window]
-    if label or draw(st.integers(0, 3)) > 0:
+    windows = [m * MINUTE for m in WINDOW_WEIGHTED if m * MINUTE >= min_window]
+    if label or draw(st.integers(0, 2)) > 0:
         w = draw(st.sampled_from(windows))
         return f"{text} over {'next ' if label else ''}{render_duration(draw, w)}", out, w
     return text, out, 0
@@ -537,7 +538,7 @@ def feature_group(draw: Draw, i: int, ents: list[Entity], srcs: list[Source], ki
     ent = draw(st.sampled_from(ents))
     src = draw(st.sampled_from(srcs))
     ctx = row_ctx(src, family)
-    flt = draw(expr(row_ctx(src), T.BOOL, 2)) if draw(st.integers(0, 2)) == 0 else None
+    flt = draw(expr(row_ctx(src), T.BOOL, 2)) if draw(st.integers(0, 3)) == 0 else None
     ref, every = draw(refresh())
     feats, windows = [], []
     for j in range(draw(st.integers(1, 4))):
@@ -617,8 +618,8 @@ def render(ents: list[Entity], srcs: list[Source], groups: list[Group], request:
 
 
 @st.composite
-def instant(draw: Draw, minutes: int = EVENT_MINUTES) -> int:
-    cluster = draw(st.sampled_from(CLUSTERS))
+def instant(draw: Draw, clusters: tuple[int, ...], minutes: int = EVENT_MINUTES) -> int:
+    cluster = draw(st.sampled_from(clusters))
     return cluster + draw(st.integers(0, minutes)) * MINUTE
 
 
@@ -643,17 +644,17 @@ def key_value(draw: Draw, t: DataType, spine: bool) -> Any:
     pool = STRING_KEYS if t == T.STRING else INT_KEYS
     if draw(st.integers(0, 14)) == 0:
         return None
-    return draw(st.sampled_from(pool if spine else pool[:3]))
+    return draw(st.sampled_from(pool if spine else pool[:2] * 3 + pool[2:3]))
 
 
 @st.composite
-def source_rows(draw: Draw, src: Source) -> list[dict[str, Any]]:
+def source_rows(draw: Draw, src: Source, clusters: tuple[int, ...]) -> list[dict[str, Any]]:
     rows = []
-    for _ in range(draw(st.integers(0, 25))):
+    for _ in range(draw(st.integers(0, 30))):
         row: dict[str, Any] = {}
         for c in src.columns:
             if c.name == src.ts:
-                row[c.name] = None if draw(st.integers(0, 19)) == 0 else draw(instant())
+                row[c.name] = None if draw(st.integers(0, 19)) == 0 else draw(instant(clusters))
             elif c.name in src.keys:
                 row[c.name] = key_value(draw, c.type, spine=False)
             else:
@@ -663,13 +664,13 @@ def source_rows(draw: Draw, src: Source) -> list[dict[str, Any]]:
 
 
 @st.composite
-def spine_instant(draw: Draw, events: list[int], deltas: list[int]) -> int | None:
+def spine_instant(draw: Draw, events: list[int], deltas: list[int], clusters: tuple[int, ...]) -> int | None:
     """Often an event's own instant shifted by a window or cadence: edges are hit exactly."""
     choice = draw(st.integers(0, 9))
     if choice == 0:
         return None
     if choice < 5 or not events:
-        base = draw(instant(EVENT_MINUTES + 60))
+        base = draw(instant(clusters, EVENT_MINUTES + 40))
     else:
         base = draw(st.sampled_from(events)) + draw(st.sampled_from(deltas))
     return base + draw(st.sampled_from((0, 0, 0, 1, -1)))
@@ -677,11 +678,16 @@ def spine_instant(draw: Draw, events: list[int], deltas: list[int]) -> int | Non
 
 @st.composite
 def spine(draw: Draw, ents: list[Entity], request: list[Column], events: list[int],
-          deltas: list[int]) -> list[dict[str, Any]]:
+          deltas: list[int], data_rows: list[dict[str, Any]], clusters: tuple[int, ...]) -> list[dict[str, Any]]:
     rows = []
+    keys = [k for e in ents for k in e.keys]
     for _ in range(draw(st.integers(1, 12))):
-        row: dict[str, Any] = {k.name: key_value(draw, k.type, spine=True) for e in ents for k in e.keys}
-        row["ts"] = draw(spine_instant(events, deltas))
+        if data_rows and draw(st.integers(0, 2)) > 0:  # mostly keys that have data
+            like = draw(st.sampled_from(data_rows))
+            row: dict[str, Any] = {k.name: like[k.name] for k in keys}
+        else:  # keys absent from the data, and null keys
+            row = {k.name: key_value(draw, k.type, spine=True) for k in keys}
+        row["ts"] = draw(spine_instant(events, deltas, clusters))
         for c in request:
             row[c.name] = draw(value(c.type))
         rows.append(row)
@@ -712,11 +718,15 @@ def examples(draw: Draw, kinds: tuple[str, ...] = AGG_KINDS, family: str | None 
             groups.append(d)
     order = draw(st.permutations(range(len(groups)))) if draw(st.integers(0, 3)) == 0 else range(len(groups))
     groups = [groups[i] for i in order]
-    data = {s.name: draw(source_rows(s)) for s in srcs}
+    # One cluster per example mostly (denser windows); sometimes both, for lifetimes across the epoch.
+    clusters = draw(st.sampled_from((CLUSTERS[:1], CLUSTERS[1:], CLUSTERS)))
+    data = {s.name: draw(source_rows(s, clusters)) for s in srcs}
     events = sorted({r[s.ts] for s in srcs for r in data[s.name] if r[s.ts] is not None})
-    shifts = {w for g in groups for w in g.windows if w} | {m * MINUTE for m in CADENCE_MINUTES[:4]}
-    deltas = sorted({0, *shifts, *(-w for w in shifts)})
-    spine_rows = draw(spine(ents, request, events, deltas))
+    shifts = {w for g in groups if g.kind == "features" for w in g.windows if w}
+    shifts |= {m * MINUTE for m in CADENCE_MINUTES[:4]}
+    ahead = {-w for g in groups if g.kind == "label" for w in g.windows}  # events at t + D
+    deltas = sorted({0, *shifts, *ahead})
+    spine_rows = draw(spine(ents, request, events, deltas, [r for rows in data.values() for r in rows], clusters))
     spine_cols = [*(k for e in ents for k in e.keys), Column("ts", T.TIMESTAMP), *request]
     return Example(
         text=render(ents, srcs, groups, request),
