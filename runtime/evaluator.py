@@ -59,9 +59,7 @@ class Evaluator:
         self._sources = {s.name: s for s in self.spec.sources}
         self._keys = {e.name: e.key_names for e in self.spec.entities}
         self._request_fields = [f for r in self.spec.requests for f in r.fields]
-        self._derived = {
-            g.column(f): (g, f) for g in self.spec.groups if g.kind == "derived" for f in g.features
-        }
+        self._derived = {g.column(f): (g, f) for g in self.spec.groups if g.kind == "derived" for f in g.features}
         for g in self.spec.groups:
             if g.source is not None:
                 self.store.index(g.source, self._keys[g.entity])
@@ -75,9 +73,7 @@ class Evaluator:
             raise ValueError(f"unknown source {source!r}")
         self.store.add(source, self._timed(src, rows))
 
-    def _timed(
-        self, src: SourceSpec, rows: Iterable[Mapping[str, Any]]
-    ) -> Iterable[tuple[int, Row]]:
+    def _timed(self, src: SourceSpec, rows: Iterable[Mapping[str, Any]]) -> Iterable[tuple[int, Row]]:
         """(ts, normalised row) for each row with an event time; the rest never count."""
         for raw in rows:
             row = {c.name: coerce(raw.get(c.name), c.type) for c in src.columns}
@@ -102,9 +98,7 @@ class Evaluator:
         values: dict[str, Any] = {}
         for g in groups:
             if g.kind != "derived":
-                values.update(
-                    self._evaluate(g, tuple(key[k] for k in self._keys[g.entity]), t, exact)
-                )
+                values.update(self._evaluate(g, tuple(key[k] for k in self._keys[g.entity]), t, exact))
         self._derive(values, {g.name for g in groups}, self._request(request or {}))
         return {g.column(f): values.get(g.column(f)) for g in groups for f in g.features}
 
@@ -120,21 +114,23 @@ class Evaluator:
         out = []
         for row in spine_rows:
             at = row.get(timestamp_column)
-            if at is None:
+            if at is None or at != at:  # at != at: pandas' NaT is a null instant too
                 cols = {g.column(f): None for g in self._included(row, labels) for f in g.features}
             else:
                 cols = self.features(row, at, row, exact=exact, labels=labels)
             out.append({**row, **cols})
         return out
 
+    def columns(self, *, labels: bool = False) -> list[str]:
+        """Every output column ``<group>__<feature>``, in project order."""
+        return [g.column(f) for g in self.spec.groups if labels or g.kind != "label" for f in g.features]
+
     # ------------------------------------------------------------ internals
 
     def _included(self, key: Mapping[str, Any], labels: bool) -> list[GroupSpec]:
         """Groups to answer, in project order: their entity keys are given (labels on request)."""
         return [
-            g
-            for g in self.spec.groups
-            if (labels or g.kind != "label") and all(k in key for k in self._keys[g.entity])
+            g for g in self.spec.groups if (labels or g.kind != "label") and all(k in key for k in self._keys[g.entity])
         ]
 
     def _request(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -175,9 +171,7 @@ class Evaluator:
         keep = [i for i, r in enumerate(rows) if g.filter is None or truth(g.filter(r))]
         return [ts[i] for i in keep], [rows[i] for i in keep]
 
-    def _derive(
-        self, values: dict[str, Any], included: set[str], request: Mapping[str, Any]
-    ) -> None:
+    def _derive(self, values: dict[str, Any], included: set[str], request: Mapping[str, Any]) -> None:
         """Derived features in dependency order, for the derived groups being answered."""
         for column in self.spec.derived_order:
             g, f = self._derived[column]

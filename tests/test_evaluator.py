@@ -52,9 +52,7 @@ def agg(
     kind: str | None = None,
 ) -> ir.Feature:
     window = ir.Window(kind=kind or ("lifetime" if us is None else "trailing"), us=us or 0)
-    return ir.Feature(
-        name=name, type=t, agg=ir.Aggregate(fn=fn, arg=arg, where=where, window=window)
-    )
+    return ir.Feature(name=name, type=t, agg=ir.Aggregate(fn=fn, arg=arg, where=where, window=window))
 
 
 def derived(name: str, t: T, expr: ir.Expr) -> ir.Feature:
@@ -98,9 +96,7 @@ ACTIVITY = ir.Group(
         agg("max_amount", "max", T.DOUBLE, AMOUNT),
         agg("last_amount", "last", T.DOUBLE, AMOUNT, us=DAY),
         agg("first_amount", "first", T.DOUBLE, AMOUNT, us=DAY),
-        agg(
-            "big_1d", "count", T.INT, us=DAY, where=call("gt", T.BOOL, AMOUNT, lit(10.0, T.DOUBLE))
-        ),
+        agg("big_1d", "count", T.INT, us=DAY, where=call("gt", T.BOOL, AMOUNT, lit(10.0, T.DOUBLE))),
         agg("last_at", "max", T.TIMESTAMP, AT),
     ),
 )
@@ -129,12 +125,8 @@ DERIVED = ir.Group(
     entity="customer",
     features=(
         # declared before what it reads: evaluation follows dependencies, output project order
-        derived(
-            "twice", T.DOUBLE, call("mul", T.DOUBLE, feat("sig", "ratio", T.DOUBLE), lit(2, T.INT))
-        ),
-        derived(
-            "ratio", T.DOUBLE, call("div", T.DOUBLE, BASKET, feat("act", "amount_1d", T.DOUBLE))
-        ),
+        derived("twice", T.DOUBLE, call("mul", T.DOUBLE, feat("sig", "ratio", T.DOUBLE), lit(2, T.INT))),
+        derived("ratio", T.DOUBLE, call("div", T.DOUBLE, BASKET, feat("act", "amount_1d", T.DOUBLE))),
         derived("busy", T.BOOL, call("ge", T.BOOL, feat("batch", "n_1h", T.INT), lit(2, T.INT))),
     ),
 )
@@ -309,9 +301,7 @@ def test_entities_do_not_mix(module: ModuleType) -> None:
         (12, 6),  # asof = 12:10: the rows at 12:00 and 12:05 are in
     ],
 )
-def test_batch_block_served_as_of_last_boundary(
-    module: ModuleType, minutes: float, served_n_life: int
-) -> None:
+def test_batch_block_served_as_of_last_boundary(module: ModuleType, minutes: float, served_n_life: int) -> None:
     rows = [order(-30), order(-20), order(-11), order(-1), order(0), order(5)]
     ev = evaluator(module, rows)
     served = at(ev, minutes)
@@ -416,12 +406,7 @@ def test_aware_timestamps_are_converted_to_utc(module: ModuleType) -> None:
     ev = evaluator(module, [order(0, at=datetime(2024, 1, 1, 13, 30, tzinfo=plus2))])  # 11:30 UTC
     assert at(ev)["act__n_1h"] == 1
     assert at(ev)["act__last_at"] == datetime(2024, 1, 1, 11, 30)
-    assert (
-        ev.features({"customer_id": "c1"}, datetime(2024, 1, 1, 13, 31, tzinfo=plus2), exact=True)[
-            "act__n_1h"
-        ]
-        == 1
-    )
+    assert ev.features({"customer_id": "c1"}, datetime(2024, 1, 1, 13, 31, tzinfo=plus2), exact=True)["act__n_1h"] == 1
 
 
 def test_ints_in_double_columns_become_floats(module: ModuleType) -> None:
@@ -525,9 +510,7 @@ def test_module_is_deterministic_and_marked_generated() -> None:
     assert "DO NOT EDIT" in src.splitlines()[0]
     imports = [ln for ln in src.splitlines() if ln.startswith(("import ", "from "))]
     assert all(
-        ln.startswith(
-            ("from featc.runtime", "from __future__", "from collections.abc", "from typing")
-        )
+        ln.startswith(("from featc.runtime", "from __future__", "from collections.abc", "from typing"))
         for ln in imports
     ), imports
     compile(src, "features.py", "exec")
@@ -547,9 +530,7 @@ def test_case_does_not_evaluate_branches_not_taken() -> None:
     risky = call("add", T.INT, big, QTY)  # overflows for qty > 0
     expr = call("case", T.INT, call("gt", T.BOOL, QTY, lit(0, T.INT)), lit(1, T.INT), risky)
     project = PROJECT.model_copy(
-        update={
-            "groups": (ACTIVITY.model_copy(update={"features": (agg("s", "sum", T.INT, expr),)}),)
-        }
+        update={"groups": (ACTIVITY.model_copy(update={"features": (agg("s", "sum", T.INT, expr),)}),)}
     )
     ev = Evaluator(load_module(python_module(project)))
     ev.ingest("orders", [order(-1, qty=5), order(-2, qty=-1)])
@@ -568,9 +549,7 @@ def test_casts_and_literals_lower() -> None:
         "inlist": (call("in", T.BOOL, QTY, lit(1, T.INT), lit(None, T.NULL)), None),
     }
     feats = tuple(agg(n, "max", T.INT, e) for n, (e, _) in exprs.items())
-    project = PROJECT.model_copy(
-        update={"groups": (ACTIVITY.model_copy(update={"features": feats}),)}
-    )
+    project = PROJECT.model_copy(update={"groups": (ACTIVITY.model_copy(update={"features": feats}),)})
     ev = Evaluator(load_module(python_module(project)))
     ev.ingest("orders", [order(-30, 2.5, qty=2)])
     got = at(ev)
@@ -578,17 +557,13 @@ def test_casts_and_literals_lower() -> None:
 
 
 def test_unknown_function_is_a_clear_error() -> None:
-    bad = ACTIVITY.model_copy(
-        update={"features": (agg("x", "max", T.INT, call("frobnicate", T.INT, QTY)),)}
-    )
+    bad = ACTIVITY.model_copy(update={"features": (agg("x", "max", T.INT, call("frobnicate", T.INT, QTY)),)})
     with pytest.raises(PythonEmitError, match="frobnicate"):
         python_module(PROJECT.model_copy(update={"groups": (bad,)}))
 
 
 def test_cast_outside_the_catalogue_is_an_error() -> None:
-    bad = ACTIVITY.model_copy(
-        update={"features": (agg("x", "max", T.DOUBLE, call("cast", T.DOUBLE, STATUS)),)}
-    )
+    bad = ACTIVITY.model_copy(update={"features": (agg("x", "max", T.DOUBLE, call("cast", T.DOUBLE, STATUS)),)})
     with pytest.raises(PythonEmitError, match="CAST from string to double"):
         python_module(PROJECT.model_copy(update={"groups": (bad,)}))
 
@@ -605,3 +580,22 @@ def test_derived_cycle_is_an_error() -> None:
     )
     with pytest.raises(PythonEmitError, match="cycle"):
         python_module(PROJECT.model_copy(update={"groups": (cyc,)}))
+
+
+def test_columns_in_project_order(module: ModuleType) -> None:
+    ev = Evaluator(module)
+    assert ev.columns()[:2] == ["act__n_1h", "act__n_life"]
+    assert "lab__n_next_1h" not in ev.columns()
+    assert ev.columns(labels=True) == list(at(ev, labels=True))
+
+
+def test_training_rows_accept_pandas_timestamps(module: ModuleType) -> None:
+    pd = pytest.importorskip("pandas")
+    ev = evaluator(module, [order(-30)])
+    spine: list[dict[str, Any]] = [
+        {"customer_id": "c1", "ts": pd.Timestamp(T0, tz="UTC")},
+        {"customer_id": "c1", "ts": pd.NaT},
+    ]
+    out = ev.training_rows(spine)
+    assert out[0]["act__n_1h"] == 1
+    assert out[1]["act__n_1h"] is None
