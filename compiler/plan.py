@@ -218,8 +218,4 @@ def servable(project: ir.Project, feature: ir.Feature, entity: str) -> bool:
 
 def feature_groups(project: ir.Project, entity: str) -> list[ir.Group]:
     """The features blocks of an entity: their sources define the materialised key set."""
-    return [
-        g
-        for g in project.groups
-        if g.entity == entity and g.kind == "features" and g.source is not None
-    ]
+    return [g for g in project.groups if g.entity == entity and g.kind == "features" and g.source is not None]

@@ -69,11 +69,7 @@ def group(
     refresh: tuple[int, int] | None = None,
     filter: ir.Expr | None = None,
 ) -> ir.Group:
-    r = (
-        ir.Refresh(mode="batch", every_us=refresh[0], lag_us=refresh[1])
-        if refresh
-        else ir.Refresh()
-    )
+    r = ir.Refresh(mode="batch", every_us=refresh[0], lag_us=refresh[1]) if refresh else ir.Refresh()
     return ir.Group(
         kind=kind,
         name=name,
@@ -104,9 +100,7 @@ CHECKOUT = ir.Request(name="checkout", fields=(ir.Column(name="basket", type=T.D
 
 
 def project(*groups: ir.Group, requests: Sequence[ir.Request] = ()) -> ir.Project:
-    return ir.Project(
-        name="t", entities=(USER,), sources=(EV,), requests=tuple(requests), groups=groups
-    )
+    return ir.Project(name="t", entities=(USER,), sources=(EV,), requests=tuple(requests), groups=groups)
 
 
 def ev(
@@ -124,18 +118,13 @@ def ev(
 def connect(events: Sequence[tuple[Any, ...]]) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("CREATE SCHEMA raw")
-    con.execute(
-        "CREATE TABLE raw.ev (uid VARCHAR, amt DOUBLE, n BIGINT, cat VARCHAR, "
-        "ok BOOLEAN, ets TIMESTAMP)"
-    )
+    con.execute("CREATE TABLE raw.ev (uid VARCHAR, amt DOUBLE, n BIGINT, cat VARCHAR, ok BOOLEAN, ets TIMESTAMP)")
     if events:
         con.executemany("INSERT INTO raw.ev VALUES (?, ?, ?, ?, ?, ?)", list(events))
     return con
 
 
-def fetch(
-    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
+def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     cur = con.execute(sql, params) if params else con.execute(sql)
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
@@ -157,8 +146,6 @@ def train(
     return fetch(con, training_sql(p, **kw))
 
 
-def materialize(
-    p: ir.Project, events: Sequence[tuple[Any, ...]], entity: str, as_of: datetime
-) -> list[dict[str, Any]]:
+def materialize(p: ir.Project, events: Sequence[tuple[Any, ...]], entity: str, as_of: datetime) -> list[dict[str, Any]]:
     con = connect(events)
     return fetch(con, materialize_sql(p, entity), {"as_of": as_of})

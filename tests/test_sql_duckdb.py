@@ -102,18 +102,13 @@ def test_sum_types() -> None:
     p = project(group("g", agg("si", "sum", N), agg("a", "avg", N)))
     con = duckdb.connect()
     con.execute("CREATE SCHEMA raw")
-    con.execute(
-        "CREATE TABLE raw.ev (uid VARCHAR, amt DOUBLE, n BIGINT, cat VARCHAR, "
-        "ok BOOLEAN, ets TIMESTAMP)"
-    )
+    con.execute("CREATE TABLE raw.ev (uid VARCHAR, amt DOUBLE, n BIGINT, cat VARCHAR, ok BOOLEAN, ets TIMESTAMP)")
     con.execute("CREATE TABLE spine (uid VARCHAR, ts TIMESTAMP)")
     sql = training_sql(p)
     got = con.execute(f"SELECT typeof(g__si), typeof(g__a) FROM ({sql}) LIMIT 1").fetchall()
     assert got in ([], [("BIGINT", "DOUBLE")])
     con.execute("INSERT INTO spine VALUES ('u', ?)", [at(5)])
-    assert con.execute(f"SELECT typeof(g__si), typeof(g__a) FROM ({sql})").fetchall() == [
-        ("BIGINT", "DOUBLE")
-    ]
+    assert con.execute(f"SELECT typeof(g__si), typeof(g__a) FROM ({sql})").fetchall() == [("BIGINT", "DOUBLE")]
 
 
 # ---------------------------------------------------------------- nulls
@@ -307,9 +302,7 @@ def test_derived_with_request_fields_and_chains() -> None:
     ratio = derived("ratio", call("div", T.DOUBLE, basket, avg_ref))
     ratio_ref = ir.FeatureRef(type=T.DOUBLE, group="d", name="ratio")
     double = derived("twice", call("mul", T.DOUBLE, ratio_ref, lit(2, T.INT)))
-    busy = derived(
-        "busy", call("ge", T.BOOL, ir.FeatureRef(type=T.INT, group="g", name="cnt"), lit(2, T.INT))
-    )
+    busy = derived("busy", call("ge", T.BOOL, ir.FeatureRef(type=T.INT, group="g", name="cnt"), lit(2, T.INT)))
     p = project(
         group("g", agg("a", "avg", AMT), agg("cnt", "count")),
         group("d", ratio, double, busy, kind="derived"),
@@ -541,19 +534,13 @@ SCALARS: list[tuple[str, T, tuple[ir.Expr, ...], object]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("fn", "typ", "args", "expected"), SCALARS, ids=[f"{s[0]}-{i}" for i, s in enumerate(SCALARS)]
-)
+@pytest.mark.parametrize(("fn", "typ", "args", "expected"), SCALARS, ids=[f"{s[0]}-{i}" for i, s in enumerate(SCALARS)])
 def test_scalar_semantics(fn: str, typ: T, args: tuple[ir.Expr, ...], expected: object) -> None:
     d = get_dialect("duckdb")
     sql = d.generate(exp.Select(expressions=[d.lower(call(fn, typ, *args), _no_refs)]))
     got = duckdb.connect().execute(sql).fetchone()
     assert got is not None
-    assert (
-        got[0] == expected
-        if not isinstance(expected, float)
-        else got[0] == pytest.approx(expected, rel=1e-12)
-    )
+    assert got[0] == expected if not isinstance(expected, float) else got[0] == pytest.approx(expected, rel=1e-12)
 
 
 def _no_refs(e: ir.Expr) -> object:
@@ -564,3 +551,23 @@ def test_every_catalog_function_lowers() -> None:
     from featc.compiler.catalog import FUNCTIONS
 
     assert set(FUNCTIONS) <= {s[0] for s in SCALARS}
+
+
+def test_between_and_nullif_are_strict() -> None:
+    d = get_dialect("duckdb")
+    cases = [
+        (call("between", B, lit(5, I), lit(None, I), lit(3, I)), None),
+        (call("between", B, lit(None, I), lit(1, I), lit(3, I)), None),
+        (call("nullif", I, lit(1, I), lit(None, I)), None),
+        (call("nullif", I, lit(1, I), lit(2, I)), 1),
+    ]
+    for expr, expected in cases:
+        sql = d.generate(exp.Select(expressions=[d.lower(expr, _no_refs)]))
+        assert duckdb.connect().execute(sql).fetchone() == (expected,)
+
+
+def test_double_overflow_is_null() -> None:
+    big = derived("big", call("mul", D, ir.FeatureRef(type=D, group="g", name="s"), lit(1e308, D)))
+    p = project(group("g", agg("s", "sum", AMT)), group("d", big, kind="derived"))
+    rows = train(p, [ev("u", 95, 1e308), ev("u", 96, 1e308), ev("v", 95, 2.0)], [("u", at(100)), ("v", at(100))])
+    assert [(r["g__s"], r["d__big"]) for r in rows] == [(None, None), (2.0, None)]

@@ -196,26 +196,20 @@ class _Emitter:
                 v = f"v{i}"
                 on = [eq(col(k, "w"), col(k, v)) for k in keys]
                 on.append(eq(col(_wcol(i), "w"), col(TS, v)))
-                out = out.join(
-                    table(self.vals_name(st.scan), v), on=and_all(on), join_type="left", copy=False
-                )
+                out = out.join(table(self.vals_name(st.scan), v), on=and_all(on), join_type="left", copy=False)
                 out = out.select(alias(col(f"{a.fn}_{a.input.name}", v), a.column), copy=False)
             else:
                 out = out.select(alias(col(_wcol(i), "w"), a.column), copy=False)
         return out.where(not_null(col(RID, "w")), copy=False)
 
-    def probe_branch(
-        self, st: Stage, keys: list[str], inputs: list[str], flags: list[str]
-    ) -> exp.Select:
+    def probe_branch(self, st: Stage, keys: list[str], inputs: list[str], flags: list[str]) -> exp.Select:
         types = {a.input.name: a.input.type for a in st.aggs}
         nulls = [alias(self.d.null(types[i]), i) for i in inputs]
         fl = [alias(self.d.null(DataType.INT), _flag(i)) for i in flags]
         cols = [col(RID), *[col(k) for k in keys], col(TS), *nulls, *fl]
         return select(*cols).from_(table(self.probe_name(st.scan.entity, st.instant)))
 
-    def scan_branch(
-        self, st: Stage, keys: list[str], inputs: list[str], flags: list[str]
-    ) -> exp.Select:
+    def scan_branch(self, st: Stage, keys: list[str], inputs: list[str], flags: list[str]) -> exp.Select:
         fl = [alias(self.first_seen(keys, i), _flag(i)) for i in flags]
         cols = [
             alias(exp.Null(), RID),
@@ -242,9 +236,7 @@ class _Emitter:
         elif a.fn == "count_distinct":
             func = exp.Count(this=col(_flag(a.input.name)))
         elif a.fn in ("sum", "avg", "min", "max"):
-            cls: type[exp.Expr] = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[
-                a.fn
-            ]
+            cls: type[exp.Expr] = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[a.fn]
             func = cls(this=x)
         else:
             seen = when(not_null(x), col(TS))
@@ -288,12 +280,14 @@ class _Emitter:
     def feature_value(self, column: str) -> exp.Expr:
         out = self.plan.output(column)
         if out.stage is not None:
-            return col(column, out.stage)
-        assert out.feature.expr is not None
-        value = self.derived(out.feature.expr)
-        if self.guard:
-            value = when(not_null(col(self.ts_column, SPINE)), value)
-        return value
+            value = col(column, out.stage)
+        else:
+            assert out.feature.expr is not None
+            value = self.derived(out.feature.expr)
+            if self.guard:
+                value = when(not_null(col(self.ts_column, SPINE)), value)
+        # Doubles that overflowed (sums, products) leave SQL as null, never as infinity.
+        return self.d.finite(value) if out.feature.type == DataType.DOUBLE else value
 
     def derived(self, e: ir.Expr) -> exp.Expr:
         """Inline a row-level expression; FeatureRefs to derived features inline recursively."""
@@ -364,11 +358,7 @@ def training_sql(
     rid: exp.Expr = col(row_id) if row_id is not None else exp.Window(this=exp.RowNumber())
     em.ctes.append((SPINE, select(exp.Star(), alias(rid, RID)).from_(table(spine))))
     em.build()
-    cols = (
-        list(spine_columns)
-        if spine_columns is not None
-        else default_spine_columns(project, timestamp_column)
-    )
+    cols = list(spine_columns) if spine_columns is not None else default_spine_columns(project, timestamp_column)
     return d.generate(em.query(em.final(cols, [RID])))
 
 
@@ -386,9 +376,7 @@ def materialize_sql(project: ir.Project, entity: str, dialect: str = "duckdb") -
 def materialize_spine(d: Dialect, project: ir.Project, ent: ir.Entity) -> exp.Select:
     """Distinct non-null keys found in the sources of the entity's features blocks."""
     keys = keys_of(ent)
-    sources = _unique(
-        [project.source(g.source).table for g in feature_groups(project, ent.name) if g.source]
-    )
+    sources = _unique([project.source(g.source).table for g in feature_groups(project, ent.name) if g.source])
     if not sources:
         raise ValueError(f"entity {ent.name} has no features block with a source")
     branches = [
