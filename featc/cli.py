@@ -249,20 +249,27 @@ def _instant(text: str) -> datetime:
 
 @main.command()
 @click.argument("code", required=False)
+@click.option("--markdown", is_flag=True, help="Print every explanation as Markdown (regenerates docs/diagnostics.md).")
 @handled
-def explain(code: str | None) -> None:
-    """Explain a diagnostic code (or list them all)."""
+def explain(code: str | None, markdown: bool) -> None:
+    """Explain a diagnostic code, with an example and a fix (or list the codes)."""
     from .compiler.codes import CODES
+    from .compiler.explain import all_markdown, load_explanation, prelude_note
 
+    if markdown:
+        click.echo(all_markdown())
+        return
     if code is None:
         for c in CODES.values():
             click.echo(f"{c.code}  {c.severity:<7}  {c.name:<28} {c.summary}")
         return
-    found = CODES.get(code.upper())
-    if found is None:
-        raise click.BadParameter(f"unknown code {code!r}; `featc explain` lists them", param_hint="CODE")
-    click.echo(f"{found.code} ({found.name}, {found.severity}): {found.summary}")
-    click.echo("See docs/diagnostics.md for examples.")
+    try:
+        text = load_explanation(code)
+    except KeyError:
+        raise click.BadParameter(f"unknown code {code!r}; `featc explain` lists them", param_hint="CODE") from None
+    found = CODES[code.upper()]
+    click.echo(f"{found.code} ({found.name}, {found.severity}): {found.summary}\n")
+    click.echo(text + "\n" + prelude_note())
 
 
 @main.command()
