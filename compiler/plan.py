@@ -31,10 +31,22 @@ class Instant:
 
     @property
     def tag(self) -> str:
-        return "exact" if self.exact else f"served_{self.every_us}_{self.lag_us}"
+        if self.exact:
+            return "exact"
+        return f"served_{duration(self.every_us)}_lag_{duration(self.lag_us)}"
 
 
 EXACT = Instant()
+
+_UNITS = (("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000), ("ms", 1_000), ("us", 1))
+
+
+def duration(us: int) -> str:
+    """A readable, exact spelling of a duration for CTE names: 600000000 -> '10m'."""
+    if us == 0:
+        return "0"
+    unit, size = next((u, n) for u, n in _UNITS if us % n == 0)
+    return f"{us // size}{unit}"
 
 
 @dataclass(frozen=True)

@@ -571,3 +571,17 @@ def test_double_overflow_is_null() -> None:
     p = project(group("g", agg("s", "sum", AMT)), group("d", big, kind="derived"))
     rows = train(p, [ev("u", 95, 1e308), ev("u", 96, 1e308), ev("v", 95, 2.0)], [("u", at(100)), ("v", at(100))])
     assert [(r["g__s"], r["d__big"]) for r in rows] == [(None, None), (2.0, None)]
+
+
+def test_composite_key_entity() -> None:
+    """Every key must match; a row with any null key is never an input."""
+    uc = ir.Entity(name="uc", keys=(ir.Column(name="uid", type=S), ir.Column(name="cat", type=S)))
+    g = group("g", agg("cnt", "count"), entity="uc")
+    p = project(g).model_copy(update={"entities": (uc,)})
+    events = [ev("u", 95, cat="a"), ev("u", 96, cat="a"), ev("u", 97, cat="b"), ev("u", 98, cat=None)]
+    spine = [("u", "a", at(100)), ("u", "b", at(100)), ("u", None, at(100))]
+    rows = train(p, events, spine, spine_ddl="uid VARCHAR, cat VARCHAR, ts TIMESTAMP")
+    assert [r["g__cnt"] for r in rows] == [2, 1, 0]
+    assert list(rows[0]) == ["uid", "cat", "ts", "g__cnt"]
+    mat = materialize(p, events, "uc", at(100) or T0)
+    assert [(r["uid"], r["cat"], r["g__cnt"]) for r in mat] == [("u", "a", 2), ("u", "b", 1)]

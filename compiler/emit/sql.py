@@ -25,6 +25,7 @@ RID = "__rid"
 TS = "__ts"
 SPINE = "__spine"
 AS_OF = "__as_of"
+_OVERFLOW = ("sum", "avg")
 
 
 # ---------------------------------------------------------------- small builders
@@ -278,16 +279,21 @@ class _Emitter:
         return [alias(self.feature_value(o.column), o.column) for o in self.plan.outputs]
 
     def feature_value(self, column: str) -> exp.Expr:
+        """A stage column, or a derived expression; doubles that can overflow are guarded."""
         out = self.plan.output(column)
+        double = out.feature.type == DataType.DOUBLE
         if out.stage is not None:
             value = col(column, out.stage)
-        else:
-            assert out.feature.expr is not None
-            value = self.derived(out.feature.expr)
-            if self.guard:
-                value = when(not_null(col(self.ts_column, SPINE)), value)
-        # Doubles that overflowed (sums, products) leave SQL as null, never as infinity.
-        return self.d.finite(value) if out.feature.type == DataType.DOUBLE else value
+            # Sums of finite doubles can overflow; the contract never lets infinity out.
+            assert out.feature.agg is not None
+            return self.d.finite(value) if double and out.feature.agg.fn in _OVERFLOW else value
+        assert out.feature.expr is not None
+        value = self.derived(out.feature.expr)
+        if double:
+            value = self.d.finite(value)
+        if self.guard:
+            value = when(not_null(col(self.ts_column, SPINE)), value)
+        return value
 
     def derived(self, e: ir.Expr) -> exp.Expr:
         """Inline a row-level expression; FeatureRefs to derived features inline recursively."""
