@@ -40,6 +40,7 @@ class Parser:
         return self.src.span(start, end)
 
     def error(self, code: str, message: str, start: int, end: int, label: str = "", help: str = "") -> SyntaxFailure:
+        end = min(end, len(self.text))  # "expected ..." at end of file points at the end, not past it
         self.diagnostics.append(Diagnostic.make(code, message, self.span(start, end), label=label, help=help))
         return SyntaxFailure()
 
@@ -138,7 +139,7 @@ class Parser:
         end = i
         while end > start and text[end - 1] in " \t\r\n":
             end -= 1
-        if ch == "#" or text.startswith("--", i):
+        if text.startswith(("#", "--"), i):  # `ch` is unset when the value is empty at end of file
             nl = text.find("\n", i)
             i = len(text) if nl < 0 else nl
         self.pos = i
