@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -32,6 +33,8 @@ from hypothesis import strategies as st
 from featc.cli import main
 from featc.compiler.codes import CODES
 from featc.compiler.diagnostics import Diagnostic, render_all, render_github, render_json
+from featc.compiler.emit.python import python_module
+from featc.compiler.emit.sql import materialize_sql, training_sql
 from featc.compiler.ir import Span
 from featc.compiler.project import Compiled, Config, compile_files, load_dir
 from featc.compiler.source import SourceFile
@@ -160,7 +163,26 @@ def line_ends(text: str, draw: st.DrawFn) -> str:
     return text.replace(old, new)
 
 
-MUTATIONS: list[Mutation] = [delete, duplicate, swap, insert, insert, truncate, line_ends]
+# Tokens of the language, so that mutants often still parse and reach the resolver and type checker.
+TOKEN = re.compile(r"[A-Za-z_]\w*|\d+[smhd]\b|\d+(?:\.\d+)?|'[^'\n]*'|[^\sA-Za-z0-9_]")
+VOCABULARY = """entity source features label derived request key table timestamp columns filter refresh every
+lag continuous over next int double string bool date decimal count sum avg min max first last count_distinct
+coalesce nullif abs round floor ceil ln exp power sqrt least greatest lower upper length CAST AS CASE WHEN THEN
+ELSE END AND OR NOT NULL TRUE FALSE IS IN BETWEEN DISTINCT EXTRACT HOUR DOW FROM now random 1h 0s 30m 7d 1h30m
+1 0 -1 2.5 1e3 'x' '' + - * / % || = != <> < <= > >= ( ) , . : { } ::""".split()
+
+
+def replace_token(text: str, draw: st.DrawFn) -> str:
+    """One token becomes a keyword, type, function, operator or another name from the same text."""
+    tokens = list(TOKEN.finditer(text))
+    if not tokens:
+        return text
+    m = draw(st.sampled_from(tokens))
+    new = draw(st.sampled_from(VOCABULARY) | st.sampled_from([t.group() for t in tokens]))
+    return text[: m.start()] + new + text[m.end() :]
+
+
+MUTATIONS: list[Mutation] = [delete, duplicate, swap, insert, insert, truncate, line_ends, replace_token, replace_token]
 
 
 @st.composite
@@ -168,6 +190,15 @@ def mutated(draw: st.DrawFn) -> str:
     text = draw(st.sampled_from(SEEDS))
     for _ in range(draw(st.integers(1, 6))):
         text = draw(st.sampled_from(MUTATIONS))(text, draw)
+    return text
+
+
+@st.composite
+def near_valid(draw: st.DrawFn) -> str:
+    """A valid project with one or two tokens replaced: often still clean, so it reaches the emitters."""
+    text = draw(st.sampled_from([p.read_text() for p in VALID]))
+    for _ in range(draw(st.integers(1, 2))):
+        text = replace_token(text, draw)
     return text
 
 
@@ -277,6 +308,21 @@ def test_generated_stress_inputs_compile_to_diagnostics(text: str) -> None:
     check([text])
 
 
+@settings(FUZZ, max_examples=max(EXAMPLES // 3, 50))
+@given(near_valid())
+def test_clean_mutants_emit_without_raising(text: str) -> None:
+    """What `featc compile` does after a clean check: every emitter accepts whatever compiled cleanly."""
+    compiled = check([text])
+    if compiled.errors:
+        return
+    project = compiled.project
+    training_sql(project, "duckdb")
+    training_sql(project, "duckdb", exact=True)
+    for entity in dict.fromkeys(g.entity for g in project.groups if g.kind == "features"):
+        materialize_sql(project, entity, "duckdb")
+    python_module(project)
+
+
 @pytest.mark.parametrize("path", VALID, ids=[p.stem for p in VALID])
 def test_truncation_at_every_point(path: Path) -> None:
     """Every prefix of a valid file: the EOF paths of each parser state. CI takes every 5th."""
@@ -364,14 +410,19 @@ def test_config_values_of_the_wrong_type_are_a_diagnostic(tmp_path: Path, toml: 
 
 # ---------------------------------------------------------------- the command line
 
+# Doubles that overflow to infinity: the known bug above (test_overflowing_double_literal_is_a_diagnostic)
+# would make `featc compile` fail; remove this filter when it is fixed.
+OVERFLOWING = re.compile(r"\d[eE]\+?\d{3,}")
+
 
 @settings(FUZZ, max_examples=max(EXAMPLES // 10, 20), deadline=None)
-@given(mutated().filter(lambda t: "\x00" not in t))
+@given(mutated().filter(lambda t: "\x00" not in t and not OVERFLOWING.search(t)))
 def test_cli_check_never_prints_a_traceback(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
     root = tmp_path_factory.mktemp("fuzz")
     (root / "a.feat").write_text(text, encoding="utf-8", errors="surrogatepass")
-    for fmt in ("text", "json", "github"):
-        result = CliRunner().invoke(main, ["check", str(root), "--format", fmt])
+    commands = [["check", str(root), "--format", fmt] for fmt in ("text", "json", "github")]
+    for args in [*commands, ["compile", str(root), "--out", str(root / "out")]]:
+        result = CliRunner().invoke(main, args)
         output = result.stdout + result.stderr
         assert result.exit_code in (0, 1), output
         assert "Traceback" not in output and "internal error" not in output, output
