@@ -31,9 +31,9 @@ from featc.compiler.types import DataType
 from featc.runtime import Evaluator, load_module
 
 sys.path.insert(0, os.path.dirname(__file__))  # pytest's importlib mode: tests/ is no package
-import reference  # noqa: E402
-import strategies  # noqa: E402
-from strategies import AGG_KINDS, FAMILIES, Column, Example  # noqa: E402
+import reference
+import strategies
+from strategies import AGG_KINDS, FAMILIES, Column, Example
 
 T = DataType
 EXAMPLES = int(os.environ.get("FEATC_PROPERTY_EXAMPLES", "200"))
@@ -41,11 +41,12 @@ FOCUSED = int(os.environ.get("FEATC_PROPERTY_FOCUSED", str(max(EXAMPLES // 5, 20
 REL, ABS = 1e-9, 1e-12  # ABS only forgives cancellation noise far below any real value
 EPOCH = datetime(1970, 1, 1)
 
-settings.register_profile(
-    "featc", deadline=None, database=None, print_blob=True,
+# Per-test settings (not a global profile: other test modules keep theirs). Examples are slow
+# (a DuckDB run each), so no deadline; failures are not stored, CI starts clean each time.
+PROPERTY = settings(
+    deadline=None, database=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
-settings.load_profile("featc")
 
 
 def _seeded(fn: Any) -> Any:
@@ -184,7 +185,7 @@ def check(ex: Example) -> None:
 
 
 @_seeded
-@settings(max_examples=EXAMPLES)
+@settings(PROPERTY, max_examples=EXAMPLES)
 @given(strategies.examples())
 def test_engines_agree_with_reference(ex: Example) -> None:
     """The whole language at once: DuckDB, evaluator and reference give the same training data."""
@@ -196,7 +197,7 @@ def test_aggregation_kind(kind: str) -> None:
     """One aggregation kind at a time, so a failure names its culprit."""
 
     @_seeded
-    @settings(max_examples=FOCUSED)
+    @settings(PROPERTY, max_examples=FOCUSED)
     @given(strategies.examples(kinds=(kind,)))
     def run(ex: Example) -> None:
         check(ex)
@@ -209,7 +210,7 @@ def test_function_family(family: str) -> None:
     """Every aggregation argument and derived expression rooted in one scalar function family."""
 
     @_seeded
-    @settings(max_examples=FOCUSED)
+    @settings(PROPERTY, max_examples=FOCUSED)
     @given(strategies.examples(family=family))
     def run(ex: Example) -> None:
         check(ex)

@@ -16,7 +16,7 @@ from featc.compiler import ir
 from featc.compiler.types import DataType
 
 sys.path.insert(0, os.path.dirname(__file__))  # pytest's importlib mode: tests/ is no package
-import reference as R  # noqa: E402
+import reference as R
 
 T = DataType
 MIN = 60_000_000
@@ -239,7 +239,10 @@ def test_casts(value: Any, src: DataType, dst: DataType, want: Any) -> None:
 # ---------------------------------------------------------------- aggregations over time
 
 
-def project(aggs: dict[str, ir.Aggregate], refresh: ir.Refresh = ir.Refresh(), *, where: ir.Expr | None = None,
+EXACT = ir.Refresh()
+
+
+def project(aggs: dict[str, ir.Aggregate], refresh: ir.Refresh = EXACT, *, where: ir.Expr | None = None,
             label: dict[str, ir.Aggregate] | None = None, derived: dict[str, tuple[ir.Expr, DataType]] | None = None
             ) -> ir.Project:
     """One entity ``e`` (key k: string), one source ``s`` (k, ts, v: int, d: double, x: string)."""
