@@ -692,8 +692,8 @@ def spine_instant(draw: Draw, events: list[int], deltas: list[int], clusters: tu
 
 
 @st.composite
-def spine(draw: Draw, ents: list[Entity], request: list[Column], events: list[int],
-          deltas: list[int], data_rows: list[dict[str, Any]], clusters: tuple[int, ...]) -> list[dict[str, Any]]:
+def spine(draw: Draw, ents: list[Entity], request: list[Column], events: list[int], deltas: list[int],
+          data_rows: list[dict[str, Any]], clusters: tuple[int, ...], ts: str) -> list[dict[str, Any]]:
     rows = []
     keys = [k for e in ents for k in e.keys]
     for _ in range(draw(st.integers(1, 12))):
@@ -702,9 +702,10 @@ def spine(draw: Draw, ents: list[Entity], request: list[Column], events: list[in
             row: dict[str, Any] = {k.name: like[k.name] for k in keys}
         else:  # keys absent from the data, and null keys
             row = {k.name: key_value(draw, k.type, spine=True) for k in keys}
-        row["ts"] = draw(spine_instant(events, deltas, clusters))
+        row[ts] = draw(spine_instant(events, deltas, clusters))
         for c in request:
             row[c.name] = draw(value(c.type))
+        row["note"] = draw(value(T.STRING))  # a column no feature reads: passed through unchanged
         rows.append(row)
     for _ in range(draw(st.integers(0, 2))):  # duplicates
         rows.insert(draw(st.integers(0, len(rows))), dict(draw(st.sampled_from(rows))))
@@ -741,12 +742,17 @@ def examples(draw: Draw, kinds: tuple[str, ...] = AGG_KINDS, family: str | None 
     shifts |= {m * MINUTE for m in CADENCE_MINUTES[:4]}
     ahead = {-w for g in groups if g.kind == "label" for w in g.windows}  # events at t + D
     deltas = sorted({0, *shifts, *ahead})
-    spine_rows = draw(spine(ents, request, events, deltas, [r for rows in data.values() for r in rows], clusters))
-    spine_cols = [*(k for e in ents for k in e.keys), Column("ts", T.TIMESTAMP), *request]
+    ts = draw(st.sampled_from(("ts", "as_of")))
+    spine_rows = draw(spine(ents, request, events, deltas, [r for rows in data.values() for r in rows], clusters, ts))
+    spine_cols = [*(k for e in ents for k in e.keys), Column(ts, T.TIMESTAMP), *request, Column("note", T.STRING)]
+    if draw(st.integers(0, 3)) == 0:  # spine columns in any order; output keeps it
+        spine_cols = [spine_cols[i] for i in draw(st.permutations(range(len(spine_cols))))]
+        spine_rows = [{c.name: r[c.name] for c in spine_cols} for r in spine_rows]
     return Example(
         text=render(draw, ents, srcs, groups, request),
         sources=data,
         source_columns={s.name: s.columns for s in srcs},
         spine=spine_rows,
         spine_columns=spine_cols,
+        ts_column=ts,
     )
