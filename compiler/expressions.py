@@ -7,6 +7,7 @@ derived blocks). Errors are recorded and lowering goes on, so one run reports th
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -421,8 +422,24 @@ def _literal(node: exp.Expr, scope: Scope) -> ir.Lit:
         return ir.Lit(type=T.STRING, value=node.this)
     text = node.this
     if text.isdigit():
+        if len(text.lstrip("0")) > 19:  # longer than any int64; also keeps int() within Python's digit limit
+            raise scope.fail(
+                "E204",
+                f"integer literal {scope.text(node)} does not fit in 64 bits",
+                node,
+                help="write it as a double, e.g. `1e20`",
+            )
         return _checked_lit(T.INT, int(text), node, scope)
-    return ir.Lit(type=T.DOUBLE, value=float(text))
+    value = float(text)
+    if not math.isfinite(value):
+        raise scope.fail(
+            "E204",
+            f"number {scope.text(node)} does not fit in a double",
+            node,
+            label="overflows to infinity",
+            help="doubles reach about 1.8e308",
+        )
+    return ir.Lit(type=T.DOUBLE, value=value)
 
 
 def _not(node: exp.Not, scope: Scope) -> ir.Expr:

@@ -10,6 +10,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import ir
 from .diagnostics import Diagnostic, did_you_mean
@@ -129,10 +130,30 @@ def read_config(root: Path) -> tuple[Config, list[Diagnostic], SourceFile | None
             src,
         )
     diags = _unknown_keys(data, src)
-    project = data.get("project", {})
-    duck = data.get("duckdb", {}).get("sources", {})
-    bindings = {k: str((root / v).resolve()) if not re.match(r"^\w+://", str(v)) else str(v) for k, v in duck.items()}
-    return Config(str(project.get("name", name)), bindings), diags, src
+    project, p_diags = _table(data, "project", src)
+    duckdb, d_diags = _table(data, "duckdb", src)
+    sources, s_diags = _table(duckdb, "sources", src, "duckdb.sources")
+    diags += p_diags + d_diags + s_diags
+    for key, value in {"name": project.get("name", name), **sources}.items():
+        if not isinstance(value, str):
+            diags.append(_config_error(src, key, f"`{key}` must be a string, got {type(value).__name__}"))
+    bindings = {
+        k: v if re.match(r"^\w+://", v) else str((root / v).resolve()) for k, v in sources.items() if isinstance(v, str)
+    }
+    project_name = project.get("name")
+    return Config(project_name if isinstance(project_name, str) else name, bindings), diags, src
+
+
+def _config_error(src: SourceFile, key: str, message: str) -> Diagnostic:
+    return Diagnostic.make("E001", f"invalid featc.toml: {message}", _key_span(src, key), help="see docs/project.md")
+
+
+def _table(data: dict[str, Any], key: str, src: SourceFile, shown: str = "") -> tuple[dict[str, Any], list[Diagnostic]]:
+    """``data[key]`` when it is a table; a diagnostic (and an empty table) when it is something else."""
+    value = data.get(key, {})
+    if isinstance(value, dict):
+        return value, []
+    return {}, [_config_error(src, key, f"`{shown or key}` must be a table, got {type(value).__name__}")]
 
 
 def _key_span(src: SourceFile, key: str) -> ir.Span:
@@ -141,7 +162,7 @@ def _key_span(src: SourceFile, key: str) -> ir.Span:
     return src.span(start, start + len(key))
 
 
-def _unknown_keys(data: dict[str, object], src: SourceFile) -> list[Diagnostic]:
+def _unknown_keys(data: dict[str, Any], src: SourceFile) -> list[Diagnostic]:
     out = []
     for table, value in data.items():
         allowed = CONFIG_KEYS.get(table)

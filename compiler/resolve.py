@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
+import sqlglot
+from sqlglot import exp
+
 from . import ast, ir
 from .diagnostics import Diagnostic, Label, did_you_mean
 from .expressions import Failed, Scope, aggregation, condition, row_expression
@@ -377,6 +380,40 @@ class Resolver:
             raise Failed()
         return ir.FeatureRef(type=t, group=target.name.text, name=name)
 
+    def derived_order(self) -> list[tuple[ast.Block, ast.FeatureDef]]:
+        """Acyclic derived features, each after the derived features it names.
+
+        Members of a cycle are left out, so they resolve in source order and the cycle is reported
+        where it is first written.
+        """
+        defs = {(b.name.text, d.name.text): (b, d) for b in self.of_kind("derived") for d in b.features}
+        deps = {key: [r for r in _references(d.expr.text, b.name.text) if r in defs] for key, (b, d) in defs.items()}
+        order: list[tuple[str, str]] = []
+        seen: set[tuple[str, str]] = set()
+        cyclic: set[tuple[str, str]] = set()
+        for root in defs:
+            if root in seen:
+                continue
+            seen.add(root)
+            stack = [(root, iter(deps[root]))]
+            while stack:  # iterative post-order: no recursion however long the chain
+                node, pending = stack[-1]
+                on_stack = [n for n, _ in stack]
+                nxt = None
+                for n in pending:
+                    if n in on_stack:
+                        cyclic.update(on_stack[on_stack.index(n) :])
+                    elif n not in seen:
+                        nxt = n
+                        break
+                if nxt is None:
+                    stack.pop()
+                    order.append(node)
+                else:
+                    seen.add(nxt)
+                    stack.append((nxt, iter(deps[nxt])))
+        return [defs[k] for k in order if k not in cyclic]
+
     def row_column_check(self, b: ast.Block, qualifier: str | None, name: str, span: ir.Span) -> None:
         """A source column in a derived feature: a row value where only per-entity values exist."""
         own = qualifier is None and any(d.name.text == name for d in b.features)
@@ -422,6 +459,8 @@ class Resolver:
         for b in self.blocks:
             if b.kind in ("features", "label") and self.by_name["block"].get(b.name.text) is b:
                 self.aggregate_group(b)
+        for b, d in self.derived_order():
+            self.derived_type(b, d)  # dependencies first: resolving never recurses down a long chain
         for b in self.of_kind("derived"):
             self.derived_group(b)
         self.duplicate_features()
@@ -478,6 +517,15 @@ class Resolver:
                         notes=[Label(seen[d.name.text].name.span, "first defined here")],
                     )
                 seen.setdefault(d.name.text, d)
+
+
+def _references(text: str, block: str) -> list[tuple[str, str]]:
+    """The `block.feature` names an expression mentions (bare names belong to ``block``); [] if it does not parse."""
+    try:
+        tree = sqlglot.parse_one(text)
+    except Exception:
+        return []
+    return [(c.table or block, c.name) for c in tree.find_all(exp.Column)] if tree else []
 
 
 def resolve(files: dict[str, SourceFile], blocks: list[ast.Block], name: str) -> tuple[ir.Project, list[Diagnostic]]:
