@@ -379,7 +379,10 @@ def _sum(values: list[Any]) -> Any:
         return None
     if all(isinstance(v, int) for v in values):
         return sum(values)
-    return math.fsum(values)  # correctly rounded: the best any engine can do
+    try:
+        return math.fsum(values)  # correctly rounded: the best any engine can do
+    except OverflowError:
+        return None  # a double sum past the largest double: never infinity, so null
 
 
 def _avg(values: list[Any]) -> float | None:

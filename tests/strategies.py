@@ -52,6 +52,12 @@ TYPE_WORDS = {T.INT: "int", T.DOUBLE: "double", T.STRING: "string", T.BOOL: "boo
               T.TIMESTAMP: "timestamp", T.DATE: "date"}
 
 
+def one_in(draw: Draw, n: int) -> bool:
+    """True about once in n draws. A middle value, not 0: hypothesis favours the ends of a
+    range when generating, and shrinks towards the start (here: False, the common case)."""
+    return bool(draw(st.integers(0, n - 1)) == n // 2)
+
+
 # ---------------------------------------------------------------- expression context
 
 
@@ -104,20 +110,17 @@ def literal(draw: Draw, t: DataType) -> str:
 
 @st.composite
 def leaf(draw: Draw, ctx: Ctx, t: DataType) -> str:
-    """A column / feature / request field, a literal, or a typed NULL."""
-    options: list[st.SearchStrategy[str]] = []
-    names = ctx.leaves.get(t, [])
-    if names:
-        options.append(st.sampled_from(names))
-    if t in (T.INT, T.DOUBLE, T.STRING, T.BOOL):
-        options.append(literal(t))
+    """Mostly a column / feature / request field; sometimes a literal; rarely a typed NULL."""
+    names = list(ctx.leaves.get(t, []))
     if t == T.DATE and not names:
-        options.append(st.sampled_from(ctx.leaves[T.TIMESTAMP]).map(lambda c: f"CAST({c} AS date)"))
-    options.append(st.just(f"CAST(NULL AS {TYPE_WORDS[t]})"))
-    i = draw(st.integers(0, len(options) - 1))
-    if i == len(options) - 1 and len(options) > 1 and draw(st.integers(0, 7)) != 0:
-        i = 0  # typed NULLs are rare: most of the nulls come from the data
-    return draw(options[i])
+        names = [f"CAST({c} AS date)" for c in ctx.leaves[T.TIMESTAMP]]
+    has_literal = t in (T.INT, T.DOUBLE, T.STRING, T.BOOL)
+    roll = draw(st.integers(0, 15))
+    if roll == 15 or not (names or has_literal):
+        return f"CAST(NULL AS {TYPE_WORDS[t]})"
+    if names and (roll < (8 if ctx.derived else 11) or not has_literal):
+        return draw(st.sampled_from(names))
+    return draw(literal(t))
 
 
 # ---------------------------------------------------------------- productions
@@ -196,7 +199,7 @@ def comparison(fn: str, op: str) -> Production:
     def build(draw: Draw, ctx: Ctx, depth: int, exact: bool) -> str:
         t = draw(st.sampled_from(ctx.types()))
         a = sub(draw, ctx, t, depth, False)
-        b = "NULL" if draw(st.integers(0, 9)) == 0 else sub(draw, ctx, other_numeric(draw, t), depth, False)
+        b = "NULL" if one_in(draw, 10) else sub(draw, ctx, other_numeric(draw, t), depth, False)
         return f"({a} {op} {b})"
 
     return Production(fn, "compare", T.BOOL, build)
@@ -227,7 +230,7 @@ def in_build(draw: Draw, ctx: Ctx, depth: int, exact: bool) -> str:
     a = sub(draw, ctx, t, depth, False)
     n = draw(st.integers(1, 4))
     items = [
-        "NULL" if draw(st.integers(0, 6)) == 0 else sub(draw, ctx, other_numeric(draw, t), depth, False)
+        "NULL" if one_in(draw, 7) else sub(draw, ctx, other_numeric(draw, t), depth, False)
         for _ in range(n)
     ]
     if all(i == "NULL" for i in items):
@@ -271,7 +274,7 @@ def variadic_build(name: str, out: DataType) -> Callable[[Draw, Ctx, int, bool],
     def build(draw: Draw, ctx: Ctx, depth: int, exact: bool) -> str:
         n = draw(st.integers(2, 3))
         args = [sub(draw, ctx, t, depth, exact) for t in value_types(draw, out, n)]
-        if draw(st.integers(0, 5)) == 0:
+        if one_in(draw, 6):
             args.append("NULL")
         return f"{name}({', '.join(args)})"
 
@@ -281,7 +284,7 @@ def variadic_build(name: str, out: DataType) -> Callable[[Draw, Ctx, int, bool],
 def nullif_build(out: DataType) -> Callable[[Draw, Ctx, int, bool], str]:
     def build(draw: Draw, ctx: Ctx, depth: int, exact: bool) -> str:
         a = sub(draw, ctx, out, depth, exact)
-        b = "NULL" if draw(st.integers(0, 7)) == 0 else sub(draw, ctx, out, depth, False)
+        b = "NULL" if one_in(draw, 8) else sub(draw, ctx, out, depth, False)
         return f"NULLIF({a}, {b})"
 
     return build
@@ -356,11 +359,16 @@ def usable(ctx: Ctx, t: DataType, exact: bool, family: str | None = None) -> lis
 
 
 @st.composite
-def expr(draw: Draw, ctx: Ctx, t: DataType, depth: int = 3, exact: bool = False) -> str:
-    """A well-typed expression of type ``t``. ``exact``: only exact double arithmetic below."""
+def expr(draw: Draw, ctx: Ctx, t: DataType, depth: int = 3, exact: bool = False, call: bool = False) -> str:
+    """A well-typed expression of type ``t``. ``exact``: only exact double arithmetic below.
+
+    ``call``: the root is a function, not a leaf (filters that test something).
+    """
     prods = usable(ctx, t, exact) if depth > 0 else []
     # Leaves first, so shrinking simplifies; about half the nodes are leaves.
     i = draw(st.integers(0, 2 * len(prods))) if prods else 0
+    if call and prods:
+        i = len(prods) + 1 + i % len(prods)
     if i <= len(prods):
         return draw(leaf(ctx, t))
     return prods[i - len(prods) - 1].build(draw, ctx, depth, exact)
@@ -501,7 +509,7 @@ def aggregation(draw: Draw, ctx: Ctx, min_window: int, kinds: tuple[str, ...], l
     arg, out = agg_arg(draw, ctx, kind)
     text = "count(*)" if kind == "count*" else f"{kind}({arg})"
     if draw(st.integers(0, 3)) == 0:
-        text += f" filter (where {draw(expr(ctx, T.BOOL, 2))})"
+        text += f" filter (where {draw(expr(ctx, T.BOOL, 2, call=True))})"
     windows = [m * MINUTE for m in WINDOW_WEIGHTED if m * MINUTE >= min_window]
     if label or draw(st.integers(0, 2)) > 0:
         w = draw(st.sampled_from(windows))
@@ -542,7 +550,7 @@ def feature_group(draw: Draw, i: int, ents: list[Entity], srcs: list[Source], ki
     ent = draw(st.sampled_from(ents))
     src = draw(st.sampled_from(srcs))
     ctx = row_ctx(src, family)
-    flt = draw(expr(row_ctx(src), T.BOOL, 2)) if draw(st.integers(0, 3)) == 0 else None
+    flt = draw(expr(row_ctx(src), T.BOOL, 2, call=True)) if draw(st.integers(0, 3)) == 0 else None
     ref, every = draw(refresh())
     feats, windows = [], []
     for j in range(draw(st.integers(1, 4))):
@@ -600,9 +608,9 @@ def derived_group(draw: Draw, i: int, groups: list[Group], request: list[Column]
 def decorate(draw: Draw, line: str) -> str:
     """Sometimes a trailing comment, or a break inside the first open parenthesis."""
     choice = draw(st.integers(0, 9))
-    if choice == 0:
+    if choice == 5:
         return line + draw(st.sampled_from(("  # note", "  -- note")))
-    if choice == 1 and "(" in line:  # continuation is allowed inside open parentheses
+    if choice == 6 and "(" in line:  # continuation is allowed inside open parentheses
         i = line.index("(") + 1
         return line[:i] + "\n        " + line[i:]
     return line
@@ -657,7 +665,7 @@ def value(draw: Draw, t: DataType) -> Any:
 
 def key_value(draw: Draw, t: DataType, spine: bool) -> Any:
     pool = STRING_KEYS if t == T.STRING else INT_KEYS
-    if draw(st.integers(0, 14)) == 0:
+    if one_in(draw, 15):
         return None
     return draw(st.sampled_from(pool if spine else pool[:2] * 3 + pool[2:3]))
 
@@ -669,7 +677,7 @@ def source_rows(draw: Draw, src: Source, clusters: tuple[int, ...]) -> list[dict
         row: dict[str, Any] = {}
         for c in src.columns:
             if c.name == src.ts:
-                row[c.name] = None if draw(st.integers(0, 19)) == 0 else draw(instant(clusters))
+                row[c.name] = None if one_in(draw, 20) else draw(instant(clusters))
             elif c.name in src.keys:
                 row[c.name] = key_value(draw, c.type, spine=False)
             else:
@@ -681,10 +689,9 @@ def source_rows(draw: Draw, src: Source, clusters: tuple[int, ...]) -> list[dict
 @st.composite
 def spine_instant(draw: Draw, events: list[int], deltas: list[int], clusters: tuple[int, ...]) -> int | None:
     """Often an event's own instant shifted by a window or cadence: edges are hit exactly."""
-    choice = draw(st.integers(0, 9))
-    if choice == 0:
+    if one_in(draw, 12):
         return None
-    if choice < 5 or not events:
+    if draw(st.booleans()) or not events:
         base = draw(instant(clusters, EVENT_MINUTES + 40))
     else:
         base = draw(st.sampled_from(events)) + draw(st.sampled_from(deltas))
