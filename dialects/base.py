@@ -343,8 +343,29 @@ class Dialect:
         return self.round_half_away(a[0], a[1] if len(a) == 2 else None)
 
     def round_half_away(self, x: exp.Expr, digits: exp.Expr | None) -> exp.Expr:
-        """ROUND(x[, n]) on a double, rounding half away from zero."""
-        raise self.unsupported("round() on doubles")
+        """The contract's round(x, n): round(x * 10^n) half away from zero, then / 10^n.
+
+        Spelled out rather than ROUND(x, n): engines scale differently (DuckDB gives
+        ROUND(2.675, 2) = 2.67, while the double 2.675 * 100 is exactly 267.5 -> 2.68).
+        """
+        if digits is None:
+            return self.round_whole(x)
+        scale = self.power_of_ten(digits)
+        scaled = exp.Mul(this=paren(self.cast(x, T.DOUBLE)), expression=paren(scale))
+        return exp.Div(this=self.round_whole(scaled), expression=paren(scale.copy()))
+
+    def power_of_ten(self, digits: exp.Expr) -> exp.Expr:
+        """10^n as a double; a literal n gives a literal (exact for n <= 22)."""
+        if isinstance(digits, exp.Cast) and isinstance(digits.this, exp.Literal):
+            n = int(digits.this.this)
+            if 0 <= n <= 22:
+                return self.double_lit(10.0**n)
+        ten = self.double_lit(10.0)
+        return exp.Pow(this=ten, expression=self.cast(digits, T.DOUBLE))
+
+    def round_whole(self, x: exp.Expr) -> exp.Expr:
+        """x (a double) rounded to a whole number, half away from zero."""
+        raise self.unsupported("rounding half away from zero")
 
     def fn_floor(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
         return a[0] if node.args[0].type == T.INT else exp.Floor(this=a[0])

@@ -10,7 +10,7 @@ from .base import Dialect
 
 
 class DuckDB(Dialect):
-    """DuckDB 2.x. ROUND on doubles already rounds half away from zero (checked in tests)."""
+    """DuckDB 2.x: EPOCH_US for time, ROUND(x) for half-away-from-zero rounding."""
 
     name = "duckdb"
     sqlglot_name = "duckdb"
@@ -19,11 +19,9 @@ class DuckDB(Dialect):
         # sqlglot does not know EPOCH_US and reads epoch_ms() backwards: spell it ourselves.
         return exp.Anonymous(this="EPOCH_US", expressions=[e])
 
-    def round_half_away(self, x: exp.Expr, digits: exp.Expr | None) -> exp.Expr:
-        if digits is None:
-            return exp.Round(this=x)
-        # DuckDB's ROUND takes an INTEGER digit count, not BIGINT.
-        return exp.Round(this=x, decimals=exp.Cast(this=digits, to=exp.DataType.build("INT")))
+    def round_whole(self, x: exp.Expr) -> exp.Expr:
+        # ROUND(double) is std::round: half away from zero, exact (tested).
+        return exp.Round(this=x)
 
     def fn_dow(self, node: object, a: list[exp.Expr]) -> exp.Expr:
         """DuckDB's DOW/DAYOFWEEK is already 0 = Sunday."""

@@ -498,6 +498,10 @@ SCALARS: list[tuple[str, T, tuple[ir.Expr, ...], object]] = [
     ("round", D, (lit(-2.5, D),), -3.0),
     ("round", D, (lit(1.25, D), lit(1, I)), 1.3),
     ("round", I, (lit(7, I), lit(2, I)), 7),
+    ("round", D, (lit(2.675, D), lit(2, I)), 2.68),  # the double 2.675 * 100 is exactly 267.5
+    ("round", D, (lit(0.625, D), lit(1, I)), 0.6),  # 6.25 -> 6
+    ("round", D, (lit(-1.005, D), lit(2, I)), -1.0),  # -100.49999999999999 -> -100
+    ("round", D, (lit(2.5, D), lit(None, I)), None),
     ("floor", D, (lit(-1.5, D),), -2.0),
     ("floor", I, (lit(4, I),), 4),
     ("ceil", D, (lit(1.2, D),), 2.0),
