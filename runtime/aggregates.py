@@ -57,9 +57,7 @@ FUNCTIONS = frozenset(_BY_VALUES) | frozenset(_BY_PAIRS)
 
 def aggregate(agg: AggSpec, ts: Sequence[int], rows: Sequence[Row]) -> Any:
     """``agg`` over rows already in its window and through the group filter."""
-    kept = [
-        (t, r) for t, r in zip(ts, rows, strict=True) if agg.where is None or truth(agg.where(r))
-    ]
+    kept = [(t, r) for t, r in zip(ts, rows, strict=True) if agg.where is None or truth(agg.where(r))]
     if agg.arg is None:
         if agg.fn != "count":
             raise ValueError(f"{agg.fn}(*) is not an aggregation")

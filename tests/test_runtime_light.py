@@ -20,9 +20,7 @@ print(json.dumps(sorted(loaded)))
 
 
 def test_runtime_imports_no_compiler_nor_heavy_dependencies() -> None:
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE], check=True, capture_output=True, text=True
-    ).stdout
+    out = subprocess.run([sys.executable, "-c", PROBE], check=True, capture_output=True, text=True).stdout
     assert json.loads(out) == []
 
 
@@ -71,7 +69,5 @@ def test_generated_module_runs_without_the_compiler(tmp_path: Path) -> None:
         "assert ev.features({'uid': 1}, datetime(2024, 1, 2)) == {'g__n': 1}\n"
         "heavy = ",
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
-    ).stdout
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout
     assert json.loads(out) == []

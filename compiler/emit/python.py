@@ -239,9 +239,7 @@ class _Module:
 
     def feature(self, g: ir.Group, f: ir.Feature) -> Ctor:
         if f.agg is not None:
-            return Ctor(
-                "FeatureSpec", name=f.name, type=str(f.type), agg=self.aggregate(g, f, f.agg)
-            )
+            return Ctor("FeatureSpec", name=f.name, type=str(f.type), agg=self.aggregate(g, f, f.agg))
         if f.expr is None:
             raise PythonEmitError(f"feature {g.name}.{f.name} has neither aggregation nor expr")
         params = "features: Mapping[str, Any], request: Mapping[str, Any]"
@@ -256,9 +254,7 @@ class _Module:
             fields["filter"] = self.row_fn(g.filter, g.name, "filter")
         if g.refresh.mode == "batch":
             r = g.refresh
-            fields["refresh"] = Ctor(
-                "RefreshSpec", mode="batch", every_us=r.every_us, lag_us=r.lag_us
-            )
+            fields["refresh"] = Ctor("RefreshSpec", mode="batch", every_us=r.every_us, lag_us=r.lag_us)
         fields["features"] = tuple(self.feature(g, f) for f in g.features)
         return Ctor("GroupSpec", **fields)
 
@@ -267,9 +263,7 @@ class _Module:
         return Ctor(
             "ProjectSpec",
             name=p.name,
-            entities=tuple(
-                Ctor("EntitySpec", name=e.name, keys=_columns(e.keys)) for e in p.entities
-            ),
+            entities=tuple(Ctor("EntitySpec", name=e.name, keys=_columns(e.keys)) for e in p.entities),
             sources=tuple(
                 Ctor(
                     "SourceSpec",
@@ -280,9 +274,7 @@ class _Module:
                 )
                 for s in p.sources
             ),
-            requests=tuple(
-                Ctor("RequestSpec", name=r.name, fields=_columns(r.fields)) for r in p.requests
-            ),
+            requests=tuple(Ctor("RequestSpec", name=r.name, fields=_columns(r.fields)) for r in p.requests),
             groups=tuple(self.group(g) for g in p.groups),
             derived_order=derived_order(p),
         )
