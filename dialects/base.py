@@ -74,24 +74,6 @@ def and_all(conds: Sequence[exp.Expr]) -> exp.Expr:
     return out
 
 
-def maybe_null(e: exp.Expr) -> bool:
-    """False for non-null literals (also cast), which need no null guard."""
-    if isinstance(e, exp.Cast):
-        return maybe_null(e.this)
-    return not isinstance(e, (exp.Literal, exp.Boolean))
-
-
-def null_if_any_null(args: Sequence[exp.Expr], value: exp.Expr) -> exp.Expr:
-    """value, or null when any of args is null (for functions strict in every input)."""
-    checks = [is_null(x.copy()) for x in args if maybe_null(x)]
-    if not checks:
-        return value
-    cond = checks[0]
-    for check in checks[1:]:
-        cond = exp.Or(this=cond, expression=check)
-    return when(exp.Not(this=exp.Paren(this=cond)), value)
-
-
 def num(value: int) -> exp.Expr:
     return exp.Literal.number(value)
 
@@ -303,9 +285,7 @@ class Dialect:
         return exp.In(this=paren(a[0]), expressions=a[1:])
 
     def fn_between(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
-        """Null when any input is null (SQL gives false for 5 BETWEEN NULL AND 3)."""
-        between = exp.Between(this=paren(a[0]), low=paren(a[1]), high=paren(a[2]))
-        return null_if_any_null(a, between)
+        return exp.Between(this=paren(a[0]), low=paren(a[1]), high=paren(a[2]))
 
     def fn_case(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
         pairs = a[:-1] if len(a) % 2 else a
@@ -321,8 +301,7 @@ class Dialect:
         return a[0] if len(a) == 1 else exp.Coalesce(this=a[0], expressions=a[1:])
 
     def fn_nullif(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
-        """Null when either input is null (SQL's NULLIF(a, NULL) is a)."""
-        return null_if_any_null(a[1:], exp.Nullif(this=a[0], expression=a[1]))
+        return exp.Nullif(this=a[0], expression=a[1])
 
     def fn_least(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
         # ignore_nulls: the contract's LEAST skips nulls (sqlglot would otherwise add a guard).

@@ -89,7 +89,16 @@ def _cast(column: str, t: DataType, have: str) -> str:
     col = _q(column)
     if t == DataType.TIMESTAMP and have in ("VARCHAR", "TIMESTAMP WITH TIME ZONE"):
         return f"CAST(CAST({col} AS TIMESTAMPTZ) AS TIMESTAMP)"
+    if t == DataType.DOUBLE:  # the contract: NaN and infinities in the data are null
+        return f"CASE WHEN isfinite(CAST({col} AS DOUBLE)) THEN CAST({col} AS DOUBLE) END"
     return f"CAST({col} AS {DUCK_TYPES[t]})"
+
+
+def _try_cast(column: str, t: DataType, have: str) -> str:
+    """The cast that is null where a value does not fit (NaN and infinity fit a double: they become null later)."""
+    if t == DataType.DOUBLE:
+        return f"TRY_CAST({_q(column)} AS DOUBLE)"
+    return _cast(column, t, have).replace("CAST(", "TRY_CAST(")
 
 
 def _check_casts(
@@ -97,7 +106,7 @@ def _check_casts(
 ) -> None:
     """Finds the first value that does not fit its declared type, to say exactly what is wrong."""
     for name, t in cols.items():
-        cast = _cast(name, t, have[name]).replace("CAST(", "TRY_CAST(")
+        cast = _try_cast(name, t, have[name])
         bad = con.execute(
             f"SELECT {_q(name)} FROM {relation} WHERE {_q(name)} IS NOT NULL AND {cast} IS NULL LIMIT 1"
         ).fetchall()

@@ -21,7 +21,15 @@ def _sum(values: Sequence[Any]) -> Any:
         return None
     if all(is_int(v) for v in values):
         return check_int(sum(values))
-    return math.fsum(values)
+    return _fsum(values)
+
+
+def _fsum(values: Sequence[Any]) -> float:
+    """Exactly rounded sum; an overflow is infinite (and so null as a feature value)."""
+    try:
+        return math.fsum(values)
+    except OverflowError:
+        return math.inf
 
 
 def _avg(values: Sequence[Any]) -> float | None:
@@ -29,7 +37,7 @@ def _avg(values: Sequence[Any]) -> float | None:
         return None
     if all(is_int(v) for v in values):
         return float(sum(values) / len(values))  # exact int sum, one correctly rounded division
-    return math.fsum(values) / len(values)
+    return _fsum(values) / len(values)
 
 
 def _last(pairs: Pairs) -> Any:

@@ -7,6 +7,7 @@ in dependency order, from the values of the same mode. See docs/semantics.md.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from types import ModuleType
@@ -21,7 +22,7 @@ from .spec import (
     SourceSpec,
     WindowSpec,
 )
-from .sqlfn import is_int, truth
+from .sqlfn import truth
 from .store import Key, MemoryStore, Store
 from .times import asof, to_us, utc_naive
 
@@ -30,8 +31,9 @@ def coerce(value: Any, type_: str) -> Any:
     """A caller's value in the canonical Python form of its declared type."""
     if value is None:
         return None
-    if type_ == "double" and is_int(value):
-        return float(value)
+    if type_ == "double":
+        value = float(value)
+        return value if math.isfinite(value) else None  # the contract: doubles are finite or null
     if type_ == "timestamp" and isinstance(value, datetime):
         return utc_naive(value)
     if type_ == "timestamp" and isinstance(value, date):

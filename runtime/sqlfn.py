@@ -276,13 +276,7 @@ def in_(a: Any, *items: Any) -> bool | None:
 
 
 def between(a: Any, lo: Any, hi: Any) -> bool | None:
-    """``lo <= a <= hi``; null when any input is null.
-
-    BETWEEN is not among the contract's null exceptions, so ``4 BETWEEN NULL AND 3`` is null
-    here, although SQL's expansion ``4 >= NULL AND 4 <= 3`` would make it false.
-    """
-    if a is None or lo is None or hi is None:
-        return None
+    """``a >= lo AND a <= hi`` in three-valued logic, as SQL defines it: ``4 BETWEEN NULL AND 3`` is false."""
     return and_(ge(a, lo), le(a, hi))
 
 
@@ -308,10 +302,8 @@ def coalesce(*args: Any) -> Any:
 
 
 def nullif(a: Any, b: Any) -> Any:
-    """Null when ``a = b``, else ``a``; null if either is null (not a contract exception)."""
-    if a is None or b is None:
-        return None
-    return None if eq(a, b) else a
+    """Null when ``a = b`` is true, else ``a`` (so ``NULLIF(a, NULL)`` is ``a``, as in SQL)."""
+    return None if eq(a, b) is True else a
 
 
 def least(*args: Any) -> Any:

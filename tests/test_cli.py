@@ -223,3 +223,24 @@ def test_subprocess_entry_point(tmp_path: Path, broken: Path) -> None:
     )
     assert res.returncode == 0, res.stderr
     assert len(read_csv(out)) == 500
+
+
+def test_non_finite_doubles_in_data_are_null(tmp_path: Path) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "order_id,restaurant_id,customer_id,total,status,created_at\n"
+        "o1,r001,c1,inf,delivered,2024-05-03T11:00:00Z\n"
+        "o2,r001,c1,NaN,delivered,2024-05-03T11:10:00Z\n"
+        "o3,r001,c1,4.5,delivered,2024-05-03T11:20:00Z\n"
+    )
+    spine = tmp_path / "spine.csv"
+    spine.write_text("restaurant_id,ts,basket_total\nr001,2024-05-03T12:00:00Z,-inf\n")
+    out = tmp_path / "o.csv"
+    code, _, err = run(
+        "training-data", EXAMPLE, "--spine", spine, "--out", out, "--source", f"orders={orders}", "--exact"
+    )
+    assert code == 0, err
+    (row,) = read_csv(out)
+    assert row["restaurant_activity__avg_total_7d"] == "4.5"
+    assert row["restaurant_activity__revenue_1d"] == "4.5"
+    assert row["basket_total"] == "" and row["checkout_signals__basket_vs_avg"] == ""

@@ -557,12 +557,15 @@ def test_every_catalog_function_lowers() -> None:
     assert set(FUNCTIONS) <= {s[0] for s in SCALARS}
 
 
-def test_between_and_nullif_are_strict() -> None:
+def test_between_and_nullif_follow_sql() -> None:
+    """BETWEEN is `a >= lo AND a <= hi` in three-valued logic; NULLIF(a, NULL) is a."""
     d = get_dialect("duckdb")
     cases = [
-        (call("between", B, lit(5, I), lit(None, I), lit(3, I)), None),
+        (call("between", B, lit(5, I), lit(None, I), lit(3, I)), False),
+        (call("between", B, lit(2, I), lit(None, I), lit(3, I)), None),
         (call("between", B, lit(None, I), lit(1, I), lit(3, I)), None),
-        (call("nullif", I, lit(1, I), lit(None, I)), None),
+        (call("nullif", I, lit(1, I), lit(None, I)), 1),
+        (call("nullif", I, lit(None, I), lit(1, I)), None),
         (call("nullif", I, lit(1, I), lit(2, I)), 1),
     ]
     for expr, expected in cases:

@@ -248,15 +248,24 @@ SELECT
   events_exact_distinct_trailing.activity__kinds_1d AS activity__kinds_1d,
   events_exact.activity__kinds_all AS activity__kinds_all,
   events_exact.activity__qty_1d AS activity__qty_1d,
-  events_exact.activity__amount_7d AS activity__amount_7d,
-  events_exact.activity__avg_1d AS activity__avg_1d,
+  CASE
+    WHEN ABS(events_exact.activity__amount_7d) <= 1.7976931348623157e308
+    THEN events_exact.activity__amount_7d
+  END AS activity__amount_7d,
+  CASE
+    WHEN ABS(events_exact.activity__avg_1d) <= 1.7976931348623157e308
+    THEN events_exact.activity__avg_1d
+  END AS activity__avg_1d,
   events_exact.activity__min_1d AS activity__min_1d,
   events_exact.activity__max_kind AS activity__max_kind,
   events_exact.activity__last_kind AS activity__last_kind,
   events_exact.activity__first_kind AS activity__first_kind,
   events_exact.activity__last_ever AS activity__last_ever,
   events_exact.activity__ok_1d AS activity__ok_1d,
-  events_exact.activity__big_1h AS activity__big_1h,
+  CASE
+    WHEN ABS(events_exact.activity__big_1h) <= 1.7976931348623157e308
+    THEN events_exact.activity__big_1h
+  END AS activity__big_1h,
   events_exact.activity__lifetime AS activity__lifetime,
   events_2_exact.activity_live__n_10m AS activity_live__n_10m
 FROM __spine

@@ -52,7 +52,7 @@ WITH __spine AS (
   FROM app.events
   WHERE
     NOT "at" IS NULL AND NOT user_id IS NULL
-), probe_user_served_3600000000_300000000 AS (
+), probe_user_served_1h_lag_5m AS (
   SELECT
     __rid,
     CAST(user_id AS BIGINT) AS user_id,
@@ -78,7 +78,7 @@ WITH __spine AS (
   FROM __spine
   WHERE
     NOT ts IS NULL
-), events_served_3600000000_300000000 AS (
+), events_served_1h_lag_5m AS (
   SELECT
     w.__rid,
     w.__w0 AS activity__n_1h,
@@ -182,7 +182,7 @@ WITH __spine AS (
         CAST(NULL AS BIGINT) AS in_6,
         CAST(NULL AS DOUBLE) AS in_7,
         CAST(NULL AS BIGINT) AS first_in_3
-      FROM probe_user_served_3600000000_300000000
+      FROM probe_user_served_1h_lag_5m
       UNION ALL
       SELECT
         NULL AS __rid,
@@ -211,11 +211,11 @@ WITH __spine AS (
     ON w.user_id = v10.user_id AND w.__w10 = v10.__ts
   WHERE
     NOT w.__rid IS NULL
-), events_served_3600000000_300000000_distinct_trailing AS (
+), events_served_1h_lag_5m_distinct_trailing AS (
   SELECT
     p.__rid,
     COUNT(DISTINCT s.in_3) AS activity__kinds_1d
-  FROM probe_user_served_3600000000_300000000 AS p
+  FROM probe_user_served_1h_lag_5m AS p
   LEFT JOIN scan_events AS s
     ON p.user_id = s.user_id AND s.__ts >= p.__ts - 86400000000 AND s.__ts < p.__ts
   GROUP BY
@@ -255,27 +255,36 @@ WITH __spine AS (
 SELECT
   __spine.user_id AS user_id,
   __spine.ts AS ts,
-  events_served_3600000000_300000000.activity__n_1h AS activity__n_1h,
-  events_served_3600000000_300000000.activity__n_amount_1d AS activity__n_amount_1d,
-  events_served_3600000000_300000000_distinct_trailing.activity__kinds_1d AS activity__kinds_1d,
-  events_served_3600000000_300000000.activity__kinds_all AS activity__kinds_all,
-  events_served_3600000000_300000000.activity__qty_1d AS activity__qty_1d,
-  events_served_3600000000_300000000.activity__amount_7d AS activity__amount_7d,
-  events_served_3600000000_300000000.activity__avg_1d AS activity__avg_1d,
-  events_served_3600000000_300000000.activity__min_1d AS activity__min_1d,
-  events_served_3600000000_300000000.activity__max_kind AS activity__max_kind,
-  events_served_3600000000_300000000.activity__last_kind AS activity__last_kind,
-  events_served_3600000000_300000000.activity__first_kind AS activity__first_kind,
-  events_served_3600000000_300000000.activity__last_ever AS activity__last_ever,
-  events_served_3600000000_300000000.activity__ok_1d AS activity__ok_1d,
-  events_served_3600000000_300000000.activity__big_1h AS activity__big_1h,
-  events_served_3600000000_300000000.activity__lifetime AS activity__lifetime,
+  events_served_1h_lag_5m.activity__n_1h AS activity__n_1h,
+  events_served_1h_lag_5m.activity__n_amount_1d AS activity__n_amount_1d,
+  events_served_1h_lag_5m_distinct_trailing.activity__kinds_1d AS activity__kinds_1d,
+  events_served_1h_lag_5m.activity__kinds_all AS activity__kinds_all,
+  events_served_1h_lag_5m.activity__qty_1d AS activity__qty_1d,
+  CASE
+    WHEN ABS(events_served_1h_lag_5m.activity__amount_7d) <= 1.7976931348623157e308
+    THEN events_served_1h_lag_5m.activity__amount_7d
+  END AS activity__amount_7d,
+  CASE
+    WHEN ABS(events_served_1h_lag_5m.activity__avg_1d) <= 1.7976931348623157e308
+    THEN events_served_1h_lag_5m.activity__avg_1d
+  END AS activity__avg_1d,
+  events_served_1h_lag_5m.activity__min_1d AS activity__min_1d,
+  events_served_1h_lag_5m.activity__max_kind AS activity__max_kind,
+  events_served_1h_lag_5m.activity__last_kind AS activity__last_kind,
+  events_served_1h_lag_5m.activity__first_kind AS activity__first_kind,
+  events_served_1h_lag_5m.activity__last_ever AS activity__last_ever,
+  events_served_1h_lag_5m.activity__ok_1d AS activity__ok_1d,
+  CASE
+    WHEN ABS(events_served_1h_lag_5m.activity__big_1h) <= 1.7976931348623157e308
+    THEN events_served_1h_lag_5m.activity__big_1h
+  END AS activity__big_1h,
+  events_served_1h_lag_5m.activity__lifetime AS activity__lifetime,
   events_2_exact.activity_live__n_10m AS activity_live__n_10m
 FROM __spine
-LEFT JOIN events_served_3600000000_300000000
-  ON __spine.__rid = events_served_3600000000_300000000.__rid
-LEFT JOIN events_served_3600000000_300000000_distinct_trailing
-  ON __spine.__rid = events_served_3600000000_300000000_distinct_trailing.__rid
+LEFT JOIN events_served_1h_lag_5m
+  ON __spine.__rid = events_served_1h_lag_5m.__rid
+LEFT JOIN events_served_1h_lag_5m_distinct_trailing
+  ON __spine.__rid = events_served_1h_lag_5m_distinct_trailing.__rid
 LEFT JOIN events_2_exact
   ON __spine.__rid = events_2_exact.__rid
 ORDER BY

@@ -123,8 +123,14 @@ WITH __spine AS (
 SELECT
   __spine.restaurant_id AS restaurant_id,
   orders_exact.restaurant_activity__orders_30m AS restaurant_activity__orders_30m,
-  orders_exact.restaurant_activity__revenue_1d AS restaurant_activity__revenue_1d,
-  orders_exact.restaurant_activity__avg_total_7d AS restaurant_activity__avg_total_7d,
+  CASE
+    WHEN ABS(orders_exact.restaurant_activity__revenue_1d) <= 1.7976931348623157e308
+    THEN orders_exact.restaurant_activity__revenue_1d
+  END AS restaurant_activity__revenue_1d,
+  CASE
+    WHEN ABS(orders_exact.restaurant_activity__avg_total_7d) <= 1.7976931348623157e308
+    THEN orders_exact.restaurant_activity__avg_total_7d
+  END AS restaurant_activity__avg_total_7d,
   orders_exact_distinct_trailing.restaurant_activity__customers_7d AS restaurant_activity__customers_7d,
   orders_exact.restaurant_activity__big_orders_1h AS restaurant_activity__big_orders_1h,
   orders_exact.restaurant_activity__last_status AS restaurant_activity__last_status,

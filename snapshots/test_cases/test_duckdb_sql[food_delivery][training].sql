@@ -32,7 +32,7 @@ WITH __spine AS (
   FROM raw.prep_events
   WHERE
     NOT ready_at IS NULL AND NOT restaurant_id IS NULL
-), probe_restaurant_served_600000000_120000000 AS (
+), probe_restaurant_served_10m_lag_2m AS (
   SELECT
     __rid,
     CAST(restaurant_id AS TEXT) AS restaurant_id,
@@ -58,7 +58,7 @@ WITH __spine AS (
   FROM __spine
   WHERE
     NOT ts IS NULL
-), orders_served_600000000_120000000 AS (
+), orders_served_10m_lag_2m AS (
   SELECT
     w.__rid,
     w.__w0 AS restaurant_activity__orders_30m,
@@ -110,7 +110,7 @@ WITH __spine AS (
         CAST(NULL AS DOUBLE) AS in_2,
         CAST(NULL AS BIGINT) AS in_4,
         CAST(NULL AS TEXT) AS in_5
-      FROM probe_restaurant_served_600000000_120000000
+      FROM probe_restaurant_served_10m_lag_2m
       UNION ALL
       SELECT
         NULL AS __rid,
@@ -127,11 +127,11 @@ WITH __spine AS (
     ON w.restaurant_id = v4.restaurant_id AND w.__w4 = v4.__ts
   WHERE
     NOT w.__rid IS NULL
-), orders_served_600000000_120000000_distinct_trailing AS (
+), orders_served_10m_lag_2m_distinct_trailing AS (
   SELECT
     p.__rid,
     COUNT(DISTINCT s.in_3) AS restaurant_activity__customers_7d
-  FROM probe_restaurant_served_600000000_120000000 AS p
+  FROM probe_restaurant_served_10m_lag_2m AS p
   LEFT JOIN scan_orders AS s
     ON p.restaurant_id = s.restaurant_id
     AND s.__ts >= p.__ts - 604800000000
@@ -174,30 +174,38 @@ SELECT
   __spine.restaurant_id AS restaurant_id,
   __spine.ts AS ts,
   __spine.basket_total AS basket_total,
-  orders_served_600000000_120000000.restaurant_activity__orders_30m AS restaurant_activity__orders_30m,
-  orders_served_600000000_120000000.restaurant_activity__revenue_1d AS restaurant_activity__revenue_1d,
-  orders_served_600000000_120000000.restaurant_activity__avg_total_7d AS restaurant_activity__avg_total_7d,
-  orders_served_600000000_120000000_distinct_trailing.restaurant_activity__customers_7d AS restaurant_activity__customers_7d,
-  orders_served_600000000_120000000.restaurant_activity__big_orders_1h AS restaurant_activity__big_orders_1h,
-  orders_served_600000000_120000000.restaurant_activity__last_status AS restaurant_activity__last_status,
-  orders_served_600000000_120000000.restaurant_activity__lifetime_orders AS restaurant_activity__lifetime_orders,
+  orders_served_10m_lag_2m.restaurant_activity__orders_30m AS restaurant_activity__orders_30m,
+  CASE
+    WHEN ABS(orders_served_10m_lag_2m.restaurant_activity__revenue_1d) <= 1.7976931348623157e308
+    THEN orders_served_10m_lag_2m.restaurant_activity__revenue_1d
+  END AS restaurant_activity__revenue_1d,
+  CASE
+    WHEN ABS(orders_served_10m_lag_2m.restaurant_activity__avg_total_7d) <= 1.7976931348623157e308
+    THEN orders_served_10m_lag_2m.restaurant_activity__avg_total_7d
+  END AS restaurant_activity__avg_total_7d,
+  orders_served_10m_lag_2m_distinct_trailing.restaurant_activity__customers_7d AS restaurant_activity__customers_7d,
+  orders_served_10m_lag_2m.restaurant_activity__big_orders_1h AS restaurant_activity__big_orders_1h,
+  orders_served_10m_lag_2m.restaurant_activity__last_status AS restaurant_activity__last_status,
+  orders_served_10m_lag_2m.restaurant_activity__lifetime_orders AS restaurant_activity__lifetime_orders,
   CASE
     WHEN NOT __spine.ts IS NULL
-    THEN orders_served_600000000_120000000.restaurant_activity__orders_30m >= CAST(20 AS BIGINT)
+    THEN orders_served_10m_lag_2m.restaurant_activity__orders_30m >= CAST(20 AS BIGINT)
   END AS checkout_signals__busy,
   CASE
     WHEN NOT __spine.ts IS NULL
-    THEN CAST(__spine.basket_total AS DOUBLE) / NULLIF(
-      CAST(orders_served_600000000_120000000.restaurant_activity__avg_total_7d AS DOUBLE),
-      0
-    )
+    THEN CASE
+      WHEN ABS(
+        CAST(__spine.basket_total AS DOUBLE) / NULLIF(CAST(orders_served_10m_lag_2m.restaurant_activity__avg_total_7d AS DOUBLE), 0)
+      ) <= 1.7976931348623157e308
+      THEN CAST(__spine.basket_total AS DOUBLE) / NULLIF(CAST(orders_served_10m_lag_2m.restaurant_activity__avg_total_7d AS DOUBLE), 0)
+    END
   END AS checkout_signals__basket_vs_avg,
   prep_events_exact.prep_time__slow_next_hour AS prep_time__slow_next_hour
 FROM __spine
-LEFT JOIN orders_served_600000000_120000000
-  ON __spine.__rid = orders_served_600000000_120000000.__rid
-LEFT JOIN orders_served_600000000_120000000_distinct_trailing
-  ON __spine.__rid = orders_served_600000000_120000000_distinct_trailing.__rid
+LEFT JOIN orders_served_10m_lag_2m
+  ON __spine.__rid = orders_served_10m_lag_2m.__rid
+LEFT JOIN orders_served_10m_lag_2m_distinct_trailing
+  ON __spine.__rid = orders_served_10m_lag_2m_distinct_trailing.__rid
 LEFT JOIN prep_events_exact
   ON __spine.__rid = prep_events_exact.__rid
 ORDER BY

@@ -157,8 +157,14 @@ SELECT
   __spine.ts AS ts,
   __spine.basket_total AS basket_total,
   orders_exact.restaurant_activity__orders_30m AS restaurant_activity__orders_30m,
-  orders_exact.restaurant_activity__revenue_1d AS restaurant_activity__revenue_1d,
-  orders_exact.restaurant_activity__avg_total_7d AS restaurant_activity__avg_total_7d,
+  CASE
+    WHEN ABS(orders_exact.restaurant_activity__revenue_1d) <= 1.7976931348623157e308
+    THEN orders_exact.restaurant_activity__revenue_1d
+  END AS restaurant_activity__revenue_1d,
+  CASE
+    WHEN ABS(orders_exact.restaurant_activity__avg_total_7d) <= 1.7976931348623157e308
+    THEN orders_exact.restaurant_activity__avg_total_7d
+  END AS restaurant_activity__avg_total_7d,
   orders_exact_distinct_trailing.restaurant_activity__customers_7d AS restaurant_activity__customers_7d,
   orders_exact.restaurant_activity__big_orders_1h AS restaurant_activity__big_orders_1h,
   orders_exact.restaurant_activity__last_status AS restaurant_activity__last_status,
@@ -169,7 +175,12 @@ SELECT
   END AS checkout_signals__busy,
   CASE
     WHEN NOT __spine.ts IS NULL
-    THEN CAST(__spine.basket_total AS DOUBLE) / NULLIF(CAST(orders_exact.restaurant_activity__avg_total_7d AS DOUBLE), 0)
+    THEN CASE
+      WHEN ABS(
+        CAST(__spine.basket_total AS DOUBLE) / NULLIF(CAST(orders_exact.restaurant_activity__avg_total_7d AS DOUBLE), 0)
+      ) <= 1.7976931348623157e308
+      THEN CAST(__spine.basket_total AS DOUBLE) / NULLIF(CAST(orders_exact.restaurant_activity__avg_total_7d AS DOUBLE), 0)
+    END
   END AS checkout_signals__basket_vs_avg,
   prep_events_exact.prep_time__slow_next_hour AS prep_time__slow_next_hour
 FROM __spine

@@ -79,9 +79,20 @@ WITH __spine AS (
 SELECT
   __spine.driver_id AS driver_id,
   trips_exact.driver_stats__trips_7d AS driver_stats__trips_7d,
-  trips_exact.driver_stats__fare_7d AS driver_stats__fare_7d,
-  trips_exact.driver_stats__rating_7d AS driver_stats__rating_7d,
-  CAST(trips_exact.driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(trips_exact.driver_stats__trips_7d AS DOUBLE), 0) AS driver_signals__fare_per_trip,
+  CASE
+    WHEN ABS(trips_exact.driver_stats__fare_7d) <= 1.7976931348623157e308
+    THEN trips_exact.driver_stats__fare_7d
+  END AS driver_stats__fare_7d,
+  CASE
+    WHEN ABS(trips_exact.driver_stats__rating_7d) <= 1.7976931348623157e308
+    THEN trips_exact.driver_stats__rating_7d
+  END AS driver_stats__rating_7d,
+  CASE
+    WHEN ABS(
+      CAST(trips_exact.driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(trips_exact.driver_stats__trips_7d AS DOUBLE), 0)
+    ) <= 1.7976931348623157e308
+    THEN CAST(trips_exact.driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(trips_exact.driver_stats__trips_7d AS DOUBLE), 0)
+  END AS driver_signals__fare_per_trip,
   trips_exact.driver_stats__trips_7d > CAST(20 AS BIGINT) AS driver_signals__busy
 FROM __spine
 LEFT JOIN trips_exact

@@ -33,7 +33,7 @@ WITH __spine AS (
   GROUP BY
     driver_id,
     __ts
-), probe_driver_served_86400000000_3600000000 AS (
+), probe_driver_served_1d_lag_1h AS (
   SELECT
     __rid,
     CAST(driver_id AS TEXT) AS driver_id,
@@ -59,7 +59,7 @@ WITH __spine AS (
   FROM __spine
   WHERE
     NOT ts IS NULL
-), trips_served_86400000000_3600000000 AS (
+), trips_served_1d_lag_1h AS (
   SELECT
     w.__rid,
     w.__w0 AS driver_stats__trips_7d,
@@ -92,7 +92,7 @@ WITH __spine AS (
         CAST(NULL AS BIGINT) AS in_1,
         CAST(NULL AS DOUBLE) AS in_2,
         CAST(NULL AS BIGINT) AS in_3
-      FROM probe_driver_served_86400000000_3600000000
+      FROM probe_driver_served_1d_lag_1h
       UNION ALL
       SELECT
         NULL AS __rid,
@@ -170,24 +170,35 @@ WITH __spine AS (
 SELECT
   __spine.driver_id AS driver_id,
   __spine.ts AS ts,
-  trips_served_86400000000_3600000000.driver_stats__trips_7d AS driver_stats__trips_7d,
-  trips_served_86400000000_3600000000.driver_stats__fare_7d AS driver_stats__fare_7d,
-  trips_served_86400000000_3600000000.driver_stats__rating_7d AS driver_stats__rating_7d,
+  trips_served_1d_lag_1h.driver_stats__trips_7d AS driver_stats__trips_7d,
+  CASE
+    WHEN ABS(trips_served_1d_lag_1h.driver_stats__fare_7d) <= 1.7976931348623157e308
+    THEN trips_served_1d_lag_1h.driver_stats__fare_7d
+  END AS driver_stats__fare_7d,
+  CASE
+    WHEN ABS(trips_served_1d_lag_1h.driver_stats__rating_7d) <= 1.7976931348623157e308
+    THEN trips_served_1d_lag_1h.driver_stats__rating_7d
+  END AS driver_stats__rating_7d,
   trips_2_exact.outcome__trips_next_1d AS outcome__trips_next_1d,
   trips_2_exact.outcome__last_rating_1d AS outcome__last_rating_1d,
   trips_2_exact.outcome__first_fare_1d AS outcome__first_fare_1d,
   trips_2_exact_distinct_forward.outcome__distinct_fares AS outcome__distinct_fares,
   CASE
     WHEN NOT __spine.ts IS NULL
-    THEN CAST(trips_served_86400000000_3600000000.driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(trips_served_86400000000_3600000000.driver_stats__trips_7d AS DOUBLE), 0)
+    THEN CASE
+      WHEN ABS(
+        CAST(trips_served_1d_lag_1h.driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(trips_served_1d_lag_1h.driver_stats__trips_7d AS DOUBLE), 0)
+      ) <= 1.7976931348623157e308
+      THEN CAST(trips_served_1d_lag_1h.driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(trips_served_1d_lag_1h.driver_stats__trips_7d AS DOUBLE), 0)
+    END
   END AS driver_signals__fare_per_trip,
   CASE
     WHEN NOT __spine.ts IS NULL
-    THEN trips_served_86400000000_3600000000.driver_stats__trips_7d > CAST(20 AS BIGINT)
+    THEN trips_served_1d_lag_1h.driver_stats__trips_7d > CAST(20 AS BIGINT)
   END AS driver_signals__busy
 FROM __spine
-LEFT JOIN trips_served_86400000000_3600000000
-  ON __spine.__rid = trips_served_86400000000_3600000000.__rid
+LEFT JOIN trips_served_1d_lag_1h
+  ON __spine.__rid = trips_served_1d_lag_1h.__rid
 LEFT JOIN trips_2_exact
   ON __spine.__rid = trips_2_exact.__rid
 LEFT JOIN trips_2_exact_distinct_forward

@@ -153,15 +153,26 @@ SELECT
   __spine.driver_id AS driver_id,
   __spine.ts AS ts,
   trips_exact.driver_stats__trips_7d AS driver_stats__trips_7d,
-  trips_exact.driver_stats__fare_7d AS driver_stats__fare_7d,
-  trips_exact.driver_stats__rating_7d AS driver_stats__rating_7d,
+  CASE
+    WHEN ABS(trips_exact.driver_stats__fare_7d) <= 1.7976931348623157e308
+    THEN trips_exact.driver_stats__fare_7d
+  END AS driver_stats__fare_7d,
+  CASE
+    WHEN ABS(trips_exact.driver_stats__rating_7d) <= 1.7976931348623157e308
+    THEN trips_exact.driver_stats__rating_7d
+  END AS driver_stats__rating_7d,
   trips_2_exact.outcome__trips_next_1d AS outcome__trips_next_1d,
   trips_2_exact.outcome__last_rating_1d AS outcome__last_rating_1d,
   trips_2_exact.outcome__first_fare_1d AS outcome__first_fare_1d,
   trips_2_exact_distinct_forward.outcome__distinct_fares AS outcome__distinct_fares,
   CASE
     WHEN NOT __spine.ts IS NULL
-    THEN CAST(trips_exact.driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(trips_exact.driver_stats__trips_7d AS DOUBLE), 0)
+    THEN CASE
+      WHEN ABS(
+        CAST(trips_exact.driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(trips_exact.driver_stats__trips_7d AS DOUBLE), 0)
+      ) <= 1.7976931348623157e308
+      THEN CAST(trips_exact.driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(trips_exact.driver_stats__trips_7d AS DOUBLE), 0)
+    END
   END AS driver_signals__fare_per_trip,
   CASE
     WHEN NOT __spine.ts IS NULL

@@ -19,7 +19,7 @@ WITH __spine AS (
     EPOCH_US(paid_at) AS __ts,
     CASE
       WHEN amount BETWEEN CAST(0 AS BIGINT) AND CAST(100 AS BIGINT)
-      THEN ROUND(amount, CAST(CAST(1 AS BIGINT) AS INT))
+      THEN ROUND(CAST(amount AS DOUBLE) * CAST(10.0 AS DOUBLE)) / CAST(10.0 AS DOUBLE)
       ELSE FLOOR(amount)
     END AS in_1,
     COALESCE(NULLIF(note, ''), 'none') || '!' AS in_2,
@@ -212,14 +212,26 @@ WITH __spine AS (
 SELECT
   __spine.account_id AS account_id,
   __spine.region AS region,
-  payments_exact.pay__s1 AS pay__s1,
+  CASE
+    WHEN ABS(payments_exact.pay__s1) <= 1.7976931348623157e308
+    THEN payments_exact.pay__s1
+  END AS pay__s1,
   payments_exact.pay__s2 AS pay__s2,
-  payments_exact.pay__s3 AS pay__s3,
-  payments_exact.pay__s4 AS pay__s4,
+  CASE
+    WHEN ABS(payments_exact.pay__s3) <= 1.7976931348623157e308
+    THEN payments_exact.pay__s3
+  END AS pay__s3,
+  CASE
+    WHEN ABS(payments_exact.pay__s4) <= 1.7976931348623157e308
+    THEN payments_exact.pay__s4
+  END AS pay__s4,
   payments_exact.pay__s5 AS pay__s5,
   payments_exact.pay__s6 AS pay__s6,
   payments_exact.pay__s7 AS pay__s7,
-  payments_exact.pay__s8 AS pay__s8,
+  CASE
+    WHEN ABS(payments_exact.pay__s8) <= 1.7976931348623157e308
+    THEN payments_exact.pay__s8
+  END AS pay__s8,
   payments_exact.pay__s9 AS pay__s9,
   payments_exact.pay__s10 AS pay__s10
 FROM __spine

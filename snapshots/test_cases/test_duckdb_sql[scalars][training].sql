@@ -10,7 +10,7 @@ WITH __spine AS (
     EPOCH_US(paid_at) AS __ts,
     CASE
       WHEN amount BETWEEN CAST(0 AS BIGINT) AND CAST(100 AS BIGINT)
-      THEN ROUND(amount, CAST(CAST(1 AS BIGINT) AS INT))
+      THEN ROUND(CAST(amount AS DOUBLE) * CAST(10.0 AS DOUBLE)) / CAST(10.0 AS DOUBLE)
       ELSE FLOOR(amount)
     END AS in_1,
     COALESCE(NULLIF(note, ''), 'none') || '!' AS in_2,
@@ -206,19 +206,36 @@ SELECT
   __spine.ts AS ts,
   __spine.txn_amount AS txn_amount,
   __spine.channel AS channel,
-  payments_exact.pay__s1 AS pay__s1,
+  CASE
+    WHEN ABS(payments_exact.pay__s1) <= 1.7976931348623157e308
+    THEN payments_exact.pay__s1
+  END AS pay__s1,
   payments_exact.pay__s2 AS pay__s2,
-  payments_exact.pay__s3 AS pay__s3,
-  payments_exact.pay__s4 AS pay__s4,
+  CASE
+    WHEN ABS(payments_exact.pay__s3) <= 1.7976931348623157e308
+    THEN payments_exact.pay__s3
+  END AS pay__s3,
+  CASE
+    WHEN ABS(payments_exact.pay__s4) <= 1.7976931348623157e308
+    THEN payments_exact.pay__s4
+  END AS pay__s4,
   payments_exact.pay__s5 AS pay__s5,
   payments_exact.pay__s6 AS pay__s6,
   payments_exact.pay__s7 AS pay__s7,
-  payments_exact.pay__s8 AS pay__s8,
+  CASE
+    WHEN ABS(payments_exact.pay__s8) <= 1.7976931348623157e308
+    THEN payments_exact.pay__s8
+  END AS pay__s8,
   payments_exact.pay__s9 AS pay__s9,
   payments_exact.pay__s10 AS pay__s10,
   CASE
     WHEN NOT __spine.ts IS NULL
-    THEN CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
+    THEN CASE
+      WHEN ABS(
+        CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
+      ) <= 1.7976931348623157e308
+      THEN CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
+    END
   END AS risk__ratio,
   CASE
     WHEN NOT __spine.ts IS NULL
@@ -234,23 +251,46 @@ SELECT
   CASE
     WHEN NOT __spine.ts IS NULL
     THEN CASE
-      WHEN (
-        (
+      WHEN ABS(
+        CASE
+          WHEN (
+            (
+              (
+                CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
+              ) > CAST(2.5 AS DOUBLE)
+            )
+            OR (
+              CAST(__spine.channel AS TEXT) = 'web'
+            )
+          )
+          THEN CAST(1.0 AS DOUBLE)
+          ELSE COALESCE(
+            (
+              CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
+            ),
+            CAST(CAST(0 AS BIGINT) AS DOUBLE)
+          )
+        END
+      ) <= 1.7976931348623157e308
+      THEN CASE
+        WHEN (
+          (
+            (
+              CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
+            ) > CAST(2.5 AS DOUBLE)
+          )
+          OR (
+            CAST(__spine.channel AS TEXT) = 'web'
+          )
+        )
+        THEN CAST(1.0 AS DOUBLE)
+        ELSE COALESCE(
           (
             CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
-          ) > CAST(2.5 AS DOUBLE)
+          ),
+          CAST(CAST(0 AS BIGINT) AS DOUBLE)
         )
-        OR (
-          CAST(__spine.channel AS TEXT) = 'web'
-        )
-      )
-      THEN CAST(1.0 AS DOUBLE)
-      ELSE COALESCE(
-        (
-          CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
-        ),
-        CAST(CAST(0 AS BIGINT) AS DOUBLE)
-      )
+      END
     END
   END AS risk__score
 FROM __spine
