@@ -209,3 +209,35 @@ class Project(Node):
 
     def feature(self, group: str, name: str) -> Feature:
         return next(f for f in self.group(group).features if f.name == name)
+
+
+def derived_levels(project: Project) -> list[list[str]]:
+    """Derived feature columns by depth: level 1 reads only aggregates and requests, level n reads level n-1.
+
+    Emitters compute a level at a time, so no derived expression is ever inlined into another.
+    The resolver has rejected cycles; one here is a bug.
+    """
+    exprs = {g.column(f): f.expr for g in project.groups if g.kind == "derived" for f in g.features}
+    deps = {
+        c: [n.column for n in walk(e) if isinstance(n, FeatureRef) and n.column in exprs] if e is not None else []
+        for c, e in exprs.items()
+    }
+    depth: dict[str, int] = {}
+    while len(depth) < len(exprs):
+        ready = {
+            c: 1 + max((depth[d] for d in ds), default=0)
+            for c, ds in deps.items()
+            if c not in depth and all(d in depth for d in ds)
+        }
+        if not ready:
+            raise ValueError(f"derived features form a cycle among {sorted(set(exprs) - set(depth))}")
+        depth.update(ready)
+    levels: list[list[str]] = [[] for _ in range(max(depth.values(), default=0))]
+    for c in exprs:  # project order within a level
+        levels[depth[c] - 1].append(c)
+    return levels
+
+
+def derived_order(project: Project) -> tuple[str, ...]:
+    """Derived feature columns, each after the derived features it reads."""
+    return tuple(c for level in derived_levels(project) for c in level)

@@ -132,3 +132,22 @@ def test_materialize_api(project: featc.Project) -> None:
     table = project.materialize("restaurant", datetime(2024, 5, 4))
     assert isinstance(table, pa.Table) and table.num_rows == 20
     assert table.column_names[0] == "restaurant_id"
+
+
+def test_deep_derived_chains_stay_linear_and_correct() -> None:
+    """Derived features are computed a dependency level per CTE, never inlined into each other."""
+    depth = 40
+    chain = "\n".join(["  d0 = f.n + 1"] + [f"  d{i} = d{i - 1} + d{i - 1} - d{i - 1} + 1" for i in range(1, depth)])
+    project = featc.compile_text(
+        "entity u {\n key id: int\n}\nsource s {\n timestamp: at\n columns {\n id: int\n at: timestamp\n }\n}\n"
+        "features f {\n entity: u\n source: s\n features {\n n = count(*)\n }\n}\n"
+        f"derived d {{\n entity: u\n features {{\n{chain}\n }}\n}}\n"
+    )
+    assert len(featc.api._project(project).sql()) < 40_000
+    events = pa.table({"id": [1, 1], "at": pa.array([datetime(2024, 1, 1), datetime(2024, 1, 2)], pa.timestamp("us"))})
+    spine = pa.table({"id": [1], "ts": pa.array([datetime(2024, 1, 3)], pa.timestamp("us"))})
+    row = featc.training_data(project, spine, {"s": events}).to_pylist()[0]
+    assert row[f"d__d{depth - 1}"] == 2 + depth
+    ev = featc.evaluator(project)
+    ev.ingest("s", events.to_pylist())
+    assert ev.features({"id": 1}, datetime(2024, 1, 3))[f"d__d{depth - 1}"] == 2 + depth

@@ -137,30 +137,6 @@ def _ident(*parts: str) -> str:
     return name if name.isidentifier() and not name[0].isdigit() else f"_{name}"
 
 
-def derived_order(project: ir.Project) -> tuple[str, ...]:
-    """Derived feature columns, each after the derived features it reads (project order else)."""
-    exprs = {g.column(f): f.expr for g in project.groups if g.kind == "derived" for f in g.features}
-    order: list[str] = []
-    state: dict[str, str] = {}
-
-    def visit(col: str) -> None:
-        if state.get(col) == "done":
-            return
-        if state.get(col) == "busy":
-            raise PythonEmitError(f"derived features form a cycle through {col}")
-        state[col] = "busy"
-        expr = exprs[col]
-        for node in ir.walk(expr) if expr is not None else []:
-            if isinstance(node, ir.FeatureRef) and node.column in exprs:
-                visit(node.column)
-        state[col] = "done"
-        order.append(col)
-
-    for col in exprs:
-        visit(col)
-    return tuple(order)
-
-
 # ---------------------------------------------------------------- SPEC as source text
 
 
@@ -276,7 +252,7 @@ class _Module:
             ),
             requests=tuple(Ctor("RequestSpec", name=r.name, fields=_columns(r.fields)) for r in p.requests),
             groups=tuple(self.group(g) for g in p.groups),
-            derived_order=derived_order(p),
+            derived_order=ir.derived_order(p),
         )
 
 
@@ -316,4 +292,4 @@ def python_module(project: ir.Project) -> str:
     return "\n\n".join(parts)
 
 
-__all__ = ["Lowering", "PythonEmitError", "covered", "derived_order", "python_module"]
+__all__ = ["Lowering", "PythonEmitError", "covered", "python_module"]

@@ -17,13 +17,14 @@ from featc.dialects import get_dialect
 from featc.dialects.base import Dialect, and_all, not_null, num, paren, when
 
 from .. import ir
-from ..plan import AggSpec, Instant, Plan, Scan, Stage, feature_groups, plan_materialize
+from ..plan import AggSpec, Instant, Output, Plan, Scan, Stage, feature_groups, plan_materialize
 from ..plan import plan_training as _plan_training
 from ..types import DataType
 
 RID = "__rid"
 TS = "__ts"
 SPINE = "__spine"
+FEATURES = "__features"
 AS_OF = "__as_of"
 _OVERFLOW = ("sum", "avg")
 
@@ -274,54 +275,49 @@ class _Emitter:
 
     # ------------------------------------------------------------ final select
 
-    def feature_cols(self) -> list[exp.Expr]:
-        """One column per output feature, in plan (= project) order."""
-        return [alias(self.feature_value(o.column), o.column) for o in self.plan.outputs]
+    def stage_value(self, out: Output) -> exp.Expr:
+        """A stage column; sums and averages of finite doubles can overflow, and infinity never leaves."""
+        assert out.stage is not None and out.feature.agg is not None
+        value = col(out.column, out.stage)
+        overflows = out.feature.type == DataType.DOUBLE and out.feature.agg.fn in _OVERFLOW
+        return self.d.finite(value) if overflows else value
 
-    def feature_value(self, column: str) -> exp.Expr:
-        """A stage column, or a derived expression; doubles that can overflow are guarded."""
-        out = self.plan.output(column)
-        double = out.feature.type == DataType.DOUBLE
-        if out.stage is not None:
-            value = col(column, out.stage)
-            # Sums of finite doubles can overflow; the contract never lets infinity out.
-            assert out.feature.agg is not None
-            return self.d.finite(value) if double and out.feature.agg.fn in _OVERFLOW else value
-        assert out.feature.expr is not None
-        value = self.derived(out.feature.expr)
-        if double:
-            value = self.d.finite(value)
-        if self.guard:
-            value = when(not_null(col(self.ts_column, SPINE)), value)
-        return value
-
-    def derived(self, e: ir.Expr) -> exp.Expr:
-        """Inline a row-level expression; FeatureRefs to derived features inline recursively."""
+    def derived_value(self, out: Output) -> exp.Expr:
+        """A derived expression over the columns of the previous layer (never inlined into another)."""
 
         def refs(node: ir.Expr) -> exp.Expr:
             if isinstance(node, ir.FeatureRef):
-                out = self.plan.output(node.column)
-                if out.stage is not None:
-                    return col(node.column, out.stage)
-                assert out.feature.expr is not None
-                return paren(self.derived(out.feature.expr))
+                return col(node.column)
             if isinstance(node, ir.RequestRef):
-                return self.d.cast(col(node.field, SPINE), node.type)
+                return self.d.cast(col(node.field), node.type)
             raise ValueError(f"column {getattr(node, 'name', '?')} outside an aggregation")
 
-        return self.d.lower(e, refs)
+        assert out.feature.expr is not None
+        value = self.d.lower(out.feature.expr, refs)
+        if out.feature.type == DataType.DOUBLE:
+            value = self.d.finite(value)
+        return when(not_null(col(self.ts_column)), value) if self.guard else value
 
     def final(self, spine_cols: Sequence[str], order: Sequence[str]) -> exp.Select:
-        cols = [alias(col(c, SPINE), c) for c in spine_cols]
-        q = select(*cols, *self.feature_cols()).from_(table(SPINE))
+        """Stage columns joined to the spine, then derived features a dependency level per CTE."""
+        stage_cols = [alias(self.stage_value(o), o.column) for o in self.plan.outputs if o.stage is not None]
+        q = select(exp.Column(this=exp.Star(), table=ident(SPINE)), *stage_cols).from_(table(SPINE))
         for st in self.plan.stages:
-            q = q.join(
-                table(st.name),
-                on=eq(col(RID, SPINE), col(RID, st.name)),
-                join_type="left",
-                copy=False,
-            )
-        return q.order_by(*[col(c, SPINE) for c in order], copy=False)
+            q = q.join(table(st.name), on=eq(col(RID, SPINE), col(RID, st.name)), join_type="left", copy=False)
+        self.ctes.append((FEATURES, q))
+        last = FEATURES
+        for n, level in enumerate(ir.derived_levels(self.plan.project), 1):
+            outs = [self.plan.output(c) for c in level if c in self.planned]
+            if outs:
+                layer = select(exp.Star(), *[alias(self.derived_value(o), o.column) for o in outs]).from_(table(last))
+                last = f"__derived_{n}"
+                self.ctes.append((last, layer))
+        cols = [col(c) for c in [*spine_cols, *(o.column for o in self.plan.outputs)]]
+        return select(*cols).from_(table(last)).order_by(*[col(c) for c in order], copy=False)
+
+    @property
+    def planned(self) -> set[str]:
+        return {o.column for o in self.plan.outputs}
 
 
 def _unique(names: list[str]) -> list[str]:

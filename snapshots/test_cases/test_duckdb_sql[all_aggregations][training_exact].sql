@@ -233,41 +233,61 @@ WITH __spine AS (
   ) AS w
   WHERE
     NOT w.__rid IS NULL
+), __features AS (
+  SELECT
+    __spine.*,
+    events_exact.activity__n_1h AS activity__n_1h,
+    events_exact.activity__n_amount_1d AS activity__n_amount_1d,
+    events_exact_distinct_trailing.activity__kinds_1d AS activity__kinds_1d,
+    events_exact.activity__kinds_all AS activity__kinds_all,
+    events_exact.activity__qty_1d AS activity__qty_1d,
+    CASE
+      WHEN ABS(events_exact.activity__amount_7d) <= 1.7976931348623157e308
+      THEN events_exact.activity__amount_7d
+    END AS activity__amount_7d,
+    CASE
+      WHEN ABS(events_exact.activity__avg_1d) <= 1.7976931348623157e308
+      THEN events_exact.activity__avg_1d
+    END AS activity__avg_1d,
+    events_exact.activity__min_1d AS activity__min_1d,
+    events_exact.activity__max_kind AS activity__max_kind,
+    events_exact.activity__last_kind AS activity__last_kind,
+    events_exact.activity__first_kind AS activity__first_kind,
+    events_exact.activity__last_ever AS activity__last_ever,
+    events_exact.activity__ok_1d AS activity__ok_1d,
+    CASE
+      WHEN ABS(events_exact.activity__big_1h) <= 1.7976931348623157e308
+      THEN events_exact.activity__big_1h
+    END AS activity__big_1h,
+    events_exact.activity__lifetime AS activity__lifetime,
+    events_2_exact.activity_live__n_10m AS activity_live__n_10m
+  FROM __spine
+  LEFT JOIN events_exact
+    ON __spine.__rid = events_exact.__rid
+  LEFT JOIN events_exact_distinct_trailing
+    ON __spine.__rid = events_exact_distinct_trailing.__rid
+  LEFT JOIN events_2_exact
+    ON __spine.__rid = events_2_exact.__rid
 )
 SELECT
-  __spine.user_id AS user_id,
-  __spine.ts AS ts,
-  events_exact.activity__n_1h AS activity__n_1h,
-  events_exact.activity__n_amount_1d AS activity__n_amount_1d,
-  events_exact_distinct_trailing.activity__kinds_1d AS activity__kinds_1d,
-  events_exact.activity__kinds_all AS activity__kinds_all,
-  events_exact.activity__qty_1d AS activity__qty_1d,
-  CASE
-    WHEN ABS(events_exact.activity__amount_7d) <= 1.7976931348623157e308
-    THEN events_exact.activity__amount_7d
-  END AS activity__amount_7d,
-  CASE
-    WHEN ABS(events_exact.activity__avg_1d) <= 1.7976931348623157e308
-    THEN events_exact.activity__avg_1d
-  END AS activity__avg_1d,
-  events_exact.activity__min_1d AS activity__min_1d,
-  events_exact.activity__max_kind AS activity__max_kind,
-  events_exact.activity__last_kind AS activity__last_kind,
-  events_exact.activity__first_kind AS activity__first_kind,
-  events_exact.activity__last_ever AS activity__last_ever,
-  events_exact.activity__ok_1d AS activity__ok_1d,
-  CASE
-    WHEN ABS(events_exact.activity__big_1h) <= 1.7976931348623157e308
-    THEN events_exact.activity__big_1h
-  END AS activity__big_1h,
-  events_exact.activity__lifetime AS activity__lifetime,
-  events_2_exact.activity_live__n_10m AS activity_live__n_10m
-FROM __spine
-LEFT JOIN events_exact
-  ON __spine.__rid = events_exact.__rid
-LEFT JOIN events_exact_distinct_trailing
-  ON __spine.__rid = events_exact_distinct_trailing.__rid
-LEFT JOIN events_2_exact
-  ON __spine.__rid = events_2_exact.__rid
+  user_id,
+  ts,
+  activity__n_1h,
+  activity__n_amount_1d,
+  activity__kinds_1d,
+  activity__kinds_all,
+  activity__qty_1d,
+  activity__amount_7d,
+  activity__avg_1d,
+  activity__min_1d,
+  activity__max_kind,
+  activity__last_kind,
+  activity__first_kind,
+  activity__last_ever,
+  activity__ok_1d,
+  activity__big_1h,
+  activity__lifetime,
+  activity_live__n_10m
+FROM __features
 ORDER BY
-  __spine.__rid
+  __rid

@@ -119,27 +119,43 @@ WITH __spine AS (
     AND s.__ts < p.__ts
   GROUP BY
     p.__rid
+), __features AS (
+  SELECT
+    __spine.*,
+    orders_exact.restaurant_activity__orders_30m AS restaurant_activity__orders_30m,
+    CASE
+      WHEN ABS(orders_exact.restaurant_activity__revenue_1d) <= 1.7976931348623157e308
+      THEN orders_exact.restaurant_activity__revenue_1d
+    END AS restaurant_activity__revenue_1d,
+    CASE
+      WHEN ABS(orders_exact.restaurant_activity__avg_total_7d) <= 1.7976931348623157e308
+      THEN orders_exact.restaurant_activity__avg_total_7d
+    END AS restaurant_activity__avg_total_7d,
+    orders_exact_distinct_trailing.restaurant_activity__customers_7d AS restaurant_activity__customers_7d,
+    orders_exact.restaurant_activity__big_orders_1h AS restaurant_activity__big_orders_1h,
+    orders_exact.restaurant_activity__last_status AS restaurant_activity__last_status,
+    orders_exact.restaurant_activity__lifetime_orders AS restaurant_activity__lifetime_orders
+  FROM __spine
+  LEFT JOIN orders_exact
+    ON __spine.__rid = orders_exact.__rid
+  LEFT JOIN orders_exact_distinct_trailing
+    ON __spine.__rid = orders_exact_distinct_trailing.__rid
+), __derived_1 AS (
+  SELECT
+    *,
+    restaurant_activity__orders_30m >= CAST(20 AS BIGINT) AS checkout_signals__busy
+  FROM __features
 )
 SELECT
-  __spine.restaurant_id AS restaurant_id,
-  orders_exact.restaurant_activity__orders_30m AS restaurant_activity__orders_30m,
-  CASE
-    WHEN ABS(orders_exact.restaurant_activity__revenue_1d) <= 1.7976931348623157e308
-    THEN orders_exact.restaurant_activity__revenue_1d
-  END AS restaurant_activity__revenue_1d,
-  CASE
-    WHEN ABS(orders_exact.restaurant_activity__avg_total_7d) <= 1.7976931348623157e308
-    THEN orders_exact.restaurant_activity__avg_total_7d
-  END AS restaurant_activity__avg_total_7d,
-  orders_exact_distinct_trailing.restaurant_activity__customers_7d AS restaurant_activity__customers_7d,
-  orders_exact.restaurant_activity__big_orders_1h AS restaurant_activity__big_orders_1h,
-  orders_exact.restaurant_activity__last_status AS restaurant_activity__last_status,
-  orders_exact.restaurant_activity__lifetime_orders AS restaurant_activity__lifetime_orders,
-  orders_exact.restaurant_activity__orders_30m >= CAST(20 AS BIGINT) AS checkout_signals__busy
-FROM __spine
-LEFT JOIN orders_exact
-  ON __spine.__rid = orders_exact.__rid
-LEFT JOIN orders_exact_distinct_trailing
-  ON __spine.__rid = orders_exact_distinct_trailing.__rid
+  restaurant_id,
+  restaurant_activity__orders_30m,
+  restaurant_activity__revenue_1d,
+  restaurant_activity__avg_total_7d,
+  restaurant_activity__customers_7d,
+  restaurant_activity__big_orders_1h,
+  restaurant_activity__last_status,
+  restaurant_activity__lifetime_orders,
+  checkout_signals__busy
+FROM __derived_1
 ORDER BY
-  __spine.restaurant_id
+  restaurant_id

@@ -151,44 +151,62 @@ WITH __spine AS (
   ) AS w
   WHERE
     NOT w.__rid IS NULL
+), __features AS (
+  SELECT
+    __spine.*,
+    orders_exact.restaurant_activity__orders_30m AS restaurant_activity__orders_30m,
+    CASE
+      WHEN ABS(orders_exact.restaurant_activity__revenue_1d) <= 1.7976931348623157e308
+      THEN orders_exact.restaurant_activity__revenue_1d
+    END AS restaurant_activity__revenue_1d,
+    CASE
+      WHEN ABS(orders_exact.restaurant_activity__avg_total_7d) <= 1.7976931348623157e308
+      THEN orders_exact.restaurant_activity__avg_total_7d
+    END AS restaurant_activity__avg_total_7d,
+    orders_exact_distinct_trailing.restaurant_activity__customers_7d AS restaurant_activity__customers_7d,
+    orders_exact.restaurant_activity__big_orders_1h AS restaurant_activity__big_orders_1h,
+    orders_exact.restaurant_activity__last_status AS restaurant_activity__last_status,
+    orders_exact.restaurant_activity__lifetime_orders AS restaurant_activity__lifetime_orders,
+    prep_events_exact.prep_time__slow_next_hour AS prep_time__slow_next_hour
+  FROM __spine
+  LEFT JOIN orders_exact
+    ON __spine.__rid = orders_exact.__rid
+  LEFT JOIN orders_exact_distinct_trailing
+    ON __spine.__rid = orders_exact_distinct_trailing.__rid
+  LEFT JOIN prep_events_exact
+    ON __spine.__rid = prep_events_exact.__rid
+), __derived_1 AS (
+  SELECT
+    *,
+    CASE
+      WHEN NOT ts IS NULL
+      THEN restaurant_activity__orders_30m >= CAST(20 AS BIGINT)
+    END AS checkout_signals__busy,
+    CASE
+      WHEN NOT ts IS NULL
+      THEN CASE
+        WHEN ABS(
+          CAST(basket_total AS DOUBLE) / NULLIF(CAST(restaurant_activity__avg_total_7d AS DOUBLE), 0)
+        ) <= 1.7976931348623157e308
+        THEN CAST(basket_total AS DOUBLE) / NULLIF(CAST(restaurant_activity__avg_total_7d AS DOUBLE), 0)
+      END
+    END AS checkout_signals__basket_vs_avg
+  FROM __features
 )
 SELECT
-  __spine.restaurant_id AS restaurant_id,
-  __spine.ts AS ts,
-  __spine.basket_total AS basket_total,
-  orders_exact.restaurant_activity__orders_30m AS restaurant_activity__orders_30m,
-  CASE
-    WHEN ABS(orders_exact.restaurant_activity__revenue_1d) <= 1.7976931348623157e308
-    THEN orders_exact.restaurant_activity__revenue_1d
-  END AS restaurant_activity__revenue_1d,
-  CASE
-    WHEN ABS(orders_exact.restaurant_activity__avg_total_7d) <= 1.7976931348623157e308
-    THEN orders_exact.restaurant_activity__avg_total_7d
-  END AS restaurant_activity__avg_total_7d,
-  orders_exact_distinct_trailing.restaurant_activity__customers_7d AS restaurant_activity__customers_7d,
-  orders_exact.restaurant_activity__big_orders_1h AS restaurant_activity__big_orders_1h,
-  orders_exact.restaurant_activity__last_status AS restaurant_activity__last_status,
-  orders_exact.restaurant_activity__lifetime_orders AS restaurant_activity__lifetime_orders,
-  CASE
-    WHEN NOT __spine.ts IS NULL
-    THEN orders_exact.restaurant_activity__orders_30m >= CAST(20 AS BIGINT)
-  END AS checkout_signals__busy,
-  CASE
-    WHEN NOT __spine.ts IS NULL
-    THEN CASE
-      WHEN ABS(
-        CAST(__spine.basket_total AS DOUBLE) / NULLIF(CAST(orders_exact.restaurant_activity__avg_total_7d AS DOUBLE), 0)
-      ) <= 1.7976931348623157e308
-      THEN CAST(__spine.basket_total AS DOUBLE) / NULLIF(CAST(orders_exact.restaurant_activity__avg_total_7d AS DOUBLE), 0)
-    END
-  END AS checkout_signals__basket_vs_avg,
-  prep_events_exact.prep_time__slow_next_hour AS prep_time__slow_next_hour
-FROM __spine
-LEFT JOIN orders_exact
-  ON __spine.__rid = orders_exact.__rid
-LEFT JOIN orders_exact_distinct_trailing
-  ON __spine.__rid = orders_exact_distinct_trailing.__rid
-LEFT JOIN prep_events_exact
-  ON __spine.__rid = prep_events_exact.__rid
+  restaurant_id,
+  ts,
+  basket_total,
+  restaurant_activity__orders_30m,
+  restaurant_activity__revenue_1d,
+  restaurant_activity__avg_total_7d,
+  restaurant_activity__customers_7d,
+  restaurant_activity__big_orders_1h,
+  restaurant_activity__last_status,
+  restaurant_activity__lifetime_orders,
+  checkout_signals__busy,
+  checkout_signals__basket_vs_avg,
+  prep_time__slow_next_hour
+FROM __derived_1
 ORDER BY
-  __spine.__rid
+  __rid

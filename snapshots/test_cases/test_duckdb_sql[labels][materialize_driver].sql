@@ -75,27 +75,40 @@ WITH __spine AS (
   ) AS w
   WHERE
     NOT w.__rid IS NULL
+), __features AS (
+  SELECT
+    __spine.*,
+    trips_exact.driver_stats__trips_7d AS driver_stats__trips_7d,
+    CASE
+      WHEN ABS(trips_exact.driver_stats__fare_7d) <= 1.7976931348623157e308
+      THEN trips_exact.driver_stats__fare_7d
+    END AS driver_stats__fare_7d,
+    CASE
+      WHEN ABS(trips_exact.driver_stats__rating_7d) <= 1.7976931348623157e308
+      THEN trips_exact.driver_stats__rating_7d
+    END AS driver_stats__rating_7d
+  FROM __spine
+  LEFT JOIN trips_exact
+    ON __spine.__rid = trips_exact.__rid
+), __derived_1 AS (
+  SELECT
+    *,
+    CASE
+      WHEN ABS(
+        CAST(driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(driver_stats__trips_7d AS DOUBLE), 0)
+      ) <= 1.7976931348623157e308
+      THEN CAST(driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(driver_stats__trips_7d AS DOUBLE), 0)
+    END AS driver_signals__fare_per_trip,
+    driver_stats__trips_7d > CAST(20 AS BIGINT) AS driver_signals__busy
+  FROM __features
 )
 SELECT
-  __spine.driver_id AS driver_id,
-  trips_exact.driver_stats__trips_7d AS driver_stats__trips_7d,
-  CASE
-    WHEN ABS(trips_exact.driver_stats__fare_7d) <= 1.7976931348623157e308
-    THEN trips_exact.driver_stats__fare_7d
-  END AS driver_stats__fare_7d,
-  CASE
-    WHEN ABS(trips_exact.driver_stats__rating_7d) <= 1.7976931348623157e308
-    THEN trips_exact.driver_stats__rating_7d
-  END AS driver_stats__rating_7d,
-  CASE
-    WHEN ABS(
-      CAST(trips_exact.driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(trips_exact.driver_stats__trips_7d AS DOUBLE), 0)
-    ) <= 1.7976931348623157e308
-    THEN CAST(trips_exact.driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(trips_exact.driver_stats__trips_7d AS DOUBLE), 0)
-  END AS driver_signals__fare_per_trip,
-  trips_exact.driver_stats__trips_7d > CAST(20 AS BIGINT) AS driver_signals__busy
-FROM __spine
-LEFT JOIN trips_exact
-  ON __spine.__rid = trips_exact.__rid
+  driver_id,
+  driver_stats__trips_7d,
+  driver_stats__fare_7d,
+  driver_stats__rating_7d,
+  driver_signals__fare_per_trip,
+  driver_signals__busy
+FROM __derived_1
 ORDER BY
-  __spine.driver_id
+  driver_id

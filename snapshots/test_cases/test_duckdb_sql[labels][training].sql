@@ -166,42 +166,56 @@ WITH __spine AS (
     ON p.driver_id = s.driver_id AND s.__ts >= p.__ts AND s.__ts < p.__ts + 172800000000
   GROUP BY
     p.__rid
+), __features AS (
+  SELECT
+    __spine.*,
+    trips_served_1d_lag_1h.driver_stats__trips_7d AS driver_stats__trips_7d,
+    CASE
+      WHEN ABS(trips_served_1d_lag_1h.driver_stats__fare_7d) <= 1.7976931348623157e308
+      THEN trips_served_1d_lag_1h.driver_stats__fare_7d
+    END AS driver_stats__fare_7d,
+    CASE
+      WHEN ABS(trips_served_1d_lag_1h.driver_stats__rating_7d) <= 1.7976931348623157e308
+      THEN trips_served_1d_lag_1h.driver_stats__rating_7d
+    END AS driver_stats__rating_7d,
+    trips_2_exact.outcome__trips_next_1d AS outcome__trips_next_1d,
+    trips_2_exact.outcome__last_rating_1d AS outcome__last_rating_1d,
+    trips_2_exact.outcome__first_fare_1d AS outcome__first_fare_1d,
+    trips_2_exact_distinct_forward.outcome__distinct_fares AS outcome__distinct_fares
+  FROM __spine
+  LEFT JOIN trips_served_1d_lag_1h
+    ON __spine.__rid = trips_served_1d_lag_1h.__rid
+  LEFT JOIN trips_2_exact
+    ON __spine.__rid = trips_2_exact.__rid
+  LEFT JOIN trips_2_exact_distinct_forward
+    ON __spine.__rid = trips_2_exact_distinct_forward.__rid
+), __derived_1 AS (
+  SELECT
+    *,
+    CASE
+      WHEN NOT ts IS NULL
+      THEN CASE
+        WHEN ABS(
+          CAST(driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(driver_stats__trips_7d AS DOUBLE), 0)
+        ) <= 1.7976931348623157e308
+        THEN CAST(driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(driver_stats__trips_7d AS DOUBLE), 0)
+      END
+    END AS driver_signals__fare_per_trip,
+    CASE WHEN NOT ts IS NULL THEN driver_stats__trips_7d > CAST(20 AS BIGINT) END AS driver_signals__busy
+  FROM __features
 )
 SELECT
-  __spine.driver_id AS driver_id,
-  __spine.ts AS ts,
-  trips_served_1d_lag_1h.driver_stats__trips_7d AS driver_stats__trips_7d,
-  CASE
-    WHEN ABS(trips_served_1d_lag_1h.driver_stats__fare_7d) <= 1.7976931348623157e308
-    THEN trips_served_1d_lag_1h.driver_stats__fare_7d
-  END AS driver_stats__fare_7d,
-  CASE
-    WHEN ABS(trips_served_1d_lag_1h.driver_stats__rating_7d) <= 1.7976931348623157e308
-    THEN trips_served_1d_lag_1h.driver_stats__rating_7d
-  END AS driver_stats__rating_7d,
-  trips_2_exact.outcome__trips_next_1d AS outcome__trips_next_1d,
-  trips_2_exact.outcome__last_rating_1d AS outcome__last_rating_1d,
-  trips_2_exact.outcome__first_fare_1d AS outcome__first_fare_1d,
-  trips_2_exact_distinct_forward.outcome__distinct_fares AS outcome__distinct_fares,
-  CASE
-    WHEN NOT __spine.ts IS NULL
-    THEN CASE
-      WHEN ABS(
-        CAST(trips_served_1d_lag_1h.driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(trips_served_1d_lag_1h.driver_stats__trips_7d AS DOUBLE), 0)
-      ) <= 1.7976931348623157e308
-      THEN CAST(trips_served_1d_lag_1h.driver_stats__fare_7d AS DOUBLE) / NULLIF(CAST(trips_served_1d_lag_1h.driver_stats__trips_7d AS DOUBLE), 0)
-    END
-  END AS driver_signals__fare_per_trip,
-  CASE
-    WHEN NOT __spine.ts IS NULL
-    THEN trips_served_1d_lag_1h.driver_stats__trips_7d > CAST(20 AS BIGINT)
-  END AS driver_signals__busy
-FROM __spine
-LEFT JOIN trips_served_1d_lag_1h
-  ON __spine.__rid = trips_served_1d_lag_1h.__rid
-LEFT JOIN trips_2_exact
-  ON __spine.__rid = trips_2_exact.__rid
-LEFT JOIN trips_2_exact_distinct_forward
-  ON __spine.__rid = trips_2_exact_distinct_forward.__rid
+  driver_id,
+  ts,
+  driver_stats__trips_7d,
+  driver_stats__fare_7d,
+  driver_stats__rating_7d,
+  outcome__trips_next_1d,
+  outcome__last_rating_1d,
+  outcome__first_fare_1d,
+  outcome__distinct_fares,
+  driver_signals__fare_per_trip,
+  driver_signals__busy
+FROM __derived_1
 ORDER BY
-  __spine.__rid
+  __rid

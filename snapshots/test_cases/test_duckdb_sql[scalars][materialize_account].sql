@@ -208,35 +208,49 @@ WITH __spine AS (
   ) AS w
   WHERE
     NOT w.__rid IS NULL
+), __features AS (
+  SELECT
+    __spine.*,
+    CASE
+      WHEN ABS(payments_exact.pay__s1) <= 1.7976931348623157e308
+      THEN payments_exact.pay__s1
+    END AS pay__s1,
+    payments_exact.pay__s2 AS pay__s2,
+    CASE
+      WHEN ABS(payments_exact.pay__s3) <= 1.7976931348623157e308
+      THEN payments_exact.pay__s3
+    END AS pay__s3,
+    CASE
+      WHEN ABS(payments_exact.pay__s4) <= 1.7976931348623157e308
+      THEN payments_exact.pay__s4
+    END AS pay__s4,
+    payments_exact.pay__s5 AS pay__s5,
+    payments_exact.pay__s6 AS pay__s6,
+    payments_exact.pay__s7 AS pay__s7,
+    CASE
+      WHEN ABS(payments_exact.pay__s8) <= 1.7976931348623157e308
+      THEN payments_exact.pay__s8
+    END AS pay__s8,
+    payments_exact.pay__s9 AS pay__s9,
+    payments_exact.pay__s10 AS pay__s10
+  FROM __spine
+  LEFT JOIN payments_exact
+    ON __spine.__rid = payments_exact.__rid
 )
 SELECT
-  __spine.account_id AS account_id,
-  __spine.region AS region,
-  CASE
-    WHEN ABS(payments_exact.pay__s1) <= 1.7976931348623157e308
-    THEN payments_exact.pay__s1
-  END AS pay__s1,
-  payments_exact.pay__s2 AS pay__s2,
-  CASE
-    WHEN ABS(payments_exact.pay__s3) <= 1.7976931348623157e308
-    THEN payments_exact.pay__s3
-  END AS pay__s3,
-  CASE
-    WHEN ABS(payments_exact.pay__s4) <= 1.7976931348623157e308
-    THEN payments_exact.pay__s4
-  END AS pay__s4,
-  payments_exact.pay__s5 AS pay__s5,
-  payments_exact.pay__s6 AS pay__s6,
-  payments_exact.pay__s7 AS pay__s7,
-  CASE
-    WHEN ABS(payments_exact.pay__s8) <= 1.7976931348623157e308
-    THEN payments_exact.pay__s8
-  END AS pay__s8,
-  payments_exact.pay__s9 AS pay__s9,
-  payments_exact.pay__s10 AS pay__s10
-FROM __spine
-LEFT JOIN payments_exact
-  ON __spine.__rid = payments_exact.__rid
+  account_id,
+  region,
+  pay__s1,
+  pay__s2,
+  pay__s3,
+  pay__s4,
+  pay__s5,
+  pay__s6,
+  pay__s7,
+  pay__s8,
+  pay__s9,
+  pay__s10
+FROM __features
 ORDER BY
-  __spine.account_id,
-  __spine.region
+  account_id,
+  region

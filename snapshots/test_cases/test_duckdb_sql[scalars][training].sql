@@ -199,102 +199,98 @@ WITH __spine AS (
   ) AS w
   WHERE
     NOT w.__rid IS NULL
+), __features AS (
+  SELECT
+    __spine.*,
+    CASE
+      WHEN ABS(payments_exact.pay__s1) <= 1.7976931348623157e308
+      THEN payments_exact.pay__s1
+    END AS pay__s1,
+    payments_exact.pay__s2 AS pay__s2,
+    CASE
+      WHEN ABS(payments_exact.pay__s3) <= 1.7976931348623157e308
+      THEN payments_exact.pay__s3
+    END AS pay__s3,
+    CASE
+      WHEN ABS(payments_exact.pay__s4) <= 1.7976931348623157e308
+      THEN payments_exact.pay__s4
+    END AS pay__s4,
+    payments_exact.pay__s5 AS pay__s5,
+    payments_exact.pay__s6 AS pay__s6,
+    payments_exact.pay__s7 AS pay__s7,
+    CASE
+      WHEN ABS(payments_exact.pay__s8) <= 1.7976931348623157e308
+      THEN payments_exact.pay__s8
+    END AS pay__s8,
+    payments_exact.pay__s9 AS pay__s9,
+    payments_exact.pay__s10 AS pay__s10
+  FROM __spine
+  LEFT JOIN payments_exact
+    ON __spine.__rid = payments_exact.__rid
+), __derived_1 AS (
+  SELECT
+    *,
+    CASE
+      WHEN NOT ts IS NULL
+      THEN CASE
+        WHEN ABS(CAST(txn_amount AS DOUBLE) / NULLIF(CAST(pay__s3 AS DOUBLE), 0)) <= 1.7976931348623157e308
+        THEN CAST(txn_amount AS DOUBLE) / NULLIF(CAST(pay__s3 AS DOUBLE), 0)
+      END
+    END AS risk__ratio
+  FROM __features
+), __derived_2 AS (
+  SELECT
+    *,
+    CASE
+      WHEN NOT ts IS NULL
+      THEN (
+        risk__ratio > CAST(2.5 AS DOUBLE)
+      ) OR (
+        CAST(channel AS TEXT) = 'web'
+      )
+    END AS risk__flagged
+  FROM __derived_1
+), __derived_3 AS (
+  SELECT
+    *,
+    CASE
+      WHEN NOT ts IS NULL
+      THEN CASE
+        WHEN ABS(
+          CASE
+            WHEN risk__flagged
+            THEN CAST(1.0 AS DOUBLE)
+            ELSE COALESCE(risk__ratio, CAST(CAST(0 AS BIGINT) AS DOUBLE))
+          END
+        ) <= 1.7976931348623157e308
+        THEN CASE
+          WHEN risk__flagged
+          THEN CAST(1.0 AS DOUBLE)
+          ELSE COALESCE(risk__ratio, CAST(CAST(0 AS BIGINT) AS DOUBLE))
+        END
+      END
+    END AS risk__score
+  FROM __derived_2
 )
 SELECT
-  __spine.account_id AS account_id,
-  __spine.region AS region,
-  __spine.ts AS ts,
-  __spine.txn_amount AS txn_amount,
-  __spine.channel AS channel,
-  CASE
-    WHEN ABS(payments_exact.pay__s1) <= 1.7976931348623157e308
-    THEN payments_exact.pay__s1
-  END AS pay__s1,
-  payments_exact.pay__s2 AS pay__s2,
-  CASE
-    WHEN ABS(payments_exact.pay__s3) <= 1.7976931348623157e308
-    THEN payments_exact.pay__s3
-  END AS pay__s3,
-  CASE
-    WHEN ABS(payments_exact.pay__s4) <= 1.7976931348623157e308
-    THEN payments_exact.pay__s4
-  END AS pay__s4,
-  payments_exact.pay__s5 AS pay__s5,
-  payments_exact.pay__s6 AS pay__s6,
-  payments_exact.pay__s7 AS pay__s7,
-  CASE
-    WHEN ABS(payments_exact.pay__s8) <= 1.7976931348623157e308
-    THEN payments_exact.pay__s8
-  END AS pay__s8,
-  payments_exact.pay__s9 AS pay__s9,
-  payments_exact.pay__s10 AS pay__s10,
-  CASE
-    WHEN NOT __spine.ts IS NULL
-    THEN CASE
-      WHEN ABS(
-        CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
-      ) <= 1.7976931348623157e308
-      THEN CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
-    END
-  END AS risk__ratio,
-  CASE
-    WHEN NOT __spine.ts IS NULL
-    THEN (
-      (
-        CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
-      ) > CAST(2.5 AS DOUBLE)
-    )
-    OR (
-      CAST(__spine.channel AS TEXT) = 'web'
-    )
-  END AS risk__flagged,
-  CASE
-    WHEN NOT __spine.ts IS NULL
-    THEN CASE
-      WHEN ABS(
-        CASE
-          WHEN (
-            (
-              (
-                CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
-              ) > CAST(2.5 AS DOUBLE)
-            )
-            OR (
-              CAST(__spine.channel AS TEXT) = 'web'
-            )
-          )
-          THEN CAST(1.0 AS DOUBLE)
-          ELSE COALESCE(
-            (
-              CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
-            ),
-            CAST(CAST(0 AS BIGINT) AS DOUBLE)
-          )
-        END
-      ) <= 1.7976931348623157e308
-      THEN CASE
-        WHEN (
-          (
-            (
-              CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
-            ) > CAST(2.5 AS DOUBLE)
-          )
-          OR (
-            CAST(__spine.channel AS TEXT) = 'web'
-          )
-        )
-        THEN CAST(1.0 AS DOUBLE)
-        ELSE COALESCE(
-          (
-            CAST(__spine.txn_amount AS DOUBLE) / NULLIF(CAST(payments_exact.pay__s3 AS DOUBLE), 0)
-          ),
-          CAST(CAST(0 AS BIGINT) AS DOUBLE)
-        )
-      END
-    END
-  END AS risk__score
-FROM __spine
-LEFT JOIN payments_exact
-  ON __spine.__rid = payments_exact.__rid
+  account_id,
+  region,
+  ts,
+  txn_amount,
+  channel,
+  pay__s1,
+  pay__s2,
+  pay__s3,
+  pay__s4,
+  pay__s5,
+  pay__s6,
+  pay__s7,
+  pay__s8,
+  pay__s9,
+  pay__s10,
+  risk__ratio,
+  risk__flagged,
+  risk__score
+FROM __derived_3
 ORDER BY
-  __spine.__rid
+  __rid
