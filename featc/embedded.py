@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -223,8 +223,11 @@ def bind_spine(con: duckdb.DuckDBPyConnection, project: ir.Project, spine: Input
 
 @dataclass
 class Result:
+    """A query ready to run on its connection, with its named parameters (``$as_of``)."""
+
     con: duckdb.DuckDBPyConnection
     sql: str
+    params: dict[str, Any] = field(default_factory=dict)
 
     def write(self, out: Path) -> None:
         """Writes CSV (instants as ISO-8601 UTC) or Parquet, by extension."""
@@ -233,13 +236,13 @@ class Result:
             raise DataError(f"--out {out}: write .csv or .parquet")
         target = exp.Literal.string(str(out)).sql("duckdb")
         fmt = f"FORMAT csv, HEADER, TIMESTAMPFORMAT '{ISO_UTC}'" if suffix == ".csv" else "FORMAT parquet"
-        self.con.execute(f"COPY ({self.sql}) TO {target} ({fmt})")
+        self.con.execute(f"COPY ({self.sql}) TO {target} ({fmt})", self.params)
 
     def arrow(self) -> Any:
-        return self.con.sql(self.sql).to_arrow_table()
+        return self.con.sql(self.sql, params=self.params).to_arrow_table()
 
     def pandas(self) -> Any:
-        return self.con.sql(self.sql).df()
+        return self.con.sql(self.sql, params=self.params).df()
 
     def like(self, template: Input) -> Any:
         """The result as the same kind of object the caller passed in."""
@@ -283,5 +286,5 @@ def materialize(
     )
     bind_sources(con, project, sources, names)
     sql = materialize_sql(project, entity, "duckdb")
-    literal = exp.Literal.string(as_of.strftime("%Y-%m-%d %H:%M:%S.%f")).sql("duckdb")
-    return Result(con, sql.replace("$as_of", f"CAST({literal} AS TIMESTAMP)"))
+    instant = as_of.astimezone(timezone.utc).replace(tzinfo=None) if as_of.tzinfo else as_of
+    return Result(con, sql, {"as_of": instant})

@@ -151,3 +151,17 @@ def test_deep_derived_chains_stay_linear_and_correct() -> None:
     ev = featc.evaluator(project)
     ev.ingest("s", events.to_pylist())
     assert ev.features({"id": 1}, datetime(2024, 1, 3))[f"d__d{depth - 1}"] == 2 + depth
+
+
+def test_materialized_values_equal_exact_training_values(project: featc.Project) -> None:
+    """A batch run at T serves what exact training data says at T, key by key."""
+    at = datetime(2024, 5, 4, 6, 30)
+    mat = project.materialize("restaurant", at).to_pylist()
+    spine = pa.table({"restaurant_id": [r["restaurant_id"] for r in mat],
+                      "ts": pa.array([at] * len(mat), pa.timestamp("us"))})  # fmt: skip
+    train = project.training_data(spine, exact=True).to_pylist()
+    assert len(mat) == 20
+    for m, t in zip(mat, train, strict=True):
+        assert m["restaurant_id"] == t["restaurant_id"]
+        for column, value in m.items():
+            assert same(value, t[column]), (m["restaurant_id"], column, value, t[column])
