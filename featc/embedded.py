@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -286,5 +286,5 @@ def materialize(
     )
     bind_sources(con, project, sources, names)
     sql = materialize_sql(project, entity, "duckdb")
-    instant = as_of.astimezone(timezone.utc).replace(tzinfo=None) if as_of.tzinfo else as_of
+    instant = as_of.astimezone(UTC).replace(tzinfo=None) if as_of.tzinfo else as_of
     return Result(con, sql, {"as_of": instant})

@@ -158,7 +158,8 @@ def test_materialized_values_equal_exact_training_values(project: featc.Project)
     at = datetime(2024, 5, 4, 6, 30)
     mat = project.materialize("restaurant", at).to_pylist()
     spine = pa.table({"restaurant_id": [r["restaurant_id"] for r in mat],
-                      "ts": pa.array([at] * len(mat), pa.timestamp("us"))})  # fmt: skip
+                      "ts": pa.array([at] * len(mat), pa.timestamp("us")),
+                      "basket_total": [10.0] * len(mat)})  # fmt: skip
     train = project.training_data(spine, exact=True).to_pylist()
     assert len(mat) == 20
     for m, t in zip(mat, train, strict=True):
