@@ -672,10 +672,15 @@ def key_value(draw: Draw, t: DataType, spine: bool) -> Any:
 
 @st.composite
 def source_rows(draw: Draw, src: Source, clusters: tuple[int, ...]) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for _ in range(draw(st.integers(0, 30))):
         row: dict[str, Any] = {}
+        if rows and one_in(draw, 3):  # same key and instant as an earlier row: ties for last/first
+            tied = draw(st.sampled_from(rows))
+            row = {c: tied[c] for c in (*src.keys, src.ts)}
         for c in src.columns:
+            if c.name in row:
+                continue
             if c.name == src.ts:
                 row[c.name] = None if one_in(draw, 20) else draw(instant(clusters))
             elif c.name in src.keys:
