@@ -55,8 +55,21 @@ def to_days(value: Any) -> int | None:
     raise TypeError(f"not a date: {value!r}")
 
 
+class Unspecified(Exception):
+    """An intermediate double became infinite or NaN: the contract leaves that open.
+
+    docs/semantics.md: "Inside one expression, double arithmetic is IEEE 754; keep intermediate
+    values finite." Only the value of a whole feature that overflows is defined (null).
+    """
+
+
 def normalise(value: Any, dtype: DataType) -> Any:
-    """Bring an input value of a declared type into the reference's representation."""
+    """Bring an input value of a declared type into the reference's representation.
+
+    NaN and infinities in source rows, spines and request values are null (the contract).
+    """
+    if dtype == T.DOUBLE and isinstance(value, float) and not math.isfinite(value):
+        return None
     if dtype == T.TIMESTAMP:
         return to_us(value)
     if dtype == T.DATE:
@@ -69,11 +82,6 @@ def normalise(value: Any, dtype: DataType) -> Any:
 
 def _null_in(args: Sequence[Any]) -> bool:
     return any(a is None for a in args)
-
-
-def _finite(x: float) -> float | None:
-    """Out of domain is null, never NaN or infinity."""
-    return x if math.isfinite(x) else None
 
 
 def c_round(x: float) -> float:
@@ -143,7 +151,7 @@ def f_exp(x: Any) -> float | None:
 
 
 def f_power(a: Any, b: Any) -> float | None:
-    """a ** b; null for 0 ** negative, negative ** fractional, and overflow."""
+    """a ** b; null for 0 ** negative and negative ** fractional; IEEE infinity on overflow."""
     a, b = float(a), float(b)
     if a == 0 and b < 0:
         return None
@@ -151,8 +159,9 @@ def f_power(a: Any, b: Any) -> float | None:
         return None
     try:
         return math.pow(a, b)
-    except (OverflowError, ValueError):
-        return None
+    except OverflowError:
+        odd = a < 0 and b % 2 == 1
+        return -math.inf if odd else math.inf
 
 
 def f_sqrt(x: Any) -> float | None:
@@ -193,10 +202,6 @@ STRICT: dict[str, Callable[..., Any]] = {
     "gt": lambda a, b: a > b,
     "ge": lambda a, b: a >= b,
     "not": lambda a: not a,
-    # BETWEEN is not among the contract's null exceptions, so any null input gives null.
-    "between": lambda a, lo, hi: lo <= a <= hi,
-    # NULLIF is not among the contract's null exceptions either: any null input gives null.
-    "nullif": lambda a, b: None if a == b else a,
     "abs": abs,
     "round": f_round,
     "floor": f_floor,
@@ -238,6 +243,18 @@ def f_in(a: Any, *items: Any) -> bool | None:
     return False
 
 
+def f_between(a: Any, lo: Any, hi: Any) -> bool | None:
+    """Exactly ``a >= lo AND a <= hi`` (so 4 BETWEEN NULL AND 3 is false)."""
+    ge = None if a is None or lo is None else a >= lo
+    le = None if a is None or hi is None else a <= hi
+    return f_and(ge, le)
+
+
+def f_nullif(a: Any, b: Any) -> Any:
+    """Null when ``a = b`` is true, else ``a`` (so NULLIF(a, NULL) is a)."""
+    return None if a is not None and b is not None and a == b else a
+
+
 def f_least(*args: Any) -> Any:
     vals = [a for a in args if a is not None]
     return min(vals) if vals else None
@@ -259,6 +276,8 @@ NON_STRICT: dict[str, Callable[..., Any]] = {
     "is_null": lambda a: a is None,
     "is_not_null": lambda a: a is not None,
     "in": f_in,
+    "between": f_between,
+    "nullif": f_nullif,
     "coalesce": f_coalesce,
     "least": f_least,
     "greatest": f_greatest,
@@ -311,16 +330,31 @@ def coerce(value: Any, dtype: DataType) -> Any:
     if value is None:
         return None
     if dtype == T.DOUBLE and not isinstance(value, float):
-        return _finite(float(value))
-    if isinstance(value, float):
-        return _finite(value)
+        return float(value)
     if isinstance(value, int) and not isinstance(value, bool) and not INT_MIN <= value <= INT_MAX:
         raise OverflowError(f"integer overflow: {value}")  # an error on every engine, never wrapped
     return value
 
 
-def evaluate(expr: ir.Expr, scope: Scope) -> Any:
-    """Evaluate a scalar IR expression under SQL semantics."""
+def evaluate(expr: ir.Expr, scope: Scope, root: bool = False) -> Any:
+    """Evaluate a scalar IR expression under SQL semantics.
+
+    ``root``: the expression is a whole (derived) feature, whose overflow is null; anywhere
+    else a non-finite double is outside the contract and raises ``Unspecified``.
+    """
+    value = _evaluate(expr, scope)
+    if isinstance(value, float) and not math.isfinite(value):
+        if root:
+            return None
+        raise Unspecified(f"non-finite {value} from {_short(expr)}")
+    return value
+
+
+def _short(expr: ir.Expr) -> str:
+    return expr.fn if isinstance(expr, ir.Call) else type(expr).__name__
+
+
+def _evaluate(expr: ir.Expr, scope: Scope) -> Any:
     if isinstance(expr, ir.Lit):
         return coerce(expr.value, expr.type)
     if isinstance(expr, ir.ColumnRef):
@@ -541,7 +575,7 @@ class _Derived:
             expr, dtype = self.exprs[column]
             assert expr is not None
             scope = Scope(feature=self.get, request=self.spine_row)
-            self.values[column] = coerce(evaluate(expr, scope), dtype)
+            self.values[column] = coerce(evaluate(expr, scope, root=True), dtype)
         return self.values[column]
 
 

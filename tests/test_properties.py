@@ -21,7 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, note, seed, settings
+from hypothesis import HealthCheck, given, note, reject, seed, settings
 from hypothesis.control import currently_in_test_context
 
 import featc
@@ -169,7 +169,13 @@ def check(ex: Example) -> None:
     types = column_types(project, ex)
     problems = []
     for exact in (False, True):
-        want = run_reference(project, ex, exact)
+        try:
+            want = run_reference(project, ex, exact)
+        except reference.Unspecified:
+            # docs/semantics.md: "Inside one expression, double arithmetic is IEEE 754; keep
+            # intermediate values finite." An example whose intermediate double overflows has
+            # no contracted answer, so it is discarded (rare: values are kept modest).
+            reject()
         mode = "exact" if exact else "as served"
         for name, run in (("duckdb", run_duckdb), ("evaluator", run_evaluator)):
             try:
@@ -263,8 +269,9 @@ SCALAR_EDGES: list[tuple[str, Any]] = [
     ("v IN (1, NULL)", None),
     ("v IN (-7, NULL)", True),
     ("v NOT IN (1, 2)", True),
-    ("v BETWEEN CAST(NULL AS int) AND (-8)", None),  # contract: no null exception for BETWEEN
-    ("NULLIF(v, CAST(NULL AS int))", None),  # contract: no null exception for NULLIF
+    ("v BETWEEN CAST(NULL AS int) AND (-8)", False),  # exactly v >= NULL AND v <= -8
+    ("v BETWEEN CAST(NULL AS int) AND 0", None),
+    ("NULLIF(v, CAST(NULL AS int))", -7),  # null only when v = b is true
     ("NULLIF(v, -7)", None),
     ("COALESCE(CAST(NULL AS int), v)", -7),
     ("(d > 1) AND CAST(NULL AS bool)", None),
