@@ -332,8 +332,8 @@ def edge_rows(*spec: tuple[int, Any, Any]) -> list[dict[str, Any]]:
 
 def test_time_edges() -> None:
     """Rows at t, at t - D, just inside, ties at one instant, nulls at the latest instant, pre-epoch."""
-    rows = edge_rows((-20, 1, "b"), (-10, 2, "a"), (-10, 9, None), (-9, 4, "é"), (0, 8, "z"), (0, None, "a"),
-                     (None, 100, "x"))
+    rows = edge_rows((-20, 1, "b"), (-20, 0, None), (-10, 2, "a"), (-10, 9, None), (-9, 4, "é"), (-9, 6, None),
+                     (0, 8, "z"), (0, None, "a"), (None, 100, "x"))
     ex = edge_example(
         "    n10 = count(*) over 10m\n    s10 = sum(v) over 10m\n    last_v = last(v) over 1h\n"
         "    first_v = first(v) over 1h\n    last_s = last(s)\n    first_s = first(s) over 30m\n"
@@ -347,13 +347,13 @@ def test_time_edges() -> None:
     cols = ["w__n10", "w__s10", "w__last_v", "w__first_v", "w__last_s", "w__first_s", "w__cd", "w__life"]
     got = [[r[c] for c in cols] for r in out]
     assert got == [
-        [3, 15, 4, 1, "é", "b", 3, 4],  # t = 0: rows -10 (twice) and -9; 0 is out
-        [3, 12, 8, 1, "z", "b", 4, 6],  # t = 1us: [-10m + 1us, 1us) drops -10, takes both rows at 0
-        [3, 15, 4, 1, "é", "b", 3, 4],  # t = -1us: [-10m - 1us, -1us) still holds both rows at -10
+        [4, 21, 6, 0, "é", "b", 3, 6],  # t = 0: rows at -10 and -9 (ties: last 6, first 0); 0 is out
+        [4, 18, 8, 0, "z", "b", 4, 8],  # t = 1us: [-10m + 1us, 1us) drops -10, takes both rows at 0
+        [4, 21, 6, 0, "é", "b", 3, 6],  # t = -1us: [-10m - 1us, -1us) still holds both rows at -10
         [0, None, None, None, None, None, 0, 0],  # null key
         [0, None, None, None, None, None, 0, 0],  # key absent from the data
         [None] * 8,  # null instant: every feature null, counts too
-        [3, 15, 4, 1, "é", "b", 3, 4],  # duplicate spine row
+        [4, 21, 6, 0, "é", "b", 3, 6],  # duplicate spine row
     ]
 
 
