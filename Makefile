@@ -40,3 +40,9 @@ test: lint types pytest
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# Benchmarks (bench/README.md): writes bench/results/*.json and the tables in bench/README.md.
+# BENCH_ARGS="--sizes small,medium --only training" narrows a run.
+.PHONY: bench
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -1,0 +1,64 @@
+"""Smoke test for bench/: every benchmark runs at the smallest size and checks its own output.
+
+No timed assertions (times depend on the machine): only that each benchmark runs, verifies
+featc's answers against its reference, and that the results render as the README's tables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # bench/ is not installed
+from bench import compile as compile_bench
+from bench import measure, online, report, run, training
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bench_results")
+
+
+def test_training_small_verifies_against_the_reference(results: Path) -> None:
+    # runs=0: each side once in its own process (time and peak memory), verified afterwards
+    result = training.bench("small", runs=0, why=False, modes=("exact",))
+    mode = result["modes"]["exact"]
+    assert mode["verification"]["ok"], mode["verification"]
+    assert mode["verification"]["rows"] == 10_000
+    assert mode["memory"]["featc"]["peak_mb"] > 0 and mode["memory"]["reference"]["peak_mb"] > 0
+    (results / "training_small.json").write_text(json.dumps({**result, **_stamp()}))
+
+
+def test_compile_generated_project_compiles_cleanly(results: Path) -> None:
+    row = compile_bench.bench_one(100, runs=1)
+    assert row["status"] == "ok", row
+    assert row["features"] == 100 and row["groups"] == 50
+    result = {"benchmark": "compile", "size": "small", "status": "ok", "target_s": 2.0, "projects": [row]}
+    (results / "compile.json").write_text(json.dumps({**result, **_stamp()}))
+
+
+def test_online_through_the_command(results: Path) -> None:
+    assert run.main(["--sizes", "small", "--only", "online", "--results", str(results), "--no-readme"]) == 0
+    result = json.loads((results / "online.json").read_text())
+    assert result["status"] == "ok", result["verification"]
+    assert result["vector_features"] == 20
+    assert result["single"]["calls"] == online.CALLS["small"]
+
+
+def test_report_renders_every_table(results: Path) -> None:
+    text = report.render(results)
+    for heading in ("### Training data", "### Compile", "### Online", "Machine:"):
+        assert heading in text
+    readme = results / "README.md"
+    readme.write_text(f"# x\n{report.START}\nold\n{report.END}\ntail\n")
+    report.write_readme(results, readme)
+    assert "old" not in readme.read_text() and "### Online" in readme.read_text()
+
+
+def _stamp() -> dict[str, object]:
+    m = measure.machine()
+    return {"when": "now", "commit": "test", "machine": {**m, "load_average_end": m["load_average"]}}
