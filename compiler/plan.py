@@ -140,9 +140,13 @@ def instant_of(group: ir.Group, exact: bool) -> Instant:
     return Instant(group.refresh.every_us, group.refresh.lag_us)
 
 
-def stage_kind(agg: ir.Aggregate) -> StageKind:
-    """Windowed count_distinct needs the join shape (COUNT(DISTINCT) OVER is not portable)."""
-    if agg.fn != "count_distinct" or agg.window.kind == "lifetime":
+def stage_kind(agg: ir.Aggregate, distinct_windows: bool) -> StageKind:
+    """Windowed count_distinct is a frame where the engine has COUNT(DISTINCT) OVER a RANGE frame.
+
+    Elsewhere (PostgreSQL, Spark) it needs the join shape, which costs a row per (spine row, event
+    in window): on DuckDB the frame is about twice as fast and a fifth of the memory (bench/).
+    """
+    if agg.fn != "count_distinct" or agg.window.kind == "lifetime" or distinct_windows:
         return "frame"
     return "distinct_forward" if agg.window.kind == "forward" else "distinct_trailing"
 
@@ -150,8 +154,9 @@ def stage_kind(agg: ir.Aggregate) -> StageKind:
 class _Builder:
     """Accumulates scans and stages while walking groups in project order."""
 
-    def __init__(self, project: ir.Project) -> None:
+    def __init__(self, project: ir.Project, distinct_windows: bool) -> None:
         self.plan = Plan(project)
+        self.distinct_windows = distinct_windows
 
     def scan(self, group: ir.Group) -> Scan:
         assert group.source is not None, f"group {group.name} aggregates without a source"
@@ -183,7 +188,7 @@ class _Builder:
             return
         agg = feature.agg
         scan = self.scan(group)
-        st = self.stage(scan, instant_of(group, exact), stage_kind(agg))
+        st = self.stage(scan, instant_of(group, exact), stage_kind(agg, self.distinct_windows))
         inp = scan.input_for(agg)
         result = agg_type(agg.fn, agg.arg.type if agg.arg is not None else None)
         typ = result if isinstance(result, DataType) else feature.type
@@ -191,18 +196,18 @@ class _Builder:
         self.plan.outputs.append(Output(column, group, feature, st.name))
 
 
-def plan_training(project: ir.Project, *, exact: bool = False) -> Plan:
+def plan_training(project: ir.Project, *, exact: bool = False, distinct_windows: bool = False) -> Plan:
     """Every feature of every group, in project order."""
-    b = _Builder(project)
+    b = _Builder(project, distinct_windows)
     for group in project.groups:
         for feature in group.features:
             b.add(group, feature, exact)
     return b.plan
 
 
-def plan_materialize(project: ir.Project, entity: str) -> Plan:
+def plan_materialize(project: ir.Project, entity: str, *, distinct_windows: bool = False) -> Plan:
     """Exact values for one entity's servable features (no request fields, no labels)."""
-    b = _Builder(project)
+    b = _Builder(project, distinct_windows)
     for group in project.groups:
         if group.entity != entity or group.kind == "label":
             continue

@@ -14,6 +14,7 @@ class DuckDB(Dialect):
 
     name = "duckdb"
     sqlglot_name = "duckdb"
+    DISTINCT_WINDOWS = True
 
     def epoch_us(self, e: exp.Expr) -> exp.Expr:
         # sqlglot does not know EPOCH_US and reads epoch_ms() backwards: spell it ourselves.

@@ -333,7 +333,12 @@ def test_derived_with_request_fields_and_chains() -> None:
 # ---------------------------------------------------------------- count_distinct
 
 
-def test_count_distinct_windowed_and_lifetime() -> None:
+@pytest.mark.parametrize("distinct_windows", [True, False], ids=["window_frame", "join_form"])
+def test_count_distinct_windowed_and_lifetime(monkeypatch: pytest.MonkeyPatch, distinct_windows: bool) -> None:
+    """Both shapes: DuckDB's COUNT(DISTINCT) OVER frame, and the join form other engines need."""
+    from featc.dialects.duckdb import DuckDB
+
+    monkeypatch.setattr(DuckDB, "DISTINCT_WINDOWS", distinct_windows)
     cat = c("cat", T.STRING)
     p = project(
         group(

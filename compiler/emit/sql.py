@@ -41,7 +41,7 @@ def col(name: str, table: str | None = None) -> exp.Expr:
 
 
 def alias(e: exp.Expr, name: str) -> exp.Expr:
-    return exp.alias_(e, ident(name))
+    return exp.alias_(e, ident(name), copy=False)
 
 
 def table(name: str, as_: str | None = None) -> exp.Table:
@@ -118,7 +118,7 @@ class _Emitter:
         conds = [not_null(ts.copy())] + [not_null(col(k)) for k in keys_of(sc.entity)]
         if sc.filter is not None:
             conds.insert(0, self.source_expr(sc.filter))
-        q = select(*keys, alias(d.epoch_us(ts), TS), *inputs).from_(table(sc.source.table))
+        q = select(*keys, alias(d.epoch_us(ts), TS), *inputs).from_(table(sc.source.table), copy=False)
         return q.where(and_all(conds), copy=False)
 
     def scan_input(self, arg: ir.Expr | None, where: ir.Expr | None) -> exp.Expr:
@@ -143,7 +143,7 @@ class _Emitter:
             func = exp.Max(this=col(inp)) if fn == "last" else exp.Min(this=col(inp))
             cols.append(alias(func, f"{fn}_{inp}"))
         group = [col(k) for k in keys_of(sc.entity)] + [col(TS)]
-        q = select(*[c.copy() for c in group], *cols).from_(table(sc.name))
+        q = select(*[c.copy() for c in group], *cols).from_(table(sc.name), copy=False)
         return q.group_by(*group, copy=False)
 
     def _lookups(self, sc: Scan) -> list[tuple[str, str]]:
@@ -164,7 +164,7 @@ class _Emitter:
         d = self.d
         keys = [alias(d.cast(col(k.name), k.type), k.name) for k in entity.keys]
         at = self.probe_instant(d.epoch_us(col(self.ts_column)), instant)
-        q = select(col(RID), *keys, alias(at, TS)).from_(table(SPINE))
+        q = select(col(RID), *keys, alias(at, TS)).from_(table(SPINE), copy=False)
         return q.where(not_null(col(self.ts_column)), copy=False)
 
     def probe_instant(self, t: exp.Expr, instant: Instant) -> exp.Expr:
@@ -184,15 +184,16 @@ class _Emitter:
         """UNION ALL of probes and scan rows, RANGE-framed windows, probe rows kept."""
         keys = keys_of(st.scan.entity)
         inputs = _unique([a.input.name for a in st.aggs])
-        flags = _unique([a.input.name for a in st.aggs if a.fn == "count_distinct"])
+        flags = _unique([a.input.name for a in st.aggs if a.fn == "count_distinct" and a.window.kind == "lifetime"])
         union = exp.union(
             self.probe_branch(st, keys, inputs, flags),
             self.scan_branch(st, keys, inputs, flags),
             distinct=False,
+            copy=False,
         )
         wins = [alias(self.window_agg(a, keys, i), _wcol(i)) for i, a in enumerate(st.aggs)]
-        inner = select(col(RID), *[col(k) for k in keys], *wins).from_(subquery(union, "u"))
-        out = select(col(RID, "w")).from_(subquery(inner, "w"))
+        inner = select(col(RID), *[col(k) for k in keys], *wins).from_(subquery(union, "u"), copy=False)
+        out = select(col(RID, "w")).from_(subquery(inner, "w"), copy=False)
         for i, a in enumerate(st.aggs):
             if a.fn in ("last", "first"):
                 v = f"v{i}"
@@ -209,7 +210,7 @@ class _Emitter:
         nulls = [alias(self.d.null(types[i]), i) for i in inputs]
         fl = [alias(self.d.null(DataType.INT), _flag(i)) for i in flags]
         cols = [col(RID), *[col(k) for k in keys], col(TS), *nulls, *fl]
-        return select(*cols).from_(table(self.probe_name(st.scan.entity, st.instant)))
+        return select(*cols).from_(table(self.probe_name(st.scan.entity, st.instant)), copy=False)
 
     def scan_branch(self, st: Stage, keys: list[str], inputs: list[str], flags: list[str]) -> exp.Select:
         fl = [alias(self.first_seen(keys, i), _flag(i)) for i in flags]
@@ -220,7 +221,7 @@ class _Emitter:
             *[col(i) for i in inputs],
             *fl,
         ]
-        return select(*cols).from_(table(st.scan.name))
+        return select(*cols).from_(table(st.scan.name), copy=False)
 
     def first_seen(self, keys: list[str], inp: str) -> exp.Expr:
         """1 on the first occurrence of a value per key: lifetime count_distinct as a count."""
@@ -235,8 +236,10 @@ class _Emitter:
         func: exp.Expr
         if a.fn == "count":
             func = exp.Count(this=x)
-        elif a.fn == "count_distinct":
+        elif a.fn == "count_distinct" and a.window.kind == "lifetime":
             func = exp.Count(this=col(_flag(a.input.name)))
+        elif a.fn == "count_distinct":
+            func = exp.Count(this=exp.Distinct(expressions=[x]))
         elif a.fn in ("sum", "avg", "min", "max"):
             cls: type[exp.Expr] = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[a.fn]
             func = cls(this=x)
@@ -261,7 +264,7 @@ class _Emitter:
             if a.window.us != widest:
                 x = when(and_all(self.in_window(a.window.us, forward)), x)
             cols.append(alias(exp.Count(this=exp.Distinct(expressions=[x])), a.column))
-        q = select(*cols).from_(table(self.probe_name(st.scan.entity, st.instant), "p"))
+        q = select(*cols).from_(table(self.probe_name(st.scan.entity, st.instant), "p"), copy=False)
         q = q.join(table(st.scan.name, "s"), on=and_all(on), join_type="left", copy=False)
         return q.group_by(col(RID, "p"), copy=False)
 
@@ -301,7 +304,7 @@ class _Emitter:
     def final(self, spine_cols: Sequence[str], order: Sequence[str]) -> exp.Select:
         """Stage columns joined to the spine, then derived features a dependency level per CTE."""
         stage_cols = [alias(self.stage_value(o), o.column) for o in self.plan.outputs if o.stage is not None]
-        q = select(exp.Column(this=exp.Star(), table=ident(SPINE)), *stage_cols).from_(table(SPINE))
+        q = select(exp.Column(this=exp.Star(), table=ident(SPINE)), *stage_cols).from_(table(SPINE), copy=False)
         for st in self.plan.stages:
             q = q.join(table(st.name), on=eq(col(RID, SPINE), col(RID, st.name)), join_type="left", copy=False)
         self.ctes.append((FEATURES, q))
@@ -309,11 +312,13 @@ class _Emitter:
         for n, level in enumerate(ir.derived_levels(self.plan.project), 1):
             outs = [self.plan.output(c) for c in level if c in self.planned]
             if outs:
-                layer = select(exp.Star(), *[alias(self.derived_value(o), o.column) for o in outs]).from_(table(last))
+                layer = select(exp.Star(), *[alias(self.derived_value(o), o.column) for o in outs]).from_(
+                    table(last), copy=False
+                )
                 last = f"__derived_{n}"
                 self.ctes.append((last, layer))
         cols = [col(c) for c in [*spine_cols, *(o.column for o in self.plan.outputs)]]
-        return select(*cols).from_(table(last)).order_by(*[col(c) for c in order], copy=False)
+        return select(*cols).from_(table(last), copy=False).order_by(*[col(c) for c in order], copy=False)
 
     @property
     def planned(self) -> set[str]:
@@ -356,9 +361,9 @@ def training_sql(
 ) -> str:
     """Point-in-time training data: every spine row, in spine order, plus every feature."""
     d = get_dialect(dialect)
-    em = _Emitter(d, _plan_training(project, exact=exact), timestamp_column, True)
+    em = _Emitter(d, _plan_training(project, exact=exact, distinct_windows=d.DISTINCT_WINDOWS), timestamp_column, True)
     rid: exp.Expr = col(row_id) if row_id is not None else exp.Window(this=exp.RowNumber())
-    em.ctes.append((SPINE, select(exp.Star(), alias(rid, RID)).from_(table(spine))))
+    em.ctes.append((SPINE, select(exp.Star(), alias(rid, RID)).from_(table(spine), copy=False)))
     em.build()
     cols = list(spine_columns) if spine_columns is not None else default_spine_columns(project, timestamp_column)
     return d.generate(em.query(em.final(cols, [RID])))
@@ -368,7 +373,7 @@ def materialize_sql(project: ir.Project, entity: str, dialect: str = "duckdb") -
     """Exact values as of the parameter ``as_of`` for every known key of ``entity``."""
     d = get_dialect(dialect)
     ent = project.entity(entity)
-    em = _Emitter(d, plan_materialize(project, entity), AS_OF, False)
+    em = _Emitter(d, plan_materialize(project, entity, distinct_windows=d.DISTINCT_WINDOWS), AS_OF, False)
     em.ctes.append((SPINE, materialize_spine(d, project, ent)))
     em.build()
     keys = keys_of(ent)
@@ -383,19 +388,19 @@ def materialize_spine(d: Dialect, project: ir.Project, ent: ir.Entity) -> exp.Se
         raise ValueError(f"entity {ent.name} has no features block with a source")
     branches = [
         select(*[col(k) for k in keys])
-        .distinct()
-        .from_(table(t))
+        .distinct(copy=False)
+        .from_(table(t), copy=False)
         .where(and_all([not_null(col(k)) for k in keys]), copy=False)
         for t in sources
     ]
     found: exp.Expr = branches[0]
     for b in branches[1:]:
-        found = exp.union(found, b, distinct=True)
+        found = exp.union(found, b, distinct=True, copy=False)
     order = exp.Order(expressions=[exp.Ordered(this=col(k), nulls_first=False) for k in keys])
     rid = exp.Window(this=exp.RowNumber(), order=order)
     as_of = d.cast(d.param("as_of"), DataType.TIMESTAMP)
     q = select(*[col(k) for k in keys], alias(rid, RID), alias(as_of, AS_OF))
-    return q.from_(subquery(found, "found_keys"))
+    return q.from_(subquery(found, "found_keys"), copy=False)
 
 
 __all__ = ["default_spine_columns", "materialize_sql", "training_sql"]
