@@ -525,8 +525,11 @@ class Reference:
         return out
 
     def row(self, spine_row: Row, ts_column: str, exact: bool) -> dict[str, Any]:
-        """One output row: the spine row unchanged plus every feature column, in group order."""
-        out = dict(spine_row)
+        """One output row: the spine row unchanged plus every feature column, in group order.
+
+        "Doubles are finite or null": a NaN or infinity in the spine is null in the output too.
+        """
+        out = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in spine_row.items()}
         t = to_us(spine_row.get(ts_column))
         values: dict[str, Any] = {}
         for g in self.project.groups:

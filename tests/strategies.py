@@ -718,8 +718,8 @@ def spine(draw: Draw, ents: list[Entity], request: list[Column], events: list[in
         else:  # keys absent from the data, and null keys
             row = {k.name: key_value(draw, k.type, spine=True) for k in keys}
         row[ts] = draw(spine_instant(events, deltas, clusters))
-        for c in request:
-            row[c.name] = draw(value(c.type))
+        for c in request:  # request values may be NaN or infinite too: null by the contract
+            row[c.name] = draw(value(c.type, source=True))
         row["note"] = draw(value(T.STRING))  # a column no feature reads: passed through unchanged
         rows.append(row)
     for _ in range(draw(st.integers(0, 2))):  # duplicates

@@ -382,3 +382,18 @@ def test_distinct_zero_and_code_point_ties() -> None:
     check(ex)
     (out,) = reference_rows(ex)
     assert (out["w__cd"], out["w__last_s"], out["w__first_s"], out["w__mx"], out["w__mn"]) == (1, "é", "Z", "é", "z")
+
+
+def test_non_finite_spine_and_source_doubles_are_null() -> None:
+    """docs/semantics.md: "Doubles are finite or null"; NaN and infinities in inputs are null."""
+    text = EDGE_HEAD + (
+        "request rq {\n  amount: double\n}\n"
+        "features w {\n  entity: shop\n  source: ev\n  features {\n    n = count(d)\n    s = sum(d)\n  }\n}\n"
+        "derived dv {\n  entity: shop\n  features {\n    a = rq.amount IS NULL\n  }\n}\n"
+    )
+    rows = [{**EDGE_ROW, "d": math.nan}, {**EDGE_ROW, "d": math.inf}, {**EDGE_ROW, "d": 1.5}]
+    ex = Example(text=text, sources={"ev": rows}, source_columns={"ev": EDGE_SOURCE},
+                 spine=[{"k": "a", "ts": MINUTE_US, "amount": math.nan}, {"k": "a", "ts": MINUTE_US, "amount": -math.inf}],
+                 spine_columns=[Column("k", T.STRING), Column("ts", T.TIMESTAMP), Column("amount", T.DOUBLE)])
+    check(ex)
+    assert [(r["amount"], r["w__n"], r["w__s"], r["dv__a"]) for r in reference_rows(ex)] == [(None, 1, 1.5, True)] * 2
