@@ -115,6 +115,7 @@ class Evaluator:
         """Each spine row, unchanged, plus every feature column; a null instant gives nulls."""
         out = []
         for row in spine_rows:
+            row = self._spine_row(row)
             at = row.get(timestamp_column)
             if at is None or at != at:  # at != at: pandas' NaT is a null instant too
                 cols = {g.column(f): None for g in self._included(row, labels) for f in g.features}
@@ -134,6 +135,14 @@ class Evaluator:
         return [
             g for g in self.spec.groups if (labels or g.kind != "label") and all(k in key for k in self._keys[g.entity])
         ]
+
+    def _spine_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The spine row with its request fields in canonical form (NaN and infinity are null, as in SQL)."""
+        out = dict(row)
+        for f in self._request_fields:
+            if f.name in out:
+                out[f.name] = coerce(out[f.name], f.type)
+        return out
 
     def _request(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Request fields by name, in canonical form; absent fields are null."""
