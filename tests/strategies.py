@@ -114,7 +114,7 @@ def leaf(draw: Draw, ctx: Ctx, t: DataType) -> str:
     """Mostly a column / feature / request field; sometimes a literal; rarely a typed NULL."""
     names = list(ctx.leaves.get(t, []))
     if t == T.DATE and not names:
-        names = [f"CAST({c} AS date)" for c in ctx.leaves[T.TIMESTAMP]]
+        names = [f"CAST({c} AS date)" for c in ctx.leaves.get(T.TIMESTAMP, [])]
     has_literal = t in (T.INT, T.DOUBLE, T.STRING, T.BOOL)
     roll = draw(st.integers(0, 15))
     if roll == 15 or not (names or has_literal):
