@@ -207,6 +207,10 @@ class Project(Node):
     def group(self, name: str) -> Group:
         return next(g for g in self.groups if g.name == name)
 
+    def materialized_entities(self) -> list[str]:
+        """Entities with a features block: the ones materialisation writes, in project order."""
+        return list(dict.fromkeys(g.entity for g in self.groups if g.kind == "features"))
+
     def feature(self, group: str, name: str) -> Feature:
         return next(f for f in self.group(group).features if f.name == name)
 

@@ -43,7 +43,7 @@ def artifacts(project: ir.Project, dialect: str) -> dict[str, str]:
         "features.py": python_module(project),
         "manifest.json": json.dumps(manifest(project), indent=2, sort_keys=True) + "\n",
     }
-    for entity in dict.fromkeys(g.entity for g in project.groups if g.kind == "features"):
+    for entity in project.materialized_entities():
         out[f"materialize_{entity}.sql"] = materialize_sql(project, entity, dialect) + "\n"
     return dict(sorted(out.items()))
 

@@ -224,7 +224,7 @@ def materialize(project_dir: Path, at: str, entity: str | None, out: Path, sourc
 
     project = _load(project_dir)
     instant = _instant(at)
-    entities = [entity] if entity else list(dict.fromkeys(g.entity for g in project.ir.groups if g.kind == "features"))
+    entities = [entity] if entity else project.ir.materialized_entities()
     known = [e.name for e in project.ir.entities]
     for name in entities:
         if name not in known:

@@ -50,7 +50,7 @@ def test_duckdb_sql(path: Path, snapshot) -> None:  # type: ignore[no-untyped-de
     snap = snapshot.use_extension(SqlSnapshot)
     assert training_sql(project, "duckdb") == snap(name="training")
     assert training_sql(project, "duckdb", exact=True) == snap(name="training_exact")
-    for entity in dict.fromkeys(g.entity for g in project.groups if g.kind == "features"):
+    for entity in project.materialized_entities():
         assert materialize_sql(project, entity, "duckdb") == snap(name=f"materialize_{entity}")
 
 

@@ -318,7 +318,7 @@ def test_clean_mutants_emit_without_raising(text: str) -> None:
     project = compiled.project
     training_sql(project, "duckdb")
     training_sql(project, "duckdb", exact=True)
-    for entity in dict.fromkeys(g.entity for g in project.groups if g.kind == "features"):
+    for entity in project.materialized_entities():
         materialize_sql(project, entity, "duckdb")
     python_module(project)
 
