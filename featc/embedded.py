@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from .compiler import ir
 from .compiler.emit.sql import materialize_sql, training_sql
+from .compiler.plan import feature_groups
 from .compiler.types import DataType
 
 ROW_ID = "__featc_row"
@@ -281,9 +282,7 @@ def materialize(
 ) -> Result:
     """Every feature of ``entity`` for every entity key, as of one instant."""
     con = connect(progress)
-    names = list(
-        dict.fromkeys(g.source for g in project.groups if g.source and g.entity == entity and g.kind == "features")
-    )
+    names = list(dict.fromkeys(g.source for g in feature_groups(project, entity) if g.source))
     bind_sources(con, project, sources, names)
     sql = materialize_sql(project, entity, "duckdb")
     instant = as_of.astimezone(UTC).replace(tzinfo=None) if as_of.tzinfo else as_of
