@@ -7,6 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 EPOCH = datetime(1970, 1, 1)
 _US = timedelta(microseconds=1)
 
+# The instants featc accepts anywhere (sources, spines, request values, `at=`, `--at`): the
+# range of Python's datetime, in UTC (docs/semantics.md, "Inputs").
+MIN_INSTANT = datetime(1, 1, 1)
+MAX_INSTANT = datetime(9999, 12, 31, 23, 59, 59, 999_999)
+MIN_INSTANT_US = (MIN_INSTANT - EPOCH) // _US
+MAX_INSTANT_US = (MAX_INSTANT - EPOCH) // _US
+
 
 def utc_naive(value: datetime) -> datetime:
     """A datetime as naive UTC: naive is taken as UTC already, aware is converted."""
