@@ -8,18 +8,15 @@ derived blocks). Errors are recorded and lowering goes on, so one run reports th
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
 
 from . import ir
-from .catalog import CASTS, FUNCTIONS, agg_type, spelling
-from .diagnostics import Diagnostic, did_you_mean
-from .source import SourceFile
+from .catalog import CASTS, FUNCTIONS, spelling
+from .diagnostics import did_you_mean
+from .scope import Failed, Scope
+from .sql_parse import parse_sql
 from .types import DataType
 
 T = DataType
@@ -92,7 +89,6 @@ CAST_TYPES: dict[str, DataType] = {
     "TIMESTAMP": T.TIMESTAMP,
     "DATE": T.DATE,
 }
-ARITY_ERROR = re.compile(r"missing for <class '[\w.]*\.functions\.(\w+)'>|()number of provided arguments")
 UNIFYING = {"case", "coalesce", "least", "greatest"}
 SURFACE_NAMES = sorted(
     {
@@ -123,165 +119,6 @@ SURFACE_NAMES = sorted(
         "extract",
     }
 )
-
-
-class Failed(Exception):
-    """Internal: the expression had an error, already recorded as a diagnostic."""
-
-
-@dataclass
-class Scope:
-    """Where an expression is written, and so what its names mean.
-
-    ``row``: columns of ``source`` (aggregation arguments and filters).
-    ``derived``: ``block.feature``, ``request.field`` and bare names resolved by ``lookup``.
-    """
-
-    src: SourceFile
-    base: int
-    kind: str
-    source: ir.Source | None = None
-    lookup: Callable[[str | None, str, ir.Span], ir.Expr] | None = None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    end: int = -1  # where the expression text ends in the file
-
-    def span(self, node: exp.Expr) -> ir.Span:
-        """The smallest span covering the node's tokens, from sqlglot's position metadata."""
-        starts, ends = [], []
-        for sub in node.walk():
-            meta = sub.meta if hasattr(sub, "_meta") and sub._meta else {}
-            if "start" in meta:
-                starts.append(meta["start"])
-                ends.append(meta["end"] + 1)
-        if not starts:
-            return self._search(node)
-        start = self.base + min(starts)
-        return self.src.span(start, _close_parens(self.src.text, start, self.base + max(ends)))
-
-    def _search(self, node: exp.Expr) -> ir.Span:
-        """Keywords such as `current_timestamp` carry no position: find their spelling in the expression."""
-        haystack = self.src.text[self.base : self.end if self.end >= 0 else len(self.src.text)].lower()
-        names = [node.sql().lower(), node.sql_name().lower() if isinstance(node, exp.Func) else "", node.key.lower()]
-        for name in (n for n in names if n):
-            at = haystack.find(name)
-            if at >= 0:
-                return self.src.span(self.base + at, self.base + at + len(name))
-        return self.src.span(self.base, self.base + len(haystack.rstrip()))
-
-    def text(self, node: exp.Expr, limit: int = 60) -> str:
-        """The node as the user wrote it (not as sqlglot would print it), for messages."""
-        span = self.span(node)
-        text = " ".join(self.src.text[span.start : span.end].split())
-        return text if len(text) <= limit else text[: limit - 3] + "..."
-
-    def fail(self, code: str, message: str, node: exp.Expr | ir.Span, label: str = "", help: str = "") -> Failed:
-        span = node if isinstance(node, ir.Span) else self.span(node)
-        self.diagnostics.append(Diagnostic.make(code, message, span, label=label, help=help))
-        return Failed()
-
-
-def _close_parens(text: str, start: int, end: int) -> int:
-    """Extends ``end`` over parentheses the node opened, or that directly follow it (`now()`, `count(*)`).
-
-    sqlglot's position metadata covers names and literals, not punctuation.
-    """
-    depth, i, quote = 0, start, ""
-    while i < len(text):
-        ch = text[i]
-        if i >= end and depth == 0 and not quote:
-            rest = text[i:].lstrip(" \t")
-            if i > end or not rest.startswith("("):
-                return end
-            i = len(text) - len(rest)
-            ch = "("
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                return i
-            if depth == 0 and i >= end:
-                return i + 1
-        i += 1
-    return max(i, end)
-
-
-def parse_sql(text: str, scope: Scope) -> exp.Expr:
-    """Parses with sqlglot, turning its errors into E002 at the right line and column.
-
-    No input may escape as an exception: sqlglot's recursive descent overflows the stack on
-    deeply nested text, and every later pass recurses over the tree, so depth is bounded here.
-    """
-    try:
-        tree = sqlglot.parse_one(text)
-    except RecursionError:
-        raise _too_deep(text, scope) from None
-    except (ParseError, TokenError) as e:
-        start = scope.base
-        errors = getattr(e, "errors", None) or []
-        if errors and errors[0].get("line"):
-            line, col = errors[0]["line"], errors[0]["col"]
-            lines = text.split("\n")
-            start = scope.base + sum(len(s) + 1 for s in lines[: line - 1]) + max(col - 1, 0)
-        desc = errors[0].get("description", str(e)) if errors else str(e).split("\n")[0]
-        end = min(start + 1, scope.base + len(text))
-        arity = ARITY_ERROR.search(desc)
-        if arity:
-            fn = (arity.group(1) or "").lower()
-            raise scope.fail(
-                "E106",
-                f"wrong number of arguments for `{fn}`" if fn else "wrong number of arguments",
-                scope.src.span(start, max(end, start)),
-                label="wrong number of arguments",
-                help=f"`{fn}`: {FUNCTIONS[fn].doc}" if fn in FUNCTIONS else "",
-            ) from None
-        raise scope.fail(
-            "E002",
-            f"invalid expression: {desc[:120]}",
-            scope.src.span(start, max(end, start)),
-            label="cannot parse here",
-            help="write a SQL expression, e.g. `total > 100`",
-        ) from None
-    except Exception as e:  # a sqlglot bug on odd input: still an expression it cannot read
-        raise scope.fail(
-            "E002",
-            f"invalid expression: sqlglot cannot parse it ({type(e).__name__})",
-            scope.src.span(scope.base, scope.base + len(text)),
-            label="cannot parse this",
-            help="write a SQL expression, e.g. `total > 100`",
-        ) from None
-    if tree is None:
-        raise scope.fail("E002", "empty expression", scope.src.span(scope.base, scope.base + 1))
-    if _depth(tree) > MAX_DEPTH:
-        raise _too_deep(text, scope)
-    return tree
-
-
-MAX_DEPTH = 100  # tree levels; beyond this, lowering, hashing and emitters would overflow the stack
-
-
-def _depth(tree: exp.Expr) -> int:
-    """The tree's height, without recursion (the tree may be too deep for it)."""
-    deepest, stack = 0, [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in node.iter_expressions())
-    return deepest
-
-
-def _too_deep(text: str, scope: Scope) -> Failed:
-    return scope.fail(
-        "E002",
-        "expression is nested too deeply",
-        scope.src.span(scope.base, scope.base + len(text)),
-        label="too deeply nested",
-        help="split it into derived features, or remove redundant parentheses",
-    )
 
 
 # ---------------------------------------------------------------- scalar lowering
@@ -635,63 +472,3 @@ def _boolean(tree: exp.Expr, scope: Scope, what: str) -> ir.Expr:
             help="compare it, e.g. `x > 0` or `x IS NOT NULL`",
         )
     return e
-
-
-@dataclass(frozen=True)
-class AggParts:
-    fn: str
-    arg: ir.Expr | None
-    where: ir.Expr | None
-    type: DataType
-
-
-def aggregation(text: str, scope: Scope) -> AggParts:
-    """``fn(arg) [filter (where cond)]``: the one aggregation a feature or label must be."""
-    tree = parse_sql(text, scope)
-    where: ir.Expr | None = None
-    failed = False
-    if isinstance(tree, exp.Filter):
-        cond = tree.expression.this if isinstance(tree.expression, exp.Where) else tree.expression
-        try:
-            where = _boolean(cond, scope, "a feature filter")
-        except Failed:
-            failed = True
-        tree = tree.this
-    fn, arg_node = _agg_head(tree, scope)
-    arg = lower(arg_node, scope) if arg_node is not None else None
-    result = agg_type(fn, arg.type if arg else None)
-    if not isinstance(result, DataType):
-        raise scope.fail(
-            "E201",
-            f"type mismatch: {result}",
-            tree,
-            label=f"{arg.type if arg else ''}",
-            help="sum and avg take int or double",
-        )
-    if failed:
-        raise Failed()
-    return AggParts(fn, arg, where, result)
-
-
-def _agg_head(tree: exp.Expr, scope: Scope) -> tuple[str, exp.Expr | None]:
-    if isinstance(tree, exp.Anonymous) and str(tree.this).upper() == "COUNT_DISTINCT" and len(tree.expressions) == 1:
-        return "count_distinct", tree.expressions[0]
-    fn = AGG_NODES.get(type(tree))
-    if fn is None:
-        raise scope.fail(
-            "E108",
-            "a feature must be exactly one aggregation",
-            tree,
-            label="not an aggregation",
-            help="e.g. `sum(total) over 1d`; to combine features, use a `derived` block",
-        )
-    arg = tree.this
-    if fn == "count" and isinstance(arg, exp.Distinct):
-        if len(arg.expressions) != 1:
-            raise scope.fail("E106", "count(DISTINCT ...) takes one argument", tree)
-        return "count_distinct", arg.expressions[0]
-    if fn == "count" and (arg is None or isinstance(arg, exp.Star)):
-        return "count", None
-    if arg is None or isinstance(arg, exp.Star) or tree.expressions:
-        raise scope.fail("E106", f"`{fn}` takes one argument", tree, label="expected one argument")
-    return fn, arg

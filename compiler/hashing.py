@@ -30,42 +30,65 @@ def _expr(e: ir.Expr | None, hashes: dict[tuple[str, str], str]) -> Any:
     return e.model_dump(mode="json")
 
 
-def _aggregate_payload(p: ir.Project, g: ir.Group, f: ir.Feature) -> Any:
-    assert f.agg is not None and g.source is not None
-    src = p.source(g.source)
+def _group_payload(g: ir.Group, src: ir.Source, entity: ir.Entity) -> dict[str, Any]:
+    """What every aggregate feature of ``g`` shares; dumped once per group, not once per feature."""
     return {
         "kind": g.kind,
-        "agg": f.agg.model_dump(mode="json"),
         "filter": _expr(g.filter, {}),
         "refresh": g.refresh.model_dump(mode="json"),
         "source": {"table": src.table, "timestamp": src.timestamp},
-        "keys": [k.model_dump(mode="json") for k in p.entity(g.entity).keys],
+        "keys": [k.model_dump(mode="json") for k in entity.keys],
     }
+
+
+def _aggregate_hashes(p: ir.Project) -> dict[tuple[str, str], str]:
+    """Hashes of every aggregate feature (features and labels)."""
+    sources = {s.name: s for s in p.sources}  # Project.source() scans: once per feature would be quadratic
+    entities = {e.name: e for e in p.entities}
+    hashes: dict[tuple[str, str], str] = {}
+    for g in p.groups:
+        aggregates = [f for f in g.features if f.agg is not None]
+        if not aggregates or g.source is None:
+            continue
+        shared = _group_payload(g, sources[g.source], entities[g.entity])
+        for f in aggregates:
+            assert f.agg is not None
+            hashes[(g.name, f.name)] = _digest({**shared, "agg": f.agg.model_dump(mode="json")})
+    return hashes
+
+
+def _derived_hashes(p: ir.Project, hashes: dict[tuple[str, str], str]) -> None:
+    """Adds the hash of every derived feature, each after the derived features it reads.
+
+    An explicit stack, not recursion: a chain of thousands of derived features is legal.
+    """
+    derived = {(g.name, f.name): f for g in p.groups if g.kind == "derived" for f in g.features}
+    expanded: set[tuple[str, str]] = set()  # waiting for what they read; met again only in a cycle
+    for root in derived:
+        stack = [root]
+        while stack:
+            key = stack[-1]
+            if key in hashes:
+                stack.pop()
+                continue
+            f = derived[key]
+            refs = [(r.group, r.name) for r in ir.walk(f.expr) if isinstance(r, ir.FeatureRef)] if f.expr else []
+            pending = [r for r in dict.fromkeys(refs) if r in derived and r not in hashes]
+            if pending:
+                assert key not in expanded and not expanded.intersection(pending), "a derived cycle reached hashing"
+                expanded.add(key)
+                stack.extend(pending)
+                continue
+            hashes[key] = _digest({"kind": "derived", "type": f.type.value, "expr": _expr(f.expr, hashes)})
+            stack.pop()
 
 
 def with_hashes(p: ir.Project) -> ir.Project:
     """The project with every feature's ``hash`` set (derived after what they read)."""
-    hashes: dict[tuple[str, str], str] = {}
-    for g in p.groups:
-        for f in g.features:
-            if f.agg is not None:
-                hashes[(g.name, f.name)] = _digest(_aggregate_payload(p, g, f))
-    derived = {(g.name, f.name): f for g in p.groups if g.kind == "derived" for f in g.features}
-
-    def derived_hash(key: tuple[str, str]) -> str:
-        if key not in hashes:
-            f = derived[key]
-            for ref in ir.walk(f.expr) if f.expr else []:
-                if isinstance(ref, ir.FeatureRef) and (ref.group, ref.name) in derived:
-                    derived_hash((ref.group, ref.name))
-            hashes[key] = _digest({"kind": "derived", "type": f.type.value, "expr": _expr(f.expr, hashes)})
-        return hashes[key]
-
+    hashes = _aggregate_hashes(p)
+    _derived_hashes(p, hashes)
     groups = []
     for g in p.groups:
-        feats = tuple(
-            f.model_copy(update={"hash": hashes.get((g.name, f.name)) or derived_hash((g.name, f.name))})
-            for f in g.features
-        )
+        feats = tuple(f.model_copy(update={"hash": hashes[(g.name, f.name)]}) for f in g.features)
         groups.append(g.model_copy(update={"features": feats}))
     return p.model_copy(update={"groups": tuple(groups)})

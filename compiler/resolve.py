@@ -12,13 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-import sqlglot
 from sqlglot import exp
 
 from . import ast, ir
+from .aggregations import aggregation
 from .diagnostics import Diagnostic, Label, did_you_mean
-from .expressions import Failed, Scope, aggregation, condition, row_expression
+from .expressions import condition, row_expression
+from .scope import Failed, Scope
 from .source import SourceFile
+from .sql_parse import parse_text
 from .types import TYPE_NAMES, DataType
 
 GROUP_KINDS = ("features", "label", "derived")
@@ -522,7 +524,7 @@ class Resolver:
 def _references(text: str, block: str) -> list[tuple[str, str]]:
     """The `block.feature` names an expression mentions (bare names belong to ``block``); [] if it does not parse."""
     try:
-        tree = sqlglot.parse_one(text)
+        tree = parse_text(text)  # cached: the resolver parses the same text again when it lowers it
     except Exception:
         return []
     return [(c.table or block, c.name) for c in tree.find_all(exp.Column)] if tree else []

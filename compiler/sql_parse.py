@@ -1,0 +1,117 @@
+"""Expression text -> sqlglot tree, with sqlglot's errors turned into located diagnostics.
+
+Parsing is the front end's largest cost (a project has one expression per feature), so the
+tokenizer and parser are built once per thread rather than once per expression, and trees are
+cached by text: generated and hand-written projects repeat `count(*)`, `sum(amount)` ... many
+times. Lowering only reads a tree, never changes it, so a cached tree can be shared.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.parser import Parser
+from sqlglot.tokens import Tokenizer
+
+from .catalog import FUNCTIONS
+from .scope import Failed, Scope
+
+ARITY_ERROR = re.compile(r"missing for <class '[\w.]*\.functions\.(\w+)'>|()number of provided arguments")
+_LOCAL = threading.local()  # a sqlglot Parser holds the state of one parse: one per thread
+
+
+def _tools() -> tuple[Tokenizer, Parser]:
+    tools: tuple[Tokenizer, Parser] | None = getattr(_LOCAL, "tools", None)
+    if tools is None:
+        dialect = Dialect.get_or_raise(None)
+        tools = _LOCAL.tools = (dialect.tokenizer(), dialect.parser())
+    return tools
+
+
+@lru_cache(maxsize=4096)
+def parse_text(text: str) -> exp.Expr:
+    """``sqlglot.parse_one(text)`` with reused tools; raises sqlglot's errors. Cached: callers must not mutate it."""
+    tokenizer, parser = _tools()
+    result = parser.parse(tokenizer.tokenize(text), text)
+    if not result or result[0] is None:
+        raise ParseError(f"No expression was parsed from '{text}'")
+    return exp.Block(expressions=result) if len(result) > 1 else result[0]
+
+
+def parse_sql(text: str, scope: Scope) -> exp.Expr:
+    """Parses with sqlglot, turning its errors into E002 at the right line and column.
+
+    No input may escape as an exception: sqlglot's recursive descent overflows the stack on
+    deeply nested text, and every later pass recurses over the tree, so depth is bounded here.
+    """
+    try:
+        tree = parse_text(text)
+    except RecursionError:
+        raise _too_deep(text, scope) from None
+    except (ParseError, TokenError) as e:
+        start = scope.base
+        errors = getattr(e, "errors", None) or []
+        if errors and errors[0].get("line"):
+            line, col = errors[0]["line"], errors[0]["col"]
+            lines = text.split("\n")
+            start = scope.base + sum(len(s) + 1 for s in lines[: line - 1]) + max(col - 1, 0)
+        desc = errors[0].get("description", str(e)) if errors else str(e).split("\n")[0]
+        end = min(start + 1, scope.base + len(text))
+        arity = ARITY_ERROR.search(desc)
+        if arity:
+            fn = (arity.group(1) or "").lower()
+            raise scope.fail(
+                "E106",
+                f"wrong number of arguments for `{fn}`" if fn else "wrong number of arguments",
+                scope.src.span(start, max(end, start)),
+                label="wrong number of arguments",
+                help=f"`{fn}`: {FUNCTIONS[fn].doc}" if fn in FUNCTIONS else "",
+            ) from None
+        raise scope.fail(
+            "E002",
+            f"invalid expression: {desc[:120]}",
+            scope.src.span(start, max(end, start)),
+            label="cannot parse here",
+            help="write a SQL expression, e.g. `total > 100`",
+        ) from None
+    except Exception as e:  # a sqlglot bug on odd input: still an expression it cannot read
+        raise scope.fail(
+            "E002",
+            f"invalid expression: sqlglot cannot parse it ({type(e).__name__})",
+            scope.src.span(scope.base, scope.base + len(text)),
+            label="cannot parse this",
+            help="write a SQL expression, e.g. `total > 100`",
+        ) from None
+    if tree is None:
+        raise scope.fail("E002", "empty expression", scope.src.span(scope.base, scope.base + 1))
+    if _depth(tree) > MAX_DEPTH:
+        raise _too_deep(text, scope)
+    return tree
+
+
+MAX_DEPTH = 100  # tree levels; beyond this, lowering, hashing and emitters would overflow the stack
+
+
+def _depth(tree: exp.Expr) -> int:
+    """The tree's height, without recursion (the tree may be too deep for it)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
+    return deepest
+
+
+def _too_deep(text: str, scope: Scope) -> Failed:
+    return scope.fail(
+        "E002",
+        "expression is nested too deeply",
+        scope.src.span(scope.base, scope.base + len(text)),
+        label="too deeply nested",
+        help="split it into derived features, or remove redundant parentheses",
+    )
