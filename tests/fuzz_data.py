@@ -1,0 +1,593 @@
+"""Hostile inputs for the CLI fuzz test (tests/test_cli_fuzz.py): data files, featc.toml, .feat, flags.
+
+A `Scenario` is one `featc` run over a copy of examples/food_delivery cut to 50 rows per CSV: the
+files that differ from that copy (replaced, deleted, or turned into a directory) and the command
+line, with `{root}` standing for the copy's directory. Scenarios are plain frozen data so that
+hypothesis prints a shrunk failure as something one can paste into a shell.
+
+The strategies here only build inputs; the property lives in the test module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "food_delivery"
+ROWS = 50
+DIR = "<dir>"  # a file entry with this content becomes an empty directory
+FileContent = bytes | str | None  # bytes: written; DIR: a directory; None: deleted
+
+
+def _base() -> dict[str, bytes]:
+    files = {p: (EXAMPLE / p).read_bytes() for p in ("featc.toml", "features.feat")}
+    for name in ("orders", "prep_events", "spine"):
+        lines = (EXAMPLE / "data" / f"{name}.csv").read_bytes().splitlines(keepends=True)
+        files[f"data/{name}.csv"] = b"".join(lines[: ROWS + 1])
+    return files
+
+
+BASE = _base()
+FEAT = BASE["features.feat"].decode()
+# Declared columns of each CSV (the spine's come from the entity key and the request).
+TYPES: dict[str, dict[str, str]] = {
+    "orders": {
+        "order_id": "string",
+        "restaurant_id": "string",
+        "customer_id": "string",
+        "total": "double",
+        "status": "string",
+        "created_at": "timestamp",
+    },
+    "prep_events": {"restaurant_id": "string", "prep_minutes": "double", "ready_at": "timestamp"},
+    "spine": {"restaurant_id": "string", "ts": "timestamp", "basket_total": "double"},
+}
+TABLES = list(TYPES)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One command over the example with some files replaced: what to reproduce a failure from."""
+
+    command: str
+    args: tuple[str, ...] = ()
+    files: tuple[tuple[str, FileContent], ...] = ()
+    readonly: tuple[str, ...] = ()  # directories made unwritable (chmod 0o500) for the run
+
+    def argv(self, root: Path) -> list[str]:
+        return [self.command, *(a.replace("{root}", str(root)) for a in self.args)]
+
+    def shell(self) -> str:
+        """The command line, for a report: `featc check {root}`."""
+        return "featc " + " ".join(repr(a) if not a.isprintable() or " " in a else a for a in self.argv(Path("{root}")))
+
+
+def materialise(scenario: Scenario, root: Path) -> None:
+    """Writes the example, then the scenario's files, under ``root``."""
+    overrides = dict(scenario.files)
+    for rel, data in BASE.items():
+        if rel not in overrides:
+            _write(root / rel, data)
+    for rel, content in scenario.files:
+        _write(root / rel, content)
+    for rel in scenario.readonly:
+        (root / rel).mkdir(parents=True, exist_ok=True)
+        (root / rel).chmod(0o500)
+
+
+def _write(path: Path, content: FileContent) -> None:
+    if path.is_dir() and content != DIR:
+        path.rmdir()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if content is None:
+        path.unlink(missing_ok=True)
+    elif content == DIR:
+        path.unlink(missing_ok=True) if path.is_file() else None
+        path.mkdir(exist_ok=True)
+    else:
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+
+
+def hashes(root: Path) -> dict[str, str]:
+    """Every file under ``root`` with its SHA-256: before a run, those are all inputs."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def restore_permissions(root: Path, scenario: Scenario) -> None:
+    for rel in scenario.readonly:
+        (root / rel).chmod(0o700)
+
+
+# ---------------------------------------------------------------- CSV
+
+# Values that break a reader or a type rule: bad numbers, the instant range and precision, text.
+HOSTILE_VALUES = [
+    "1.7", "2.5", "2.0", "-2", "+2", " 2 ", "1e3", "lots", "", "NaN", "nan", "inf", "infinity", "-infinity",
+    "Infinity", "true", "FALSE", "9223372036854775807", "9223372036854775808", "-9223372036854775809", "1e400",
+    "-1e400", "0x10", "2024-05-01T00:59:59.9999999Z", "2024-05-01 00:59:59.123456789", "10000-01-01T00:00:00Z",
+    "0000-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59.999999Z",
+    "9999-12-31T23:59:59.9999999-01:00", "1969-12-31T23:59:59.9999999Z", "1900-01-01", "2024-05-01",
+    "2024-02-30T00:00:00Z", "2024-05-01T25:00:00Z", "-1", "-86400", "1714521600", "2024-05-01T00:00:00+14:00",
+    "2024-05-01T00:00:00-12:00", "2024-05-01T00:00:00 Europe/Paris", "epoch", "now", "\x1b[31mred", "é", "😀",
+    "a,b", 'a"b', "a\nb", "\t", "\x00", "__rid", "rowid",
+]  # fmt: skip
+# Header names featc might invent itself, reserved words, and names that are not names.
+HOSTILE_NAMES = [
+    "", "__rid", "rowid", "__featc_row", "featc_spine", "__spine", "ts", "restaurant_id", "select", "group",
+    "order", "a b", 'a"b', "a,b", "é", "\ufeffts", "TS", "restaurant_activity__orders_30m", "orders_30m",
+]  # fmt: skip
+BAD_BYTES = [b"\xff", b"\xc3\x28", b"\x00", b"\x80abc", b'"', b"\r", b"\xef\xbb\xbf", b"\n\n", b",,,", b"\x1b[2J"]
+
+Rows = list[list[str]]
+RowMutation = Callable[[Rows, st.DrawFn], Rows]
+
+
+def parse_csv(data: bytes) -> Rows:
+    return [line.split(",") for line in data.decode().splitlines()]
+
+
+def _cell(rows: Rows, draw: st.DrawFn) -> tuple[int, int]:
+    r = draw(st.integers(1, max(1, len(rows) - 1))) if len(rows) > 1 else 0
+    return r, draw(st.integers(0, max(0, len(rows[r]) - 1)))
+
+
+def set_value(rows: Rows, draw: st.DrawFn) -> Rows:
+    r, c = _cell(rows, draw)
+    if rows[r]:
+        rows[r][c] = draw(st.sampled_from(HOSTILE_VALUES) | st.text(max_size=8))
+    return rows
+
+
+def ragged(rows: Rows, draw: st.DrawFn) -> Rows:
+    r = draw(st.integers(0, len(rows) - 1))
+    how = draw(st.sampled_from(["drop", "extra", "single", "empty"]))
+    rows[r] = {"drop": rows[r][:-1], "extra": [*rows[r], "x"], "single": rows[r][:1], "empty": []}[how]
+    return rows
+
+
+def header(rows: Rows, draw: st.DrawFn) -> Rows:
+    head = rows[0]
+    j = draw(st.integers(0, len(head) - 1))
+    how = draw(st.sampled_from(["duplicate", "rename", "drop_column", "add_column"]))
+    if how == "duplicate":
+        head[j] = head[draw(st.integers(0, len(head) - 1))]
+    elif how == "rename":
+        head[j] = draw(st.sampled_from(HOSTILE_NAMES))
+    elif how == "drop_column":
+        rows = [row[:j] + row[j + 1 :] for row in rows]
+    else:
+        name = draw(st.sampled_from(HOSTILE_NAMES))
+        rows = [[*row, name if i == 0 else str(i)] for i, row in enumerate(rows)]
+    return rows
+
+
+def shape(rows: Rows, draw: st.DrawFn) -> Rows:
+    keep = draw(st.sampled_from([0, 1, 2]))
+    return rows[:keep]
+
+
+ROW_MUTATIONS: list[RowMutation] = [set_value, set_value, set_value, ragged, header, shape]
+
+
+def serialise(rows: Rows, draw: st.DrawFn) -> bytes:
+    """RFC 4180 quoting most of the time, raw fields (so quotes and newlines break rows) otherwise."""
+    quote = draw(st.booleans())
+    end = draw(st.sampled_from(["\n", "\n", "\r\n", "\r"]))
+
+    def field(v: str) -> str:
+        if quote and any(ch in v for ch in ',"\r\n'):
+            return '"' + v.replace('"', '""') + '"'
+        return v
+
+    text = "".join(",".join(map(field, row)) + end for row in rows)
+    if draw(st.booleans()):
+        text = text.rstrip(end)
+    return text.encode("utf-8", "surrogatepass")
+
+
+def byte_mutation(data: bytes, draw: st.DrawFn) -> bytes:
+    how = draw(st.sampled_from(["bom", "insert", "insert", "truncate"]))
+    if how == "bom":
+        return b"\xef\xbb\xbf" + data
+    at = draw(st.integers(0, len(data)))
+    if how == "truncate":
+        return data[:at]
+    return data[:at] + draw(st.sampled_from(BAD_BYTES)) + data[at:]
+
+
+@st.composite
+def csv_bytes(draw: st.DrawFn, table: str) -> bytes:
+    rows = parse_csv(BASE[f"data/{table}.csv"])
+    for _ in range(draw(st.integers(1, 4))):
+        if rows:
+            rows = draw(st.sampled_from(ROW_MUTATIONS))(rows, draw)
+    data = serialise(rows, draw)
+    for _ in range(draw(st.integers(0, 2))):
+        data = byte_mutation(data, draw)
+    return data
+
+
+def huge_field_csv(table: str, size: int = 2_100_000) -> bytes:
+    """A CSV with one field longer than DuckDB's default line limit (2 MB)."""
+    rows = parse_csv(BASE[f"data/{table}.csv"])
+    rows[1][0] = "x" * size
+    return "".join(",".join(r) + "\n" for r in rows).encode()
+
+
+# ---------------------------------------------------------------- Parquet
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+
+
+def _typed_columns(table: str) -> dict[str, pa.Array]:
+    rows = parse_csv(BASE[f"data/{table}.csv"])
+    names, body = rows[0], rows[1:]
+    out: dict[str, pa.Array] = {}
+    for j, name in enumerate(names):
+        values = [r[j] for r in body]
+        kind = TYPES[table][name]
+        if kind == "double":
+            out[name] = pa.array([float(v) if v else None for v in values], pa.float64())
+        elif kind == "timestamp":
+            out[name] = pa.array([_parse_ts(v) if v else None for v in values], pa.timestamp("us"))
+        else:
+            out[name] = pa.array(values, pa.string())
+    return out
+
+
+def _each(fn: Callable[[Any], Any], values: list[Any]) -> list[Any]:
+    return [None if v is None else fn(v) for v in values]
+
+
+def _retype(col: pa.Array, kind: str, how: str) -> pa.Array:
+    """One column in a type the project did not declare (or in a declared type at its edges)."""
+    n = len(col)
+    if how == "strings":
+        return col.cast(pa.string())
+    if how == "int" and kind == "double":
+        return pa.array(_each(int, col.to_pylist()), pa.int64())
+    if how == "decimal" and kind == "double":
+        return pa.array(
+            _each(lambda v: Decimal(str(v)).quantize(Decimal("0.001")), col.to_pylist()), pa.decimal128(12, 3)
+        )
+    if how == "ns" and kind == "timestamp":
+        return pa.array(_each(lambda v: v * 1000 + 999, col.cast(pa.int64()).to_pylist()), pa.timestamp("ns"))
+    if how == "tz" and kind == "timestamp":
+        return col.cast(pa.timestamp("us", tz="+14:00"))
+    if how == "date" and kind == "timestamp":
+        return col.cast(pa.date32())
+    if how == "far" and kind == "timestamp":
+        seconds = _each(lambda v: v // 1_000_000, col.cast(pa.int64()).to_pylist())
+        far = [253402300800, -62135596801, *seconds[2:]]  # year 10000, and one second before year 1
+        return pa.array(far, pa.timestamp("s"))
+    if how == "float_for_text" and kind == "string":
+        return pa.array([float(i) + 0.5 for i in range(n)], pa.float64())
+    if how == "int_for_text" and kind == "string":
+        return pa.array(list(range(n)), pa.int64())
+    if how == "binary":
+        return pa.array([b"\xff\xfe" + bytes([i]) for i in range(n)], pa.binary())
+    if how == "bool":
+        return pa.array([i % 2 == 0 for i in range(n)], pa.bool_())
+    if how == "null":
+        return pa.nulls(n)
+    if how == "uint64":
+        return pa.array([2**64 - 1] * n, pa.uint64())
+    if how == "dictionary":
+        return col.cast(pa.string()).dictionary_encode()
+    return col
+
+
+RETYPES = ["strings", "int", "decimal", "ns", "tz", "date", "far", "float_for_text", "int_for_text", "binary", "bool",
+           "null", "uint64", "dictionary", "none"]  # fmt: skip
+BROKEN = ["corrupt", "truncated", "garbage", "csv_text", "empty_file", "zero_rows", "missing_column", "extra_column"]
+
+
+def parquet_bytes(table: str, column: str | None, how: str) -> bytes:
+    """The table as Parquet with ``column`` retyped by ``how``, or the whole file broken by ``how``."""
+    cols = _typed_columns(table)
+    if column is not None and how in RETYPES:
+        cols[column] = _retype(cols[column], TYPES[table][column], how)
+    if how == "missing_column" and column is not None:
+        del cols[column]
+    if how == "extra_column":
+        cols["__rid"] = pa.array(range(ROWS), pa.int64())
+    data = pa.table(cols)
+    if how == "zero_rows":
+        data = data.slice(0, 0)
+    sink = io.BytesIO()
+    pq.write_table(data, sink)
+    raw = sink.getvalue()
+    if how == "corrupt":
+        mid = len(raw) // 2
+        return raw[:mid] + bytes(b ^ 0xFF for b in raw[mid : mid + 64]) + raw[mid + 64 :]
+    if how == "truncated":
+        return raw[: len(raw) // 2]
+    if how == "garbage":
+        return bytes(range(256)) * 4
+    if how == "csv_text":
+        return BASE[f"data/{table}.csv"]
+    if how == "empty_file":
+        return b""
+    return raw
+
+
+@st.composite
+def parquet_file(draw: st.DrawFn, table: str) -> bytes:
+    column = draw(st.sampled_from(list(TYPES[table])))
+    return parquet_bytes(table, column, draw(st.sampled_from(RETYPES + BROKEN)))
+
+
+# ---------------------------------------------------------------- .feat and featc.toml
+
+TYPE_NAMES = ["int", "double", "bool", "string", "timestamp", "date", "decimal", "integer"]
+
+
+def retype_feat(column: str, new: str) -> str:
+    """The example with one declared column (source or request) given another type."""
+    for old in TYPE_NAMES:
+        decl = f"    {column}: {old}\n"
+        if decl in FEAT:
+            return FEAT.replace(decl, f"    {column}: {new}\n", 1)
+    raise AssertionError(f"no declaration of {column}")  # a bug in this module, not in featc
+
+
+def second_entity() -> str:
+    """The example plus a customer entity with features: materialize then has two entities."""
+    return FEAT + (
+        "\nentity customer {\n  key customer_id: string\n}\n\n"
+        "features customer_orders {\n  entity: customer\n  source: orders\n"
+        "  features {\n    n_orders_1d = count(*) over 1d\n  }\n}\n"
+    )
+
+
+def derived_chain(n: int) -> str:
+    """The example plus ``n`` derived features, each the previous one plus 1."""
+    blocks = [f"derived chain{i} {{\n  entity: restaurant\n  features {{\n    x = chain{i + 1}.x + 1\n  }}\n}}\n" for i in range(n)]  # fmt: skip
+    last = (
+        f"derived chain{n} {{\n  entity: restaurant\n  features {{\n    x = restaurant_activity.orders_30m\n  }}\n}}\n"
+    )
+    return FEAT + "\n" + "".join(blocks) + last
+
+
+FEAT_TABLES = ["a.b.c", "a.b.c.d", "featc_spine", "__spine", "__featc_row", "main.orders", '"weird name"', "x"]
+COLUMNS = [(t, c) for t in ("orders", "prep_events") for c in TYPES[t]] + [("spine", "basket_total")]
+
+
+@st.composite
+def feat_text(draw: st.DrawFn) -> str:
+    how = draw(st.sampled_from(["retype", "retype", "table", "bom", "entities", "crlf"]))
+    if how == "retype":
+        return retype_feat(draw(st.sampled_from(COLUMNS))[1], draw(st.sampled_from(TYPE_NAMES)))
+    if how == "table":
+        old = draw(st.sampled_from(["raw.orders", "raw.prep_events"]))
+        return FEAT.replace(f"table: {old}", f"table: {draw(st.sampled_from(FEAT_TABLES))}")
+    if how == "bom":
+        return "\ufeff" + FEAT
+    if how == "crlf":
+        return FEAT.replace("\n", "\r\n")
+    return second_entity()
+
+
+TOML = BASE["featc.toml"].decode()
+TOML_VARIANTS = [
+    "",
+    "project = 3\n",
+    "[project]\nname = 3\n",
+    '[project]\nname = "x\\"\\"\\"; import os"\n[duckdb.sources]\norders = "data/orders.csv"\n',
+    '[project]\nname = "\\u001b[31mred"\n',
+    '[project]\nnam = "typo"\n',
+    '[projekt]\nname = "typo"\n',
+    "[duckdb]\nsources = 3\n",
+    "[duckdb.sources]\norders = 3\n",
+    '[duckdb.sources]\norders = ["data/orders.csv"]\n',
+    '[duckdb.sources]\norders = "data/missing.csv"\nprep_events = "data/prep_events.csv"\n',
+    '[duckdb.sources]\norders = "data"\nprep_events = "data/prep_events.csv"\n',
+    '[duckdb.sources]\norders = ""\nprep_events = "data/prep_events.csv"\n',
+    '[duckdb.sources]\norders = "features.feat"\nprep_events = "featc.toml"\n',
+    '[duckdb.sources]\norders = "data/orders.txt"\nprep_events = "data/prep_events.csv"\n',
+    '[duckdb.sources]\norders = "data/orders.parquet"\nprep_events = "data/prep_events.csv"\n',
+    '[duckdb.sources]\nevnt = "data/orders.csv"\norders = "data/orders.csv"\nprep_events = "data/prep_events.csv"\n',
+    '[duckdb.sources]\na.b.c = "data/orders.csv"\n',
+    '[duckdb.sources]\n"raw.orders.x" = "data/orders.csv"\n',
+    '[duckdb.sources]\norders = "data/orders.csv"\norders = "data/orders.csv"\n',
+    "[duckdb.sources\n",
+    "name = \n",
+    "\x00",
+    '[postgres.sources]\norders = "data/orders.csv"\n',
+]
+TOML_MUTANTS = st.sampled_from(TOML_VARIANTS) | st.sampled_from(
+    ["\ufeff" + TOML, TOML.replace("\n", "\r\n"), TOML + "\n[extra]\nkey = 1\n", TOML.replace("orders =", "order =")]
+)
+
+
+def toml_bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+# ---------------------------------------------------------------- flags
+
+DIALECTS = ["duckdb", "postgres", "snowflake", "bigquery", "trino", "spark", "", "DUCKDB", "duck db", "sqlite"]
+INSTANTS = [
+    "2024-05-04T00:00:00Z", "2024-05-04", "2024-05-04T00:00:00+14:00", "2024-05-04T00:00:00-12:00",
+    "0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00-01:00", "9999-12-31T23:59:59-01:00",
+    "9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999+00:00", "2024-13-01", "2024-05-04T24:00:00",
+    "2024-05-04T00:00:00.1234567Z", "1970-01-01T00:00:00Z", "1900-01-01", "now", "", "garbage", "+14:00",
+    "2024-05-04T00:00:00+99:00", "2024-05-04T00:00:00+23:59", "10000-01-01", "-2024-05-04",
+]  # fmt: skip
+ENTITIES = ["restaurant", "customer", "Restaurant", "restaurnt", "", "checkout", "prep_time", "orders"]
+TIMESTAMP_COLUMNS = ["ts", "created_at", "time", "", "restaurant_id", "basket_total", "__rid", "rowid",
+                     "__featc_row", 'a"b', "t s", "TS"]  # fmt: skip
+OUTS = {
+    "training-data": ["out/train.csv", "out/train.parquet", "out/new/deeper/train.csv", "out/train.json", "out/train",
+                      "data", "data/spine.csv/x.csv", "data/spine.csv", "data/orders.csv", "features.feat",
+                      "featc.toml", "locked/train.csv", "", ".", "out/" + "n" * 300 + ".csv", "out/a\x00b.csv",
+                      "data/prep_events.csv"],
+    "materialize": ["out/m", "out/m.csv", "out/m.parquet", "out/m.json", "data", "data/spine.csv/x.csv",
+                    "data/spine.csv", "data/orders.csv", "features.feat", "featc.toml", "locked/m.csv", "locked",
+                    "", "out/" + "n" * 300, "out/a\x00b.csv"],
+    "compile": ["out/c", ".", "data", "data/spine.csv", "data/spine.csv/x", "features.feat", "featc.toml",
+                "locked/c", "locked", "", "out/" + "n" * 300, "out/a\x00b"],
+}  # fmt: skip
+SOURCE_FLAGS = [
+    "orders={root}/data/orders.csv", "order={root}/data/orders.csv", "evnt={root}/data/orders.csv",
+    "orders", "=x", "orders=", "orders={root}/data/missing.csv", "orders={root}/data", "orders={root}/features.feat",
+    "orders={root}/data/orders.parquet", "prep_events={root}/data/prep_events.parquet", "Orders={root}/data/orders.csv",
+    "orders=data/orders.csv", "orders={root}/data/spine.csv", "raw.orders={root}/data/orders.csv",
+]  # fmt: skip
+
+
+def out_arg(command: str, draw: st.DrawFn) -> tuple[str, tuple[str, ...]]:
+    """An --out value (relative ones resolve against {root}, the run's working directory) and dirs to lock."""
+    out = draw(st.sampled_from(OUTS[command]))
+    locked = ("locked",) if out.startswith("locked") else ()
+    return (f"{{root}}/{out}" if out and out != "." and draw(st.booleans()) else out), locked
+
+
+def sources_args(draw: st.DrawFn) -> tuple[str, ...]:
+    flags = draw(st.lists(st.sampled_from(SOURCE_FLAGS), max_size=2))
+    return tuple(arg for flag in flags for arg in ("--source", flag))
+
+
+def data_files(draw: st.DrawFn) -> dict[str, FileContent]:
+    """Zero to two data files replaced: mutated CSV, Parquet beside it, a directory, or nothing at all."""
+    files: dict[str, FileContent] = {}
+    for _ in range(draw(st.integers(0, 2))):
+        table = draw(st.sampled_from(TABLES))
+        how = draw(st.sampled_from(["csv", "csv", "csv", "parquet", "parquet", "dir", "missing"]))
+        if how == "csv":
+            files[f"data/{table}.csv"] = draw(csv_bytes(table))
+        elif how == "parquet":
+            files[f"data/{table}.parquet"] = draw(parquet_file(table))
+        else:
+            files[f"data/{table}.csv"] = DIR if how == "dir" else None
+    return files
+
+
+def project_files(draw: st.DrawFn) -> dict[str, FileContent]:
+    files = data_files(draw)
+    if draw(st.integers(0, 3)) == 0:
+        files["features.feat"] = draw(feat_text()).encode("utf-8", "surrogatepass")
+    if draw(st.integers(0, 3)) == 0:
+        files["featc.toml"] = toml_bytes(draw(TOML_MUTANTS))
+    return files
+
+
+def command_args(command: str, draw: st.DrawFn) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The flags of one command (the project directory first) and the directories to lock."""
+    args: list[str] = ["{root}"]
+    locked: tuple[str, ...] = ()
+    if command == "check":
+        args += draw(
+            st.sampled_from([[], ["--strict"], ["--format", "json"], ["--format", "github"], ["--format", "x"]])
+        )
+    elif command == "compile":
+        out, locked = out_arg(command, draw)
+        args += ["--out", out]
+        if draw(st.booleans()):
+            args += ["--dialect", draw(st.sampled_from(DIALECTS))]
+    elif command == "training-data":
+        out, locked = out_arg(command, draw)
+        spine = draw(st.sampled_from(["data/spine.csv"] * 4 + ["data/spine.parquet", "data/orders.csv", "features.feat",
+                                                               "data", "data/missing.csv"]))  # fmt: skip
+        args += ["--spine", f"{{root}}/{spine}", "--out", out, *sources_args(draw)]
+        if draw(st.integers(0, 2)) == 0:
+            args += ["--timestamp-column", draw(st.sampled_from(TIMESTAMP_COLUMNS))]
+        if draw(st.booleans()):
+            args.append("--exact")
+    else:
+        out, locked = out_arg(command, draw)
+        args += ["--at", draw(st.sampled_from(INSTANTS)), "--out", out, *sources_args(draw)]
+        if draw(st.integers(0, 2)) == 0:
+            args += ["--entity", draw(st.sampled_from(ENTITIES))]
+    return tuple(args), locked
+
+
+@st.composite
+def scenarios(
+    draw: st.DrawFn, commands: tuple[str, ...] = ("check", "compile", "training-data", "materialize")
+) -> Scenario:
+    command = draw(st.sampled_from(commands))
+    files = project_files(draw)
+    args, locked = command_args(command, draw)
+    mentioned = " ".join(args) + str(files.get("featc.toml", b""))
+    for table in TABLES:  # a Parquet file that a flag or featc.toml names usually exists
+        path = f"data/{table}.parquet"
+        if path in mentioned and path not in files and draw(st.integers(0, 3)):
+            files[path] = draw(parquet_file(table))
+    return Scenario(command, args, tuple(sorted(files.items())), locked)
+
+
+def scenario(command: str, *args: str, files: Mapping[str, FileContent] | None = None, readonly: tuple[str, ...] = ()) -> Scenario:  # fmt: skip
+    """A hand-written scenario: `scenario("check", "{root}", files={"featc.toml": b"..."})`."""
+    return Scenario(command, args, tuple(sorted((files or {}).items())), readonly)
+
+
+def training(*extra: str, files: Mapping[str, FileContent] | None = None) -> Scenario:
+    """training-data on the example's spine into out/train.csv, with extra flags."""
+    args = ("{root}", "--spine", "{root}/data/spine.csv", "--out", "{root}/out/train.csv", *extra)
+    return scenario("training-data", *args, files=files)
+
+
+def materialize(*extra: str, at: str = "2024-05-04T00:00:00Z", files: Mapping[str, FileContent] | None = None) -> Scenario:  # fmt: skip
+    return scenario("materialize", "{root}", "--at", at, "--out", "{root}/out/m", *extra, files=files)
+
+
+def csv_with(table: str, row: int, column: str, value: str) -> bytes:
+    """The table's CSV with one value replaced (row counted from 1 after the header), RFC 4180 quoted."""
+    rows = parse_csv(BASE[f"data/{table}.csv"])
+    rows[row][rows[0].index(column)] = value
+    quoted = [[f'"{v.replace(chr(34), chr(34) * 2)}"' if any(c in v for c in ',"\r\n') else v for v in r] for r in rows]
+    return "".join(",".join(r) + "\n" for r in quoted).encode("utf-8", "surrogatepass")
+
+
+def csv_column(table: str, column: str, value: str) -> bytes:
+    """The table's CSV with every value of ``column`` replaced."""
+    rows = parse_csv(BASE[f"data/{table}.csv"])
+    j = rows[0].index(column)
+    return "".join(",".join(v if i == 0 or k != j else value for k, v in enumerate(r)) + "\n" for i, r in enumerate(rows)).encode()  # fmt: skip
+
+
+def csv_plus_column(table: str, name: str) -> bytes:
+    """The table's CSV with one more column, ``name``, numbering the rows."""
+    rows = parse_csv(BASE[f"data/{table}.csv"])
+    return "".join(",".join([*r, name if i == 0 else str(i)]) + "\n" for i, r in enumerate(rows)).encode()
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int) -> Iterator[None]:
+    """Turns a hang into a failure (SIGALRM; a no-op off the main thread or off Unix)."""
+    usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def expire(*_: object) -> None:
+        raise TimeoutError(f"featc did not finish in {seconds}s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
