@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
+from reference_types import CASTS, check_aggregate, check_node
+
 from featc.compiler import ir
 from featc.compiler.types import DataType
 
@@ -288,7 +290,9 @@ NON_STRICT: dict[str, Callable[..., Any]] = {
 
 
 def cast(value: Any, src: DataType, dst: DataType) -> Any:
-    """CAST between the pairs catalog.CASTS allows, as docs/semantics.md defines them."""
+    """CAST between the pairs the contract allows (reference_types.CASTS), as docs/semantics.md defines them."""
+    if (src, dst) not in CASTS:
+        raise ValueError(f"cast {src} -> {dst} is not in the contract")
     if value is None or src == dst or src == T.NULL:
         return value
     if dst == T.DOUBLE:
@@ -366,6 +370,7 @@ def _evaluate(expr: ir.Expr, scope: Scope) -> Any:
     if isinstance(expr, ir.RequestRef):
         assert scope.request is not None, "request field without a spine row"
         return coerce(normalise(scope.request.get(expr.field), expr.type), expr.type)
+    check_node(expr)  # the judge's own type rules, not the compiler's
     return coerce(_call(expr, scope), expr.type)
 
 
@@ -487,9 +492,7 @@ class Reference:
 
     def __init__(self, project: ir.Project, sources: Mapping[str, Sequence[Row]]) -> None:
         self.project = project
-        self.sources = {
-            s.name: [self._row(s, r) for r in sources.get(s.name, ())] for s in project.sources
-        }
+        self.sources = {s.name: [self._row(s, r) for r in sources.get(s.name, ())] for s in project.sources}
 
     @staticmethod
     def _row(source: ir.Source, row: Row) -> dict[str, Any]:
@@ -520,6 +523,7 @@ class Reference:
         out = {}
         for f in group.features:
             assert f.agg is not None
+            check_aggregate(f.agg, f.type)
             rows = [r for r in mine if in_window(r[ts_col], at, f.agg.window)]
             out[group.column(f)] = coerce(aggregate(f.agg, rows, ts_col), f.type)
         return out
@@ -567,9 +571,7 @@ class _Derived:
     """Derived features of one spine row, evaluated on demand (so order of definition is free)."""
 
     def __init__(self, project: ir.Project, values: dict[str, Any], spine_row: Row) -> None:
-        self.exprs = {
-            g.column(f): (f.expr, f.type) for g in project.groups if g.kind == "derived" for f in g.features
-        }
+        self.exprs = {g.column(f): (f.expr, f.type) for g in project.groups if g.kind == "derived" for f in g.features}
         self.values = values
         self.spine_row = spine_row
 

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import strategies as st
+from reference_types import CASTS, FUNCTIONS
 
-from featc.compiler.catalog import CASTS, FUNCTIONS
 from featc.compiler.types import DataType
 
 T = DataType
@@ -49,8 +49,14 @@ WINDOW_WEIGHTED = (*WINDOW_MINUTES, 30, 60, 90, 1440)  # longer windows more oft
 CADENCE_MINUTES = (1, 5, 10, 15, 30, 60, 1440)
 LAG_SECONDS = (60, 120, 30, 300, 3600)
 AGG_KINDS = ("count*", "count", "sum", "avg", "min", "max", "count_distinct", "first", "last")
-TYPE_WORDS = {T.INT: "int", T.DOUBLE: "double", T.STRING: "string", T.BOOL: "bool",
-              T.TIMESTAMP: "timestamp", T.DATE: "date"}
+TYPE_WORDS = {
+    T.INT: "int",
+    T.DOUBLE: "double",
+    T.STRING: "string",
+    T.BOOL: "bool",
+    T.TIMESTAMP: "timestamp",
+    T.DATE: "date",
+}
 
 
 def one_in(draw: Draw, n: int) -> bool:
@@ -166,8 +172,9 @@ def div_build(draw: Draw, ctx: Ctx, depth: int, exact: bool) -> str:
     return f"({sub(draw, ctx, a, depth, False)} / {sub(draw, ctx, b, depth, False)})"
 
 
-def unary(fn: str, family: str, out: DataType, template: str, arg: DataType | None = None,
-          exact: bool = True) -> Production:
+def unary(
+    fn: str, family: str, out: DataType, template: str, arg: DataType | None = None, exact: bool = True
+) -> Production:
     def build(draw: Draw, ctx: Ctx, depth: int, ex: bool) -> str:
         t = arg or draw(st.sampled_from((out, T.INT) if out == T.DOUBLE else (out,)))
         return template.format(sub(draw, ctx, t, depth, ex and exact))
@@ -190,9 +197,13 @@ def round_prod(out: DataType) -> Production:
 def power_build(draw: Draw, ctx: Ctx, depth: int, exact: bool) -> str:
     base = sub(draw, ctx, draw(st.sampled_from((T.DOUBLE, T.INT))), depth, False)
     # Exponents stay literal or a leaf so magnitudes stay finite in most examples.
-    exponent = draw(st.one_of(
-        st.sampled_from(("2", "0.5", "(-1)", "3", "0", "(-0.5)", "1.5", "(-2)")),
-        leaf(ctx, T.INT), leaf(ctx, T.DOUBLE)))
+    exponent = draw(
+        st.one_of(
+            st.sampled_from(("2", "0.5", "(-1)", "3", "0", "(-0.5)", "1.5", "(-2)")),
+            leaf(ctx, T.INT),
+            leaf(ctx, T.DOUBLE),
+        )
+    )
     return f"POWER({base}, {exponent})"
 
 
@@ -230,10 +241,7 @@ def in_build(draw: Draw, ctx: Ctx, depth: int, exact: bool) -> str:
     t = draw(st.sampled_from(ctx.types()))
     a = sub(draw, ctx, t, depth, False)
     n = draw(st.integers(1, 4))
-    items = [
-        "NULL" if one_in(draw, 7) else sub(draw, ctx, other_numeric(draw, t), depth, False)
-        for _ in range(n)
-    ]
+    items = ["NULL" if one_in(draw, 7) else sub(draw, ctx, other_numeric(draw, t), depth, False) for _ in range(n)]
     if all(i == "NULL" for i in items):
         items[0] = sub(draw, ctx, t, depth, False)
     neg = draw(st.sampled_from(("", "NOT ")))
@@ -315,29 +323,67 @@ def _productions() -> list[Production]:
     P = Production
     out: list[Production] = []
     for t in (T.INT, T.DOUBLE):
-        out += [binop("add", "+", t), binop("sub", "-", t), binop("mul", "*", t, leaf_right=True),
-                binop("mod", "%", t), unary("neg", "arith", t, "(- {})", arg=t),
-                unary("abs", "math", t, "ABS({})", arg=t), round_prod(t),
-                unary("floor", "math", t, "FLOOR({})", arg=t), unary("ceil", "math", t, "CEIL({})", arg=t)]
+        out += [
+            binop("add", "+", t),
+            binop("sub", "-", t),
+            binop("mul", "*", t, leaf_right=True),
+            binop("mod", "%", t),
+            unary("neg", "arith", t, "(- {})", arg=t),
+            unary("abs", "math", t, "ABS({})", arg=t),
+            round_prod(t),
+            unary("floor", "math", t, "FLOOR({})", arg=t),
+            unary("ceil", "math", t, "CEIL({})", arg=t),
+        ]
     out += [
         P("div", "arith", T.DOUBLE, div_build, exact=False),
         unary("ln", "math", T.DOUBLE, "LN({})", exact=False),
         unary("exp", "math", T.DOUBLE, "EXP({})", exact=False),
         unary("sqrt", "math", T.DOUBLE, "SQRT({})", exact=False),
         P("power", "math", T.DOUBLE, power_build, exact=False),
-        *(comparison(fn, op) for fn, op in (("eq", "="), ("ne", "!="), ("ne", "<>"), ("lt", "<"),
-                                            ("le", "<="), ("gt", ">"), ("ge", ">="))),
-        logic("and", "AND"), logic("or", "OR"), unary("not", "logic", T.BOOL, "(NOT {})", arg=T.BOOL),
-        null_test("is_null", "IS NULL"), null_test("is_not_null", "IS NOT NULL"),
-        P("in", "sets", T.BOOL, in_build), P("between", "sets", T.BOOL, between_build),
+        *(
+            comparison(fn, op)
+            for fn, op in (
+                ("eq", "="),
+                ("ne", "!="),
+                ("ne", "<>"),
+                ("lt", "<"),
+                ("le", "<="),
+                ("gt", ">"),
+                ("ge", ">="),
+            )
+        ),
+        logic("and", "AND"),
+        logic("or", "OR"),
+        unary("not", "logic", T.BOOL, "(NOT {})", arg=T.BOOL),
+        null_test("is_null", "IS NULL"),
+        null_test("is_not_null", "IS NOT NULL"),
+        P("in", "sets", T.BOOL, in_build),
+        P("between", "sets", T.BOOL, between_build),
         unary("lower", "string", T.STRING, "LOWER({})", arg=T.STRING),
         unary("upper", "string", T.STRING, "UPPER({})", arg=T.STRING),
         unary("length", "string", T.INT, "LENGTH({})", arg=T.STRING),
-        P("concat", "string", T.STRING,
-          lambda d, c, n, e: f"({sub(d, c, T.STRING, n, e)} || {sub(d, c, T.STRING, n, e)})"),
-        P("hour", "time", T.INT, lambda d, c, n, e: f"EXTRACT(HOUR FROM {sub(d, c, T.TIMESTAMP, n, e)})",
-          needs=(T.TIMESTAMP,)),
-        P("dow", "time", T.INT, lambda d, c, n, e: f"EXTRACT(DOW FROM {sub(d, c, d(st.sampled_from(c.types((T.TIMESTAMP, T.DATE)))), n, e)})", needs=(T.DATE,)),
+        P(
+            "concat",
+            "string",
+            T.STRING,
+            lambda d, c, n, e: f"({sub(d, c, T.STRING, n, e)} || {sub(d, c, T.STRING, n, e)})",
+        ),
+        P(
+            "hour",
+            "time",
+            T.INT,
+            lambda d, c, n, e: f"EXTRACT(HOUR FROM {sub(d, c, T.TIMESTAMP, n, e)})",
+            needs=(T.TIMESTAMP,),
+        ),
+        P(
+            "dow",
+            "time",
+            T.INT,
+            lambda d, c, n, e: (
+                f"EXTRACT(DOW FROM {sub(d, c, d(st.sampled_from(c.types((T.TIMESTAMP, T.DATE)))), n, e)})"
+            ),
+            needs=(T.DATE,),
+        ),
     ]
     out += [cast_prod(a, b) for a, b in sorted(CASTS) if a != T.NULL and b != T.NULL]
     for t in ORDERED:
@@ -347,14 +393,17 @@ def _productions() -> list[Production]:
 
 PRODUCTIONS = _productions()
 FAMILIES = sorted({p.family for p in PRODUCTIONS})
-assert {p.fn for p in PRODUCTIONS} >= set(FUNCTIONS), "every catalogue function must be generated"
+assert {p.fn for p in PRODUCTIONS} >= set(FUNCTIONS), "every contract function must be generated"
 
 
 def usable(ctx: Ctx, t: DataType, exact: bool, family: str | None = None) -> list[Production]:
     """Productions that build type ``t`` here (needed input types exist; exactness kept)."""
     return [
-        p for p in PRODUCTIONS
-        if p.out == t and (p.exact or not exact) and all(ctx.has(n) for n in p.needs)
+        p
+        for p in PRODUCTIONS
+        if p.out == t
+        and (p.exact or not exact)
+        and all(ctx.has(n) for n in p.needs)
         and (family is None or p.family == family)
     ]
 
@@ -504,7 +553,9 @@ def refresh(draw: Draw) -> tuple[str | None, int]:
 
 
 @st.composite
-def aggregation(draw: Draw, ctx: Ctx, min_window: int, kinds: tuple[str, ...], label: bool) -> tuple[str, DataType, int]:
+def aggregation(
+    draw: Draw, ctx: Ctx, min_window: int, kinds: tuple[str, ...], label: bool
+) -> tuple[str, DataType, int]:
     """``fn(arg) [filter (where c)] [over [next] D]``: text, result type and window (0 = lifetime)."""
     kind = draw(st.sampled_from(kinds))
     arg, out = agg_arg(draw, ctx, kind)
@@ -546,8 +597,9 @@ def agg_arg(draw: Draw, ctx: Ctx, kind: str) -> tuple[str, DataType]:
 
 
 @st.composite
-def feature_group(draw: Draw, i: int, ents: list[Entity], srcs: list[Source], kinds: tuple[str, ...],
-                  family: str | None) -> Group:
+def feature_group(
+    draw: Draw, i: int, ents: list[Entity], srcs: list[Source], kinds: tuple[str, ...], family: str | None
+) -> Group:
     ent = draw(st.sampled_from(ents))
     src = draw(st.sampled_from(srcs))
     ctx = row_ctx(src, family)
@@ -622,8 +674,15 @@ def render(draw: Draw, ents: list[Entity], srcs: list[Source], groups: list[Grou
     for e in ents:
         out += [f"entity {e.name} {{", *(f"  key {k.name}: {TYPE_WORDS[k.type]}" for k in e.keys), "}"]
     for s in srcs:
-        out += [f"source {s.name} {{", f"  table: raw.{s.name}", f"  timestamp: {s.ts}", "  columns {",
-                *(f"    {c.name}: {TYPE_WORDS[c.type]}" for c in s.columns), "  }", "}"]
+        out += [
+            f"source {s.name} {{",
+            f"  table: raw.{s.name}",
+            f"  timestamp: {s.ts}",
+            "  columns {",
+            *(f"    {c.name}: {TYPE_WORDS[c.type]}" for c in s.columns),
+            "  }",
+            "}",
+        ]
     if request:
         out += ["request rq {", *(f"  {c.name}: {TYPE_WORDS[c.type]}" for c in request), "}"]
     for g in groups:
@@ -707,8 +766,16 @@ def spine_instant(draw: Draw, events: list[int], deltas: list[int], clusters: tu
 
 
 @st.composite
-def spine(draw: Draw, ents: list[Entity], request: list[Column], events: list[int], deltas: list[int],
-          data_rows: list[dict[str, Any]], clusters: tuple[int, ...], ts: str) -> list[dict[str, Any]]:
+def spine(
+    draw: Draw,
+    ents: list[Entity],
+    request: list[Column],
+    events: list[int],
+    deltas: list[int],
+    data_rows: list[dict[str, Any]],
+    clusters: tuple[int, ...],
+    ts: str,
+) -> list[dict[str, Any]]:
     rows = []
     keys = [k for e in ents for k in e.keys]
     for _ in range(draw(st.integers(1, 12))):

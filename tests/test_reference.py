@@ -17,6 +17,7 @@ from featc.compiler.types import DataType
 
 sys.path.insert(0, os.path.dirname(__file__))  # pytest's importlib mode: tests/ is no package
 import reference as R
+import reference_types as RT
 
 T = DataType
 MIN = 60_000_000
@@ -159,7 +160,7 @@ def test_non_finite_doubles() -> None:
 def test_least_greatest_skip_nulls_and_unify() -> None:
     assert same(ev(call("least", T.INT, lit(3), lit(None), lit(-1))), -1)
     assert same(ev(call("greatest", T.DOUBLE, lit(3), lit(None), lit(2.5))), 3.0)
-    assert ev(call("least", T.INT, lit(None), lit(None))) is None
+    assert ev(call("least", T.NULL, lit(None), lit(None))) is None
     assert same(ev(call("greatest", T.STRING, lit("Z"), lit("a"), lit("é"))), "é")
 
 
@@ -188,7 +189,7 @@ def test_case_and_coalesce() -> None:
     assert same(ev(case), 3)
     no_else = call("case", T.INT, lit(False), lit(1))
     assert ev(no_else) is None
-    assert same(ev(call("coalesce", T.DOUBLE, lit(None), lit(2))), 2.0)
+    assert same(ev(call("coalesce", T.DOUBLE, lit(None), lit(2), lit(0.5))), 2.0)
 
 
 def test_comparisons() -> None:
@@ -254,30 +255,53 @@ def test_casts(value: Any, src: DataType, dst: DataType, want: Any) -> None:
 EXACT = ir.Refresh()
 
 
-def project(aggs: dict[str, ir.Aggregate], refresh: ir.Refresh = EXACT, *, where: ir.Expr | None = None,
-            label: dict[str, ir.Aggregate] | None = None, derived: dict[str, tuple[ir.Expr, DataType]] | None = None
-            ) -> ir.Project:
+def project(
+    aggs: dict[str, ir.Aggregate],
+    refresh: ir.Refresh = EXACT,
+    *,
+    where: ir.Expr | None = None,
+    label: dict[str, ir.Aggregate] | None = None,
+    derived: dict[str, tuple[ir.Expr, DataType]] | None = None,
+) -> ir.Project:
     """One entity ``e`` (key k: string), one source ``s`` (k, ts, v: int, d: double, x: string)."""
-    from featc.compiler.catalog import agg_type
 
     def feats(aggs: dict[str, ir.Aggregate]) -> tuple[ir.Feature, ...]:
-        return tuple(ir.Feature(name=n, type=agg_type(a.fn, a.arg.type if a.arg else None), agg=a)  # type: ignore[arg-type]
-                     for n, a in aggs.items())
+        return tuple(
+            ir.Feature(name=n, type=RT.aggregation_type(a.fn, a.arg.type if a.arg else None), agg=a)  # type: ignore[arg-type]
+            for n, a in aggs.items()
+        )
 
-    groups = [ir.Group(kind="features", name="g", entity="e", source="s", filter=where, refresh=refresh,
-                       features=feats(aggs))]
+    groups = [
+        ir.Group(kind="features", name="g", entity="e", source="s", filter=where, refresh=refresh, features=feats(aggs))
+    ]
     if label:
         groups.append(ir.Group(kind="label", name="lab", entity="e", source="s", features=feats(label)))
     if derived:
-        groups.append(ir.Group(kind="derived", name="dv", entity="e", features=tuple(
-            ir.Feature(name=n, type=t, expr=e) for n, (e, t) in derived.items())))
+        groups.append(
+            ir.Group(
+                kind="derived",
+                name="dv",
+                entity="e",
+                features=tuple(ir.Feature(name=n, type=t, expr=e) for n, (e, t) in derived.items()),
+            )
+        )
     return ir.Project(
         name="p",
         entities=(ir.Entity(name="e", keys=(ir.Column(name="k", type=T.STRING),)),),
-        sources=(ir.Source(name="s", table="raw.s", timestamp="ts", columns=(
-            ir.Column(name="k", type=T.STRING), ir.Column(name="ts", type=T.TIMESTAMP),
-            ir.Column(name="v", type=T.INT), ir.Column(name="d", type=T.DOUBLE),
-            ir.Column(name="x", type=T.STRING))),),
+        sources=(
+            ir.Source(
+                name="s",
+                table="raw.s",
+                timestamp="ts",
+                columns=(
+                    ir.Column(name="k", type=T.STRING),
+                    ir.Column(name="ts", type=T.TIMESTAMP),
+                    ir.Column(name="v", type=T.INT),
+                    ir.Column(name="d", type=T.DOUBLE),
+                    ir.Column(name="x", type=T.STRING),
+                ),
+            ),
+        ),
         requests=(ir.Request(name="rq", fields=(ir.Column(name="amount", type=T.DOUBLE),)),),
         groups=tuple(groups),
     )
@@ -286,8 +310,9 @@ def project(aggs: dict[str, ir.Aggregate], refresh: ir.Refresh = EXACT, *, where
 V, D, X = col("v", T.INT), col("d", T.DOUBLE), col("x", T.STRING)
 
 
-def agg(fn: str, arg: ir.Expr | None = None, minutes: int | None = None, where: ir.Expr | None = None,
-        forward: bool = False) -> ir.Aggregate:
+def agg(
+    fn: str, arg: ir.Expr | None = None, minutes: int | None = None, where: ir.Expr | None = None, forward: bool = False
+) -> ir.Aggregate:
     if minutes is None:
         window = ir.Window(kind="lifetime")
     else:
@@ -299,8 +324,9 @@ def row(ts_min: int | None, v: Any = None, d: Any = None, x: Any = None, k: str 
     return {"k": k, "ts": None if ts_min is None else ts_min * MIN, "v": v, "d": d, "x": x}
 
 
-def run(p: ir.Project, rows: list[dict[str, Any]], spine: list[dict[str, Any]], exact: bool = False
-        ) -> list[dict[str, Any]]:
+def run(
+    p: ir.Project, rows: list[dict[str, Any]], spine: list[dict[str, Any]], exact: bool = False
+) -> list[dict[str, Any]]:
     return R.training_data(p, {"s": rows}, spine, "ts", exact)
 
 
@@ -335,16 +361,33 @@ def test_last_first_ties_and_nulls() -> None:
 
 
 def test_empty_and_null_inputs() -> None:
-    p = project({"n": agg("count"), "nv": agg("count", V), "cd": agg("count_distinct", V), "s": agg("sum", V),
-                 "a": agg("avg", V), "mn": agg("min", X), "l": agg("last", D)})
+    p = project(
+        {
+            "n": agg("count"),
+            "nv": agg("count", V),
+            "cd": agg("count_distinct", V),
+            "s": agg("sum", V),
+            "a": agg("avg", V),
+            "mn": agg("min", X),
+            "l": agg("last", D),
+        }
+    )
     (out,) = run(p, [row(1, None), row(2, None)], [at(10)])
     assert (out["g__n"], out["g__nv"], out["g__cd"]) == (2, 0, 0)
     assert out["g__s"] is None and out["g__a"] is None and out["g__mn"] is None and out["g__l"] is None
 
 
 def test_sum_avg_types_and_distinct() -> None:
-    p = project({"s": agg("sum", V), "a": agg("avg", V), "sd": agg("sum", D), "cd": agg("count_distinct", D),
-                 "mx": agg("max", X), "mn": agg("min", X)})
+    p = project(
+        {
+            "s": agg("sum", V),
+            "a": agg("avg", V),
+            "sd": agg("sum", D),
+            "cd": agg("count_distinct", D),
+            "mx": agg("max", X),
+            "mn": agg("min", X),
+        }
+    )
     rows = [row(1, 1, 0.0, "Z"), row(2, 2, -0.0, "a"), row(3, 2, 0.25, "é"), row(4, None, None, "")]
     (out,) = run(p, rows, [at(10)])
     assert same(out["g__s"], 5) and same(out["g__a"], 5 / 3) and same(out["g__sd"], 0.25)
@@ -385,15 +428,20 @@ def test_as_served_before_the_epoch_floors_down() -> None:
 
 
 def test_labels_are_always_exact() -> None:
-    p = project({"n": agg("count")}, ir.Refresh(mode="batch", every_us=10 * MIN, lag_us=2 * MIN),
-                label={"y": agg("count", None, 5, forward=True)})
+    p = project(
+        {"n": agg("count")},
+        ir.Refresh(mode="batch", every_us=10 * MIN, lag_us=2 * MIN),
+        label={"y": agg("count", None, 5, forward=True)},
+    )
     (out,) = run(p, [row(m) for m in (59, 61, 64, 66)], [at(61)])
     assert out["g__n"] == 0 and out["lab__y"] == 2  # g as of 50; label from 61 itself
 
 
 def test_spine_rows_nulls_duplicates_and_order() -> None:
-    p = project({"n": agg("count"), "s": agg("sum", V)},
-                derived={"r": (ir.RequestRef(type=T.DOUBLE, request="rq", field="amount"), T.DOUBLE)})
+    p = project(
+        {"n": agg("count"), "s": agg("sum", V)},
+        derived={"r": (ir.RequestRef(type=T.DOUBLE, request="rq", field="amount"), T.DOUBLE)},
+    )
     rows = [row(1, 2), row(2, 3)]
     spine = [at(10, amount=1.5), at(None, amount=2.5), at(10, k=None), at(10, k="zz"), at(10, amount=1.5)]
     out = run(p, rows, spine)
@@ -407,8 +455,11 @@ def test_derived_reads_served_features_and_other_derived() -> None:
     n = ir.FeatureRef(type=T.INT, group="g", name="n")
     ratio = call("div", T.DOUBLE, ir.RequestRef(type=T.DOUBLE, request="rq", field="amount"), n)
     big = call("gt", T.BOOL, ir.FeatureRef(type=T.DOUBLE, group="dv", name="ratio"), lit(1))
-    p = project({"n": agg("count")}, ir.Refresh(mode="batch", every_us=10 * MIN, lag_us=0),
-                derived={"big": (big, T.BOOL), "ratio": (ratio, T.DOUBLE)})
+    p = project(
+        {"n": agg("count")},
+        ir.Refresh(mode="batch", every_us=10 * MIN, lag_us=0),
+        derived={"big": (big, T.BOOL), "ratio": (ratio, T.DOUBLE)},
+    )
     rows = [row(1), row(2), row(12)]
     served, exact = run(p, rows, [at(15, amount=3.0)]), run(p, rows, [at(15, amount=3.0)], exact=True)
     assert served[0]["dv__ratio"] == 1.5 and served[0]["dv__big"] is True  # n as of 10 is 2
@@ -422,3 +473,29 @@ def test_c_round_matches_half_away_from_zero_exactly() -> None:
         x = k / 4
         want = math.floor(x + 0.5) if x >= 0 else -math.floor(-x + 0.5)  # exact for quarters
         assert R.c_round(x) == want
+
+
+@pytest.mark.parametrize(
+    "node",
+    [call("add", T.DOUBLE, lit(1), lit(2)),  # int + int is int
+     call("div", T.INT, lit(1), lit(2)),  # / is double
+     call("length", T.INT, lit(1)),  # length of a number
+     call("cast", T.INT, lit("7")),  # string to int is not a contract cast
+     call("cast", T.STRING, lit(1.5)),  # nor double to string
+     call("nullif", T.INT, lit(1), lit("1")),  # 1 = '1' does not type
+     call("round", T.DOUBLE, lit(2), lit(1)),  # round keeps the type of x
+     call("lt", T.BOOL, lit(True), lit(1))],  # bool and int share no type
+    ids=lambda n: n.fn,
+)  # fmt: skip
+def test_the_judge_refuses_types_the_contract_does_not_give(node: ir.Call) -> None:
+    """The reference checks every node's type with its own rules, so a compiler typing bug cannot pass."""
+    with pytest.raises(RT.TypeRuleBroken):
+        ev(node)
+
+
+def test_the_judge_refuses_aggregations_the_contract_does_not_type() -> None:
+    wrong = ir.Feature(name="n", type=T.DOUBLE, agg=agg("sum", V))  # sum of int is int
+    p = project({"n": agg("sum", V)})
+    p = p.model_copy(update={"groups": (p.groups[0].model_copy(update={"features": (wrong,)}),)})
+    with pytest.raises(RT.TypeRuleBroken, match="sum"):
+        run(p, [row(1, 2)], [at(10)])
