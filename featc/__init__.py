@@ -14,7 +14,7 @@ __all__ = ["CompileError", "DataError", "Project", "compile_text", "evaluator", 
 if TYPE_CHECKING:
     from .api import Project, compile_text, evaluator, load_project, training_data
     from .compiler.diagnostics import CompileError
-    from .embedded import DataError
+    from .runtime.errors import DataError
 
 
 def __getattr__(name: str) -> Any:
@@ -24,7 +24,7 @@ def __getattr__(name: str) -> Any:
 
         return CompileError
     if name == "DataError":
-        from .embedded import DataError
+        from .runtime.errors import DataError
 
         return DataError
     if name in __all__:

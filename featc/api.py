@@ -16,12 +16,13 @@ from typing import Any
 
 from . import embedded
 from .compiler import ir
-from .compiler.diagnostics import CompileError
+from .compiler.diagnostics import CompileError, did_you_mean
 from .compiler.emit.python import python_module
 from .compiler.emit.sql import materialize_sql, training_sql
-from .compiler.project import Compiled, Config, compile_files, load_dir
+from .compiler.project import CONFIG, Compiled, Config, compile_files, load_dir
 from .compiler.source import SourceFile
 from .runtime import Evaluator, load_module
+from .runtime.errors import DataError
 
 
 @dataclass
@@ -37,7 +38,24 @@ class Project:
         return self.ir.name
 
     def sources(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """featc.toml's bindings with ``overrides`` on top; a name that is not a source is an error."""
+        known = [s.name for s in self.ir.sources]
+        for name in overrides or {}:
+            if name not in known:
+                hint = did_you_mean(str(name), known)
+                raise DataError(
+                    f"{name!r} is not a source of this project; sources: {', '.join(known) or 'none'}"
+                    + (f". {hint[0].upper()}{hint[1:]}" if hint else "")
+                )
         return {**self.bindings, **dict(overrides or {})}
+
+    def inputs(self, sources: Mapping[str, Any] | None = None) -> list[Path]:
+        """Every file this project reads: `.feat` files, featc.toml and the files bound to sources."""
+        found = [Path(name) for name in self.compiled.files]
+        if self.compiled.root is not None:
+            found.append(self.compiled.root / CONFIG)
+        found += [Path(v) for v in (sources if sources is not None else self.bindings).values() if embedded.is_path(v)]
+        return found
 
     def training_data(
         self, spine: Any, sources: Mapping[str, Any] | None = None, *, timestamp_column: str = "ts", exact: bool = False

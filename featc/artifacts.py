@@ -1,12 +1,14 @@
 """What `featc compile` writes: SQL per query, the evaluator module and a manifest.
 
 Everything is a pure function of the IR, written with sorted keys and no timestamps, so a
-re-run is byte-identical and the output can be committed and diffed.
+re-run is byte-identical and the output can be committed and diffed. Each file is written
+atomically (``outputs``), so an interrupted compile never leaves a truncated file.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from . import __version__
 from .compiler import ir
 from .compiler.emit.python import python_module
 from .compiler.emit.sql import materialize_sql, training_sql
+from .outputs import prepare_dir, refuse_inputs, write_text
 
 
 def manifest(project: ir.Project) -> dict[str, Any]:
@@ -48,11 +51,14 @@ def artifacts(project: ir.Project, dialect: str) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def write_artifacts(project: ir.Project, dialect: str, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, content in artifacts(project, dialect).items():
-        path = out / name
-        path.write_text(content, encoding="utf-8")
-        written.append(path)
-    return written
+def write_artifacts(project: ir.Project, dialect: str, out: Path, inputs: Iterable[Path] = ()) -> list[Path]:
+    """Writes every artifact into ``out`` (created if missing), each atomically; never over one of ``inputs``."""
+    files = artifacts(project, dialect)  # everything is generated before anything is written
+    prepare_dir(out)
+    targets = [out / name for name in files]
+    kept = list(inputs)
+    for path in targets:
+        refuse_inputs(path, kept)
+    for path, content in zip(targets, files.values(), strict=True):
+        write_text(path, content)
+    return targets

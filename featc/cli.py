@@ -12,13 +12,14 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from . import __version__
+from .runtime.errors import DataError
 
 F = TypeVar("F", bound=Callable[..., Any])
 ISSUES = "https://github.com/featc/featc/issues"
@@ -34,7 +35,6 @@ def handled(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from .compiler.diagnostics import CompileError, render_all
-        from .embedded import DataError
 
         try:
             return fn(*args, **kwargs)
@@ -87,6 +87,19 @@ def _load(path: Path, strict: bool = False, fmt: str = "text") -> Any:
     return Project(compiled.project, compiled, dict(compiled.config.bindings))
 
 
+def _checked_line(project: Any) -> str:
+    """What `check` looked at, for a person: files, blocks and features."""
+    files = sum(1 for name in project.compiled.files if name.endswith(".feat"))
+    p = project.ir
+    blocks = len(p.entities) + len(p.sources) + len(p.requests) + len(p.groups)
+    features = sum(len(g.features) for g in p.groups)
+    return f"featc: checked {_count(files, 'file')}, {_count(blocks, 'block')}, {_count(features, 'feature')}"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 class Cli(click.Group):
     """Usage errors exit 1 like every user error; 2 stays reserved for bugs in featc."""
 
@@ -101,6 +114,19 @@ class Cli(click.Group):
             click.echo("aborted", err=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+class DialectChoice(click.Choice[str]):
+    """The dialects featc emits, listed in --help; loaded on use so `featc --help` stays fast."""
+
+    def __init__(self) -> None:  # click.Choice's own __init__ would fix the list at import time
+        self.case_sensitive = False
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        from .dialects import DIALECTS
+
+        return tuple(sorted(DIALECTS))
 
 
 PROJECT = click.argument("project_dir", type=click.Path(exists=True, path_type=Path))
@@ -125,13 +151,23 @@ def main() -> None:
 @handled
 def check(project_dir: Path, strict: bool, fmt: str) -> None:
     """Check a project for errors, leakage and time-travel mistakes."""
-    _load(project_dir, strict, fmt)
+    project = _load(project_dir, strict, fmt)
+    if fmt == "text":
+        click.echo(_checked_line(project), err=True)
 
 
 @main.command("compile")
 @PROJECT
-@click.option("--dialect", default="duckdb", show_default=True, help="SQL dialect to emit.")
-@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Directory to write into.")
+@click.option(
+    "--dialect",
+    type=DialectChoice(),
+    default="duckdb",
+    show_default=True,
+    help="SQL dialect to emit.",
+)
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), required=True, help="Directory to write into (created if missing)."
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @handled
 def compile_(project_dir: Path, dialect: str, out: Path, strict: bool) -> None:
@@ -139,7 +175,7 @@ def compile_(project_dir: Path, dialect: str, out: Path, strict: bool) -> None:
     from .artifacts import write_artifacts
 
     project = _load(project_dir, strict)
-    written = write_artifacts(project.ir, dialect, out)
+    written = write_artifacts(project.ir, dialect.lower(), out, inputs=project.inputs())
     for path in written:
         click.echo(str(path))
 
@@ -181,25 +217,31 @@ def training_data(
 ) -> None:
     """Point-in-time-correct training data for a spine, on embedded DuckDB."""
     from . import embedded
+    from .outputs import refuse_inputs
 
     project = _load(project_dir)
+    bound = project.sources(_bindings(sources))
+    _output_file(out)
+    refuse_inputs(out, [spine, *project.inputs(bound)])
     started = time.perf_counter()
     click.echo(
         f"featc: computing {_feature_count(project)} features for {spine} ({'exact' if exact else 'as served'}) ...",
         err=True,
     )
     result = embedded.training(
-        project.ir,
-        str(spine),
-        project.sources(_bindings(sources)),
-        timestamp_column=timestamp_column,
-        exact=exact,
-        progress=sys.stdout.isatty(),
+        project.ir, str(spine), bound, timestamp_column=timestamp_column, exact=exact, progress=sys.stdout.isatty()
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result.write(out)
-    rows = result.con.execute(f"SELECT count(*) FROM {embedded.SPINE}").fetchone()
-    click.echo(f"featc: wrote {rows[0] if rows else 0} rows to {out} in {time.perf_counter() - started:.2f}s", err=True)
+    rows = result.write(out)
+    click.echo(f"featc: wrote {rows} rows to {out} in {time.perf_counter() - started:.2f}s", err=True)
+
+
+def _output_file(out: Path) -> None:
+    from .embedded import OUTPUT_SUFFIXES
+
+    if out.is_dir():
+        raise DataError(f"--out {out} is a directory; name a .csv or .parquet file")
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise DataError(f"--out {out}: name a .csv or .parquet file (the extension picks the format)")
 
 
 def _feature_count(project: Any) -> int:
@@ -214,27 +256,55 @@ def _feature_count(project: Any) -> int:
     "--out",
     type=click.Path(path_type=Path),
     required=True,
-    help="Output .csv/.parquet file, or a directory (one file per entity).",
+    help="Output .csv/.parquet file (one entity), or a directory (one .parquet file per entity; created if missing).",
 )
 @SOURCES
 @handled
 def materialize(project_dir: Path, at: str, entity: str | None, out: Path, sources: tuple[str, ...]) -> None:
     """Every feature of every entity key as of one instant (what a batch run serves)."""
     from . import embedded
+    from .outputs import prepare_dir, refuse_inputs
 
     project = _load(project_dir)
-    instant = _instant(at)
-    entities = [entity] if entity else project.ir.materialized_entities()
-    known = [e.name for e in project.ir.entities]
-    for name in entities:
-        if name not in known:
-            raise click.BadParameter(f"unknown entity {name!r}; entities: {', '.join(known)}", param_hint="--entity")
-        target = out if out.suffix else out / f"{name}.parquet"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        embedded.materialize(
-            project.ir, name, instant, project.sources(_bindings(sources)), progress=sys.stdout.isatty()
-        ).write(target)
+    instant = embedded.check_instant(_instant(at), "--at")
+    entities = [_entity(project.ir, entity)] if entity else project.ir.materialized_entities()
+    bound = project.sources(_bindings(sources))
+    targets = _targets(out, entities)
+    for target in targets.values():
+        refuse_inputs(target, project.inputs(bound))
+    if len(targets) > 1 or not out.suffix or out.is_dir():
+        prepare_dir(out)
+    for name, target in targets.items():
+        embedded.materialize(project.ir, name, instant, bound, progress=sys.stdout.isatty()).write(target)
         click.echo(f"featc: materialised {name} as of {instant.isoformat()} to {target}", err=True)
+
+
+def _entity(project: Any, name: str) -> str:
+    from .compiler.diagnostics import did_you_mean
+
+    known = [e.name for e in project.entities]
+    if name not in known:
+        hint = did_you_mean(name, known)
+        raise DataError(f"--entity {name!r} is not an entity of this project; entities: {', '.join(known)}. {hint}")
+    if name not in project.materialized_entities():
+        raise DataError(f"--entity {name!r} has no features block with a source: there is nothing to materialise")
+    return name
+
+
+def _targets(out: Path, entities: list[str]) -> dict[str, Path]:
+    """One file per entity: ``out`` itself for one entity and a file name, else files in the directory ``out``."""
+    from .embedded import OUTPUT_SUFFIXES
+
+    if out.is_dir() or not out.suffix:
+        return {name: out / f"{name}.parquet" for name in entities}
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise DataError(f"--out {out}: name a .csv or .parquet file, or a directory")
+    if len(entities) > 1:
+        raise DataError(
+            f"--out {out} is one file but {len(entities)} entities are materialised ({', '.join(entities)}): "
+            "name a directory (one file per entity) or pass --entity"
+        )
+    return {entities[0]: out}
 
 
 def _instant(text: str) -> datetime:
@@ -244,7 +314,7 @@ def _instant(text: str) -> datetime:
         raise click.BadParameter(
             f"{text!r} is not an ISO-8601 instant, e.g. 2024-05-01T12:00:00Z", param_hint="--at"
         ) from None
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    return value
 
 
 @main.command()

@@ -1,17 +1,18 @@
 """The embedded engine: runs featc's DuckDB SQL in process over files, DataFrames or Arrow tables.
 
-Sources become typed views named like their `table:` (so the SQL run here is the SQL a user
-pastes into a warehouse); the spine gets an explicit row number so output keeps its order.
-Data errors (a missing column, a value that does not fit the declared type) are reported
-naming the source, the column and an offending value: never a DuckDB traceback.
+Sources become typed tables named like their `table:` (so the SQL run here is the SQL a user
+pastes into a warehouse). Every other name the runner creates (input tables, the spine, its
+row number) comes from one Namespace per run, fresh against the project's names and the
+spine's columns, so a user may name a table `featc_spine` or a spine column `rowid`. Inputs
+follow docs/semantics.md ("Inputs", see ``loading`` and ``inputs``); a value that does not
+fit is reported naming the source, row, column and value, never as a DuckDB traceback.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,33 +21,16 @@ from sqlglot import exp
 
 from .compiler import ir
 from .compiler.emit.sql import materialize_sql, training_sql
+from .compiler.names import Namespace, namespace
 from .compiler.plan import feature_groups
 from .compiler.types import DataType
+from .loading import Input, check, describe_input, is_path, load, q, require, typed
+from .outputs import write_with
+from .runtime.errors import DataError
+from .runtime.times import MAX_INSTANT, MIN_INSTANT, utc_naive
 
-ROW_ID = "__featc_row"
-SPINE = "featc_spine"
-DUCK_TYPES = {
-    DataType.BOOL: "BOOLEAN",
-    DataType.INT: "BIGINT",
-    DataType.DOUBLE: "DOUBLE",
-    DataType.STRING: "VARCHAR",
-    DataType.TIMESTAMP: "TIMESTAMP",
-    DataType.DATE: "DATE",
-}
-Input = Any  # a path (str | Path), a pandas DataFrame or a pyarrow Table
 ISO_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-class DataError(Exception):
-    """Input data does not fit the project: a user error, reported without a traceback."""
-
-
-def _q(name: str) -> str:
-    return exp.to_identifier(name, quoted=True).sql("duckdb")
-
-
-def _relation(name: str) -> str:
-    return exp.to_table(name).sql("duckdb")
+OUTPUT_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
 def connect(progress: bool = False) -> duckdb.DuckDBPyConnection:
@@ -59,89 +43,47 @@ def connect(progress: bool = False) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _is_path(obj: Input) -> bool:
-    return isinstance(obj, (str, os.PathLike))
+def _relation(name: str) -> str:
+    return exp.to_table(name).sql("duckdb")
 
 
-def _scan(con: duckdb.DuckDBPyConnection, obj: Input, alias: str, what: str) -> str:
-    """A FROM-clause for the input; files are read by extension, text kept as text for CSV."""
-    if not _is_path(obj):
-        con.register(alias, obj)
-        return _q(alias)
-    path = Path(obj)
-    if not path.exists():
-        raise DataError(f"{what}: file not found: {path}")
-    literal = exp.Literal.string(str(path)).sql("duckdb")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return f"read_csv({literal}, header = true, all_varchar = true)"
-    if suffix in (".parquet", ".pq"):
-        return f"read_parquet({literal})"
-    raise DataError(f"{what}: {path} is neither .csv nor .parquet")
+def _create_container(con: duckdb.DuckDBPyConnection, table: exp.Table, what: str) -> None:
+    """The catalog (attached in memory) and schema a qualified `table:` name needs."""
+    catalog, db = table.args.get("catalog"), table.args.get("db")
+    if catalog:
+        attached = {r[0].casefold() for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+        if catalog.name.casefold() not in attached:
+            con.execute(f"ATTACH ':memory:' AS {q(catalog.name)}")
+    if db:
+        prefix = f"{q(catalog.name)}." if catalog else ""
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {prefix}{q(db.name)}")
 
 
-def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
-    rows = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
-    return {r[0]: r[1] for r in rows}
-
-
-def _cast(column: str, t: DataType, have: str) -> str:
-    """Casts to the declared type; instants with an offset or `Z` are converted to UTC."""
-    col = _q(column)
-    if t == DataType.TIMESTAMP and have in ("VARCHAR", "TIMESTAMP WITH TIME ZONE"):
-        return f"CAST(CAST({col} AS TIMESTAMPTZ) AS TIMESTAMP)"
-    if t == DataType.DOUBLE:  # the contract: NaN and infinities in the data are null
-        return f"CASE WHEN isfinite(CAST({col} AS DOUBLE)) THEN CAST({col} AS DOUBLE) END"
-    return f"CAST({col} AS {DUCK_TYPES[t]})"
-
-
-def _try_cast(column: str, t: DataType, have: str) -> str:
-    """The cast that is null where a value does not fit (NaN and infinity fit a double: they become null later)."""
-    if t == DataType.DOUBLE:
-        return f"TRY_CAST({_q(column)} AS DOUBLE)"
-    return _cast(column, t, have).replace("CAST(", "TRY_CAST(")
-
-
-def _check_casts(
-    con: duckdb.DuckDBPyConnection, relation: str, cols: Mapping[str, DataType], have: Mapping[str, str], what: str
-) -> None:
-    """Finds the first value that does not fit its declared type, to say exactly what is wrong."""
-    for name, t in cols.items():
-        cast = _try_cast(name, t, have[name])
-        bad = con.execute(
-            f"SELECT {_q(name)} FROM {relation} WHERE {_q(name)} IS NOT NULL AND {cast} IS NULL LIMIT 1"
-        ).fetchall()
-        if bad:
-            raise DataError(f"{what}: column `{name}` is declared {t} but has the value {bad[0][0]!r}")
-
-
-def _typed_view(
-    con: duckdb.DuckDBPyConnection,
-    view: str,
-    relation: str,
-    cols: Mapping[str, DataType],
-    what: str,
-    keep_others: bool = False,
-) -> list[str]:
-    """Creates ``view`` over ``relation`` with ``cols`` cast; returns the relation's own column order."""
-    have = _columns(con, relation)
-    missing = [c for c in cols if c not in have]
-    if missing:
-        raise DataError(
-            f"{what}: missing column(s) {', '.join(map(repr, missing))}; it has {', '.join(have) or 'none'}"
-        )
-    _check_casts(con, relation, cols, have, what)
-    items = [
-        f"{_cast(c, cols[c], have[c])} AS {_q(c)}" if c in cols else _q(c) for c in have if c in cols or keep_others
-    ]
-    con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT {', '.join(items)} FROM {relation}")
-    return list(have)
+def _source_columns(project: ir.Project, names: Sequence[str]) -> dict[str, dict[str, DataType]]:
+    """Declared columns per `table:` (sources sharing a table read the same data), checked for agreement."""
+    tables: dict[str, dict[str, DataType]] = {}
+    for name in names:
+        src = project.source(name)
+        cols = tables.setdefault(src.table.casefold(), {})
+        for c in src.columns:
+            if cols.setdefault(c.name, c.type) != c.type:
+                raise DataError(
+                    f"source `{name}`: column `{c.name}` of table `{src.table}` is declared {c.type} here "
+                    f"and {cols[c.name]} by another source of the same table"
+                )
+    return tables
 
 
 def bind_sources(
-    con: duckdb.DuckDBPyConnection, project: ir.Project, sources: Mapping[str, Input], needed: Sequence[str]
+    con: duckdb.DuckDBPyConnection,
+    project: ir.Project,
+    sources: Mapping[str, Input],
+    needed: Sequence[str],
+    ns: Namespace,
 ) -> None:
     """Makes every needed source readable under its `table:` name, typed as declared."""
+    tables = _source_columns(project, needed)
+    bound: dict[str, tuple[str, Input]] = {}
     for name in needed:
         if name not in sources:
             raise DataError(
@@ -149,11 +91,39 @@ def bind_sources(
                 f"or pass --source {name}=PATH"
             )
         src = project.source(name)
-        relation = _scan(con, sources[name], f"__featc_src_{name}", f"source `{name}`")
+        key = src.table.casefold()
+        if key in bound:
+            _same_binding(bound[key], name, sources[name], src.table)
+            continue
+        bound[key] = (name, sources[name])
+        what = f"source `{name}`"
+        raw = load(con, sources[name], ns, f"featc_raw_{name}", what)
+        cols = tables[key]
+        require(raw, list(cols))
+        check(con, raw, cols)
         table = exp.to_table(src.table)
-        if table.args.get("db"):
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {exp.to_identifier(table.args['db'].name).sql('duckdb')}")
-        _typed_view(con, _relation(src.table), relation, {c.name: c.type for c in src.columns}, f"source `{name}`")
+        try:
+            _create_container(con, table, what)
+            con.execute(
+                f"CREATE TABLE {_relation(src.table)} AS SELECT {', '.join(typed(raw, cols, False))} "
+                f"FROM {q(raw.table)}"
+            )
+        except duckdb.Error as e:
+            raise DataError(
+                f"{what}: the embedded engine cannot create the table `{src.table}` "
+                f"({str(e).splitlines()[0]}); choose another `table:` name"
+            ) from None
+        con.execute(f"DROP TABLE {q(raw.table)}")
+
+
+def _same_binding(first: tuple[str, Input], name: str, obj: Input, table: str) -> None:
+    other, seen = first
+    same = (is_path(seen) and is_path(obj) and Path(seen).resolve() == Path(obj).resolve()) or seen is obj
+    if not same:
+        raise DataError(
+            f"sources `{other}` and `{name}` both read table `{table}` but are bound to different data; "
+            "bind them to the same file"
+        )
 
 
 def used_sources(project: ir.Project) -> list[str]:
@@ -172,19 +142,6 @@ def spine_types(project: ir.Project, timestamp_column: str) -> dict[str, DataTyp
     return cols
 
 
-def _needed_spine(project: ir.Project, have: Sequence[str], timestamp_column: str) -> dict[str, DataType]:
-    cols = spine_types(project, timestamp_column)
-    keys = {k.name for g in project.groups for k in project.entity(g.entity).keys}
-    required = {timestamp_column} | keys | _request_fields_used(project)
-    missing = sorted(c for c in required if c not in have)
-    if missing:
-        raise DataError(
-            f"spine: missing column(s) {', '.join(map(repr, missing))}; it has {', '.join(have)}"
-            + (" (use --timestamp-column to name the instant column)" if timestamp_column in missing else "")
-        )
-    return {c: t for c, t in cols.items() if c in have}
-
-
 def _request_fields_used(project: ir.Project) -> set[str]:
     return {
         e.field
@@ -196,30 +153,42 @@ def _request_fields_used(project: ir.Project) -> set[str]:
     }
 
 
-def bind_spine(con: duckdb.DuckDBPyConnection, project: ir.Project, spine: Input, timestamp_column: str) -> list[str]:
-    """Loads the spine as a table with a row number; returns its columns in order."""
-    relation = _scan(con, spine, "__featc_spine_in", "spine")
-    con.execute(f"CREATE OR REPLACE TABLE __featc_spine_raw AS SELECT * FROM {relation}")
-    have = list(_columns(con, "__featc_spine_raw"))
-    if ROW_ID in have:
-        raise DataError(f"spine: the column name {ROW_ID!r} is reserved for featc")
+@dataclass(frozen=True)
+class Spine:
+    """The loaded spine: ``table`` has the user's columns (typed where featc reads them) and ``row_id``."""
+
+    table: str
+    view: str
+    row_id: str
+    columns: list[str]
+    read: list[str]
+
+
+def bind_spine(
+    con: duckdb.DuckDBPyConnection, project: ir.Project, spine: Input, timestamp_column: str, ns: Namespace
+) -> Spine:
+    """Loads the spine with its row order; the SQL sees only the columns it reads, plus the row number."""
+    raw = load(con, spine, ns, "featc_spine_raw", "spine")
+    ns.reserve(raw.names)
     outputs = {g.column(f) for g in project.groups for f in g.features}
-    clashes = sorted(outputs.intersection(have))
+    clashes = sorted(outputs.intersection(raw.names))
     if clashes:
         raise DataError(
-            f"spine: column(s) {', '.join(map(repr, clashes))} would be overwritten by features; rename them"
+            f"{raw.what}: column(s) {', '.join(map(repr, clashes))} would be overwritten by features; rename them"
         )
-    cols = _needed_spine(project, have, timestamp_column)
-    _typed_view(
-        con,
-        "__featc_spine_typed",
-        "(SELECT *, rowid AS __featc_row FROM __featc_spine_raw)",
-        cols,
-        "spine",
-        keep_others=True,
-    )
-    con.execute(f"CREATE OR REPLACE VIEW {SPINE} AS SELECT * FROM __featc_spine_typed")
-    return have
+    keys = {k.name for g in project.groups for k in project.entity(g.entity).keys}
+    required = sorted({timestamp_column} | keys | _request_fields_used(project))
+    hint = " (use --timestamp-column to name the instant column)" if timestamp_column not in raw.names else ""
+    require(raw, required, hint)
+    cols = {c: t for c, t in spine_types(project, timestamp_column).items() if c in raw.names}
+    check(con, raw, cols)
+    table, view, row_id = ns.fresh("featc_spine"), ns.fresh("featc_spine_read"), ns.fresh("featc_row")
+    items = ", ".join(typed(raw, cols, True))
+    con.execute(f"CREATE TABLE {q(table)} AS SELECT rowid AS {q(row_id)}, {items} FROM {q(raw.table)}")
+    con.execute(f"DROP TABLE {q(raw.table)}")
+    read = [c for c in raw.names if c in cols]
+    con.execute(f"CREATE VIEW {q(view)} AS SELECT {', '.join(map(q, [row_id, *read]))} FROM {q(table)}")
+    return Spine(table, view, row_id, raw.names, read)
 
 
 @dataclass
@@ -229,27 +198,66 @@ class Result:
     con: duckdb.DuckDBPyConnection
     sql: str
     params: dict[str, Any] = field(default_factory=dict)
+    what: str = "features"
 
-    def write(self, out: Path) -> None:
-        """Writes CSV (instants as ISO-8601 UTC) or Parquet, by extension."""
+    def _run(self, fn: Any) -> Any:
+        """Runs a query; the errors data can cause (overflow, featc's own guards) become DataErrors."""
+        try:
+            return fn()
+        except (duckdb.OutOfRangeException, duckdb.ConversionException, duckdb.InvalidInputException) as e:
+            raise run_error(e, self.what) from None
+
+    def write(self, out: Path) -> int:
+        """Writes CSV (instants as ISO-8601 UTC) or Parquet, by extension, atomically; returns the row count."""
         suffix = out.suffix.lower()
-        if suffix not in (".csv", ".parquet", ".pq"):
+        if suffix not in OUTPUT_SUFFIXES:
             raise DataError(f"--out {out}: write .csv or .parquet")
-        target = exp.Literal.string(str(out)).sql("duckdb")
         fmt = f"FORMAT csv, HEADER, TIMESTAMPFORMAT '{ISO_UTC}'" if suffix == ".csv" else "FORMAT parquet"
-        self.con.execute(f"COPY ({self.sql}) TO {target} ({fmt})", self.params)
+        rows: list[int] = []
+
+        def copy(tmp: Path) -> None:
+            target = exp.Literal.string(str(tmp)).sql("duckdb")
+            found = self._run(lambda: self.con.execute(f"COPY ({self.sql}) TO {target} ({fmt})", self.params))
+            counted = found.fetchone()
+            rows.append(int(counted[0]) if counted else 0)
+
+        write_with(out, copy)
+        return rows[0]
 
     def arrow(self) -> Any:
-        return self.con.sql(self.sql, params=self.params).to_arrow_table()
+        return self._run(lambda: self.con.sql(self.sql, params=self.params).to_arrow_table())
 
     def pandas(self) -> Any:
-        return self.con.sql(self.sql, params=self.params).df()
+        return self._run(lambda: self.con.sql(self.sql, params=self.params).df())
 
     def like(self, template: Input) -> Any:
         """The result as the same kind of object the caller passed in."""
         if type(template).__module__.startswith("pandas"):
             return self.pandas()
         return self.arrow()
+
+
+def run_error(e: duckdb.Error, what: str) -> DataError:
+    """DuckDB's error while computing: featc's guards say `featc: ...`; int overflow says `Overflow in ...`."""
+    text = str(e)
+    if "featc: " in text:
+        return DataError(text[text.index("featc: ") + len("featc: ") :].splitlines()[0])
+    first = text.split("Error: ", 1)[-1].splitlines()[0]
+    if "Overflow" in text or "out of range" in text.lower():
+        return DataError(
+            f"computing {what}, an int value left the int64 range ({first}); "
+            "int arithmetic is exact in featc, so cast to double where values can be this large"
+        )
+    return DataError(f"computing {what}, the data caused an error: {first}")
+
+
+def _wrapped(spine: Spine, sql: str, features: Sequence[str]) -> str:
+    """The training query joined back to the whole spine, in its order, under the user's column names."""
+    cols = [f"s.{q(c)}" for c in spine.columns] + [f"f.{q(c)}" for c in features]
+    return (
+        f"SELECT {', '.join(cols)} FROM {q(spine.table)} AS s JOIN ({sql}) AS f "
+        f"ON s.{q(spine.row_id)} = f.{q(spine.row_id)} ORDER BY s.{q(spine.row_id)}"
+    )
 
 
 def training(
@@ -263,27 +271,46 @@ def training(
 ) -> Result:
     """Point-in-time-correct training data on embedded DuckDB."""
     con = connect(progress)
-    bind_sources(con, project, sources, used_sources(project))
-    columns = bind_spine(con, project, spine, timestamp_column)
+    ns = namespace(project)
+    loaded = bind_spine(con, project, spine, timestamp_column, ns)
+    bind_sources(con, project, sources, used_sources(project), ns)
     sql = training_sql(
         project,
         "duckdb",
-        spine=SPINE,
+        spine=loaded.view,
         timestamp_column=timestamp_column,
-        spine_columns=columns,
-        row_id=ROW_ID,
+        spine_columns=[loaded.row_id, *loaded.read],
+        row_id=loaded.row_id,
         exact=exact,
     )
-    return Result(con, sql)
+    features = [g.column(f) for g in project.groups for f in g.features]
+    return Result(con, _wrapped(loaded, sql, features))
+
+
+def check_instant(value: datetime, what: str = "--at") -> datetime:
+    """An instant as naive UTC, within featc's range (checked after conversion to UTC)."""
+    try:
+        instant = utc_naive(value)
+    except OverflowError:
+        instant = None
+    if instant is None or not MIN_INSTANT <= instant <= MAX_INSTANT:
+        raise DataError(
+            f"{what} {value.isoformat()} is outside featc's instants, "
+            "0001-01-01T00:00:00 to 9999-12-31T23:59:59.999999 UTC (after conversion to UTC)"
+        )
+    return instant
 
 
 def materialize(
     project: ir.Project, entity: str, as_of: datetime, sources: Mapping[str, Input], *, progress: bool = False
 ) -> Result:
     """Every feature of ``entity`` for every entity key, as of one instant."""
+    instant = check_instant(as_of, "as of")
     con = connect(progress)
     names = list(dict.fromkeys(g.source for g in feature_groups(project, entity) if g.source))
-    bind_sources(con, project, sources, names)
+    bind_sources(con, project, sources, names, namespace(project))
     sql = materialize_sql(project, entity, "duckdb")
-    instant = as_of.astimezone(UTC).replace(tzinfo=None) if as_of.tzinfo else as_of
-    return Result(con, sql, {"as_of": instant})
+    return Result(con, sql, {"as_of": instant}, what=f"entity `{entity}`")
+
+
+__all__ = ["DataError", "Result", "check_instant", "connect", "describe_input", "is_path", "materialize", "training"]

@@ -36,8 +36,9 @@ def broken(tmp_path: Path) -> Path:
 
 def test_check_clean_project() -> None:
     code, out, err = run("check", EXAMPLE)
-    assert (code, out, err) == (0, "", "")
+    assert (code, out, err) == (0, "", "featc: checked 1 file, 7 blocks, 10 features\n")
     assert run("check", EXAMPLE, "--strict")[0] == 0
+    assert run("check", EXAMPLE, "--format", "json")[2] == "" and run("check", EXAMPLE, "--format", "github")[2] == ""
 
 
 def test_check_reports_diagnostics_with_location_caret_and_help(broken: Path) -> None:
@@ -160,11 +161,11 @@ def test_data_errors_are_clear(tmp_path: Path) -> None:
         "training-data", EXAMPLE, "--spine", SPINE, "--out", tmp_path / "o.csv", "--source", f"orders={bad}"
     )
     assert code == 1
-    assert "source `orders`: column `total` is declared double but has the value 'lots'" in err
+    assert f"source `orders` ({bad}): row 1, column `total` is declared double but has the value 'lots'" in err
     code, _, err = run(
         "training-data", EXAMPLE, "--spine", SPINE, "--out", tmp_path / "o.csv", "--timestamp-column", "when"
     )
-    assert code == 1 and "spine: missing column(s) 'when'" in err and "Traceback" not in err
+    assert code == 1 and f"spine ({SPINE}): missing column(s) 'when'" in err and "Traceback" not in err
 
 
 def test_unbound_source_is_a_clear_error(tmp_path: Path) -> None:

@@ -1,0 +1,117 @@
+"""CSV files as the contract defines them: RFC 4180, UTF-8, a header; read without guessing.
+
+DuckDB's sniffer guesses delimiters, quotes and even whether the first row is a header, and
+a guess gone wrong turns a data row into the header or reports present columns as missing.
+So featc reads the header itself (Python's csv module, a byte-order mark stripped), checks
+that it names every column once, and has DuckDB read the rest with every option spelled out
+and each column as text; DuckDB's parse errors are translated into errors that give the file
+and the line (docs/semantics.md, "Inputs").
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import duckdb
+from sqlglot import exp
+
+from .runtime.errors import DataError
+
+# DuckDB's default; a longer line is reported as such rather than silently raised.
+MAX_LINE_BYTES = 2_000_000
+_SHOWN = 60  # characters of an offending line or value quoted in a message
+
+
+def shown(value: object) -> str:
+    """A value for a message: repr (so control characters are escaped), cut short when long."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 5] + "…" + text[-4:]
+
+
+def read_header(path: Path, what: str) -> list[str]:
+    """The header's column names; an empty file or an empty or repeated name is an error."""
+    try:
+        with path.open("rb") as f:
+            header = next(csv.reader(_decoded(f, path, what), strict=True), None)
+    except csv.Error as e:
+        raise DataError(f"{what}: {path}: line 1 (the header) is not valid CSV: {e}") from None
+    if header is None:
+        raise DataError(f"{what}: {path} is empty; a CSV file needs a header row naming its columns")
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header, 1):
+        if not name:
+            raise DataError(f"{what}: {path}: header column {i} has no name; name every column")
+        if name in seen:
+            raise DataError(
+                f"{what}: {path}: header columns {seen[name]} and {i} are both named {shown(name)}; "
+                "give every column its own name"
+            )
+        seen[name] = i
+    return header
+
+
+def scan_sql(path: Path, positional: list[str]) -> str:
+    """A FROM-clause reading ``path`` exactly as RFC 4180 says, every column as text under ``positional`` names."""
+    literal = exp.Literal.string(str(path)).sql("duckdb")
+    types = ", ".join(f"{exp.Literal.string(p).sql('duckdb')}: 'VARCHAR'" for p in positional)
+    options = (
+        "delim = ',', quote = '\"', escape = '\"', header = true, auto_detect = false, strict_mode = true, "
+        f"null_padding = false, ignore_errors = false, encoding = 'utf-8', max_line_size = {MAX_LINE_BYTES}"
+    )
+    return f"read_csv({literal}, columns = {{{types}}}, {options})"
+
+
+def _decoded(lines: Iterable[bytes], path: Path, what: str) -> Iterator[str]:
+    """Lines as text, a byte-order mark stripped; bytes that are not UTF-8 are an error giving the line."""
+    for n, line in enumerate(lines, 1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DataError(
+                f"{what}: {path}: line {n} is not UTF-8 (byte {e.start + 1} of the line); save the file as UTF-8"
+            ) from None
+        yield text.removeprefix("\ufeff") if n == 1 else text
+
+
+def load_error(error: duckdb.Error, path: Path, what: str) -> DataError:
+    """DuckDB's CSV error (a page of options and fixes) as one located sentence."""
+    text = str(error)
+    m = re.search(r"CSV Error on Line: (\d+)", text)
+    where = f"{what}: {path}: line {m.group(1)}" if m else f"{what}: {path}"
+    found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if found:
+        return DataError(
+            f"{where} has {found.group(2)} fields but the header has {found.group(1)}; "
+            "every row needs one field per header column (quote fields that contain commas)"
+        )
+    if "not utf-8 encoded" in text:
+        return DataError(f"{where} is not UTF-8; save the file as UTF-8")
+    size = re.search(r"Maximum line size of (\d+) bytes exceeded. Actual Size:\s*(\d+)", text)
+    if size:
+        return DataError(
+            f"{where} is {size.group(2)} bytes long, over the limit of {size.group(1)} bytes per line; "
+            "check for an unterminated quote or split the value"
+        )
+    if "unterminated quote" in text:
+        return DataError(
+            f'{where} has a quoted field that is not closed (a `"` inside a field is written `""`; '
+            "line ends must be all LF or all CRLF)"
+        )
+    reason = _reason(text)
+    return DataError(f"{where} is not valid CSV: {reason}")
+
+
+def _reason(text: str) -> str:
+    """The line of DuckDB's message that says what is wrong (after the echoed line), escaped."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    for i, line in enumerate(lines):
+        if line.startswith("Original Line:") and i + 1 < len(lines):
+            return shown(lines[i + 1])[1:-1]
+    first = lines[0] if lines else text
+    return shown(first.split("Error: ", 1)[-1])[1:-1]
+
+
+__all__ = ["MAX_LINE_BYTES", "load_error", "read_header", "scan_sql", "shown"]
