@@ -8,9 +8,21 @@ the runtime so serving code can catch it without importing the compiler.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class DataError(ValueError):
     """Input does not fit the project: a user error, reported without a traceback."""
 
 
-__all__ = ["DataError"]
+def unknown_name(kind: str, name: object, valid: Iterable[str]) -> DataError:
+    """``unknown <kind> 'x' (did you mean 'y'?); valid <kind>s: ...``: one wording for every unknown name."""
+    names = sorted(set(valid))
+    close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    listed = ", ".join(names) if names else "none are declared"
+    return DataError(f"unknown {kind} {name!r}{hint}; valid {kind}s: {listed}")
+
+
+__all__ = ["DataError", "unknown_name"]

@@ -3,44 +3,38 @@
 Every aggregation sees rows with ts < t (labels: t <= ts < t + D), batch blocks are served as
 of their last landed boundary unless ``exact``, and derived features are computed afterwards,
 in dependency order, from the values of the same mode. See docs/semantics.md.
+
+Every value that comes in (ingested rows, entity keys, request fields, ``at``) goes through the
+input rules of ``values`` first, and every unknown name is an error: a bad input is a
+``DataError`` that says where it is, never a wrong answer or a broken store. One lock
+serialises the store, so the evaluator may be called from several threads.
 """
 
 from __future__ import annotations
 
+import dis
 import math
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from types import ModuleType
 from typing import Any
 
 from .aggregates import aggregate
-from .spec import (
-    AggSpec,
-    GroupSpec,
-    ProjectSpec,
-    Row,
-    SourceSpec,
-    WindowSpec,
-)
+from .errors import DataError, unknown_name
+from .spec import AggSpec, DerivedFn, GroupSpec, ProjectSpec, Row, SourceSpec, WindowSpec
 from .sqlfn import truth
 from .store import Key, MemoryStore, Store
-from .times import asof, to_us, utc_naive
+from .times import asof, to_us
+from .values import PARSERS
 
 
-def coerce(value: Any, type_: str) -> Any:
-    """A caller's value in the canonical Python form of its declared type."""
-    if value is None:
-        return None
-    if type_ == "double":
-        value = float(value)
-        return value if math.isfinite(value) else None  # the contract: doubles are finite or null
-    if type_ == "timestamp" and isinstance(value, datetime):
-        return utc_naive(value)
-    if type_ == "timestamp" and isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    if type_ == "date" and isinstance(value, datetime):
-        return utc_naive(value).date()
-    return value
+def _result(value: Any, type_: str) -> Any:
+    """A computed value in the canonical form of its declared type: doubles are floats, finite or null."""
+    if value is None or type_ != "double":
+        return value
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def _bounds(window: WindowSpec, at: int) -> tuple[int | None, int]:
@@ -52,57 +46,137 @@ def _bounds(window: WindowSpec, at: int) -> tuple[int | None, int]:
     return at, at + window.us
 
 
+def _request_reads(fn: DerivedFn | None) -> frozenset[str]:
+    """The request fields a generated derived function reads (each is ``request.get('<field>')``).
+
+    Read from the bytecode so that a field in a CASE branch not taken still counts: whether a
+    field is required must not depend on the data. Hand-written functions may read others; the
+    strict mapping of ``_Request`` catches those when they are read.
+    """
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return frozenset()
+    ops = list(dis.get_instructions(code))
+    return frozenset(
+        c.argval
+        for a, b, c in zip(ops, ops[1:], ops[2:], strict=False)
+        if a.opname.startswith("LOAD_FAST")
+        and a.argval == "request"
+        and b.opname in ("LOAD_METHOD", "LOAD_ATTR")
+        and b.argval == "get"
+        and c.opname == "LOAD_CONST"
+        and isinstance(c.argval, str)
+    )
+
+
+class _MissingField(Exception):
+    """A derived function read a request field the caller did not give."""
+
+
+class _Request(dict[str, Any]):
+    """Request fields by name; reading one that was not given is an error, not a silent null."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name not in self:
+            raise _MissingField(name)
+        return self[name]
+
+
+def _checked(where: str, what: str, type_: str, value: Any) -> Any:
+    """``value`` under the input rule of ``type_``; a bad one is a DataError saying where it was."""
+    try:
+        return PARSERS[type_](value)
+    except DataError as e:
+        raise DataError(f"{where}, {what} ({type_}): {e}") from None
+
+
 class Evaluator:
-    """Answers feature vectors for a generated module's ``SPEC`` over rows ingested so far."""
+    """Answers feature vectors for a generated module's ``SPEC`` over rows ingested so far.
+
+    Thread-safe: ``ingest``, ``features`` and ``training_rows`` may be called from several threads
+    at once; each ``ingest`` call is all-or-nothing (docs/runtime.md).
+    """
 
     def __init__(self, module: ModuleType | ProjectSpec, *, store: Store | None = None) -> None:
         self.spec: ProjectSpec = module if isinstance(module, ProjectSpec) else module.SPEC
         self.store: Store = store if store is not None else MemoryStore()
+        self._lock = threading.Lock()
         self._sources = {s.name: s for s in self.spec.sources}
-        self._keys = {e.name: e.key_names for e in self.spec.entities}
-        self._request_fields = [f for r in self.spec.requests for f in r.fields]
+        self._keys = {e.name: e.keys for e in self.spec.entities}
+        self._key_names = {k.name for e in self.spec.entities for k in e.keys}
+        self._fields = {f.name: f for r in self.spec.requests for f in r.fields}
         self._derived = {g.column(f): (g, f) for g in self.spec.groups if g.kind == "derived" for f in g.features}
+        self._reads = {column: _request_reads(f.fn) for column, (_, f) in self._derived.items()}
         for g in self.spec.groups:
             if g.source is not None:
-                self.store.index(g.source, self._keys[g.entity])
+                self.store.index(g.source, self._key_tuple(g.entity))
+
+    def _key_tuple(self, entity: str) -> tuple[str, ...]:
+        return tuple(k.name for k in self._keys[entity])
 
     # ------------------------------------------------------------ ingest
 
     def ingest(self, source: str, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Add rows of ``source`` (keyed by its column names), in any order, any number of calls."""
+        """Add rows of ``source`` (keyed by its column names), in any order, any number of calls.
+
+        Every row is checked against the declared column types before anything is stored, so a
+        call that raises ``DataError`` leaves the store exactly as it was. Absent columns are null;
+        rows with a null event time or a null key are kept out, as in SQL.
+        """
         src = self._sources.get(source)
         if src is None:
-            raise ValueError(f"unknown source {source!r}")
-        self.store.add(source, self._timed(src, rows))
+            raise unknown_name("source", source, self._sources)
+        timed = self._validated(src, rows)
+        with self._lock:
+            self.store.add(source, timed)
 
-    def _timed(self, src: SourceSpec, rows: Iterable[Mapping[str, Any]]) -> Iterable[tuple[int, Row]]:
-        """(ts, normalised row) for each row with an event time; the rest never count."""
-        for raw in rows:
-            row = {c.name: coerce(raw.get(c.name), c.type) for c in src.columns}
+    def _validated(self, src: SourceSpec, rows: Iterable[Mapping[str, Any]]) -> list[tuple[int, Row]]:
+        """(ts, canonical row) for each row with an event time; the first bad value raises."""
+        columns = [(c, PARSERS[c.type]) for c in src.columns]
+        out: list[tuple[int, Row]] = []
+        for i, raw in enumerate(rows, 1):
+            if not isinstance(raw, Mapping):
+                raise DataError(f"ingest {src.name!r}, row {i}: a row is a mapping of column names, not {raw!r}")
+            row: dict[str, Any] = {}
+            for c, rule in columns:
+                try:
+                    row[c.name] = rule(raw.get(c.name))
+                except DataError as e:
+                    raise DataError(f"ingest {src.name!r}, row {i}, column {c.name!r} ({c.type}): {e}") from None
             ts = row.get(src.timestamp) if src.timestamp is not None else None
             if ts is not None:
-                yield to_us(ts), row
+                out.append((to_us(ts), row))
+        return out
 
     # ------------------------------------------------------------ answers
 
     def features(
         self,
         key: Mapping[str, Any],
-        at: datetime,
+        at: datetime | date | str,
         request: Mapping[str, Any] | None = None,
         *,
         exact: bool = False,
         labels: bool = False,
     ) -> dict[str, Any]:
-        """``{"<group>__<feature>": value}`` at ``at`` for the groups whose keys are given."""
-        t = to_us(at)
-        groups = self._included(key, labels)
-        values: dict[str, Any] = {}
-        for g in groups:
-            if g.kind != "derived":
-                values.update(self._evaluate(g, tuple(key[k] for k in self._keys[g.entity]), t, exact))
-        self._derive(values, {g.name for g in groups}, self._request(request or {}))
-        return {g.column(f): values.get(g.column(f)) for g in groups for f in g.features}
+        """``{"<group>__<feature>": value}`` at ``at`` for the entities whose keys are all given.
+
+        ``at`` is a datetime (naive = UTC) or ISO-8601 text. Key columns, request fields and values
+        are checked: unknown names, bad values, no complete entity key, or a request field that
+        an answered derived feature reads but is not given (``None`` is null) raise ``DataError``.
+        """
+        where = "features()"
+        instant = _checked(where, "at", "timestamp", at)
+        if instant is None:
+            raise DataError(f"{where}: `at` is null: give the instant to answer at (a datetime or ISO-8601 text)")
+        for name in key:
+            if name not in self._key_names:
+                raise unknown_name("key column", name, self._key_names)
+        for name in request or {}:
+            if name not in self._fields:
+                raise unknown_name("request field", name, self._fields)
+        keys = self._entity_keys(key, where)
+        return self._answer(keys, to_us(instant), self._request(request or {}, where), exact, labels, where)
 
     def training_rows(
         self,
@@ -112,44 +186,68 @@ class Evaluator:
         exact: bool = False,
         labels: bool = True,
     ) -> list[dict[str, Any]]:
-        """Each spine row, unchanged, plus every feature column; a null instant gives nulls."""
+        """Each spine row, unchanged but for its request fields in canonical form, plus every feature.
+
+        Extra columns pass through; a null instant gives null features. Values are checked as in
+        ``features`` (errors name the spine row, counted from 1).
+        """
         out = []
-        for row in spine_rows:
-            row = self._spine_row(row)
-            at = row.get(timestamp_column)
-            if at is None or at != at:  # at != at: pandas' NaT is a null instant too
-                cols = {g.column(f): None for g in self._included(row, labels) for f in g.features}
+        for i, row in enumerate(spine_rows, 1):
+            where = f"spine row {i}"
+            instant = _checked(where, f"column {timestamp_column!r}", "timestamp", row.get(timestamp_column))
+            keys = self._entity_keys(row, where)
+            request = self._request(row, where)
+            if instant is None:
+                cols = {g.column(f): None for g in self._included(keys, labels) for f in g.features}
             else:
-                cols = self.features(row, at, row, exact=exact, labels=labels)
-            out.append({**row, **cols})
+                cols = self._answer(keys, to_us(instant), request, exact, labels, where)
+            out.append({**row, **request, **cols})
         return out
 
     def columns(self, *, labels: bool = False) -> list[str]:
         """Every output column ``<group>__<feature>``, in project order."""
         return [g.column(f) for g in self.spec.groups if labels or g.kind != "label" for f in g.features]
 
-    # ------------------------------------------------------------ internals
+    # ------------------------------------------------------------ checking inputs
 
-    def _included(self, key: Mapping[str, Any], labels: bool) -> list[GroupSpec]:
-        """Groups to answer, in project order: their entity keys are given (labels on request)."""
-        return [
-            g for g in self.spec.groups if (labels or g.kind != "label") and all(k in key for k in self._keys[g.entity])
-        ]
-
-    def _spine_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """The spine row with its request fields in canonical form (NaN and infinity are null, as in SQL)."""
-        out = dict(row)
-        for f in self._request_fields:
-            if f.name in out:
-                out[f.name] = coerce(out[f.name], f.type)
+    def _entity_keys(self, given: Mapping[str, Any], where: str) -> dict[str, Key]:
+        """Canonical key tuples of the entities whose key columns are all given; at least one must be."""
+        out = {
+            entity: tuple(_checked(where, f"key column {k.name!r}", k.type, given[k.name]) for k in keys)
+            for entity, keys in self._keys.items()
+            if all(k.name in given for k in keys)
+        }
+        if not out and self._keys:
+            wanted = "; or ".join(f"{', '.join(self._key_tuple(e))} (entity {e})" for e in self._keys)
+            raise DataError(f"{where}: no complete entity key among {sorted(given)!r}: give {wanted}")
         return out
 
-    def _request(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """Request fields by name, in canonical form; absent fields are null."""
-        out = dict(request)
-        for f in self._request_fields:
-            out[f.name] = coerce(request.get(f.name), f.type)
-        return out
+    def _request(self, given: Mapping[str, Any], where: str) -> _Request:
+        """The declared request fields that are given, in canonical form (extra names are ignored here)."""
+        return _Request(
+            {
+                name: _checked(where, f"request field {name!r}", f.type, given[name])
+                for name, f in self._fields.items()
+                if name in given
+            }
+        )
+
+    # ------------------------------------------------------------ evaluation
+
+    def _included(self, keys: Mapping[str, Key], labels: bool) -> list[GroupSpec]:
+        """Groups to answer, in project order: their entity's key is given (labels on request)."""
+        return [g for g in self.spec.groups if (labels or g.kind != "label") and g.entity in keys]
+
+    def _answer(
+        self, keys: Mapping[str, Key], t: int, request: _Request, exact: bool, labels: bool, where: str
+    ) -> dict[str, Any]:
+        groups = self._included(keys, labels)
+        values: dict[str, Any] = {}
+        for g in groups:
+            if g.kind != "derived":
+                values.update(self._evaluate(g, keys[g.entity], t, exact))
+        self._derive(values, {g.name for g in groups}, request, where)
+        return {g.column(f): values.get(g.column(f)) for g in groups for f in g.features}
 
     def _instant(self, g: GroupSpec, t: int, exact: bool) -> int:
         """The instant a block is evaluated at: asof(t) for a batch block as served, else t."""
@@ -158,35 +256,71 @@ class Evaluator:
         return asof(t, g.refresh.every_us, g.refresh.lag_us)
 
     def _evaluate(self, g: GroupSpec, key: Key, t: int, exact: bool) -> dict[str, Any]:
-        """Every aggregate feature of one block for one entity."""
+        """Every aggregate feature of one block for one entity; int64 overflow names the feature."""
         at = self._instant(g, t, exact)
         assert g.source is not None, f"group {g.name} has no source"
-        keys = self._keys[g.entity]
         cache: dict[tuple[int | None, int], tuple[list[int], list[Row]]] = {}
         out: dict[str, Any] = {}
         for f in g.features:
             agg: AggSpec | None = f.agg
             assert agg is not None, f"feature {g.name}.{f.name} has no aggregation"
             bounds = _bounds(agg.window, at)
-            if bounds not in cache:
-                cache[bounds] = self._filtered(g, keys, key, bounds)
-            out[g.column(f)] = coerce(aggregate(agg, *cache[bounds]), f.type)
+            column = g.column(f)
+            try:
+                if bounds not in cache:
+                    cache[bounds] = self._filtered(g, key, bounds)
+                out[column] = _result(aggregate(agg, *cache[bounds]), f.type)
+            except OverflowError as e:
+                raise _overflow(column, e, key) from None
         return out
 
-    def _filtered(
-        self, g: GroupSpec, keys: tuple[str, ...], key: Key, bounds: tuple[int | None, int]
-    ) -> tuple[list[int], list[Row]]:
+    def _filtered(self, g: GroupSpec, key: Key, bounds: tuple[int | None, int]) -> tuple[list[int], list[Row]]:
         """Rows of one window that pass the group filter (true only; null is false)."""
         assert g.source is not None
-        ts, rows = self.store.window(g.source, keys, key, *bounds)
+        with self._lock:
+            ts, rows = self.store.window(g.source, self._key_tuple(g.entity), key, *bounds)
         keep = [i for i, r in enumerate(rows) if g.filter is None or truth(g.filter(r))]
         return [ts[i] for i in keep], [rows[i] for i in keep]
 
-    def _derive(self, values: dict[str, Any], included: set[str], request: Mapping[str, Any]) -> None:
+    def _derive(self, values: dict[str, Any], included: set[str], request: _Request, where: str) -> None:
         """Derived features in dependency order, for the derived groups being answered."""
         for column in self.spec.derived_order:
             g, f = self._derived[column]
             if g.name not in included:
                 continue
             assert f.fn is not None, f"derived feature {column} has no expression"
-            values[column] = coerce(f.fn(values, request), f.type)
+            missing = sorted(self._reads[column] - request.keys())
+            values[column] = _result(_call(f.fn, values, request, column, where, missing), f.type)
+
+
+def _call(
+    fn: Callable[[Mapping[str, Any], Mapping[str, Any]], Any],
+    values: Mapping[str, Any],
+    request: _Request,
+    column: str,
+    where: str,
+    missing: list[str],
+) -> Any:
+    """One derived function, with a missing request field or an int64 overflow as a located DataError."""
+    try:
+        if missing:
+            raise _MissingField(missing[0])
+        return fn(values, request)
+    except _MissingField as m:
+        raise DataError(
+            f"{where}: the request field {m.args[0]!r} is read by the derived feature {column} but not given: "
+            "pass it in the request (None for null)"
+        ) from None
+    except OverflowError as e:
+        raise _overflow(column, e, None) from None
+
+
+def _overflow(column: str, e: OverflowError, key: Key | None) -> DataError:
+    entity = "" if key is None else f" for the key {key!r}"
+    return DataError(
+        f"integer overflow in the feature {column}{entity}: {e}; an int result must fit in int64 "
+        "(cast the argument to double if the sum can be that large)"
+    )
+
+
+__all__ = ["Evaluator"]

@@ -1,43 +1,69 @@
 """An in-process online store: per (source, entity key) rows kept sorted by event time.
 
-Rows may arrive in any order and in any number of calls; each is inserted at its place by
-bisection, so a window is two bisections and a slice. Rows with a null event time or a null
-key are never inputs, so they are not kept.
+Rows may arrive in any order and in any number of calls. A row at or after the newest one is
+appended; any other goes to a pending buffer that the next read of that series sorts (stably)
+and merges in one pass, so ingesting n rows in any order costs O(n log n), not a list insert
+per row. Rows at one instant keep their arrival order, as before. A window is then two
+bisections and a slice. Rows with a null event time or a null key are never inputs, so they
+are not kept.
+
+The store itself takes no lock: the evaluator serialises every call to it (docs/runtime.md).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Protocol
 
 from .spec import Row
 
 Key = tuple[Any, ...]
 
+_TS = itemgetter(0)
+
 
 @dataclass
 class Series:
-    """The rows of one entity in one source, in event-time order (parallel lists)."""
+    """The rows of one entity in one source, in event-time order (parallel lists), plus rows not yet merged."""
 
     ts: list[int] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
+    pending: list[tuple[int, Row]] = field(default_factory=list)
 
     def insert(self, ts: int, row: Row) -> None:
-        i = bisect_right(self.ts, ts)
-        self.ts.insert(i, ts)
-        self.rows.insert(i, row)
+        """Add one row: O(1); a row older than the newest waits in ``pending`` until the next read."""
+        if not self.pending and (not self.ts or ts >= self.ts[-1]):
+            self.ts.append(ts)
+            self.rows.append(row)
+        else:
+            self.pending.append((ts, row))
+
+    def _merge(self) -> None:
+        """Fold ``pending`` in: one stable sort (Timsort merges the sorted runs), ties in arrival order."""
+        pending = sorted(self.pending, key=_TS)
+        self.pending = []
+        if not self.ts or pending[0][0] >= self.ts[-1]:
+            self.ts.extend(t for t, _ in pending)
+            self.rows.extend(r for _, r in pending)
+            return
+        merged = sorted([*zip(self.ts, self.rows, strict=True), *pending], key=_TS)
+        self.ts = [t for t, _ in merged]
+        self.rows = [r for _, r in merged]
 
     def between(self, lo: int | None, hi: int) -> tuple[Sequence[int], Sequence[Row]]:
         """Rows with ``lo <= ts < hi`` (no lower bound when ``lo`` is None)."""
+        if self.pending:
+            self._merge()
         i = 0 if lo is None else bisect_left(self.ts, lo)
         j = bisect_left(self.ts, hi)
         return self.ts[i:j], self.rows[i:j]
 
 
 class Store(Protocol):
-    """What the evaluator needs from an online store."""
+    """What the evaluator needs from an online store (it never calls one from two threads at once)."""
 
     def index(self, source: str, keys: tuple[str, ...]) -> None: ...
 
@@ -46,9 +72,6 @@ class Store(Protocol):
     def window(
         self, source: str, keys: tuple[str, ...], key: Key, lo: int | None, hi: int
     ) -> tuple[Sequence[int], Sequence[Row]]: ...
-
-
-_EMPTY = Series()
 
 
 class MemoryStore:
@@ -69,11 +92,16 @@ class MemoryStore:
                 key = tuple(row.get(k) for k in keys)
                 if any(v is None for v in key):
                     continue
-                series.setdefault(key, Series()).insert(ts, row)
+                found = series.get(key)
+                if found is None:
+                    found = series[key] = Series()
+                found.insert(ts, row)
 
     def window(
         self, source: str, keys: tuple[str, ...], key: Key, lo: int | None, hi: int
     ) -> tuple[Sequence[int], Sequence[Row]]:
         """Rows of one entity with ``lo <= ts < hi``."""
-        series = self._indexes.get(source, {}).get(keys, {}).get(key, _EMPTY)
+        series = self._indexes.get(source, {}).get(keys, {}).get(key)
+        if series is None:
+            return [], []
         return series.between(lo, hi)

@@ -18,11 +18,13 @@ from featc.compiler import ir
 from featc.compiler.emit.python import PythonEmitError, python_module
 from featc.compiler.types import DataType as T
 from featc.runtime import Evaluator, load_module
+from featc.runtime.errors import DataError
 
 MIN = 60_000_000
 HOUR = 60 * MIN
 DAY = 24 * HOUR
 T0 = datetime(2024, 1, 1, 12, 0)
+NO_BASKET = {"basket": None}  # the derived block reads the request field: it must be given (None is null)
 
 
 def col(name: str, t: T) -> ir.ColumnRef:
@@ -170,6 +172,7 @@ def evaluator(module: ModuleType, rows: list[dict[str, Any]]) -> Evaluator:
 
 
 def at(ev: Evaluator, minutes: float = 0, **kw: Any) -> dict[str, Any]:
+    kw.setdefault("request", NO_BASKET)
     return ev.features({"customer_id": "c1"}, T0 + timedelta(minutes=minutes), **kw)
 
 
@@ -276,15 +279,15 @@ def test_feature_filter_null_is_false(module: ModuleType) -> None:
 
 def test_int_sum_overflow_raises(module: ModuleType) -> None:
     ev = evaluator(module, [order(-5, qty=2**62), order(-6, qty=2**62)])
-    with pytest.raises(OverflowError):
+    with pytest.raises(DataError, match="act__qty_1d"):
         at(ev)
 
 
 def test_entities_do_not_mix(module: ModuleType) -> None:
     ev = evaluator(module, [order(-5, cid="c1"), order(-5, cid="c2"), order(-6, cid="c2")])
-    assert ev.features({"customer_id": "c2"}, T0)["act__n_1h"] == 2
-    assert ev.features({"customer_id": "nobody"}, T0)["act__n_1h"] == 0
-    assert ev.features({"customer_id": None}, T0)["act__n_1h"] == 0
+    assert ev.features({"customer_id": "c2"}, T0, NO_BASKET)["act__n_1h"] == 2
+    assert ev.features({"customer_id": "nobody"}, T0, NO_BASKET)["act__n_1h"] == 0
+    assert ev.features({"customer_id": None}, T0, NO_BASKET)["act__n_1h"] == 0
 
 
 # ------------------------------------------------------------------ as served
@@ -324,7 +327,7 @@ def test_asof_floors_towards_minus_infinity_before_the_epoch(module: ModuleType)
     rows = [order(0, at=epoch - timedelta(minutes=15)), order(0, at=epoch - timedelta(minutes=9))]
     ev = evaluator(module, rows)
     # t = 23:59 on 1969-12-31: t - lag = 23:57 -> asof 23:50; only the row at 23:45 counts
-    got = ev.features({"customer_id": "c1"}, epoch - timedelta(minutes=1))
+    got = ev.features({"customer_id": "c1"}, epoch - timedelta(minutes=1), NO_BASKET)
     assert got["batch__n_life"] == 1
 
 
@@ -363,7 +366,7 @@ def test_derived_nulls(module: ModuleType) -> None:
     ev = evaluator(module, [])
     got = at(ev, request={"basket": 25.0})
     assert got["sig__ratio"] is None  # amount_1d is null
-    assert at(ev)["sig__twice"] is None  # no request field: null
+    assert at(ev)["sig__twice"] is None  # request field null: null
     ev.ingest("orders", [order(-5, 0.0)])
     assert at(ev, request={"basket": 1.0})["sig__ratio"] is None  # x / 0 is null
 
@@ -406,7 +409,7 @@ def test_aware_timestamps_are_converted_to_utc(module: ModuleType) -> None:
     ev = evaluator(module, [order(0, at=datetime(2024, 1, 1, 13, 30, tzinfo=plus2))])  # 11:30 UTC
     assert at(ev)["act__n_1h"] == 1
     assert at(ev)["act__last_at"] == datetime(2024, 1, 1, 11, 30)
-    assert ev.features({"customer_id": "c1"}, datetime(2024, 1, 1, 13, 31, tzinfo=plus2), exact=True)["act__n_1h"] == 1
+    assert ev.features({"customer_id": "c1"}, datetime(2024, 1, 1, 13, 31, tzinfo=plus2), NO_BASKET, exact=True)["act__n_1h"] == 1
 
 
 def test_ints_in_double_columns_become_floats(module: ModuleType) -> None:
@@ -446,7 +449,7 @@ def test_training_rows(module: ModuleType) -> None:
 
 def test_training_rows_custom_timestamp_column(module: ModuleType) -> None:
     ev = evaluator(module, [order(-30)])
-    spine: list[dict[str, Any]] = [{"customer_id": "c1", "when": T0}]
+    spine: list[dict[str, Any]] = [{"customer_id": "c1", "when": T0, "basket": None}]
     out = ev.training_rows(spine, timestamp_column="when")
     assert out[0]["act__n_1h"] == 1
 
@@ -522,7 +525,7 @@ def test_load_module_from_a_file(tmp_path: Any) -> None:
     mod = load_module(path)
     assert mod.SPEC.name == "shop"
     assert load_module(str(path), name="x").SPEC.groups[0].name == "act"
-    assert Evaluator(mod.SPEC).features({"customer_id": "c"}, T0)["act__n_life"] == 0
+    assert Evaluator(mod.SPEC).features({"customer_id": "c"}, T0, NO_BASKET)["act__n_life"] == 0
 
 
 def test_case_does_not_evaluate_branches_not_taken() -> None:
@@ -593,8 +596,8 @@ def test_training_rows_accept_pandas_timestamps(module: ModuleType) -> None:
     pd = pytest.importorskip("pandas")
     ev = evaluator(module, [order(-30)])
     spine: list[dict[str, Any]] = [
-        {"customer_id": "c1", "ts": pd.Timestamp(T0, tz="UTC")},
-        {"customer_id": "c1", "ts": pd.NaT},
+        {"customer_id": "c1", "ts": pd.Timestamp(T0, tz="UTC"), "basket": None},
+        {"customer_id": "c1", "ts": pd.NaT, "basket": None},
     ]
     out = ev.training_rows(spine)
     assert out[0]["act__n_1h"] == 1
