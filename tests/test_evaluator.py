@@ -409,7 +409,8 @@ def test_aware_timestamps_are_converted_to_utc(module: ModuleType) -> None:
     ev = evaluator(module, [order(0, at=datetime(2024, 1, 1, 13, 30, tzinfo=plus2))])  # 11:30 UTC
     assert at(ev)["act__n_1h"] == 1
     assert at(ev)["act__last_at"] == datetime(2024, 1, 1, 11, 30)
-    assert ev.features({"customer_id": "c1"}, datetime(2024, 1, 1, 13, 31, tzinfo=plus2), NO_BASKET, exact=True)["act__n_1h"] == 1
+    later = datetime(2024, 1, 1, 13, 31, tzinfo=plus2)
+    assert ev.features({"customer_id": "c1"}, later, NO_BASKET, exact=True)["act__n_1h"] == 1
 
 
 def test_ints_in_double_columns_become_floats(module: ModuleType) -> None:
