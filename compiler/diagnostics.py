@@ -62,9 +62,9 @@ class CompileError(Exception):
         super().__init__(render_all(self.diagnostics, self.files))
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+def did_you_mean(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
     """A ``help`` line suggesting the closest candidate, or "" when nothing is close."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
     return f"did you mean `{close[0]}`?" if close else ""
 
 

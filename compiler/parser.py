@@ -7,11 +7,13 @@ resolver, which parses them with sqlglot.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from . import ast
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, Label
 from .ir import Span
 from .source import SourceFile
 
@@ -21,10 +23,31 @@ DURATION = re.compile(r"(?:\d+[smhd])+")
 UNIT_US = {"s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000}
 WINDOW_TAIL = re.compile(r"\bover\s+(?:(next)\s+)?(\S+)\s*$", re.IGNORECASE)
 MAX_US = 100 * 366 * UNIT_US["d"]  # a century: anything longer is a typo
+# Scanning is done by regular expressions rather than character by character: the parser's
+# time is linear in the text, and small per character (see bench/check_scaling.py).
+SPACE = re.compile(r"(?:[ \t\r\n]+|#[^\n]*|--[^\n]*)*")
+SPACE_IN_LINE = re.compile(r"(?:[ \t\r]+|#[^\n]*|--[^\n]*)*")
+EXPR_STOP = re.compile(r"[\"'#\n}()]|--")  # where an expression may end, or changes nesting or quoting
+BLOCK_HEADER = re.compile(r"(?:" + "|".join(ast.BLOCK_KINDS) + r")[ \t]+[A-Za-z_][A-Za-z0-9_]*[ \t]*\{")
+BLOCK_START = re.compile(r"^(?:" + "|".join(ast.BLOCK_KINDS) + r")\b", re.MULTILINE)
 
 
 class SyntaxFailure(Exception):
     """Internal: abandons the current line or block; the diagnostic is already recorded."""
+
+
+class Unclosed(Exception):
+    """Internal: a block ran into the end of the file or the next block; E005 is already recorded."""
+
+
+@dataclass(frozen=True)
+class OpenBrace:
+    """A `{` being read: what it opens, where, and the indentation of its line."""
+
+    what: str  # `features f`, or "columns {` in `source s" for a nested body
+    at: int
+    indent: int
+    closed_by: int = -1  # for a suspect: the `}` that closed it
 
 
 class Parser:
@@ -33,6 +56,7 @@ class Parser:
         self.text = src.text
         self.pos = 0
         self.diagnostics: list[Diagnostic] = []
+        self.suspect: OpenBrace | None = None  # see closing()
 
     # ------------------------------------------------------------ scanning
 
@@ -46,16 +70,7 @@ class Parser:
 
     def skip_space(self, newlines: bool = True) -> None:
         """Skips blanks and comments (`#` or `--` to end of line)."""
-        text = self.text
-        while self.pos < len(text):
-            ch = text[self.pos]
-            if ch in " \t\r" or (newlines and ch == "\n"):
-                self.pos += 1
-            elif ch == "#" or text.startswith("--", self.pos):
-                end = text.find("\n", self.pos)
-                self.pos = len(text) if end < 0 else end
-            else:
-                return
+        self.pos = (SPACE if newlines else SPACE_IN_LINE).match(self.text, self.pos).end()  # type: ignore[union-attr]
 
     def at_end(self) -> bool:
         self.skip_space()
@@ -114,9 +129,25 @@ class Parser:
     def rest_of_line(self) -> ast.Text:
         """An expression: to the end of the line, continuing across lines inside parentheses."""
         self.skip_space(newlines=False)
-        start, depth, i, text = self.pos, 0, self.pos, self.text
-        while i < len(text):
-            ch = text[i]
+        start, text = self.pos, self.text
+        i = self.expression_end(start)
+        end = i
+        while end > start and text[end - 1] in " \t\r\n":
+            end -= 1
+        if text.startswith(("#", "--"), i):  # a trailing comment belongs to the line, not to the value
+            nl = text.find("\n", i)
+            i = len(text) if nl < 0 else nl
+        self.pos = i
+        if end == start:
+            raise self.error("E001", "expected an expression", start, start + 1, label="missing value")
+        return ast.Text(text[start:end], self.span(start, end))
+
+    def expression_end(self, start: int) -> int:
+        """Where the expression starting at ``start`` ends: a comment, or a newline or `}` outside parentheses."""
+        text, depth = self.text, 0
+        m = EXPR_STOP.search(text, start)
+        while m is not None:
+            i, ch = m.start(), m.group()
             if ch in "'\"":
                 close = text.find(ch, i + 1)
                 while close >= 0 and text.startswith(ch * 2, close):
@@ -130,26 +161,18 @@ class Parser:
                         label="this quote is never closed",
                         help=f"close it with {ch}",
                     )
-                i = close + 1
+                m = EXPR_STOP.search(text, close + 1)
                 continue
-            if ch == "#" or text.startswith("--", i) or (ch in "\n}" and depth <= 0):
-                break
+            if ch in ("#", "--") or (ch in "\n}" and depth <= 0):
+                return i
             depth += {"(": 1, ")": -1}.get(ch, 0)
-            i += 1
-        end = i
-        while end > start and text[end - 1] in " \t\r\n":
-            end -= 1
-        if text.startswith(("#", "--"), i):  # `ch` is unset when the value is empty at end of file
-            nl = text.find("\n", i)
-            i = len(text) if nl < 0 else nl
-        self.pos = i
-        if end == start:
-            raise self.error("E001", "expected an expression", start, start + 1, label="missing value")
-        return ast.Text(text[start:end], self.span(start, end))
+            m = EXPR_STOP.search(text, i + 1)
+        return len(text)
 
     # ------------------------------------------------------------ values
 
-    def duration(self, word: str, start: int) -> ast.Duration:
+    def duration(self, word: str, start: int, zero: bool = False) -> ast.Duration:
+        """A duration such as `1h30m`; positive, or also zero where ``zero`` (a refresh lag of `0m` is no lag)."""
         span = self.span(start, start + len(word))
         if not DURATION.fullmatch(word):
             raise self.error(
@@ -161,7 +184,7 @@ class Parser:
                 help="write a whole number and a unit: s, m, h or d, e.g. `30m`, `1d` or `1h30m`",
             )
         us = sum(int(n) * UNIT_US[u] for n, u in re.findall(r"(\d+)([smhd])", word))
-        if us <= 0 or us > MAX_US:
+        if us < (0 if zero else 1) or us > MAX_US:
             raise self.error(
                 "E003",
                 f"duration `{word}` must be positive and at most 100 years",
@@ -180,7 +203,7 @@ class Parser:
             return ast.RefreshSpec(True, None, None, value.span)
         if len(words) in (2, 4) and lowered[0] == "every" and (len(words) == 2 or lowered[2] == "lag"):
             every = self.duration(*words[1])
-            lag = self.duration(*words[3]) if len(words) == 4 else None
+            lag = self.duration(*words[3], zero=True) if len(words) == 4 else None
             return ast.RefreshSpec(False, every, lag, value.span)
         raise self.error(
             "E001",
@@ -207,8 +230,7 @@ class Parser:
         """Skips to the line after the block's closing brace (or to the next block keyword)."""
         self.pos = start
         self.skip_line()
-        pattern = re.compile(r"^(?:" + "|".join(ast.BLOCK_KINDS) + r")\b", re.MULTILINE)
-        m = pattern.search(self.text, self.pos)
+        m = BLOCK_START.search(self.text, self.pos)
         self.pos = m.start() if m else len(self.text)
 
     def block(self) -> ast.Block:
@@ -226,25 +248,25 @@ class Parser:
         name = self.name(f"a name for the {kw.text}")
         self.expect_char("{", "`{`", newlines=False)
         block = ast.Block(kw.text, name, self.span(start, start))
-        self.body(block, self.BODIES[kw.text])
+        self.suspect = None
+        with contextlib.suppress(Unclosed):  # reported once; the block keeps what it read, so nothing cascades
+            self.body(block, self.BODIES[kw.text], f"{kw.text} {name.text}")
         block.span = self.span(start, self.pos)
         return block
 
-    def body(self, block: ast.Block, item: Callable[[Parser, ast.Block, ast.Name], None]) -> None:
-        """Items until the closing brace; a bad line is reported and skipped."""
-        open_at = self.pos - 1
+    def body(self, block: ast.Block, item: Callable[[Parser, ast.Block, ast.Name], None], what: str) -> None:
+        """Items until the closing brace; a bad line is reported and skipped.
+
+        The end of the file, or the header of the next block (`features g {`, never a valid item),
+        before the closing brace ends every open body at once with a single E005.
+        """
+        opened = OpenBrace(what, self.pos - 1, self.indent_at(self.pos - 1))
         while True:
             self.skip_space()
-            if self.pos >= len(self.text):
-                raise self.error(
-                    "E005",
-                    f"`{block.kind} {block.name.text}` is never closed",
-                    open_at,
-                    open_at + 1,
-                    label="this brace has no matching `}`",
-                    help="add `}` at the end of the block",
-                )
+            if self.pos >= len(self.text) or BLOCK_HEADER.match(self.text, self.pos):
+                raise self.unclosed(opened)
             if self.peek() == "}":
+                self.closing(opened)
                 self.pos += 1
                 return
             line_start = self.pos
@@ -256,6 +278,38 @@ class Parser:
                 block.damaged = True
                 self.pos = line_start
                 self.skip_line()
+
+    def indent_at(self, offset: int) -> int:
+        """The indentation of the line holding ``offset``."""
+        line = self.text.rfind("\n", 0, offset) + 1
+        return len(self.text[line:offset]) - len(self.text[line:offset].lstrip(" \t"))
+
+    def closing(self, opened: OpenBrace) -> None:
+        """Remembers a nested brace closed by a `}` indented less than its header: the likely unclosed one."""
+        line = self.text.rfind("\n", 0, self.pos) + 1
+        first_on_line = not self.text[line : self.pos].strip()
+        if first_on_line and self.pos - line < opened.indent and self.suspect is None:
+            self.suspect = OpenBrace(opened.what, opened.at, opened.indent, self.pos)
+
+    def unclosed(self, innermost: OpenBrace) -> Unclosed:
+        """One E005: at the nested brace whose `}` looks borrowed from its parent, else at the innermost open one."""
+        culprit = self.suspect or innermost
+        notes, help = [], "add `}` at the end of the block"
+        if culprit.closed_by >= 0:
+            where = self.span(culprit.closed_by, culprit.closed_by + 1)
+            notes = [Label(where, "this `}`, indented like the enclosing block, is read as its end")]
+            help = "add the missing `}` of this inner block"
+        self.diagnostics.append(
+            Diagnostic.make(
+                "E005",
+                f"`{culprit.what}` is never closed",
+                self.span(culprit.at, culprit.at + 1),
+                label="this brace has no matching `}`",
+                help=help,
+                notes=notes,
+            )
+        )
+        return Unclosed()
 
     def typed_name(self, name: ast.Name) -> ast.TypedName:
         self.expect_char(":", "`:` and a type", newlines=False)
@@ -292,9 +346,9 @@ class Parser:
             help=hint,
         )
 
-    def nested(self, block: ast.Block, item: Callable[[Parser, ast.Block, ast.Name], None]) -> None:
+    def nested(self, block: ast.Block, word: ast.Name, item: Callable[[Parser, ast.Block, ast.Name], None]) -> None:
         self.expect_char("{", "`{`", newlines=False)
-        self.body(block, item)
+        self.body(block, item, f"{word.text} {{` in `{block.kind} {block.name.text}")
 
     # items per block kind -------------------------------------------------
 
@@ -312,7 +366,7 @@ class Parser:
         elif word.text == "timestamp":
             self.simple_prop(block, word)
         elif word.text == "columns":
-            self.nested(block, Parser.column_item)
+            self.nested(block, word, Parser.column_item)
         else:
             raise self.unknown(block, word, ("table", "timestamp", "columns"))
 
@@ -341,7 +395,7 @@ class Parser:
         if word.text not in allowed:
             raise self.unknown(block, word, allowed)
         if word.text == "features":
-            self.nested(block, Parser.feature_item)
+            self.nested(block, word, Parser.feature_item)
         elif word.text in ("entity", "source"):
             self.simple_prop(block, word)
         else:

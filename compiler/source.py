@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .ir import Span
 
+NEWLINE = re.compile("\n")
+BOM = "\ufeff"
+
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One `.feat` file. Spans store offsets; lines and columns are computed when rendering."""
+    """One `.feat` file (or featc.toml). Spans store offsets; lines and columns are computed when rendering.
+
+    A UTF-8 byte-order mark at the start is not part of the text: it is dropped here, once, so
+    the parser, TOML reader and spans never see it.
+    """
 
     path: str
     text: str
     _line_starts: list[int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        starts = [0] + [i + 1 for i, ch in enumerate(self.text) if ch == "\n"]
+        if self.text.startswith(BOM):  # editors on Windows write one; offsets count from after it
+            object.__setattr__(self, "text", self.text[len(BOM) :])
+        starts = [0] + [m.end() for m in NEWLINE.finditer(self.text)]
         object.__setattr__(self, "_line_starts", starts)
 
     @classmethod
