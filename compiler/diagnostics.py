@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,21 +92,39 @@ def location(d: Diagnostic, files: Mapping[str, SourceFile]) -> tuple[str, int, 
     return d.span.file, line, col
 
 
+# Characters that would act on the terminal instead of showing (ESC starts colour and cursor
+# sequences, CR rewinds the line) or reorder what follows (bidi controls: "Trojan source").
+# User text reaches diagnostics in names, quoted expressions and echoed lines, so the text and
+# GitHub renderings show them as escapes; JSON keeps the real text (its encoder escapes them).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape(text: str) -> str:
+    """``text`` with control and bidi characters written as `\\x1b` / `\\u202e`."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+def _escaped(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def _snippet(span: Span, text: str, files: Mapping[str, SourceFile], colour: bool, mark: str) -> list[str]:
     src = files.get(span.file)
     if src is None:
         return []
     line, col = src.line_col(span.start)
-    source_line = src.line_text(line)
+    raw = src.line_text(line).removesuffix("\r").replace("\t", " ")  # a tab is one column, as the caret counts
     end_line, end_col = src.line_col(span.end)
-    width = (end_col - col) if end_line == line else len(source_line) - col + 1
+    width = (end_col - col) if end_line == line else len(raw) - col + 1
+    before, marked = escape(raw[: col - 1]), escape(raw[col - 1 : col - 1 + max(width, 0)])
     gutter = " " * len(str(line))
-    underline = " " * (col - 1) + mark * max(1, width)
+    underline = " " * len(before) + mark * max(1, len(marked))
     style = _COLOURS["error" if mark == "^" else "note"]
-    tail = f" {text}" if text else ""
+    tail = f" {escape(text)}" if text else ""
     return [
         f"{gutter} |",
-        f"{line} | {source_line.expandtabs(1)}",
+        f"{line} | {escape(raw)}",
         f"{gutter} | {_paint(underline + tail, style, colour)}",
     ]
 
@@ -114,16 +133,16 @@ def render(d: Diagnostic, files: Mapping[str, SourceFile], colour: bool = False)
     """The human form: header, source line with a caret under the span, notes and help."""
     path, line, col = location(d, files)
     head = _paint(f"{d.severity}[{d.code}]", _COLOURS[d.severity], colour)
-    where = f"{path}:{line}:{col}: " if d.span else ""
-    out = [f"{where}{head}: {_paint(d.message, _BOLD, colour)}"]
+    where = f"{escape(path)}:{line}:{col}: " if d.span else ""
+    out = [f"{where}{head}: {_paint(escape(d.message), _BOLD, colour)}"]
     if d.span:
         out += _snippet(d.span, d.label, files, colour, "^")
     for note in d.notes:
         npath, nline, ncol = location(Diagnostic("E001", "", note.span), files)
-        out.append(f"  = note: {note.message} at {npath}:{nline}:{ncol}")
+        out.append(f"  = note: {escape(note.message)} at {escape(npath)}:{nline}:{ncol}")
         out += ["  " + s for s in _snippet(note.span, "", files, colour, "-")]
     if d.help:
-        out.append(f"  = help: {d.help}")
+        out.append(f"  = help: {escape(d.help)}")
     return "\n".join(out)
 
 
@@ -164,7 +183,8 @@ def render_github(diags: Sequence[Diagnostic], files: Mapping[str, SourceFile]) 
     lines = []
     for d in sorted(diags, key=sort_key):
         path, line, col = location(d, files)
-        msg = f"{d.code}: {d.message}" + (f" (help: {d.help})" if d.help else "")
-        msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        lines.append(f"::{d.severity} file={path},line={line},col={col},title=featc {d.code}::{msg}")
+        msg = escape(f"{d.code}: {d.message}" + (f" (help: {d.help})" if d.help else ""))
+        msg = msg.replace("%", "%25")
+        where = escape(path).replace("%", "%25").replace(",", "%2C").replace(":", "%3A")
+        lines.append(f"::{d.severity} file={where},line={line},col={col},title=featc {d.code}::{msg}")
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from .parser import parse
 from .passes import validate
 from .resolve import resolve
 from .source import SourceFile
+from .toml_spans import locate
 
 CONFIG = "featc.toml"
 CONFIG_KEYS = {"project": {"name"}, "duckdb": {"sources"}}
@@ -129,14 +130,18 @@ def read_config(root: Path) -> tuple[Config, list[Diagnostic], SourceFile | None
             ],
             src,
         )
-    diags = _unknown_keys(data, src)
-    project, p_diags = _table(data, "project", src)
-    duckdb, d_diags = _table(data, "duckdb", src)
-    sources, s_diags = _table(duckdb, "sources", src, "duckdb.sources")
+    where = ConfigSpans(src)
+    diags = _unknown_keys(data, where)
+    project, p_diags = _table(data, ("project",), where)
+    duckdb, d_diags = _table(data, ("duckdb",), where)
+    sources, s_diags = _table(duckdb, ("duckdb", "sources"), where)
     diags += p_diags + d_diags + s_diags
-    for key, value in {"name": project.get("name", name), **sources}.items():
+    typed = [(("project", "name"), project["name"])] if "name" in project else []
+    for keys, value in [*typed, *((("duckdb", "sources", k), v) for k, v in sources.items())]:
         if not isinstance(value, str):
-            diags.append(_config_error(src, key, f"`{key}` must be a string, got {type(value).__name__}"))
+            shown = f"[{'.'.join(keys[:-1])}] {keys[-1]}"
+            message = f"`{shown}` must be a string, got {type(value).__name__}"
+            diags.append(where.error(keys, message, value=True, help=f'quote it, e.g. `{keys[-1]} = "..."`'))
     bindings = {
         k: v if re.match(r"^\w+://", v) else str((root / v).resolve()) for k, v in sources.items() if isinstance(v, str)
     }
@@ -144,25 +149,37 @@ def read_config(root: Path) -> tuple[Config, list[Diagnostic], SourceFile | None
     return Config(project_name if isinstance(project_name, str) else name, bindings), diags, src
 
 
-def _config_error(src: SourceFile, key: str, message: str) -> Diagnostic:
-    return Diagnostic.make("E001", f"invalid featc.toml: {message}", _key_span(src, key), help="see docs/project.md")
+class ConfigSpans:
+    """Spans in featc.toml by key path, so that a diagnostic points at the key or value it is about."""
+
+    def __init__(self, src: SourceFile) -> None:
+        self.src = src
+        self.located = locate(src.text)
+
+    def span(self, path: tuple[str, ...], value: bool = False) -> ir.Span:
+        """The key (or its value) at ``path``; the closest enclosing key that was located otherwise."""
+        for depth in range(len(path), 0, -1):
+            found = self.located.get(path[:depth])
+            if found is not None:
+                start, end = found.value if value else found.key
+                return self.src.span(start, end)
+        return self.src.span(0, 0)
+
+    def error(self, path: tuple[str, ...], message: str, value: bool = False, help: str = "") -> Diagnostic:
+        span = self.span(path, value)
+        return Diagnostic.make("E001", f"invalid featc.toml: {message}", span, help=help or "see docs/project.md")
 
 
-def _table(data: dict[str, Any], key: str, src: SourceFile, shown: str = "") -> tuple[dict[str, Any], list[Diagnostic]]:
-    """``data[key]`` when it is a table; a diagnostic (and an empty table) when it is something else."""
-    value = data.get(key, {})
+def _table(data: dict[str, Any], path: tuple[str, ...], where: ConfigSpans) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """``data[path[-1]]`` when it is a table; a diagnostic (and an empty table) when it is something else."""
+    value = data.get(path[-1], {})
     if isinstance(value, dict):
         return value, []
-    return {}, [_config_error(src, key, f"`{shown or key}` must be a table, got {type(value).__name__}")]
+    message = f"`{'.'.join(path)}` must be a table, got {type(value).__name__}"
+    return {}, [where.error(path, message, value=True)]
 
 
-def _key_span(src: SourceFile, key: str) -> ir.Span:
-    m = re.search(rf"^\s*\[?{re.escape(key)}\b", src.text, re.MULTILINE)
-    start = m.end() - len(key) if m else 0
-    return src.span(start, start + len(key))
-
-
-def _unknown_keys(data: dict[str, Any], src: SourceFile) -> list[Diagnostic]:
+def _unknown_keys(data: dict[str, Any], where: ConfigSpans) -> list[Diagnostic]:
     out = []
     for table, value in data.items():
         allowed = CONFIG_KEYS.get(table)
@@ -171,7 +188,7 @@ def _unknown_keys(data: dict[str, Any], src: SourceFile) -> list[Diagnostic]:
                 Diagnostic.make(
                     "E109",
                     f"unknown table `[{table}]` in featc.toml",
-                    _key_span(src, table),
+                    where.span((table,)),
                     help=did_you_mean(table, CONFIG_KEYS) or "tables are: [project], [duckdb.sources]",
                 )
             )
@@ -182,7 +199,7 @@ def _unknown_keys(data: dict[str, Any], src: SourceFile) -> list[Diagnostic]:
                     Diagnostic.make(
                         "E109",
                         f"unknown key `{key}` in [{table}]",
-                        _key_span(src, key),
+                        where.span((table, key)),
                         help=did_you_mean(key, allowed) or f"[{table}] takes: {', '.join(sorted(allowed))}",
                     )
                 )
@@ -191,6 +208,7 @@ def _unknown_keys(data: dict[str, Any], src: SourceFile) -> list[Diagnostic]:
 
 def _check_bindings(project: ir.Project, config: Config, src: SourceFile) -> list[Diagnostic]:
     known = [s.name for s in project.sources]
+    where = ConfigSpans(src)
     out = []
     for name in config.bindings:
         if name not in known:
@@ -198,7 +216,7 @@ def _check_bindings(project: ir.Project, config: Config, src: SourceFile) -> lis
                 Diagnostic.make(
                     "E101",
                     f"featc.toml binds unknown source `{name}`",
-                    _key_span(src, name),
+                    where.span(("duckdb", "sources", name)),
                     help=did_you_mean(name, known) or f"sources are: {', '.join(known)}",
                 )
             )
