@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import re
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -343,12 +344,10 @@ TYPE_NAMES = ["int", "double", "bool", "string", "timestamp", "date", "decimal",
 
 
 def retype_feat(column: str, new: str) -> str:
-    """The example with one declared column (source or request) given another type."""
-    for old in TYPE_NAMES:
-        decl = f"    {column}: {old}\n"
-        if decl in FEAT:
-            return FEAT.replace(decl, f"    {column}: {new}\n", 1)
-    raise AssertionError(f"no declaration of {column}")  # a bug in this module, not in featc
+    """The example with one declared column (its first declaration: source or request) given another type."""
+    text, n = re.subn(rf"(?m)^(\s+){column}: \w+$", rf"\g<1>{column}: {new}", FEAT, count=1)
+    assert n == 1, f"no declaration of {column}"  # a bug in this module, not in featc
+    return text
 
 
 def second_entity() -> str:
@@ -519,6 +518,10 @@ def command_args(command: str, draw: st.DrawFn) -> tuple[tuple[str, ...], tuple[
         args += ["--at", draw(st.sampled_from(INSTANTS)), "--out", out, *sources_args(draw)]
         if draw(st.integers(0, 2)) == 0:
             args += ["--entity", draw(st.sampled_from(ENTITIES))]
+    if draw(st.integers(0, 7)) == 0:  # the project itself wrong, or a flag the command does not have
+        args[0] = draw(st.sampled_from(["{root}/missing", "{root}/features.feat", "{root}/data", ""]))
+    if draw(st.integers(0, 7)) == 0:
+        args += draw(st.sampled_from([["--sorce", "orders=x"], ["--exact"], ["--at"], ["--out"], ["--help"], ["-x"]]))
     return tuple(args), locked
 
 
