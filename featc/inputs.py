@@ -19,12 +19,14 @@ from .compiler.types import DataType
 SPACES = " \t\n\r\f\v"  # what surrounds a number or a boolean in text and is ignored
 INT_TEXT = r"[+-]?[0-9]+(\.0*)?"
 DOUBLE_TEXT = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|infinity|nan)"
-TIMESTAMP_TEXT = (
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
+TIMESTAMP_TEXT = (  # runtime/values.py's _INSTANT_TEXT, with offsets below 24 hours
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?)?"
+    r"([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?"
 )
 DATE_TEXT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 ZERO_FRACTION = r"\.0*$"
-EXTRA_DIGITS, KEEP_MICROS = r"(\.[0-9]{6})[0-9]+", r"\1"
+EXTRA_DIGITS, KEEP_MICROS = r"([.,][0-9]{6})[0-9]+", r"\1"
+DATE_THEN_ZONE, AT_MIDNIGHT = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})([Zz+-])", r"\1T00:00:00\2"
 MIN_TS = "TIMESTAMP '0001-01-01 00:00:00'"
 MAX_TS = "TIMESTAMP '9999-12-31 23:59:59.999999'"
 
@@ -78,9 +80,12 @@ def rule(col: str, t: DataType, have: str) -> Rule:
     kind = base(have)
     if kind in NULL_TYPES:
         return Rule("true", f"CAST(NULL AS {_DUCK[t]})")
-    maker = _RULES[t]
-    found = maker(col, kind)
-    return found if found is not None else Rule("false", f"CAST(NULL AS {_DUCK[t]})")
+    found = _RULES[t](col, kind)
+    if found is None:
+        return Rule("false", f"CAST(NULL AS {_DUCK[t]})")
+    if kind == "VARCHAR" and t != DataType.STRING:  # empty text is null, as an empty CSV field is
+        return Rule(f"({col} = '' OR {found.ok})", f"CASE WHEN {col} <> '' THEN {found.value} END")
+    return found
 
 
 def _int(col: str, kind: str) -> Rule | None:
@@ -135,9 +140,10 @@ def _string(col: str, kind: str) -> Rule | None:
 
 def instant(col: str, kind: str) -> str | None:
     """An instant column as naive UTC microseconds, nanoseconds floored (DuckDB's own cast rounds)."""
-    if kind == "VARCHAR":
-        micros = f"regexp_replace({col}, {_lit(EXTRA_DIGITS)}, {_lit(KEEP_MICROS)})"
-        return f"TRY_CAST(TRY_CAST({micros} AS TIMESTAMPTZ) AS TIMESTAMP)"
+    if kind == "VARCHAR":  # DuckDB reads neither a `,` fraction nor a zone on a date alone: normalise first
+        micros = f"replace(regexp_replace(upper({col}), {_lit(EXTRA_DIGITS)}, {_lit(KEEP_MICROS)}), ',', '.')"
+        text = f"regexp_replace({micros}, {_lit(DATE_THEN_ZONE)}, {_lit(AT_MIDNIGHT)})"
+        return f"TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)"
     if kind in NANO:
         ns = f"epoch_ns({col})"
         return f"make_timestamp(({ns} - (({ns} % 1000) + 1000) % 1000) // 1000)"
