@@ -135,12 +135,13 @@ class Evaluator:
         columns = [(c, PARSERS[c.type]) for c in src.columns]
         out: list[tuple[int, Row]] = []
         for i, raw in enumerate(rows, 1):
-            if not isinstance(raw, Mapping):
+            if not isinstance(raw, dict) and not isinstance(raw, Mapping):  # dict first: the ABC check is slow
                 raise DataError(f"ingest {src.name!r}, row {i}: a row is a mapping of column names, not {raw!r}")
             row: dict[str, Any] = {}
             for c, rule in columns:
+                value = raw.get(c.name)
                 try:
-                    row[c.name] = rule(raw.get(c.name))
+                    row[c.name] = None if value is None else rule(value)
                 except DataError as e:
                     raise DataError(f"ingest {src.name!r}, row {i}, column {c.name!r} ({c.type}): {e}") from None
             ts = row.get(src.timestamp) if src.timestamp is not None else None

@@ -12,50 +12,56 @@ The store itself takes no lock: the evaluator serialises every call to it (docs/
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any, Protocol
 
 from .spec import Row
 
 Key = tuple[Any, ...]
 
-_TS = itemgetter(0)
-
 
 @dataclass
 class Series:
-    """The rows of one entity in one source, in event-time order (parallel lists), plus rows not yet merged."""
+    """The rows of one entity in one source, in event-time order (parallel lists), plus rows not yet merged.
+
+    Parallel lists of ints and rows, never lists of tuples: a merge then allocates no objects the
+    garbage collector has to trace, which is what made a merge over a large heap slow.
+    """
 
     ts: list[int] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
-    pending: list[tuple[int, Row]] = field(default_factory=list)
+    pending_ts: list[int] = field(default_factory=list)
+    pending_rows: list[Row] = field(default_factory=list)
 
     def insert(self, ts: int, row: Row) -> None:
-        """Add one row: O(1); a row older than the newest waits in ``pending`` until the next read."""
-        if not self.pending and (not self.ts or ts >= self.ts[-1]):
+        """Add one row: O(1); a row older than the newest waits in the pending lists until the next read."""
+        if not self.pending_ts and (not self.ts or ts >= self.ts[-1]):
             self.ts.append(ts)
             self.rows.append(row)
         else:
-            self.pending.append((ts, row))
+            self.pending_ts.append(ts)
+            self.pending_rows.append(row)
 
     def _merge(self) -> None:
-        """Fold ``pending`` in: one stable sort (Timsort merges the sorted runs), ties in arrival order."""
-        pending = sorted(self.pending, key=_TS)
-        self.pending = []
-        if not self.ts or pending[0][0] >= self.ts[-1]:
-            self.ts.extend(t for t, _ in pending)
-            self.rows.extend(r for _, r in pending)
-            return
-        merged = sorted([*zip(self.ts, self.rows, strict=True), *pending], key=_TS)
-        self.ts = [t for t, _ in merged]
-        self.rows = [r for _, r in merged]
+        """Fold the pending rows in: one stable sort of them and of the sorted tail they fall into.
+
+        Only rows after the earliest pending one are re-sorted (late arrivals touch a short tail),
+        and Timsort merges the two sorted runs in one pass. The kept tail comes first, so rows at
+        one instant keep their arrival order.
+        """
+        cut = bisect_right(self.ts, min(self.pending_ts))
+        ts = self.ts[cut:] + self.pending_ts
+        rows = self.rows[cut:] + self.pending_rows
+        order = sorted(range(len(ts)), key=ts.__getitem__)
+        self.ts[cut:] = map(ts.__getitem__, order)
+        self.rows[cut:] = map(rows.__getitem__, order)
+        self.pending_ts, self.pending_rows = [], []
 
     def between(self, lo: int | None, hi: int) -> tuple[Sequence[int], Sequence[Row]]:
         """Rows with ``lo <= ts < hi`` (no lower bound when ``lo`` is None)."""
-        if self.pending:
+        if self.pending_ts:
             self._merge()
         i = 0 if lo is None else bisect_left(self.ts, lo)
         j = bisect_left(self.ts, hi)
@@ -89,8 +95,8 @@ class MemoryStore:
         indexes = self._indexes.get(source, {})
         for ts, row in rows:
             for keys, series in indexes.items():
-                key = tuple(row.get(k) for k in keys)
-                if any(v is None for v in key):
+                key = tuple([row.get(k) for k in keys])
+                if None in key:  # values are canonical (no NaN, no objects with odd equality)
                     continue
                 found = series.get(key)
                 if found is None:

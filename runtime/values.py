@@ -67,8 +67,8 @@ def parse_int(value: Any) -> int | None:
     text ``[+-]?digits`` optionally followed by ``.`` and zeros only, surrounding spaces allowed.
     Booleans, ``1.7``, NaN, infinities and ``1e3`` as text are rejected (nothing is rounded).
     """
-    if type(value) is int:
-        return _check_int64(value, value)
+    if type(value) is int and INT64_MIN <= value <= INT64_MAX:
+        return value
     if _is_null(value) or value == "":
         return None
     if _is_bool(value):
