@@ -1,10 +1,12 @@
 """The featc online runtime: what generated evaluator modules and serving code import.
 
 Standard library only: serving code must not pull in the compiler, sqlglot, duckdb or pydantic.
+``DataError`` is the one error for bad input; ``parse(value, type_name)`` applies the input rules.
 """
 
 from __future__ import annotations
 
+from .errors import DataError
 from .evaluator import Evaluator
 from .loader import load_module
 from .spec import (
@@ -20,10 +22,12 @@ from .spec import (
     WindowSpec,
 )
 from .store import MemoryStore, Store
+from .values import parse
 
 __all__ = [
     "AggSpec",
     "ColumnSpec",
+    "DataError",
     "EntitySpec",
     "Evaluator",
     "FeatureSpec",
@@ -36,4 +40,5 @@ __all__ = [
     "Store",
     "WindowSpec",
     "load_module",
+    "parse",
 ]
