@@ -223,9 +223,9 @@ def _column(node: exp.Column, scope: Scope) -> ir.Expr:
         assert scope.lookup is not None
         if qualifier is None and name.upper() in CLOCK_NAMES:
             raise _clock(node, scope)
-        return scope.lookup(qualifier, name, scope.span(node))
+        return scope.lookup(qualifier, name, lambda: scope.span(node))
     assert scope.source is not None
-    col = scope.source.column(name)
+    col = scope.columns.get(name)
     if col is None and qualifier is None and name.upper() in CLOCK_NAMES:
         raise _clock(node, scope)
     if qualifier not in (None, scope.source.name) or col is None:
@@ -238,7 +238,7 @@ def _column(node: exp.Column, scope: Scope) -> ir.Expr:
             label=f"not a column of `{scope.source.name}`",
             help=did_you_mean(name, names) or f"columns are: {', '.join(names)}",
         )
-    return ir.ColumnRef(type=col.type, name=col.name)
+    return col
 
 
 def _checked_lit(t: DataType, value: int | float, node: exp.Expr, scope: Scope) -> ir.Lit:

@@ -8,7 +8,7 @@ resolution goes on with what is valid, so one run reports as much as it can.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -40,6 +40,9 @@ class Resolver:
     derived_exprs: dict[tuple[str, str], ir.Expr] = field(default_factory=dict)
     leaky: dict[tuple[str, str], str] = field(default_factory=dict)  # derived feature -> the label it reads
     resolving: list[tuple[str, str]] = field(default_factory=list)
+    agg_types: dict[tuple[str, str], DataType] = field(default_factory=dict)  # aggregate feature -> its type
+    refs: dict[str, dict[str, ir.ColumnRef]] = field(default_factory=dict)  # see column_refs()
+    members: dict[str, dict[str, ast.FeatureDef | ast.TypedName]] = field(default_factory=dict)  # see member()
 
     def error(self, code: str, message: str, span: ir.Span | None, **kw: object) -> None:
         self.diagnostics.append(Diagnostic.make(code, message, span, **kw))  # type: ignore[arg-type]
@@ -210,10 +213,18 @@ class Resolver:
             text.span.start,
             "row" if source else "derived",
             source,
-            lambda q, n, s: self.lookup(b, q, n, s),
+            lambda q, n, where: self.lookup(b, q, n, where),
             self.diagnostics,
             text.span.end,
+            self.column_refs(source) if source else {},
         )
+
+    def column_refs(self, source: ir.Source) -> dict[str, ir.ColumnRef]:
+        """The source's columns as references, built once per source and shared by every expression over it."""
+        refs = self.refs.get(source.name)
+        if refs is None:
+            refs = self.refs[source.name] = {c.name: ir.ColumnRef(type=c.type, name=c.name) for c in source.columns}
+        return refs
 
     def refresh(self, b: ast.Block) -> ir.Refresh:
         r = b.refresh
@@ -232,6 +243,8 @@ class Resolver:
             with contextlib.suppress(Failed):
                 filt = condition(text.text, self.scope(b, text, source), "a block filter")
         features = [f for f in (self.aggregate_feature(b, d, source) for d in b.features) if f]
+        for f in features:
+            self.agg_types.setdefault((b.name.text, f.name), f.type)  # the first of a duplicated name, as before
         self.groups[b.name.text] = ir.Group(
             kind=b.kind,
             name=b.name.text,
@@ -330,31 +343,31 @@ class Resolver:
         self.derived_types.setdefault(key, result)
         return self.derived_types[key]
 
-    def lookup(self, b: ast.Block, qualifier: str | None, name: str, span: ir.Span) -> ir.Expr:
+    def lookup(self, b: ast.Block, qualifier: str | None, name: str, where: Callable[[], ir.Span]) -> ir.Expr:
         """What `qualifier.name` (or a bare `name`) means inside derived block ``b``."""
-        self.row_column_check(b, qualifier, name, span)
+        self.row_column_check(b, qualifier, name, where)
         target = self.by_name.get("block", {}).get(qualifier or b.name.text)
         if target is None:
             known = list(self.by_name.get("block", {}))
             self.error(
                 "E101",
                 f"unknown block `{qualifier}`",
-                span,
+                where(),
                 label="not a features, derived or request block",
                 help=did_you_mean(qualifier or "", known) or "qualify names as `block.feature` or `request.field`",
             )
             raise Failed()
         if target.kind == "request":
-            field_ = next((c for c in target.columns if c.name.text == name), None)
-            t = self.type_of(field_.type) if field_ else None
+            field_ = self.member(target, name)
+            t = self.type_of(field_.type) if isinstance(field_, ast.TypedName) else None
             if t is None:
-                self.unknown_member(target, name, [c.name.text for c in target.columns], span)
+                self.unknown_member(target, name, [c.name.text for c in target.columns], where())
             return ir.RequestRef(type=t, request=target.name.text, field=name)
         if target.kind == "label":
             self.error(
                 "E301",
                 f"`{b.name.text}` reads label `{target.name.text}.{name}`",
-                span,
+                where(),
                 label="labels are computed from the future",
                 notes=[Label(target.name.span, "label defined here")],
                 help="features must not depend on labels; remove this reference (labels belong in the training set only)",
@@ -362,10 +375,9 @@ class Resolver:
             if self.resolving:
                 self.leaky[self.resolving[-1]] = f"label `{target.name.text}.{name}`"
             raise Failed()
-        feature = next((f for f in target.features if f.name.text == name), None)
-        if feature is None:
-            self.unknown_member(target, name, [f.name.text for f in target.features], span)
-        assert feature is not None
+        feature = self.member(target, name)
+        if not isinstance(feature, ast.FeatureDef):
+            self.unknown_member(target, name, [f.name.text for f in target.features], where())
         t = self.derived_type(target, feature) if target.kind == "derived" else self.aggregate_type(target, feature)
         via = self.leaky.get((target.name.text, name))
         if via and self.resolving and self.leaky.get(self.resolving[-1]) != via:
@@ -373,7 +385,7 @@ class Resolver:
             self.error(
                 "E301",
                 f"`{b.name.text}` reads `{target.name.text}.{name}`, which reads {via}",
-                span,
+                where(),
                 label="reads a label through a derived feature",
                 notes=[Label(feature.name.span, f"`{name}` defined here")],
                 help="features must not depend on labels, directly or through other derived features",
@@ -381,6 +393,17 @@ class Resolver:
         if t is None:
             raise Failed()
         return ir.FeatureRef(type=t, group=target.name.text, name=name)
+
+    def member(self, block: ast.Block, name: str) -> ast.FeatureDef | ast.TypedName | None:
+        """The first feature (or request field) of ``block`` called ``name``; blocks are indexed once, not scanned."""
+        index = self.members.get(block.name.text)
+        if index is None:
+            index = self.members[block.name.text] = {}
+            for d in block.features:
+                index.setdefault(d.name.text, d)
+            for c in block.columns:
+                index.setdefault(c.name.text, c)
+        return index.get(name)
 
     def derived_order(self) -> list[tuple[ast.Block, ast.FeatureDef]]:
         """Acyclic derived features, each after the derived features it names.
@@ -416,9 +439,9 @@ class Resolver:
                     stack.append((nxt, iter(deps[nxt])))
         return [defs[k] for k in order if k not in cyclic]
 
-    def row_column_check(self, b: ast.Block, qualifier: str | None, name: str, span: ir.Span) -> None:
+    def row_column_check(self, b: ast.Block, qualifier: str | None, name: str, where: Callable[[], ir.Span]) -> None:
         """A source column in a derived feature: a row value where only per-entity values exist."""
-        own = qualifier is None and any(d.name.text == name for d in b.features)
+        own = qualifier is None and isinstance(self.member(b, name), ast.FeatureDef)
         if own or (qualifier is not None and qualifier not in self.sources):
             return
         sources = (
@@ -429,16 +452,14 @@ class Resolver:
             self.error(
                 "E111",
                 f"`{name}` is a column of source `{src}`, not a feature",
-                span,
+                where(),
                 label="a row value, outside any aggregation",
                 help=f"aggregate it in a `features` block over `{src}` (e.g. `last({name})`) and use that feature here",
             )
             raise Failed()
 
     def aggregate_type(self, target: ast.Block, feature: ast.FeatureDef) -> DataType | None:
-        group = self.groups.get(target.name.text)
-        found = next((f for f in group.features if f.name == feature.name.text), None) if group else None
-        return found.type if found else None
+        return self.agg_types.get((target.name.text, feature.name.text))
 
     def unknown_member(self, target: ast.Block, name: str, names: list[str], span: ir.Span) -> NoReturn:
         what = "field" if target.kind == "request" else "feature"

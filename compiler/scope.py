@@ -6,7 +6,7 @@ file, and records diagnostics; ``Failed`` unwinds lowering once one is recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -32,9 +32,11 @@ class Scope:
     base: int
     kind: str
     source: ir.Source | None = None
-    lookup: Callable[[str | None, str, ir.Span], ir.Expr] | None = None
+    # (qualifier, name, where): ``where()`` gives the span, computed only for a diagnostic
+    lookup: Callable[[str | None, str, Callable[[], ir.Span]], ir.Expr] | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     end: int = -1  # where the expression text ends in the file
+    columns: Mapping[str, ir.ColumnRef] = field(default_factory=dict)  # the source's, by name: one lookup each
 
     def span(self, node: exp.Expr) -> ir.Span:
         """The smallest span covering the node's tokens, from sqlglot's position metadata."""

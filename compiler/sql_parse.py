@@ -33,14 +33,20 @@ def _tools() -> tuple[Tokenizer, Parser]:
     return tools
 
 
-@lru_cache(maxsize=4096)
 def parse_text(text: str) -> exp.Expr:
     """``sqlglot.parse_one(text)`` with reused tools; raises sqlglot's errors. Cached: callers must not mutate it."""
+    return _parsed(text)[0]
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> tuple[exp.Expr, int]:
+    """The tree and its depth (measured once per distinct text: it walks every node)."""
     tokenizer, parser = _tools()
     result = parser.parse(tokenizer.tokenize(text), text)
     if not result or result[0] is None:
         raise ParseError(f"No expression was parsed from '{text}'")
-    return exp.Block(expressions=result) if len(result) > 1 else result[0]
+    tree = exp.Block(expressions=result) if len(result) > 1 else result[0]
+    return tree, _depth(tree)
 
 
 def parse_sql(text: str, scope: Scope) -> exp.Expr:
@@ -50,7 +56,7 @@ def parse_sql(text: str, scope: Scope) -> exp.Expr:
     deeply nested text, and every later pass recurses over the tree, so depth is bounded here.
     """
     try:
-        tree = parse_text(text)
+        tree, depth = _parsed(text)
     except RecursionError:
         raise _too_deep(text, scope) from None
     except (ParseError, TokenError) as e:
@@ -89,7 +95,7 @@ def parse_sql(text: str, scope: Scope) -> exp.Expr:
         ) from None
     if tree is None:
         raise scope.fail("E002", "empty expression", scope.src.span(scope.base, scope.base + 1))
-    if _depth(tree) > MAX_DEPTH:
+    if depth > MAX_DEPTH:
         raise _too_deep(text, scope)
     return tree
 
