@@ -86,11 +86,14 @@ Call.model_rebuild()
 
 
 def walk(expr: Expr) -> list[Expr]:
-    """All nodes of an expression, pre-order."""
-    out: list[Expr] = [expr]
-    if isinstance(expr, Call):
-        for arg in expr.args:
-            out.extend(walk(arg))
+    """All nodes of an expression, pre-order; iterative, so a deeply nested expression cannot overflow the stack."""
+    out: list[Expr] = []
+    stack: list[Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if isinstance(node, Call):
+            stack.extend(reversed(node.args))
     return out
 
 
@@ -216,32 +219,14 @@ class Project(Node):
 
 
 def derived_levels(project: Project) -> list[list[str]]:
-    """Derived feature columns by depth: level 1 reads only aggregates and requests, level n reads level n-1.
+    """Derived feature columns by depth (see ``lineage.Lineage.levels``): one linear walk of the shared graph."""
+    from .lineage import lineage  # the graph module builds on this one
 
-    Emitters compute a level at a time, so no derived expression is ever inlined into another.
-    The resolver has rejected cycles; one here is a bug.
-    """
-    exprs = {g.column(f): f.expr for g in project.groups if g.kind == "derived" for f in g.features}
-    deps = {
-        c: [n.column for n in walk(e) if isinstance(n, FeatureRef) and n.column in exprs] if e is not None else []
-        for c, e in exprs.items()
-    }
-    depth: dict[str, int] = {}
-    while len(depth) < len(exprs):
-        ready = {
-            c: 1 + max((depth[d] for d in ds), default=0)
-            for c, ds in deps.items()
-            if c not in depth and all(d in depth for d in ds)
-        }
-        if not ready:
-            raise ValueError(f"derived features form a cycle among {sorted(set(exprs) - set(depth))}")
-        depth.update(ready)
-    levels: list[list[str]] = [[] for _ in range(max(depth.values(), default=0))]
-    for c in exprs:  # project order within a level
-        levels[depth[c] - 1].append(c)
-    return levels
+    return lineage(project).levels()
 
 
 def derived_order(project: Project) -> tuple[str, ...]:
-    """Derived feature columns, each after the derived features it reads."""
-    return tuple(c for level in derived_levels(project) for c in level)
+    """Derived feature columns, each after the derived features it reads (``lineage.Lineage.derived_order``)."""
+    from .lineage import lineage
+
+    return lineage(project).derived_order()

@@ -34,6 +34,16 @@ class Namespace:
         self._taken.add(name.casefold())
         return name
 
+    def scope(self) -> Namespace:
+        """A namespace for names local to one subquery: clear of everything taken so far, issuing apart.
+
+        Stage-local columns (``__w0``, ``first_in_1``) only need to be unique within their stage, so
+        each stage draws them from its own scope and every stage can read ``__w0``.
+        """
+        child = Namespace()
+        child._taken = set(self._taken)
+        return child
+
     def __call__(self, key: str) -> str:
         """The one invented name for ``key`` in this query (allocated on first use)."""
         if key not in self._issued:

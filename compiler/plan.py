@@ -13,6 +13,8 @@ from typing import Literal
 
 from . import ir
 from .catalog import agg_type
+from .lineage import lineage
+from .names import Namespace, namespace
 from .types import DataType
 
 StageKind = Literal["frame", "distinct_trailing", "distinct_forward"]
@@ -67,16 +69,19 @@ class Scan:
     source: ir.Source
     entity: ir.Entity
     filter: ir.Expr | None
+    names: Namespace = field(default_factory=Namespace)  # the scan's own columns: a scope of the query's
     inputs: list[ScanInput] = field(default_factory=list)
+    _by_expr: dict[tuple[ir.Expr | None, ir.Expr | None], ScanInput] = field(default_factory=dict, repr=False)
 
     def input_for(self, agg: ir.Aggregate) -> ScanInput:
-        """The input column for an aggregation, shared by identical (arg, where) pairs."""
-        for inp in self.inputs:
-            if inp.arg == agg.arg and inp.where == agg.where:
-                return inp
-        typ = agg.arg.type if agg.arg is not None else DataType.INT
-        inp = ScanInput(f"in_{len(self.inputs) + 1}", agg.arg, agg.where, typ)
-        self.inputs.append(inp)
+        """The input column for an aggregation, shared by identical (arg, where) pairs (a dict: linear)."""
+        key = (agg.arg, agg.where)
+        inp = self._by_expr.get(key)
+        if inp is None:
+            typ = agg.arg.type if agg.arg is not None else DataType.INT
+            inp = ScanInput(self.names.fresh(f"in_{len(self.inputs) + 1}"), agg.arg, agg.where, typ)
+            self.inputs.append(inp)
+            self._by_expr[key] = inp
         return inp
 
 
@@ -89,6 +94,7 @@ class AggSpec:
     input: ScanInput
     window: ir.Window
     type: DataType
+    feature: str = ""  # `block.feature`, for messages the engine raises (an int sum overflowing)
 
 
 @dataclass
@@ -114,23 +120,30 @@ class Output:
 
 @dataclass
 class Plan:
-    """Everything the SQL emitter needs, in a deterministic order."""
+    """Everything the SQL emitter needs, in a deterministic order.
+
+    ``names`` is the query's namespace: every scan, stage and input name here came from it, and the
+    emitter draws its own invented names from it too, so none can collide with a user name.
+    """
 
     project: ir.Project
+    names: Namespace
     scans: list[Scan] = field(default_factory=list)
     stages: list[Stage] = field(default_factory=list)
     outputs: list[Output] = field(default_factory=list)
+    _by_column: dict[str, Output] = field(default_factory=dict, repr=False)
 
     def probes(self) -> list[tuple[ir.Entity, Instant]]:
         """Distinct (entity, instant) probe sets, in stage order."""
-        out: list[tuple[ir.Entity, Instant]] = []
-        for st in self.stages:
-            if (st.scan.entity, st.instant) not in out:
-                out.append((st.scan.entity, st.instant))
-        return out
+        return list(dict.fromkeys((st.scan.entity, st.instant) for st in self.stages))
 
-    def output(self, column: str) -> Output:
-        return next(o for o in self.outputs if o.column == column)
+    def add_output(self, out: Output) -> None:
+        self.outputs.append(out)
+        self._by_column[out.column] = out
+
+    def output(self, column: str) -> Output | None:
+        """The planned output for a feature column, or None when this query does not compute it."""
+        return self._by_column.get(column)
 
 
 def instant_of(group: ir.Group, exact: bool) -> Instant:
@@ -154,37 +167,40 @@ def stage_kind(agg: ir.Aggregate, distinct_windows: bool) -> StageKind:
 class _Builder:
     """Accumulates scans and stages while walking groups in project order."""
 
-    def __init__(self, project: ir.Project, distinct_windows: bool) -> None:
-        self.plan = Plan(project)
+    def __init__(self, project: ir.Project, distinct_windows: bool, names: Namespace | None) -> None:
+        self.plan = Plan(project, names if names is not None else namespace(project))
         self.distinct_windows = distinct_windows
+        self._scans: dict[tuple[str, str, ir.Expr | None], Scan] = {}
+        self._stages: dict[tuple[str, Instant, StageKind], Stage] = {}
 
     def scan(self, group: ir.Group) -> Scan:
         assert group.source is not None, f"group {group.name} aggregates without a source"
-        source = self.plan.project.source(group.source)
-        entity = self.plan.project.entity(group.entity)
-        for sc in self.plan.scans:
-            if (sc.source, sc.entity, sc.filter) == (source, entity, group.filter):
-                return sc
-        same = sum(1 for sc in self.plan.scans if sc.source.name == source.name)
-        name = f"scan_{source.name}" + (f"_{same + 1}" if same else "")
-        sc = Scan(name, source, entity, group.filter)
-        self.plan.scans.append(sc)
+        key = (group.source, group.entity, group.filter)
+        sc = self._scans.get(key)
+        if sc is None:
+            project = self.plan.project
+            source, entity = project.source(group.source), project.entity(group.entity)
+            name = self.plan.names.fresh(f"scan_{source.name}")
+            sc = Scan(name, source, entity, group.filter, self.plan.names.scope())
+            self._scans[key] = sc
+            self.plan.scans.append(sc)
         return sc
 
     def stage(self, scan: Scan, instant: Instant, kind: StageKind) -> Stage:
-        for st in self.plan.stages:
-            if st.scan is scan and (st.instant, st.kind) == (instant, kind):
-                return st
-        suffix = "" if kind == "frame" else "_" + kind
-        name = f"{scan.name.removeprefix('scan_')}_{instant.tag}{suffix}"
-        st = Stage(name, kind, scan, instant)
-        self.plan.stages.append(st)
+        key = (scan.name, instant, kind)
+        st = self._stages.get(key)
+        if st is None:
+            suffix = "" if kind == "frame" else "_" + kind
+            name = self.plan.names.fresh(f"{scan.name.removeprefix('scan_')}_{instant.tag}{suffix}")
+            st = Stage(name, kind, scan, instant)
+            self._stages[key] = st
+            self.plan.stages.append(st)
         return st
 
     def add(self, group: ir.Group, feature: ir.Feature, exact: bool) -> None:
         column = group.column(feature)
         if feature.agg is None:
-            self.plan.outputs.append(Output(column, group, feature, None))
+            self.plan.add_output(Output(column, group, feature, None))
             return
         agg = feature.agg
         scan = self.scan(group)
@@ -192,45 +208,34 @@ class _Builder:
         inp = scan.input_for(agg)
         result = agg_type(agg.fn, agg.arg.type if agg.arg is not None else None)
         typ = result if isinstance(result, DataType) else feature.type
-        st.aggs.append(AggSpec(column, agg.fn, inp, agg.window, typ))
-        self.plan.outputs.append(Output(column, group, feature, st.name))
+        st.aggs.append(AggSpec(column, agg.fn, inp, agg.window, typ, f"{group.name}.{feature.name}"))
+        self.plan.add_output(Output(column, group, feature, st.name))
 
 
-def plan_training(project: ir.Project, *, exact: bool = False, distinct_windows: bool = False) -> Plan:
-    """Every feature of every group, in project order."""
-    b = _Builder(project, distinct_windows)
+def plan_training(
+    project: ir.Project, *, exact: bool = False, distinct_windows: bool = False, names: Namespace | None = None
+) -> Plan:
+    """Every feature of every group, in project order; names come from ``names`` (the query's namespace)."""
+    b = _Builder(project, distinct_windows, names)
     for group in project.groups:
         for feature in group.features:
             b.add(group, feature, exact)
     return b.plan
 
 
-def plan_materialize(project: ir.Project, entity: str, *, distinct_windows: bool = False) -> Plan:
+def plan_materialize(
+    project: ir.Project, entity: str, *, distinct_windows: bool = False, names: Namespace | None = None
+) -> Plan:
     """Exact values for one entity's servable features (no request fields, no labels)."""
-    b = _Builder(project, distinct_windows)
+    b = _Builder(project, distinct_windows, names)
+    graph = lineage(project)
     for group in project.groups:
         if group.entity != entity or group.kind == "label":
             continue
         for feature in group.features:
-            if feature.agg is not None or servable(project, feature, entity):
+            if feature.agg is not None or graph.servable(group.column(feature)):
                 b.add(group, feature, True)
     return b.plan
-
-
-def servable(project: ir.Project, feature: ir.Feature, entity: str) -> bool:
-    """A derived feature that reads no request field, no label and no other entity."""
-    if feature.expr is None:
-        return True
-    for node in ir.walk(feature.expr):
-        if isinstance(node, ir.RequestRef):
-            return False
-        if isinstance(node, ir.FeatureRef):
-            target = project.group(node.group)
-            if target.kind == "label" or target.entity != entity:
-                return False
-            if not servable(project, project.feature(node.group, node.name), entity):
-                return False
-    return True
 
 
 def feature_groups(project: ir.Project, entity: str) -> list[ir.Group]:

@@ -123,6 +123,14 @@ class Dialect:
             return e  # already that type: keep the SQL readable
         return exp.Cast(this=e, to=to)
 
+    def sum_result(self, e: exp.Expr, dt: DataType, feature: str) -> exp.Expr:
+        """A sum aggregate as its declared type; ``feature`` (`block.feature`) is for an overflow message.
+
+        Base: the engine's own cast, which fails (or wraps) as the engine does. A dialect whose
+        engine can raise an error from SQL overrides this so an int64 overflow names the feature.
+        """
+        return self.cast(e, dt)
+
     def null(self, dt: DataType) -> exp.Expr:
         """A NULL of a known type, so UNION branches agree on every engine."""
         return self.cast(exp.Null(), dt)

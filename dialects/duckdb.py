@@ -6,7 +6,10 @@ from sqlglot import exp
 
 from featc.compiler.types import DataType
 
-from .base import Dialect
+from .base import Dialect, num, paren, when
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 
 
 class DuckDB(Dialect):
@@ -19,6 +22,21 @@ class DuckDB(Dialect):
     def epoch_us(self, e: exp.Expr) -> exp.Expr:
         # sqlglot does not know EPOCH_US and reads epoch_ms() backwards: spell it ourselves.
         return exp.Anonymous(this="EPOCH_US", expressions=[e])
+
+    def sum_result(self, e: exp.Expr, dt: DataType, feature: str) -> exp.Expr:
+        """SUM(BIGINT) is a HUGEINT here: outside int64, raise an error naming the feature (not a bare cast error).
+
+        The message starts with ``featc: `` so the embedded runner can tell it from an engine failure.
+        """
+        if dt != DataType.INT:
+            return super().sum_result(e, dt, feature)
+        over = exp.Or(
+            this=exp.LT(this=paren(e), expression=num(INT64_MIN)),
+            expression=exp.GT(this=paren(e.copy()), expression=num(INT64_MAX)),
+        )
+        message = f"featc: the sum in feature `{feature}` overflows int64 (the sum of its values is beyond ±2^63)"
+        error = exp.Anonymous(this="error", expressions=[exp.Literal.string(message)])
+        return when(over, error, self.cast(e.copy(), dt))
 
     def round_whole(self, x: exp.Expr) -> exp.Expr:
         # ROUND(double) is std::round: half away from zero, exact (tested).

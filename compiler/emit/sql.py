@@ -9,31 +9,36 @@ so other dialects reuse the same shapes through their hooks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlglot import exp
 
 from featc.dialects import get_dialect
-from featc.dialects.base import Dialect, and_all, not_null, num, paren, when
+from featc.dialects.base import Dialect, and_all, is_null, not_null, num, paren, when
 
 from .. import ir
+from ..lineage import lineage
+from ..names import Namespace, namespace
 from ..plan import AggSpec, Instant, Output, Plan, Scan, Stage, feature_groups, plan_materialize
 from ..plan import plan_training as _plan_training
 from ..types import DataType
 
-RID = "__rid"
-TS = "__ts"
-SPINE = "__spine"
-FEATURES = "__features"
-AS_OF = "__as_of"
 _OVERFLOW = ("sum", "avg")
+_SAFE = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 # ---------------------------------------------------------------- small builders
 
 
 def ident(name: str) -> exp.Identifier:
-    return exp.to_identifier(name)
+    """An identifier, quoted unless plain lower case (sqlglot also quotes the dialect's reserved words).
+
+    Mixed case and spaces are quoted so engines that fold unquoted names (Snowflake, PostgreSQL)
+    read the name the user wrote; the choice depends on the name only, so output is deterministic.
+    """
+    return exp.to_identifier(name, quoted=_SAFE.fullmatch(name) is None)
 
 
 def col(name: str, table: str | None = None) -> exp.Expr:
@@ -44,13 +49,18 @@ def alias(e: exp.Expr, name: str) -> exp.Expr:
     return exp.alias_(e, ident(name), copy=False)
 
 
-def table(name: str, as_: str | None = None) -> exp.Table:
-    """A (possibly dotted) relation name, built part by part: user text is never parsed."""
+def table_parts(name: str) -> list[str]:
+    """The parts of a (possibly dotted) relation name: one to three, none empty."""
     parts = name.split(".")
     if not 1 <= len(parts) <= 3 or not all(parts):
         raise ValueError(f"invalid relation name {name!r}")
+    return parts
+
+
+def table(name: str, as_: str | None = None) -> exp.Table:
+    """A (possibly dotted) relation name, built part by part: user text is never parsed."""
     names = ["this", "db", "catalog"]
-    args = {key: ident(part) for key, part in zip(names, reversed(parts), strict=False)}
+    args = {key: ident(part) for key, part in zip(names, reversed(table_parts(name)), strict=False)}
     tbl = exp.Table(**args)
     if as_:
         tbl.set("alias", exp.TableAlias(this=ident(as_)))
@@ -76,15 +86,50 @@ def keys_of(entity: ir.Entity) -> list[str]:
 # ---------------------------------------------------------------- the emitter
 
 
-class _Emitter:
-    """Builds the CTEs of one query from a plan, for one dialect."""
+@dataclass(frozen=True)
+class Names:
+    """The names one query invents, all drawn from its namespace: none can be a user's name."""
 
-    def __init__(self, d: Dialect, plan: Plan, ts_column: str, guard_null_instant: bool) -> None:
+    spine: str  # the CTE of spine rows
+    rid: str  # the row id column giving the output order
+    ts: str  # event or probe instant in epoch microseconds
+    features: str  # the spine joined with every aggregate feature
+    as_of: str  # the materialisation instant
+    found_keys: str
+    union: str  # table aliases inside stages
+    windows: str
+    lookups: str
+    probe: str
+    scan: str
+
+    @classmethod
+    def of(cls, ns: Namespace) -> Names:
+        return cls(
+            spine=ns("__spine"),
+            rid=ns("__rid"),
+            ts=ns("__ts"),
+            features=ns("__features"),
+            as_of=ns("__as_of"),
+            found_keys=ns("found_keys"),
+            union=ns("u"),
+            windows=ns("w"),
+            lookups=ns("l"),
+            probe=ns("p"),
+            scan=ns("s"),
+        )
+
+
+class _Emitter:
+    """Builds the CTEs of one query from a plan, for one dialect; every invented name is from the plan's namespace."""
+
+    def __init__(self, d: Dialect, plan: Plan, names: Names, ts_column: str | None, guard_null_instant: bool) -> None:
         self.d = d
         self.plan = plan
-        self.ts_column = ts_column
+        self.n = names
+        self.ts_column = ts_column if ts_column is not None else self.n.as_of
         self.guard = guard_null_instant
         self.ctes: list[tuple[str, exp.Expr]] = []
+        self.probe_names = {pr: plan.names.fresh(f"probe_{pr[0].name}_{pr[1].tag}") for pr in plan.probes()}
 
     def query(self, final: exp.Select) -> exp.Expr:
         ctes = [exp.CTE(this=q, alias=exp.TableAlias(this=ident(n))) for n, q in self.ctes]
@@ -94,16 +139,11 @@ class _Emitter:
     def build(self) -> None:
         for sc in self.plan.scans:
             self.ctes.append((sc.name, self.scan(sc)))
-            if any(a.fn in ("last", "first") for st in self._stages(sc) for a in st.aggs):
-                self.ctes.append((self.vals_name(sc), self.vals(sc)))
-        for entity, instant in self.plan.probes():
-            self.ctes.append((self.probe_name(entity, instant), self.probe(entity, instant)))
+        for (entity, instant), name in self.probe_names.items():
+            self.ctes.append((name, self.probe(entity, instant)))
         for st in self.plan.stages:
             body = self.frame_stage(st) if st.kind == "frame" else self.distinct_stage(st)
             self.ctes.append((st.name, body))
-
-    def _stages(self, sc: Scan) -> list[Stage]:
-        return [st for st in self.plan.stages if st.scan is sc]
 
     # ------------------------------------------------------------ scans
 
@@ -118,7 +158,7 @@ class _Emitter:
         conds = [not_null(ts.copy())] + [not_null(col(k)) for k in keys_of(sc.entity)]
         if sc.filter is not None:
             conds.insert(0, self.source_expr(sc.filter))
-        q = select(*keys, alias(d.epoch_us(ts), TS), *inputs).from_(table(sc.source.table), copy=False)
+        q = select(*keys, alias(d.epoch_us(ts), self.n.ts), *inputs).from_(table(sc.source.table), copy=False)
         return q.where(and_all(conds), copy=False)
 
     def scan_input(self, arg: ir.Expr | None, where: ir.Expr | None) -> exp.Expr:
@@ -133,38 +173,14 @@ class _Emitter:
 
         return self.d.lower(e, refs)
 
-    def vals_name(self, sc: Scan) -> str:
-        return f"{sc.name}_values"
-
-    def vals(self, sc: Scan) -> exp.Select:
-        """Per (keys, instant) the largest/smallest input: resolves last/first ties exactly."""
-        cols: list[exp.Expr] = []
-        for fn, inp in self._lookups(sc):
-            func = exp.Max(this=col(inp)) if fn == "last" else exp.Min(this=col(inp))
-            cols.append(alias(func, f"{fn}_{inp}"))
-        group = [col(k) for k in keys_of(sc.entity)] + [col(TS)]
-        q = select(*[c.copy() for c in group], *cols).from_(table(sc.name), copy=False)
-        return q.group_by(*group, copy=False)
-
-    def _lookups(self, sc: Scan) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        for st in self._stages(sc):
-            for a in st.aggs:
-                if a.fn in ("last", "first") and (a.fn, a.input.name) not in out:
-                    out.append((a.fn, a.input.name))
-        return out
-
     # ------------------------------------------------------------ probes
-
-    def probe_name(self, entity: ir.Entity, instant: Instant) -> str:
-        return f"probe_{entity.name}_{instant.tag}"
 
     def probe(self, entity: ir.Entity, instant: Instant) -> exp.Select:
         """Spine rows with a known instant: row id, typed keys, probe instant in us."""
         d = self.d
         keys = [alias(d.cast(col(k.name), k.type), k.name) for k in entity.keys]
         at = self.probe_instant(d.epoch_us(col(self.ts_column)), instant)
-        q = select(col(RID), *keys, alias(at, TS)).from_(table(SPINE), copy=False)
+        q = select(col(self.n.rid), *keys, alias(at, self.n.ts)).from_(table(self.n.spine), copy=False)
         return q.where(not_null(col(self.ts_column)), copy=False)
 
     def probe_instant(self, t: exp.Expr, instant: Instant) -> exp.Expr:
@@ -181,95 +197,115 @@ class _Emitter:
     # ------------------------------------------------------------ frame stages
 
     def frame_stage(self, st: Stage) -> exp.Select:
-        """UNION ALL of probes and scan rows, RANGE-framed windows, probe rows kept."""
+        """UNION ALL of probes and scan rows, RANGE-framed windows, then last/first values; probe rows kept.
+
+        Every column is a window over the same rows, so the stage costs one select whatever the
+        number of features: no join per feature (a join per last/first made planning and memory
+        quadratic in the number of features: bench/features_scaling.py).
+        """
+        n, local = self.n, st.scan.names.scope()
         keys = keys_of(st.scan.entity)
         inputs = _unique([a.input.name for a in st.aggs])
-        flags = _unique([a.input.name for a in st.aggs if a.fn == "count_distinct" and a.window.kind == "lifetime"])
+        lifetime_distinct = [a.input.name for a in st.aggs if a.fn == "count_distinct" and a.window.kind == "lifetime"]
+        flags = {i: local.fresh(f"first_{i}") for i in _unique(lifetime_distinct)}
         union = exp.union(
             self.probe_branch(st, keys, inputs, flags),
             self.scan_branch(st, keys, inputs, flags),
             distinct=False,
             copy=False,
         )
-        wins = [alias(self.window_agg(a, keys, i), _wcol(i)) for i, a in enumerate(st.aggs)]
-        inner = select(col(RID), *[col(k) for k in keys], *wins).from_(subquery(union, "u"), copy=False)
-        out = select(col(RID, "w")).from_(subquery(inner, "w"), copy=False)
-        for i, a in enumerate(st.aggs):
-            if a.fn in ("last", "first"):
-                v = f"v{i}"
-                on = [eq(col(k, "w"), col(k, v)) for k in keys]
-                on.append(eq(col(_wcol(i), "w"), col(TS, v)))
-                out = out.join(table(self.vals_name(st.scan), v), on=and_all(on), join_type="left", copy=False)
-                out = out.select(alias(col(f"{a.fn}_{a.input.name}", v), a.column), copy=False)
-            else:
-                out = out.select(alias(col(_wcol(i), "w"), a.column), copy=False)
-        return out.where(not_null(col(RID, "w")), copy=False)
+        wcols = [local.fresh(f"__w{i}") for i in range(len(st.aggs))]
+        lookups = {i: local.fresh(f"__v{i}") for i, a in enumerate(st.aggs) if a.fn in ("last", "first")}
+        carried = [col(n.ts), *map(col, _unique([st.aggs[i].input.name for i in lookups]))] if lookups else []
+        wins = [alias(self.window_agg(a, keys, flags), w) for a, w in zip(st.aggs, wcols, strict=True)]
+        inner = select(col(n.rid), *map(col, keys), *carried, *wins).from_(subquery(union, n.union), copy=False)
+        src, alias_ = subquery(inner, n.windows), n.windows
+        if lookups:
+            found = [alias(self.lookup(st.aggs[i], keys, wcols[i]), v) for i, v in lookups.items()]
+            plain = [col(w) for i, w in enumerate(wcols) if i not in lookups]
+            level = select(col(n.rid), *plain, *found).from_(src, copy=False)
+            src, alias_ = subquery(level, n.lookups), n.lookups
+        outs = [alias(self.stage_column(a, col(lookups.get(i, wcols[i]))), a.column) for i, a in enumerate(st.aggs)]
+        out = select(col(n.rid, alias_), *outs).from_(src, copy=False)
+        return out.where(not_null(col(n.rid, alias_)), copy=False)
 
-    def probe_branch(self, st: Stage, keys: list[str], inputs: list[str], flags: list[str]) -> exp.Select:
+    def lookup(self, a: AggSpec, keys: list[str], winner: str) -> exp.Expr:
+        """The value at the winning instant: the scan rows there share a partition with the probe.
+
+        Scan rows are labelled with their own instant, probe rows with the instant ``winner``
+        found; MAX (last) or MIN (first) of the scan rows' inputs in that partition is the value,
+        ties at one instant resolved as the contract says. A window, not a join, per feature.
+        """
+        scan_row = is_null(col(self.n.rid))
+        value = when(scan_row, col(a.input.name))
+        func = exp.Max(this=value) if a.fn == "last" else exp.Min(this=value)
+        label = when(scan_row.copy(), col(self.n.ts), col(winner))
+        return exp.Window(this=func, partition_by=[*map(col, keys), label])
+
+    def stage_column(self, a: AggSpec, value: exp.Expr) -> exp.Expr:
+        """A stage's output column: sums and averages take their declared type (an int sum checked for overflow)."""
+        if a.fn == "sum":
+            return self.d.sum_result(value, a.type, a.feature)
+        return self.d.cast(value, a.type) if a.fn == "avg" else value
+
+    def probe_branch(self, st: Stage, keys: list[str], inputs: list[str], flags: dict[str, str]) -> exp.Select:
         types = {a.input.name: a.input.type for a in st.aggs}
         nulls = [alias(self.d.null(types[i]), i) for i in inputs]
-        fl = [alias(self.d.null(DataType.INT), _flag(i)) for i in flags]
-        cols = [col(RID), *[col(k) for k in keys], col(TS), *nulls, *fl]
-        return select(*cols).from_(table(self.probe_name(st.scan.entity, st.instant)), copy=False)
+        fl = [alias(self.d.null(DataType.INT), f) for f in flags.values()]
+        cols = [col(self.n.rid), *map(col, keys), col(self.n.ts), *nulls, *fl]
+        return select(*cols).from_(table(self.probe_names[st.scan.entity, st.instant]), copy=False)
 
-    def scan_branch(self, st: Stage, keys: list[str], inputs: list[str], flags: list[str]) -> exp.Select:
-        fl = [alias(self.first_seen(keys, i), _flag(i)) for i in flags]
-        cols = [
-            alias(exp.Null(), RID),
-            *[col(k) for k in keys],
-            col(TS),
-            *[col(i) for i in inputs],
-            *fl,
-        ]
+    def scan_branch(self, st: Stage, keys: list[str], inputs: list[str], flags: dict[str, str]) -> exp.Select:
+        fl = [alias(self.first_seen(keys, i), f) for i, f in flags.items()]
+        cols = [alias(exp.Null(), self.n.rid), *map(col, keys), col(self.n.ts), *map(col, inputs), *fl]
         return select(*cols).from_(table(st.scan.name), copy=False)
 
     def first_seen(self, keys: list[str], inp: str) -> exp.Expr:
         """1 on the first occurrence of a value per key: lifetime count_distinct as a count."""
         part = [col(k) for k in keys] + [col(inp)]
-        rn = self.d.window(exp.RowNumber(), part, col(TS), None)
+        rn = self.d.window(exp.RowNumber(), part, col(self.n.ts), None)
         cond = and_all([not_null(col(inp)), exp.EQ(this=rn, expression=num(1))])
         return when(cond, num(1))
 
-    def window_agg(self, a: AggSpec, keys: list[str], i: int) -> exp.Expr:
-        d = self.d
+    def window_agg(self, a: AggSpec, keys: list[str], flags: dict[str, str]) -> exp.Expr:
         x = col(a.input.name)
         func: exp.Expr
         if a.fn == "count":
             func = exp.Count(this=x)
         elif a.fn == "count_distinct" and a.window.kind == "lifetime":
-            func = exp.Count(this=col(_flag(a.input.name)))
+            func = exp.Count(this=col(flags[a.input.name]))
         elif a.fn == "count_distinct":
             func = exp.Count(this=exp.Distinct(expressions=[x]))
         elif a.fn in ("sum", "avg", "min", "max"):
             cls: type[exp.Expr] = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[a.fn]
             func = cls(this=x)
-        else:
-            seen = when(not_null(x), col(TS))
+        else:  # last/first: the winning instant; ``lookup`` finds the value there
+            seen = when(not_null(x), col(self.n.ts))
             func = exp.Max(this=seen) if a.fn == "last" else exp.Min(this=seen)
-        win = d.window(func, [col(k) for k in keys], col(TS), d.frame(a.window))
-        return d.cast(win, a.type) if a.fn in ("sum", "avg") else win
+        return self.d.window(func, [col(k) for k in keys], col(self.n.ts), self.d.frame(a.window))
 
     # ------------------------------------------------------------ distinct stages
 
     def distinct_stage(self, st: Stage) -> exp.Select:
         """Probes LEFT JOIN scan rows in the widest window; narrower ones filter per count."""
+        p, s = self.n.probe, self.n.scan
         keys = keys_of(st.scan.entity)
         widest = max(a.window.us for a in st.aggs)
         forward = st.kind == "distinct_forward"
-        on = [eq(col(k, "p"), col(k, "s")) for k in keys]
+        on = [eq(col(k, p), col(k, s)) for k in keys]
         on.extend(self.in_window(widest, forward))
-        cols: list[exp.Expr] = [col(RID, "p")]
+        cols: list[exp.Expr] = [col(self.n.rid, p)]
         for a in st.aggs:
-            x: exp.Expr = col(a.input.name, "s")
+            x: exp.Expr = col(a.input.name, s)
             if a.window.us != widest:
                 x = when(and_all(self.in_window(a.window.us, forward)), x)
             cols.append(alias(exp.Count(this=exp.Distinct(expressions=[x])), a.column))
-        q = select(*cols).from_(table(self.probe_name(st.scan.entity, st.instant), "p"), copy=False)
-        q = q.join(table(st.scan.name, "s"), on=and_all(on), join_type="left", copy=False)
-        return q.group_by(col(RID, "p"), copy=False)
+        q = select(*cols).from_(table(self.probe_names[st.scan.entity, st.instant], p), copy=False)
+        q = q.join(table(st.scan.name, s), on=and_all(on), join_type="left", copy=False)
+        return q.group_by(col(self.n.rid, p), copy=False)
 
     def in_window(self, us: int, forward: bool) -> list[exp.Expr]:
-        s, p = col(TS, "s"), col(TS, "p")
+        s, p = col(self.n.ts, self.n.scan), col(self.n.ts, self.n.probe)
         if forward:
             end = exp.Add(this=p.copy(), expression=num(us))
             return [exp.GTE(this=s, expression=p), exp.LT(this=s.copy(), expression=end)]
@@ -303,38 +339,27 @@ class _Emitter:
 
     def final(self, spine_cols: Sequence[str], order: Sequence[str]) -> exp.Select:
         """Stage columns joined to the spine, then derived features a dependency level per CTE."""
+        n = self.n
         stage_cols = [alias(self.stage_value(o), o.column) for o in self.plan.outputs if o.stage is not None]
-        q = select(exp.Column(this=exp.Star(), table=ident(SPINE)), *stage_cols).from_(table(SPINE), copy=False)
+        spine_all = exp.Column(this=exp.Star(), table=ident(n.spine))
+        q = select(spine_all, *stage_cols).from_(table(n.spine), copy=False)
         for st in self.plan.stages:
-            q = q.join(table(st.name), on=eq(col(RID, SPINE), col(RID, st.name)), join_type="left", copy=False)
-        self.ctes.append((FEATURES, q))
-        last = FEATURES
-        for n, level in enumerate(ir.derived_levels(self.plan.project), 1):
-            outs = [self.plan.output(c) for c in level if c in self.planned]
+            q = q.join(table(st.name), on=eq(col(n.rid, n.spine), col(n.rid, st.name)), join_type="left", copy=False)
+        self.ctes.append((n.features, q))
+        last = n.features
+        for depth, level in enumerate(lineage(self.plan.project).levels(), 1):
+            outs = [o for o in map(self.plan.output, level) if o is not None]
             if outs:
-                layer = select(exp.Star(), *[alias(self.derived_value(o), o.column) for o in outs]).from_(
-                    table(last), copy=False
-                )
-                last = f"__derived_{n}"
-                self.ctes.append((last, layer))
+                layer = [alias(self.derived_value(o), o.column) for o in outs]
+                body = select(exp.Star(), *layer).from_(table(last), copy=False)
+                last = self.plan.names.fresh(f"__derived_{depth}")
+                self.ctes.append((last, body))
         cols = [col(c) for c in [*spine_cols, *(o.column for o in self.plan.outputs)]]
         return select(*cols).from_(table(last), copy=False).order_by(*[col(c) for c in order], copy=False)
-
-    @property
-    def planned(self) -> set[str]:
-        return {o.column for o in self.plan.outputs}
 
 
 def _unique(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
-
-
-def _wcol(i: int) -> str:
-    return f"__w{i}"
-
-
-def _flag(inp: str) -> str:
-    return f"first_{inp}"
 
 
 # ---------------------------------------------------------------- public API
@@ -349,38 +374,90 @@ def default_spine_columns(project: ir.Project, timestamp_column: str) -> list[st
     return _unique(names)
 
 
+def spine_relation(project: ir.Project, spine: str | None = None) -> str:
+    """The relation the compiled training query reads the spine from: ``spine`` unless a source table is called that.
+
+    A table part named `spine` (``raw.spine``) takes the name too, so the query never makes a
+    reader wonder which one it reads; the namespace then hands out ``spine_2``. A relation the
+    caller names is used as given, but may not be a source's table (it would read the source).
+    """
+    tables = {s.table.casefold(): s.name for s in project.sources}
+    if spine is not None:
+        if spine.casefold() in tables:
+            raise ValueError(f"the spine relation {spine!r} is the table of source `{tables[spine.casefold()]}`")
+        return spine
+    return namespace(project).fresh("spine")
+
+
 def training_sql(
     project: ir.Project,
     dialect: str = "duckdb",
     *,
-    spine: str = "spine",
+    spine: str | None = None,
     timestamp_column: str = "ts",
     spine_columns: Sequence[str] | None = None,
     row_id: str | None = None,
     exact: bool = False,
 ) -> str:
-    """Point-in-time training data: every spine row, in spine order, plus every feature."""
+    """Point-in-time training data: every spine row, in spine order, plus every feature.
+
+    ``spine`` is the relation holding the spine (default: `spine`, or a fresh name if a source's
+    table is called that; the header comment says which). ``spine_columns`` are the columns the
+    result keeps, in order (default: the keys, the instant and the request fields); the query reads
+    exactly those plus any key, instant or request field it needs, never ``SELECT *`` of the spine,
+    so a spine column can never shadow a name featc invents. ``row_id``: a spine column giving the
+    output order (default: the order the engine reads the spine in).
+    """
     d = get_dialect(dialect)
-    em = _Emitter(d, _plan_training(project, exact=exact, distinct_windows=d.DISTINCT_WINDOWS), timestamp_column, True)
-    rid: exp.Expr = col(row_id) if row_id is not None else exp.Window(this=exp.RowNumber())
-    em.ctes.append((SPINE, select(exp.Star(), alias(rid, RID)).from_(table(spine), copy=False)))
-    em.build()
+    relation = spine_relation(project, spine)
     cols = list(spine_columns) if spine_columns is not None else default_spine_columns(project, timestamp_column)
-    return d.generate(em.query(em.final(cols, [RID])))
+    read = _unique([*cols, *_needed_spine_columns(project, timestamp_column)])
+    ns = namespace(project, read, table_parts(relation), [row_id] if row_id else [])
+    names = Names.of(ns)  # before planning: every later name is drawn clear of these
+    plan = _plan_training(project, exact=exact, distinct_windows=d.DISTINCT_WINDOWS, names=ns)
+    em = _Emitter(d, plan, names, timestamp_column, True)
+    rid: exp.Expr = col(row_id) if row_id is not None else exp.Window(this=exp.RowNumber())
+    em.ctes.append((em.n.spine, select(*map(col, read), alias(rid, em.n.rid)).from_(table(relation), copy=False)))
+    em.build()
+    return _header(relation, read) + d.generate(em.query(em.final(cols, [em.n.rid])))
+
+
+def _needed_spine_columns(project: ir.Project, timestamp_column: str) -> list[str]:
+    """Spine columns the query reads whatever the caller keeps: keys of entities used, the instant, request fields."""
+    used = {g.entity for g in project.groups}
+    keys = [k.name for e in project.entities if e.name in used for k in e.keys]
+    return [*keys, timestamp_column, *sorted(lineage(project).used_request_fields())]
+
+
+def _header(relation: str, columns: Sequence[str]) -> str:
+    """A comment saying what the query reads; user text is escaped so it cannot end the comment."""
+    names = ", ".join(_comment_text(c) for c in columns)
+    return (
+        f"-- featc training data: reads the spine from the relation {_comment_text(relation)} "
+        f"(columns {names}); one output row per spine row, in spine order.\n"
+    )
+
+
+def _comment_text(text: str) -> str:
+    """``text`` for a one-line SQL comment: control characters and line breaks escaped, never raw."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def materialize_sql(project: ir.Project, entity: str, dialect: str = "duckdb") -> str:
     """Exact values as of the parameter ``as_of`` for every known key of ``entity``."""
     d = get_dialect(dialect)
     ent = project.entity(entity)
-    em = _Emitter(d, plan_materialize(project, entity, distinct_windows=d.DISTINCT_WINDOWS), AS_OF, False)
-    em.ctes.append((SPINE, materialize_spine(d, project, ent)))
+    ns = namespace(project)
+    names = Names.of(ns)
+    plan = plan_materialize(project, entity, distinct_windows=d.DISTINCT_WINDOWS, names=ns)
+    em = _Emitter(d, plan, names, None, False)
+    em.ctes.append((em.n.spine, materialize_spine(d, project, ent, em.n)))
     em.build()
     keys = keys_of(ent)
     return d.generate(em.query(em.final(keys, keys)))
 
 
-def materialize_spine(d: Dialect, project: ir.Project, ent: ir.Entity) -> exp.Select:
+def materialize_spine(d: Dialect, project: ir.Project, ent: ir.Entity, n: Names) -> exp.Select:
     """Distinct non-null keys found in the sources of the entity's features blocks."""
     keys = keys_of(ent)
     sources = _unique([project.source(g.source).table for g in feature_groups(project, ent.name) if g.source])
@@ -399,8 +476,8 @@ def materialize_spine(d: Dialect, project: ir.Project, ent: ir.Entity) -> exp.Se
     order = exp.Order(expressions=[exp.Ordered(this=col(k), nulls_first=False) for k in keys])
     rid = exp.Window(this=exp.RowNumber(), order=order)
     as_of = d.cast(d.param("as_of"), DataType.TIMESTAMP)
-    q = select(*[col(k) for k in keys], alias(rid, RID), alias(as_of, AS_OF))
-    return q.from_(subquery(found, "found_keys"), copy=False)
+    q = select(*[col(k) for k in keys], alias(rid, n.rid), alias(as_of, n.as_of))
+    return q.from_(subquery(found, n.found_keys), copy=False)
 
 
-__all__ = ["default_spine_columns", "materialize_sql", "training_sql"]
+__all__ = ["default_spine_columns", "materialize_sql", "spine_relation", "training_sql"]

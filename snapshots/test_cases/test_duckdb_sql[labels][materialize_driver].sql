@@ -31,9 +31,9 @@ WITH __spine AS (
 ), trips_exact AS (
   SELECT
     w.__rid,
-    w.__w0 AS driver_stats__trips_7d,
-    w.__w1 AS driver_stats__fare_7d,
-    w.__w2 AS driver_stats__rating_7d
+    __w0 AS driver_stats__trips_7d,
+    CAST(__w1 AS DOUBLE) AS driver_stats__fare_7d,
+    CAST(__w2 AS DOUBLE) AS driver_stats__rating_7d
   FROM (
     SELECT
       __rid,
@@ -43,16 +43,16 @@ WITH __spine AS (
         ORDER BY __ts
         RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
       ) AS __w0,
-      CAST(SUM(in_2) OVER (
+      SUM(in_2) OVER (
         PARTITION BY driver_id
         ORDER BY __ts
         RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
-      ) AS DOUBLE) AS __w1,
-      CAST(AVG(in_3) OVER (
+      ) AS __w1,
+      AVG(in_3) OVER (
         PARTITION BY driver_id
         ORDER BY __ts
         RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
-      ) AS DOUBLE) AS __w2
+      ) AS __w2
     FROM (
       SELECT
         __rid,

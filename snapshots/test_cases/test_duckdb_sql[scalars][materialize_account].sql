@@ -105,41 +105,41 @@ WITH __spine AS (
 ), payments_exact AS (
   SELECT
     w.__rid,
-    w.__w0 AS pay__s1,
-    w.__w1 AS pay__s2,
-    w.__w2 AS pay__s3,
-    w.__w3 AS pay__s4,
-    w.__w4 AS pay__s5,
-    w.__w5 AS pay__s6,
-    w.__w6 AS pay__s7,
-    w.__w7 AS pay__s8,
-    w.__w8 AS pay__s9,
-    w.__w9 AS pay__s10
+    CAST(__w0 AS DOUBLE) AS pay__s1,
+    __w1 AS pay__s2,
+    CAST(__w2 AS DOUBLE) AS pay__s3,
+    CAST(__w3 AS DOUBLE) AS pay__s4,
+    __w4 AS pay__s5,
+    __w5 AS pay__s6,
+    __w6 AS pay__s7,
+    CAST(__w7 AS DOUBLE) AS pay__s8,
+    __w8 AS pay__s9,
+    __w9 AS pay__s10
   FROM (
     SELECT
       __rid,
       account_id,
       region,
-      CAST(SUM(in_1) OVER (
+      SUM(in_1) OVER (
         PARTITION BY account_id, region
         ORDER BY __ts
         RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-      ) AS DOUBLE) AS __w0,
+      ) AS __w0,
       MAX(in_2) OVER (
         PARTITION BY account_id, region
         ORDER BY __ts
         RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
       ) AS __w1,
-      CAST(SUM(in_3) OVER (
+      SUM(in_3) OVER (
         PARTITION BY account_id, region
         ORDER BY __ts
         RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-      ) AS DOUBLE) AS __w2,
-      CAST(AVG(in_4) OVER (
+      ) AS __w2,
+      AVG(in_4) OVER (
         PARTITION BY account_id, region
         ORDER BY __ts
         RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-      ) AS DOUBLE) AS __w3,
+      ) AS __w3,
       MAX(in_5) OVER (
         PARTITION BY account_id, region
         ORDER BY __ts
@@ -155,11 +155,11 @@ WITH __spine AS (
         ORDER BY __ts
         RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
       ) AS __w6,
-      CAST(SUM(in_8) OVER (
+      SUM(in_8) OVER (
         PARTITION BY account_id, region
         ORDER BY __ts
         RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-      ) AS DOUBLE) AS __w7,
+      ) AS __w7,
       MAX(in_9) OVER (
         PARTITION BY account_id, region
         ORDER BY __ts
