@@ -26,7 +26,7 @@ from .spec import AggSpec, DerivedFn, GroupSpec, ProjectSpec, Row, SourceSpec, W
 from .sqlfn import truth
 from .store import Key, MemoryStore, Store
 from .times import asof, to_us
-from .values import PARSERS
+from .values import PARSERS, shown
 
 
 def _result(value: Any, type_: str) -> Any:
@@ -136,7 +136,7 @@ class Evaluator:
         out: list[tuple[int, Row]] = []
         for i, raw in enumerate(rows, 1):
             if not isinstance(raw, dict) and not isinstance(raw, Mapping):  # dict first: the ABC check is slow
-                raise DataError(f"ingest {src.name!r}, row {i}: a row is a mapping of column names, not {raw!r}")
+                raise DataError(f"ingest {src.name!r}, row {i}: a row is a mapping of column names, not {shown(raw)}")
             row: dict[str, Any] = {}
             for c, rule in columns:
                 value = raw.get(c.name)

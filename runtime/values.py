@@ -42,8 +42,14 @@ _LONG_YEAR = re.compile(r"[+-]?[0-9]{5,}-", re.ASCII)
 _RANGE = f"instants range over [{MIN_INSTANT.isoformat()}, {MAX_INSTANT.isoformat()}] UTC"
 
 
+def shown(value: Any, limit: int = 120) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a message names the value without pasting a megabyte."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"
+
+
 def _bad(value: Any, reason: str) -> DataError:
-    return DataError(f"{value!r} {reason}")
+    return DataError(f"{shown(value)} {reason}")
 
 
 def _is_bool(value: Any) -> bool:
@@ -273,4 +279,5 @@ __all__ = [
     "parse_int",
     "parse_string",
     "parse_timestamp",
+    "shown",
 ]

@@ -510,3 +510,32 @@ def test_200k_rows_newest_first_ingest_and_answer_correctly(module: ModuleType) 
     assert got["act__last_at"] == T0 + timedelta(seconds=(n - 3) // 2)  # c1's newest row is row n - 3
     half = ask(ev, {"customer_id": "c0"}, at=T0 + timedelta(seconds=n // 4))
     assert half["act__n"] == n // 8  # rows at ts < t: 2 per second, one customer in four
+
+
+def test_a_huge_value_is_shown_cut_short() -> None:
+    with pytest.raises(DataError) as e:
+        parse("9" * 10_000 + "x", "int")
+    assert len(str(e.value)) < 300 and "...x'" in str(e.value)
+
+
+def test_a_hand_written_derived_function_reading_a_missing_field_is_caught_when_read() -> None:
+    from featc.runtime.spec import ColumnSpec, EntitySpec, FeatureSpec, GroupSpec, ProjectSpec, RequestSpec
+
+    spec = ProjectSpec(
+        name="hand",
+        entities=(EntitySpec(name="u", keys=(ColumnSpec(name="uid", type="int"),)),),
+        requests=(RequestSpec(name="r", fields=(ColumnSpec(name="a", type="int"), ColumnSpec(name="b", type="int"))),),
+        groups=(
+            GroupSpec(
+                kind="derived",
+                name="d",
+                entity="u",
+                features=(FeatureSpec(name="x", type="int", fn=lambda _values, req: req.get("b")),),
+            ),
+        ),
+        derived_order=("d__x",),
+    )
+    ev = Evaluator(spec)
+    assert ev.features({"uid": 1}, T0, {"a": 1, "b": "2"}) == {"d__x": 2}
+    with pytest.raises(DataError, match="request field 'b' is read by the derived feature d__x but not given"):
+        ev.features({"uid": 1}, T0, {"a": 1})
