@@ -217,11 +217,11 @@ def byte_mutation(data: bytes, draw: st.DrawFn) -> bytes:
 @st.composite
 def csv_bytes(draw: st.DrawFn, table: str) -> bytes:
     rows = parse_csv(BASE[f"data/{table}.csv"])
-    for _ in range(draw(st.integers(1, 4))):
+    for _ in range(draw(st.integers(1, 2))):
         if rows:
             rows = draw(st.sampled_from(ROW_MUTATIONS))(rows, draw)
     data = serialise(rows, draw)
-    for _ in range(draw(st.integers(0, 2))):
+    for _ in range(draw(st.integers(0, 1))):
         data = byte_mutation(data, draw)
     return data
 
@@ -455,6 +455,13 @@ SOURCE_FLAGS = [
 ]  # fmt: skip
 
 
+# What a scenario may break; each example breaks one or two of them and leaves the rest as in the
+# working example, so that most runs get past the first check and reach the engine.
+AXES = ["data", "data", "data", "parquet", "parquet", "feat", "toml", "out", "flags", "flags", "project", "extra"]
+COMMANDS = ["training-data", "training-data", "training-data", "materialize", "materialize", "compile", "check"]
+DEFAULT_OUT = {"training-data": "{root}/out/train.csv", "materialize": "{root}/out/m", "compile": "{root}/out/c"}
+
+
 def out_arg(command: str, draw: st.DrawFn) -> tuple[str, tuple[str, ...]]:
     """An --out value (relative ones resolve against {root}, the run's working directory) and dirs to lock."""
     out = draw(st.sampled_from(OUTS[command]))
@@ -462,82 +469,89 @@ def out_arg(command: str, draw: st.DrawFn) -> tuple[str, tuple[str, ...]]:
     return (f"{{root}}/{out}" if out and out != "." and draw(st.booleans()) else out), locked
 
 
-def sources_args(draw: st.DrawFn) -> tuple[str, ...]:
-    flags = draw(st.lists(st.sampled_from(SOURCE_FLAGS), max_size=2))
-    return tuple(arg for flag in flags for arg in ("--source", flag))
+def sources_args(draw: st.DrawFn) -> list[str]:
+    flags = draw(st.lists(st.sampled_from(SOURCE_FLAGS), min_size=1, max_size=2))
+    return [arg for flag in flags for arg in ("--source", flag)]
 
 
-def data_files(draw: st.DrawFn) -> dict[str, FileContent]:
-    """Zero to two data files replaced: mutated CSV, Parquet beside it, a directory, or nothing at all."""
-    files: dict[str, FileContent] = {}
-    for _ in range(draw(st.integers(0, 2))):
-        table = draw(st.sampled_from(TABLES))
-        how = draw(st.sampled_from(["csv", "csv", "csv", "parquet", "parquet", "dir", "missing"]))
-        if how == "csv":
-            files[f"data/{table}.csv"] = draw(csv_bytes(table))
-        elif how == "parquet":
-            files[f"data/{table}.parquet"] = draw(parquet_file(table))
-        else:
-            files[f"data/{table}.csv"] = DIR if how == "dir" else None
-    return files
+def csv_file(draw: st.DrawFn) -> dict[str, FileContent]:
+    """One data file replaced by mutated CSV text, a directory, or nothing."""
+    table = draw(st.sampled_from(TABLES))
+    how = draw(st.sampled_from(["csv", "csv", "csv", "csv", "dir", "missing"]))
+    return {f"data/{table}.csv": draw(csv_bytes(table)) if how == "csv" else DIR if how == "dir" else None}
 
 
-def project_files(draw: st.DrawFn) -> dict[str, FileContent]:
-    files = data_files(draw)
-    if draw(st.integers(0, 3)) == 0:
-        files["features.feat"] = draw(feat_text()).encode("utf-8", "surrogatepass")
-    if draw(st.integers(0, 3)) == 0:
-        files["featc.toml"] = toml_bytes(draw(TOML_MUTANTS))
-    return files
+def parquet_input(draw: st.DrawFn, command: str) -> tuple[dict[str, FileContent], list[str]]:
+    """A source (or the spine) as a hostile Parquet file, with the flag that makes featc read it."""
+    table = draw(st.sampled_from(TABLES if command == "training-data" else TABLES[:2]))
+    path = f"data/{table}.parquet"
+    flag = ["--spine", f"{{root}}/{path}"] if table == "spine" else ["--source", f"{table}={{root}}/{path}"]
+    return {path: draw(parquet_file(table))}, flag
 
 
-def command_args(command: str, draw: st.DrawFn) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The flags of one command (the project directory first) and the directories to lock."""
-    args: list[str] = ["{root}"]
-    locked: tuple[str, ...] = ()
+def flags(command: str, draw: st.DrawFn) -> list[str]:
+    """The command's own options, at least one of them hostile."""
     if command == "check":
-        args += draw(
-            st.sampled_from([[], ["--strict"], ["--format", "json"], ["--format", "github"], ["--format", "x"]])
+        return draw(st.sampled_from([["--strict"], ["--format", "json"], ["--format", "github"], ["--format", "x"]]))
+    if command == "compile":
+        return [*draw(st.sampled_from([[], ["--strict"]])), "--dialect", draw(st.sampled_from(DIALECTS))]
+    which = draw(st.sampled_from(["sources", "sources", "other"]))
+    if which == "sources":
+        return sources_args(draw)
+    if command == "training-data":
+        spine = draw(st.sampled_from(["data/orders.csv", "features.feat", "data", "data/missing.csv", "featc.toml"]))
+        return draw(
+            st.sampled_from(
+                [["--spine", f"{{root}}/{spine}"], ["--timestamp-column", draw(st.sampled_from(TIMESTAMP_COLUMNS))]]
+            )
         )
-    elif command == "compile":
-        out, locked = out_arg(command, draw)
-        args += ["--out", out]
-        if draw(st.booleans()):
-            args += ["--dialect", draw(st.sampled_from(DIALECTS))]
-    elif command == "training-data":
-        out, locked = out_arg(command, draw)
-        spine = draw(st.sampled_from(["data/spine.csv"] * 4 + ["data/spine.parquet", "data/orders.csv", "features.feat",
-                                                               "data", "data/missing.csv"]))  # fmt: skip
-        args += ["--spine", f"{{root}}/{spine}", "--out", out, *sources_args(draw)]
-        if draw(st.integers(0, 2)) == 0:
-            args += ["--timestamp-column", draw(st.sampled_from(TIMESTAMP_COLUMNS))]
-        if draw(st.booleans()):
-            args.append("--exact")
-    else:
-        out, locked = out_arg(command, draw)
-        args += ["--at", draw(st.sampled_from(INSTANTS)), "--out", out, *sources_args(draw)]
-        if draw(st.integers(0, 2)) == 0:
-            args += ["--entity", draw(st.sampled_from(ENTITIES))]
-    if draw(st.integers(0, 7)) == 0:  # the project itself wrong, or a flag the command does not have
-        args[0] = draw(st.sampled_from(["{root}/missing", "{root}/features.feat", "{root}/data", ""]))
-    if draw(st.integers(0, 7)) == 0:
-        args += draw(st.sampled_from([["--sorce", "orders=x"], ["--exact"], ["--at"], ["--out"], ["--help"], ["-x"]]))
-    return tuple(args), locked
+    return draw(st.sampled_from([["--at", draw(st.sampled_from(INSTANTS))], ["--entity", draw(st.sampled_from(ENTITIES))]]))  # fmt: skip
+
+
+def base_args(command: str, out: str) -> list[str]:
+    """The working command line; options given later (a hostile one) win, as click keeps the last."""
+    if command == "training-data":
+        return ["{root}", "--spine", "{root}/data/spine.csv", "--out", out]
+    if command == "materialize":
+        return ["{root}", "--at", "2024-05-04T00:00:00Z", "--out", out]
+    return ["{root}", "--out", out] if command == "compile" else ["{root}"]
 
 
 @st.composite
-def scenarios(
-    draw: st.DrawFn, commands: tuple[str, ...] = ("check", "compile", "training-data", "materialize")
-) -> Scenario:
+def scenarios(draw: st.DrawFn, commands: tuple[str, ...] = tuple(COMMANDS)) -> Scenario:
+    """One command with one or two things broken (see AXES), the rest as in the working example."""
     command = draw(st.sampled_from(commands))
-    files = project_files(draw)
-    args, locked = command_args(command, draw)
-    mentioned = " ".join(args) + str(files.get("featc.toml", b""))
-    for table in TABLES:  # a Parquet file that a flag or featc.toml names usually exists
-        path = f"data/{table}.parquet"
-        if path in mentioned and path not in files and draw(st.integers(0, 3)):
-            files[path] = draw(parquet_file(table))
-    return Scenario(command, args, tuple(sorted(files.items())), locked)
+    axes = set(draw(st.lists(st.sampled_from(AXES), min_size=1, max_size=2)))
+    files: dict[str, FileContent] = {}
+    extra: list[str] = []
+    locked: tuple[str, ...] = ()
+    out = DEFAULT_OUT.get(command, "")
+    if "out" in axes and command != "check":
+        out, locked = out_arg(command, draw)
+    if "data" in axes:
+        files.update(csv_file(draw))
+    if "parquet" in axes and command in ("training-data", "materialize"):
+        written, flag = parquet_input(draw, command)
+        files.update(written)
+        extra += flag
+    if "feat" in axes:
+        files["features.feat"] = draw(feat_text()).encode("utf-8", "surrogatepass")
+    if "toml" in axes:
+        files["featc.toml"] = toml_bytes(draw(TOML_MUTANTS))
+        if "orders.parquet" in files["featc.toml"].decode("utf-8", "replace"):
+            files.setdefault("data/orders.parquet", draw(parquet_file("orders")))
+    if "flags" in axes:
+        extra += flags(command, draw)
+    args = base_args(command, out) + extra
+    if command == "training-data" and draw(st.booleans()):
+        args.append("--exact")
+    if "project" in axes:
+        args[0] = draw(st.sampled_from(["{root}/missing", "{root}/features.feat", "{root}/data", ""]))
+    if "extra" in axes:
+        args += draw(st.sampled_from([["--sorce", "orders=x"], ["--exact"], ["--at"], ["--out"], ["--help"], ["-x"]]))
+    if any("orders.parquet" in a for a in args):
+        files.setdefault("data/orders.parquet", parquet_bytes("orders", None, "none"))
+    return Scenario(command, tuple(args), tuple(sorted(files.items())), locked)
 
 
 def scenario(command: str, *args: str, files: Mapping[str, FileContent] | None = None, readonly: tuple[str, ...] = ()) -> Scenario:  # fmt: skip
