@@ -285,7 +285,8 @@ def _entity(project: Any, name: str) -> str:
     known = [e.name for e in project.entities]
     if name not in known:
         hint = did_you_mean(name, known)
-        raise DataError(f"--entity {name!r} is not an entity of this project; entities: {', '.join(known)}. {hint}")
+        hint = f". {hint[0].upper()}{hint[1:]}" if hint else ""
+        raise DataError(f"--entity {name!r} is not an entity of this project; entities: {', '.join(known)}{hint}")
     if name not in project.materialized_entities():
         raise DataError(f"--entity {name!r} has no features block with a source: there is nothing to materialise")
     return name

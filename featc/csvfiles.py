@@ -31,22 +31,25 @@ def shown(value: object) -> str:
     return text if len(text) <= _SHOWN else text[: _SHOWN - 5] + "…" + text[-4:]
 
 
-def read_header(path: Path, what: str) -> list[str]:
-    """The header's column names; an empty file or an empty or repeated name is an error."""
+def read_header(path: Path, where: str) -> list[str]:
+    """The header's column names; an empty file or an empty or repeated name is an error.
+
+    ``where`` names the input in messages: ``source `orders` (data/orders.csv)``.
+    """
     try:
         with path.open("rb") as f:
-            header = next(csv.reader(_decoded(f, path, what), strict=True), None)
+            header = next(csv.reader(_decoded(f, where), strict=True), None)
     except csv.Error as e:
-        raise DataError(f"{what}: {path}: line 1 (the header) is not valid CSV: {e}") from None
+        raise DataError(f"{where}: line 1 (the header) is not valid CSV: {e}") from None
     if header is None:
-        raise DataError(f"{what}: {path} is empty; a CSV file needs a header row naming its columns")
+        raise DataError(f"{where} is empty; a CSV file needs a header row naming its columns")
     seen: dict[str, int] = {}
     for i, name in enumerate(header, 1):
         if not name:
-            raise DataError(f"{what}: {path}: header column {i} has no name; name every column")
+            raise DataError(f"{where}: header column {i} has no name; name every column")
         if name in seen:
             raise DataError(
-                f"{what}: {path}: header columns {seen[name]} and {i} are both named {shown(name)}; "
+                f"{where}: header columns {seen[name]} and {i} are both named {shown(name)}; "
                 "give every column its own name"
             )
         seen[name] = i
@@ -64,23 +67,23 @@ def scan_sql(path: Path, positional: list[str]) -> str:
     return f"read_csv({literal}, columns = {{{types}}}, {options})"
 
 
-def _decoded(lines: Iterable[bytes], path: Path, what: str) -> Iterator[str]:
+def _decoded(lines: Iterable[bytes], where: str) -> Iterator[str]:
     """Lines as text, a byte-order mark stripped; bytes that are not UTF-8 are an error giving the line."""
     for n, line in enumerate(lines, 1):
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as e:
             raise DataError(
-                f"{what}: {path}: line {n} is not UTF-8 (byte {e.start + 1} of the line); save the file as UTF-8"
+                f"{where}: line {n} is not UTF-8 (byte {e.start + 1} of the line); save the file as UTF-8"
             ) from None
         yield text.removeprefix("\ufeff") if n == 1 else text
 
 
-def load_error(error: duckdb.Error, path: Path, what: str) -> DataError:
-    """DuckDB's CSV error (a page of options and fixes) as one located sentence."""
+def load_error(error: duckdb.Error, name: str) -> DataError:
+    """DuckDB's CSV error (a page of options and fixes) as one located sentence; ``name`` names the input."""
     text = str(error)
     m = re.search(r"CSV Error on Line: (\d+)", text)
-    where = f"{what}: {path}: line {m.group(1)}" if m else f"{what}: {path}"
+    where = f"{name}: line {m.group(1)}" if m else name
     found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
     if found:
         return DataError(
@@ -100,8 +103,7 @@ def load_error(error: duckdb.Error, path: Path, what: str) -> DataError:
             f'{where} has a quoted field that is not closed (a `"` inside a field is written `""`; '
             "line ends must be all LF or all CRLF)"
         )
-    reason = _reason(text)
-    return DataError(f"{where} is not valid CSV: {reason}")
+    return DataError(f"{where} is not valid CSV ({_reason(text)}); featc reads RFC 4180 CSV in UTF-8")
 
 
 def _reason(text: str) -> str:
@@ -110,8 +112,16 @@ def _reason(text: str) -> str:
     for i, line in enumerate(lines):
         if line.startswith("Original Line:") and i + 1 < len(lines):
             return shown(lines[i + 1])[1:-1]
-    first = lines[0] if lines else text
-    return shown(first.split("Error: ", 1)[-1])[1:-1]
+    return reason(text)
 
 
-__all__ = ["MAX_LINE_BYTES", "load_error", "read_header", "scan_sql", "shown"]
+def reason(text: str, path: Path | None = None) -> str:
+    """The first line of a DuckDB error without its class prefix or the file's own name, escaped."""
+    first = next((ln for ln in text.splitlines() if ln.strip()), text)
+    first = re.sub(r"^[A-Za-z ]*Error: ", "", first)
+    if path is not None:
+        first = re.sub(rf"""\s*["']{re.escape(str(path))}["']:?""", "", first)
+    return repr(first[:200])[1:-1]
+
+
+__all__ = ["MAX_LINE_BYTES", "load_error", "read_header", "reason", "scan_sql", "shown"]

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from .compiler.names import Namespace
 from .compiler.types import DataType
-from .csvfiles import load_error, read_header, scan_sql, shown
+from .csvfiles import load_error, read_header, reason, scan_sql, shown
 from .inputs import HINTS, describe, rule
 from .runtime.errors import DataError
 
@@ -78,34 +78,32 @@ def load(con: duckdb.DuckDBPyConnection, obj: Input, ns: Namespace, base: str, w
 
 
 def _read_error(e: duckdb.Error, obj: Input, what: str) -> DataError:
-    if is_path(obj) and Path(obj).suffix.lower() == ".csv":
-        return load_error(e, Path(obj), what)
-    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return DataError(f"{describe_input(obj, what)} cannot be read: {shown(first)[1:-1]}")
+    where = describe_input(obj, what)
+    if not is_path(obj):
+        return DataError(f"{where} cannot be read: {reason(str(e))}")
+    if Path(obj).suffix.lower() == ".csv":
+        return load_error(e, where)
+    return DataError(f"{where} is not a readable Parquet file: {reason(str(e), Path(obj))}")
 
 
 def _file_scan(con: duckdb.DuckDBPyConnection, path: Path, what: str) -> tuple[list[str], str]:
+    where = f"{what} ({path})"
     if not path.exists():
-        raise DataError(f"{what}: file not found: {path}")
+        raise DataError(f"{where}: file not found")
     if path.is_dir():
-        raise DataError(f"{what}: {path} is a directory; name a .csv or .parquet file")
+        raise DataError(f"{where} is a directory; name a .csv or .parquet file")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        header = read_header(path, what)
+        header = read_header(path, where)
         return header, scan_sql(path, [f"c{i}" for i in range(len(header))])
     if suffix in (".parquet", ".pq"):
         scan = f"read_parquet({exp.Literal.string(str(path)).sql('duckdb')})"
         try:
             names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
         except duckdb.Error as e:
-            raise DataError(f"{what}: {path} is not a readable Parquet file: {_first_line(e)}") from None
-        return _checked_names(names, f"{what} ({path})"), scan
-    raise DataError(f"{what}: {path} is neither .csv nor .parquet")
-
-
-def _first_line(e: duckdb.Error) -> str:
-    lines = str(e).strip().splitlines()
-    return shown(lines[0] if lines else type(e).__name__)[1:-1]
+            raise DataError(f"{where} is not a readable Parquet file: {reason(str(e), path)}") from None
+        return _checked_names(names, where), scan
+    raise DataError(f"{where} is neither .csv nor .parquet (the extension picks the format)")
 
 
 def _object_scan(con: duckdb.DuckDBPyConnection, obj: Input, name: str, what: str) -> tuple[list[str], str]:

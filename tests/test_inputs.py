@@ -190,7 +190,7 @@ def test_unknown_source_and_entity_names_are_errors_with_suggestions(tmp_path: P
         "materialize", project, "--at", "2024-05-01T00:00:00Z", "--entity", "usr", "--out", tmp_path / "m"
     )
     assert code == 1 and "--entity 'usr' is not an entity of this project; entities: user" in err
-    assert "did you mean `user`?" in err
+    assert "entities: user. Did you mean `user`?" in err
     with pytest.raises(featc.DataError, match="'evnts' is not a source of this project"):
         featc.load_project(project).training_data(pd.DataFrame({"uid": [1]}), sources={"evnts": "x.csv"})
 
@@ -498,7 +498,7 @@ def test_materialize_at_out_of_range_is_an_error(tmp_path: Path) -> None:
 )
 def test_malformed_csv_sources_are_located_errors(tmp_path: Path, content: str, message: str) -> None:
     err = failing(make_project(tmp_path, events=content))
-    assert f"source `events` ({tmp_path / 'events.csv'})" in err or f"source `events`: {tmp_path}" in err
+    assert f"source `events` ({tmp_path / 'events.csv'})" in err
     assert message in err
 
 
@@ -547,12 +547,12 @@ def test_directories_and_corrupt_parquet_are_errors(tmp_path: Path) -> None:
     corrupt = tmp_path / "bad.parquet"
     corrupt.write_bytes(b"PAR1 this is not parquet at all")
     err = failing(project, SPINE_CSV, "--source", f"events={corrupt}")
-    assert f"source `events`: {corrupt} is not a readable Parquet file" in err
+    assert f"source `events` ({corrupt}) is not a readable Parquet file" in err
     truncated = tmp_path / "cut.parquet"
     _parquet(tmp_path / "whole.parquet", _events_table(pa.array([1, 2])))
     truncated.write_bytes((tmp_path / "whole.parquet").read_bytes()[:-20])
     err = failing(project, SPINE_CSV, "--source", f"events={truncated}")
-    assert f"{truncated} is not a readable Parquet file" in err
+    assert f"({truncated}) is not a readable Parquet file: No magic bytes found at end of file" in err
 
 
 def test_pandas_frames_with_duplicate_or_unnamed_columns_are_errors(tmp_path: Path) -> None:
