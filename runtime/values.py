@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import DataError
-from .times import MAX_INSTANT, MIN_INSTANT
+from .times import EPOCH, MAX_INSTANT, MIN_INSTANT
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -54,12 +54,21 @@ def _bad(value: Any, reason: str) -> DataError:
 
 def _is_bool(value: Any) -> bool:
     """Python and NumPy booleans (``numpy.bool_`` is not a ``bool`` subclass)."""
-    return isinstance(value, bool) or type(value).__name__ == "bool_"
+    return isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"))
 
 
 def _is_null(value: Any) -> bool:
-    """``None``, or pandas' ``NaT`` (the null of a timestamp column)."""
-    return value is None or type(value).__name__ == "NaTType"
+    """``None``, the empty text, or pandas' ``NaT`` (the null of a timestamp column)."""
+    return value is None or (type(value) is str and not value) or type(value).__name__ == "NaTType"
+
+
+def _numpy_instant(value: Any) -> Any:
+    """A ``numpy.datetime64`` as what it holds: a datetime or date, or None for NaT; nanosecond
+    units come out of ``item()`` as an int of nanoseconds, floored here to microseconds."""
+    item = value.item()
+    if isinstance(item, int):
+        return EPOCH + timedelta(microseconds=item // 1000)
+    return item
 
 
 def _check_int64(value: Any, n: int) -> int:
@@ -75,7 +84,7 @@ def parse_int(value: Any) -> int | None:
     """
     if type(value) is int and INT64_MIN <= value <= INT64_MAX:
         return value
-    if _is_null(value) or value == "":
+    if _is_null(value):
         return None
     if _is_bool(value):
         raise _bad(value, "is a boolean, not an int: give 0/1, or declare the column bool")
@@ -105,7 +114,7 @@ def parse_double(value: Any) -> float | None:
     """
     if type(value) is float:
         return value if math.isfinite(value) else None
-    if _is_null(value) or value == "":
+    if _is_null(value):
         return None
     if _is_bool(value):
         raise _bad(value, "is a boolean, not a double: give a number, or declare the column bool")
@@ -127,7 +136,7 @@ def parse_bool(value: Any) -> bool | None:
     """A ``bool``: booleans, and text ``true``/``false`` in any case (surrounding spaces allowed).
     Numbers and other text are rejected.
     """
-    if _is_null(value) or value == "":
+    if _is_null(value):
         return None
     if _is_bool(value):
         return bool(value)
@@ -208,14 +217,14 @@ def _to_utc(value: Any, instant: datetime) -> datetime:
 
 def parse_timestamp(value: Any) -> datetime | None:
     """A ``timestamp`` as naive UTC: datetimes (naive means UTC; aware ones are converted), pandas
-    Timestamps (nanoseconds floored), dates as their midnight, ISO-8601 text with ``T`` or a space,
+    Timestamps and NumPy datetime64 (nanoseconds floored), dates as their midnight, ISO-8601 text with ``T`` or a space,
     any number of fraction digits (floored to microseconds) and ``Z`` or an offset. The result must
     lie in [MIN_INSTANT, MAX_INSTANT] after conversion to UTC; ``±infinity`` and other types
     (numbers included: give a datetime, not an epoch) are rejected. ``NaT`` is null.
     """
     if type(value) is datetime and value.tzinfo is None:
         return value
-    if _is_null(value) or value == "":
+    if _is_null(value):
         return None
     if isinstance(value, datetime):
         return _to_utc(value, _plain(value))
@@ -223,6 +232,8 @@ def parse_timestamp(value: Any) -> datetime | None:
         return datetime(value.year, value.month, value.day)
     if isinstance(value, str):
         return _to_utc(value, _instant_text(value))
+    if type(value).__name__ == "datetime64":
+        return parse_timestamp(_numpy_instant(value))
     if isinstance(value, float) and math.isinf(value):
         raise _bad(value, f"is not an instant: {_RANGE}")
     raise _bad(value, f"({type(value).__name__}) is not a timestamp: give a datetime or ISO-8601 text")
@@ -232,12 +243,14 @@ def parse_date(value: Any) -> date | None:
     """A ``date``: dates; text ``YYYY-MM-DD``; a datetime (or pandas Timestamp) is its UTC date,
     range-checked like any instant. ``±infinity`` and other types are rejected. ``NaT`` is null.
     """
-    if _is_null(value) or value == "":
+    if _is_null(value):
         return None
     if isinstance(value, datetime):
         return _to_utc(value, _plain(value)).date()
     if isinstance(value, date):
         return date(value.year, value.month, value.day)
+    if type(value).__name__ == "datetime64":
+        return parse_date(_numpy_instant(value))
     if isinstance(value, str):
         m = _DATE_TEXT.fullmatch(value)
         if m is None:

@@ -539,3 +539,18 @@ def test_a_hand_written_derived_function_reading_a_missing_field_is_caught_when_
     assert ev.features({"uid": 1}, T0, {"a": 1, "b": "2"}) == {"d__x": 2}
     with pytest.raises(DataError, match="request field 'b' is read by the derived feature d__x but not given"):
         ev.features({"uid": 1}, T0, {"a": 1})
+
+
+def test_numpy_scalars_follow_the_same_rules() -> None:
+    np = pytest.importorskip("numpy")
+    assert parse(np.int64(3), "int") == 3 and parse(np.float64(2.0), "int") == 2
+    assert parse(np.True_, "bool") is True
+    with pytest.raises(DataError, match="is a boolean, not an int"):
+        parse(np.True_, "int")
+    with pytest.raises(DataError, match="not integral"):
+        parse(np.float64(2.5), "int")
+    assert parse(np.datetime64("1969-12-31T23:59:59.999999999"), "timestamp") == datetime(
+        1969, 12, 31, 23, 59, 59, 999_999
+    )
+    assert parse(np.datetime64("2024-01-01"), "date") == date(2024, 1, 1)
+    assert parse(np.datetime64("NaT"), "timestamp") is None
