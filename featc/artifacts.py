@@ -54,9 +54,10 @@ def artifacts(project: ir.Project, dialect: str) -> dict[str, str]:
 def write_artifacts(project: ir.Project, dialect: str, out: Path, inputs: Iterable[Path] = ()) -> list[Path]:
     """Writes every artifact into ``out`` (created if missing), each atomically; never over one of ``inputs``."""
     files = artifacts(project, dialect)  # everything is generated before anything is written
+    kept = list(inputs)
+    refuse_inputs(out, kept)
     prepare_dir(out)
     targets = [out / name for name in files]
-    kept = list(inputs)
     for path in targets:
         refuse_inputs(path, kept)
     for path, content in zip(targets, files.values(), strict=True):

@@ -221,8 +221,8 @@ def training_data(
 
     project = _load(project_dir)
     bound = project.sources(_bindings(sources))
-    _output_file(out)
     refuse_inputs(out, [spine, *project.inputs(bound)])
+    _output_file(out)
     started = time.perf_counter()
     click.echo(
         f"featc: computing {_feature_count(project)} features for {spine} ({'exact' if exact else 'as served'}) ...",
@@ -269,6 +269,7 @@ def materialize(project_dir: Path, at: str, entity: str | None, out: Path, sourc
     instant = embedded.check_instant(_instant(at), "--at")
     entities = [_entity(project.ir, entity)] if entity else project.ir.materialized_entities()
     bound = project.sources(_bindings(sources))
+    refuse_inputs(out, project.inputs(bound))
     targets = _targets(out, entities)
     for target in targets.values():
         refuse_inputs(target, project.inputs(bound))

@@ -251,13 +251,12 @@ def run_error(e: duckdb.Error, what: str) -> DataError:
     return DataError(f"computing {what}, the data caused an error: {first}")
 
 
-def _wrapped(spine: Spine, sql: str, features: Sequence[str]) -> str:
+def _wrapped(spine: Spine, sql: str, features: Sequence[str], ns: Namespace) -> str:
     """The training query joined back to the whole spine, in its order, under the user's column names."""
-    cols = [f"s.{q(c)}" for c in spine.columns] + [f"f.{q(c)}" for c in features]
-    return (
-        f"SELECT {', '.join(cols)} FROM {q(spine.table)} AS s JOIN ({sql}) AS f "
-        f"ON s.{q(spine.row_id)} = f.{q(spine.row_id)} ORDER BY s.{q(spine.row_id)}"
-    )
+    s, f, rid = q(ns.fresh("featc_s")), q(ns.fresh("featc_f")), q(spine.row_id)
+    cols = [f"{s}.{q(c)}" for c in spine.columns] + [f"{f}.{q(c)}" for c in features]
+    joined = f"{q(spine.table)} AS {s} JOIN ({sql}) AS {f} ON {s}.{rid} = {f}.{rid}"
+    return f"SELECT {', '.join(cols)} FROM {joined} ORDER BY {s}.{rid}"
 
 
 def training(
@@ -284,7 +283,7 @@ def training(
         exact=exact,
     )
     features = [g.column(f) for g in project.groups for f in g.features]
-    return Result(con, _wrapped(loaded, sql, features))
+    return Result(con, _wrapped(loaded, sql, features, ns))
 
 
 def check_instant(value: datetime, what: str = "--at") -> datetime:

@@ -154,10 +154,7 @@ def check(con: duckdb.DuckDBPyConnection, raw: Raw, cols: Mapping[str, DataType]
     """Finds the first row with a value that does not fit its declared type, in one scan."""
     if not cols:
         return
-    bad = {
-        name: f"({raw.column(name)} IS NOT NULL AND NOT coalesce({rule(raw.column(name), t, raw.have(name)).ok}, false))"
-        for name, t in cols.items()
-    }
+    bad = {name: _misfit(raw, name, t) for name, t in cols.items()}
     flags = ", ".join(bad.values())
     found = con.execute(
         f"SELECT rowid, {flags} FROM {q(raw.table)} WHERE {' OR '.join(bad.values())} ORDER BY rowid LIMIT 1"
@@ -172,6 +169,12 @@ def check(con: duckdb.DuckDBPyConnection, raw: Raw, cols: Mapping[str, DataType]
         f"{raw.what}: row {int(row) + 1}, column `{name}` is declared {cols[name]} but has the value "
         f"{describe(value[0] if value else None, raw.have(name))}; {HINTS[cols[name]]}"
     )
+
+
+def _misfit(raw: Raw, name: str, t: DataType) -> str:
+    """True where the column holds a value (not null) that does not fit ``t``."""
+    col = raw.column(name)
+    return f"({col} IS NOT NULL AND NOT coalesce({rule(col, t, raw.have(name)).ok}, false))"
 
 
 def typed(raw: Raw, cols: Mapping[str, DataType], keep_others: bool) -> list[str]:
