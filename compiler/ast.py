@@ -7,6 +7,7 @@ that name and type errors can point inside them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from .ir import Span
@@ -15,10 +16,24 @@ BlockKind = Literal["entity", "source", "features", "label", "derived", "request
 BLOCK_KINDS: tuple[BlockKind, ...] = ("entity", "source", "features", "label", "derived", "request")
 
 
+def _span(self: Name | Text | Duration | WindowSpec | Block) -> Span:
+    return Span(file=self.file, start=self.start, end=self.end)
+
+
+# Nodes keep (file, start, end) and build their Span on first use: a project has several names
+# per line, and most of them never appear in a diagnostic or in the IR.
+
+
 @dataclass(frozen=True)
 class Name:
+    """A word and where it is."""
+
     text: str
-    span: Span
+    file: str
+    start: int
+    end: int
+
+    span = cached_property(_span)
 
 
 @dataclass(frozen=True)
@@ -29,23 +44,35 @@ class TypedName:
 
 @dataclass(frozen=True)
 class Text:
-    """Raw text of a property value or expression, starting at ``span.start``."""
+    """Raw text of a property value or expression, starting at ``start``; the span is built on first use."""
 
     text: str
-    span: Span
+    file: str
+    start: int
+    end: int
+
+    span = cached_property(_span)
 
 
 @dataclass(frozen=True)
 class Duration:
     us: int
-    span: Span
+    file: str
+    start: int
+    end: int
+
+    span = cached_property(_span)
 
 
 @dataclass(frozen=True)
 class WindowSpec:
     forward: bool  # `over next D`
     duration: Duration
-    span: Span
+    file: str
+    start: int
+    end: int
+
+    span = cached_property(_span)
 
 
 @dataclass(frozen=True)
@@ -68,7 +95,9 @@ class FeatureDef:
 class Block:
     kind: BlockKind
     name: Name
-    span: Span
+    file: str
+    start: int
+    end: int  # set when the block is closed
     props: dict[str, Text] = field(default_factory=dict)  # entity:, source:, table:, filter: ...
     prop_keys: dict[str, Name] = field(default_factory=dict)  # where each property was written
     keys: list[TypedName] = field(default_factory=list)  # entity keys
@@ -76,3 +105,7 @@ class Block:
     features: list[FeatureDef] = field(default_factory=list)
     refresh: RefreshSpec | None = None
     damaged: bool = False  # a line failed to parse: skip "missing" checks that would only echo it
+
+    @property
+    def span(self) -> Span:
+        return _span(self)

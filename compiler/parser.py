@@ -53,6 +53,7 @@ class OpenBrace:
 class Parser:
     def __init__(self, src: SourceFile) -> None:
         self.src = src
+        self.path = src.path
         self.text = src.text
         self.pos = 0
         self.diagnostics: list[Diagnostic] = []
@@ -103,7 +104,7 @@ class Parser:
             end = self.pos + (1 if self.pos < len(self.text) and self.text[self.pos] != "\n" else 0)
             raise self.error("E001", f"expected {what}, found {self.found()}", self.pos, end, label=f"expected {what}")
         self.pos = m.end()
-        return ast.Name(m.group(), self.span(m.start(), m.end()))
+        return ast.Name(m.group(), self.path, m.start(), m.end())
 
     def end_of_line(self) -> None:
         """Requires nothing but a comment before the end of the line (or a closing brace)."""
@@ -140,7 +141,7 @@ class Parser:
         self.pos = i
         if end == start:
             raise self.error("E001", "expected an expression", start, start + 1, label="missing value")
-        return ast.Text(text[start:end], self.span(start, end))
+        return ast.Text(text[start:end], self.path, start, end)
 
     def expression_end(self, start: int) -> int:
         """Where the expression starting at ``start`` ends: a comment, or a newline or `}` outside parentheses."""
@@ -173,7 +174,7 @@ class Parser:
 
     def duration(self, word: str, start: int, zero: bool = False) -> ast.Duration:
         """A duration such as `1h30m`; positive, or also zero where ``zero`` (a refresh lag of `0m` is no lag)."""
-        span = self.span(start, start + len(word))
+        end = start + len(word)
         if not DURATION.fullmatch(word):
             raise self.error(
                 "E003",
@@ -188,16 +189,16 @@ class Parser:
             raise self.error(
                 "E003",
                 f"duration `{word}` must be positive and at most 100 years",
-                span.start,
-                span.end,
+                start,
+                end,
                 label="zero or out of range",
                 help="use a positive duration such as `1h`",
             )
-        return ast.Duration(us, span)
+        return ast.Duration(us, self.path, start, end)
 
     def refresh(self) -> ast.RefreshSpec:
         value = self.rest_of_line()
-        words = [(m.group(), value.span.start + m.start()) for m in re.finditer(r"\S+", value.text)]
+        words = [(m.group(), value.start + m.start()) for m in re.finditer(r"\S+", value.text)]
         lowered = [w.lower() for w, _ in words]
         if lowered == ["continuous"]:
             return ast.RefreshSpec(True, None, None, value.span)
@@ -208,8 +209,8 @@ class Parser:
         raise self.error(
             "E001",
             f"invalid refresh `{value.text}`",
-            value.span.start,
-            value.span.end,
+            value.start,
+            value.end,
             label="expected `every D [lag L]` or `continuous`",
             help="for example `refresh: every 10m lag 2m`",
         )
@@ -240,18 +241,18 @@ class Parser:
             raise self.error(
                 "E001",
                 f"unknown block kind `{kw.text}`",
-                kw.span.start,
-                kw.span.end,
+                kw.start,
+                kw.end,
                 label="not a block kind",
                 help="blocks are: " + ", ".join(ast.BLOCK_KINDS),
             )
         name = self.name(f"a name for the {kw.text}")
         self.expect_char("{", "`{`", newlines=False)
-        block = ast.Block(kw.text, name, self.span(start, start))
+        block = ast.Block(kw.text, name, self.path, start, start)
         self.suspect = None
         with contextlib.suppress(Unclosed):  # reported once; the block keeps what it read, so nothing cascades
             self.body(block, self.BODIES[kw.text], f"{kw.text} {name.text}")
-        block.span = self.span(start, self.pos)
+        block.end = self.pos
         return block
 
     def body(self, block: ast.Block, item: Callable[[Parser, ast.Block, ast.Name], None], what: str) -> None:
@@ -263,7 +264,7 @@ class Parser:
         opened = OpenBrace(what, self.pos - 1, self.indent_at(self.pos - 1))
         while True:
             self.skip_space()
-            if self.pos >= len(self.text) or BLOCK_HEADER.match(self.text, self.pos):
+            if self.pos >= len(self.text):
                 raise self.unclosed(opened)
             if self.peek() == "}":
                 self.closing(opened)
@@ -272,6 +273,9 @@ class Parser:
             line_start = self.pos
             try:
                 word = self.name("a property name")
+                if word.text in ast.BLOCK_KINDS and BLOCK_HEADER.match(self.text, line_start):
+                    self.pos = line_start  # the next block starts here: parse() resumes at it
+                    raise self.unclosed(opened)
                 item(self, block, word)
                 self.end_of_line()
             except SyntaxFailure:
@@ -320,8 +324,8 @@ class Parser:
             raise self.error(
                 "E102",
                 f"`{key.text}` is set twice in `{block.name.text}`",
-                key.span.start,
-                key.span.end,
+                key.start,
+                key.end,
                 label="set again here",
                 help="keep one of the two",
             )
@@ -331,7 +335,7 @@ class Parser:
     def simple_prop(self, block: ast.Block, key: ast.Name, pattern: re.Pattern[str] = IDENT) -> None:
         self.expect_char(":", f"`:` after `{key.text}`", newlines=False)
         value = self.name(f"a name after `{key.text}:`", pattern)
-        self.prop(block, key, ast.Text(value.text, value.span))
+        self.prop(block, key, ast.Text(value.text, value.file, value.start, value.end))
 
     def unknown(self, block: ast.Block, key: ast.Name, allowed: tuple[str, ...]) -> SyntaxFailure:
         from .diagnostics import did_you_mean
@@ -340,8 +344,8 @@ class Parser:
         return self.error(
             "E109",
             f"unknown property `{key.text}` in {block.kind} `{block.name.text}`",
-            key.span.start,
-            key.span.end,
+            key.start,
+            key.end,
             label="not understood here",
             help=hint,
         )
@@ -376,15 +380,17 @@ class Parser:
         window = None
         m = WINDOW_TAIL.search(expr.text)
         if m:
-            dur_start = expr.span.start + m.start(2)
+            dur_start = expr.start + m.start(2)
             window = ast.WindowSpec(
                 bool(m.group(1)),
                 self.duration(m.group(2), dur_start),
-                self.span(expr.span.start + m.start(), expr.span.end),
+                self.path,
+                expr.start + m.start(),
+                expr.end,
             )
             body = expr.text[: m.start()].rstrip()
-            expr = ast.Text(body, self.span(expr.span.start, expr.span.start + len(body)))
-        block.features.append(ast.FeatureDef(word, expr, window, self.span(word.span.start, self.pos)))
+            expr = ast.Text(body, self.path, expr.start, expr.start + len(body))
+        block.features.append(ast.FeatureDef(word, expr, window, self.span(word.start, self.pos)))
 
     def group_item(self, block: ast.Block, word: ast.Name) -> None:
         allowed: tuple[str, ...] = (
@@ -402,9 +408,7 @@ class Parser:
             self.expect_char(":", f"`:` after `{word.text}`", newlines=False)
             if word.text == "refresh":
                 if block.refresh is not None:
-                    raise self.error(
-                        "E102", "`refresh` is set twice", word.span.start, word.span.end, label="set again here"
-                    )
+                    raise self.error("E102", "`refresh` is set twice", word.start, word.end, label="set again here")
                 block.refresh = self.refresh()
                 block.prop_keys["refresh"] = word
             else:

@@ -6,8 +6,12 @@ recursively, read in sorted order so that output never depends on the file syste
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
+import threading
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +61,13 @@ def compile_files(
     config_file: SourceFile | None = None,
 ) -> Compiled:
     """Runs the whole front end; the IR holds every definition that compiled cleanly."""
+    with _fewer_full_collections():
+        return _compile(files, config, extra, config_file)
+
+
+def _compile(
+    files: list[SourceFile], config: Config, extra: list[Diagnostic] | None, config_file: SourceFile | None
+) -> Compiled:
     diagnostics = list(extra or [])
     blocks = []
     for src in files:
@@ -71,6 +82,36 @@ def compile_files(
         diagnostics += _check_bindings(project, config, config_file)
     diagnostics += validate(project)  # the IR holds only what resolved cleanly, so passes are safe
     return Compiled(with_hashes(project), diagnostics, by_path, config)
+
+
+_GC_LOCK = threading.Lock()
+_GC_USERS = [0]  # compilations under way (threads may compile at once); the last one out restores the thresholds
+
+
+@contextlib.contextmanager
+def _fewer_full_collections() -> Iterator[None]:
+    """Makes the cyclic garbage collector's full collections rarer while compiling.
+
+    The front end creates millions of small objects that all stay alive (syntax tree, IR), and
+    every full collection walks all of them: on a 5 MB project that was a third of `check`'s
+    time, and more the larger the project. Young collections still run as usual, so cyclic
+    garbage is still freed; only the walks over long-lived objects become rare.
+    """
+    with _GC_LOCK:
+        if _GC_USERS[0] == 0:
+            _GC_SAVED[:] = gc.get_threshold()
+            gc.set_threshold(_GC_SAVED[0], _GC_SAVED[1], max(_GC_SAVED[2], 1000))
+        _GC_USERS[0] += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_USERS[0] -= 1
+            if _GC_USERS[0] == 0:
+                gc.set_threshold(*_GC_SAVED)
+
+
+_GC_SAVED: list[int] = []
 
 
 def load_dir(root: Path) -> Compiled:

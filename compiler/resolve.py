@@ -209,13 +209,13 @@ class Resolver:
 
     def scope(self, b: ast.Block, text: ast.Text, source: ir.Source | None = None) -> Scope:
         return Scope(
-            self.files[text.span.file],
-            text.span.start,
+            self.files[text.file],
+            text.start,
             "row" if source else "derived",
             source,
             lambda q, n, where: self.lookup(b, q, n, where),
             self.diagnostics,
-            text.span.end,
+            text.end,
             self.column_refs(source) if source else {},
         )
 
