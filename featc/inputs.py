@@ -71,8 +71,11 @@ def _trimmed(col: str) -> str:
 
 
 def base(have: str) -> str:
-    """The family of a DuckDB type name: DECIMAL(5,2) is DECIMAL."""
-    return "DECIMAL" if have.startswith("DECIMAL") else have
+    """The family of a DuckDB type name: DECIMAL(5,2) is DECIMAL; ENUM('a', 'b') (pandas categories) is ENUM."""
+    for family in ("DECIMAL", "ENUM"):
+        if have.startswith(family):
+            return family
+    return have
 
 
 def rule(col: str, t: DataType, have: str) -> Rule:
@@ -133,7 +136,7 @@ def _bool(col: str, kind: str) -> Rule | None:
 def _string(col: str, kind: str) -> Rule | None:
     if kind == "VARCHAR":
         return Rule("true", col)
-    if kind in INTEGERS:
+    if kind in INTEGERS or kind == "ENUM":
         return Rule("true", f"CAST({col} AS VARCHAR)")
     return None
 

@@ -146,6 +146,8 @@ def require(raw: Raw, needed: list[str], hint: str = "") -> None:
     """Every column featc reads must be there."""
     missing = [c for c in needed if c not in raw.names]
     if missing:
+        if len(raw.names) == 1 and any(sep in raw.names[0] for sep in ";\t|"):
+            hint += " (the header is one column: featc reads comma-separated CSV only)"
         have = ", ".join(map(shown, raw.names)) or "none"
         raise DataError(f"{raw.what}: missing column(s) {', '.join(map(shown, missing))}; it has {have}{hint}")
 

@@ -388,6 +388,13 @@ def test_string_columns_take_text_and_integers_only_from_parquet(tmp_path: Path,
     assert code == 0 and rows[0]["act__last_tag"] == "8", err
 
 
+def test_pandas_categories_are_text_for_string_columns() -> None:
+    project = featc.compile_text(FEAT.replace("TABLE", "ev"))
+    events = pd.DataFrame({"uid": [1], "at": ["2024-05-01T00:10:00Z"], "n": [1], "tag": pd.Categorical(["a"])})
+    spine = pd.DataFrame({"uid": [1], "ts": ["2024-05-01T01:00:00Z"]})
+    assert featc.training_data(project, spine, {"events": events})["act__last_tag"].tolist() == ["a"]
+
+
 def test_bool_text_is_only_true_or_false(tmp_path: Path) -> None:
     feat = FEAT.replace("tag: string", "tag: string\n    ok: bool").replace(
         "last_tag = last(tag) over 1d", "oks = count(*) filter (where ok) over 1d"
@@ -492,7 +499,7 @@ def test_materialize_at_out_of_range_is_an_error(tmp_path: Path) -> None:
         ('uid,at,n,tag\n1,2024-05-01T00:00:00Z,2,"a\n', "has a quoted field that is not closed"),
         (
             "uid;at;n;tag\n1;2024-05-01T00:00:00Z;2;a\n",
-            "missing column(s) 'uid', 'at', 'n', 'tag'; it has 'uid;at;n;tag'",
+            "it has 'uid;at;n;tag' (the header is one column: featc reads comma-separated CSV only)",
         ),
     ],
 )
