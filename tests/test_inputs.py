@@ -368,6 +368,50 @@ def test_sql_rules_and_runtime_values_agree_on_text(type_name: str) -> None:
             assert (text, value) == (text, expected)
 
 
+TYPED = [
+    (pa.array([2.0, 2.5, float("inf"), float("nan"), 1e19, -0.0]), "int"),
+    (pa.array([Decimal("2.00"), Decimal("2.50"), Decimal("-7")], pa.decimal128(5, 2)), "int"),
+    (pa.array([True, False]), "int"),
+    (pa.array([2**62, -(2**63)], pa.int64()), "int"),
+    (pa.array([7, -1], pa.int64()), "string"),
+    (pa.array([1.5]), "string"),
+    (pa.array([True]), "string"),
+    (pa.array([1, 2**62], pa.int64()), "double"),
+    (pa.array([True]), "double"),
+    (pa.array([1.0]), "bool"),
+    (pa.array([-1, 1714525199999999900, 5], pa.timestamp("ns")), "timestamp"),
+    (pa.array([-1, 1714525199999999900], pa.timestamp("ns", tz="Asia/Tokyo")), "timestamp"),
+    (pa.array([-1, 1714525199999999900], pa.timestamp("ns")), "date"),
+    (pa.array([0, 1714525199999999], pa.timestamp("us", tz="America/New_York")), "date"),
+    (pa.array([0, 19000], pa.date32()), "timestamp"),
+    (pa.array([0], pa.int64()), "timestamp"),
+    (pa.array([1.5]), "date"),
+]
+
+
+@pytest.mark.parametrize(("values", "type_name"), TYPED, ids=[f"{v.type}-{t}" for v, t in TYPED])
+def test_sql_rules_and_runtime_values_agree_on_typed_values(values: pa.Array, type_name: str) -> None:
+    """Parquet and Arrow bring their own types: the SQL path and `ingest` still give one verdict per value."""
+    from featc.compiler.types import DataType
+    from featc.inputs import rule
+    from featc.runtime.values import parse
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("t", pa.table({"x": values}))
+    have = con.execute("SELECT column_type FROM (DESCRIBE t)").fetchone()[0]
+    r = rule('"x"', DataType(type_name), have)
+    got = con.execute(f"SELECT {r.ok}, {r.value} FROM t").fetchall()
+    for python, (ok, value) in zip(values.to_pylist(), got, strict=True):
+        try:
+            expected, accepted = parse(python, type_name), True
+        except featc.DataError:
+            expected, accepted = None, False
+        assert (python, bool(ok)) == (python, accepted)
+        if accepted:
+            assert (python, value) == (python, expected)
+
+
 # ---------------------------------------------------------------- other types
 
 
