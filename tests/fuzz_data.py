@@ -273,6 +273,8 @@ def _retype(col: pa.Array, kind: str, how: str) -> pa.Array:
         )
     if how == "ns" and kind == "timestamp":
         return pa.array(_each(lambda v: v * 1000 + 999, col.cast(pa.int64()).to_pylist()), pa.timestamp("ns"))
+    if how == "ns_before_1970" and kind == "timestamp":  # negative epochs with a sub-microsecond part
+        return pa.array([-(i * 1_000_003 + 1) for i in range(n)], pa.timestamp("ns"))
     if how == "tz" and kind == "timestamp":
         return col.cast(pa.timestamp("us", tz="+14:00"))
     if how == "date" and kind == "timestamp":
@@ -298,8 +300,8 @@ def _retype(col: pa.Array, kind: str, how: str) -> pa.Array:
     return col
 
 
-RETYPES = ["strings", "int", "decimal", "ns", "tz", "date", "far", "float_for_text", "int_for_text", "binary", "bool",
-           "null", "uint64", "dictionary", "none"]  # fmt: skip
+RETYPES = ["strings", "int", "decimal", "ns", "ns_before_1970", "tz", "date", "far", "float_for_text",
+           "int_for_text", "binary", "bool", "null", "uint64", "dictionary", "none"]  # fmt: skip
 BROKEN = ["corrupt", "truncated", "garbage", "csv_text", "empty_file", "zero_rows", "missing_column", "extra_column"]
 
 
@@ -361,7 +363,10 @@ def second_entity() -> str:
 
 def derived_chain(n: int) -> str:
     """The example plus ``n`` derived features, each the previous one plus 1."""
-    blocks = [f"derived chain{i} {{\n  entity: restaurant\n  features {{\n    x = chain{i + 1}.x + 1\n  }}\n}}\n" for i in range(n)]  # fmt: skip
+    blocks = [
+        f"derived chain{i} {{\n  entity: restaurant\n  features {{\n    x = chain{i + 1}.x + 1\n  }}\n}}\n"
+        for i in range(n)
+    ]
     last = (
         f"derived chain{n} {{\n  entity: restaurant\n  features {{\n    x = restaurant_activity.orders_30m\n  }}\n}}\n"
     )
@@ -505,7 +510,9 @@ def flags(command: str, draw: st.DrawFn) -> list[str]:
                 [["--spine", f"{{root}}/{spine}"], ["--timestamp-column", draw(st.sampled_from(TIMESTAMP_COLUMNS))]]
             )
         )
-    return draw(st.sampled_from([["--at", draw(st.sampled_from(INSTANTS))], ["--entity", draw(st.sampled_from(ENTITIES))]]))  # fmt: skip
+    return draw(
+        st.sampled_from([["--at", draw(st.sampled_from(INSTANTS))], ["--entity", draw(st.sampled_from(ENTITIES))]])
+    )
 
 
 def base_args(command: str, out: str) -> list[str]:
@@ -554,7 +561,9 @@ def scenarios(draw: st.DrawFn, commands: tuple[str, ...] = tuple(COMMANDS)) -> S
     return Scenario(command, tuple(args), tuple(sorted(files.items())), locked)
 
 
-def scenario(command: str, *args: str, files: Mapping[str, FileContent] | None = None, readonly: tuple[str, ...] = ()) -> Scenario:  # fmt: skip
+def scenario(
+    command: str, *args: str, files: Mapping[str, FileContent] | None = None, readonly: tuple[str, ...] = ()
+) -> Scenario:
     """A hand-written scenario: `scenario("check", "{root}", files={"featc.toml": b"..."})`."""
     return Scenario(command, args, tuple(sorted((files or {}).items())), readonly)
 
@@ -565,7 +574,9 @@ def training(*extra: str, files: Mapping[str, FileContent] | None = None) -> Sce
     return scenario("training-data", *args, files=files)
 
 
-def materialize(*extra: str, at: str = "2024-05-04T00:00:00Z", files: Mapping[str, FileContent] | None = None) -> Scenario:  # fmt: skip
+def materialize(
+    *extra: str, at: str = "2024-05-04T00:00:00Z", files: Mapping[str, FileContent] | None = None
+) -> Scenario:
     return scenario("materialize", "{root}", "--at", at, "--out", "{root}/out/m", *extra, files=files)
 
 
@@ -581,7 +592,9 @@ def csv_column(table: str, column: str, value: str) -> bytes:
     """The table's CSV with every value of ``column`` replaced."""
     rows = parse_csv(BASE[f"data/{table}.csv"])
     j = rows[0].index(column)
-    return "".join(",".join(v if i == 0 or k != j else value for k, v in enumerate(r)) + "\n" for i, r in enumerate(rows)).encode()  # fmt: skip
+    return "".join(
+        ",".join(v if i == 0 or k != j else value for k, v in enumerate(r)) + "\n" for i, r in enumerate(rows)
+    ).encode()
 
 
 def csv_plus_column(table: str, name: str) -> bytes:
