@@ -7,7 +7,6 @@ that name and type errors can point inside them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Literal
 
 from .ir import Span
@@ -20,11 +19,11 @@ def _span(self: Name | Text | Duration | WindowSpec | Block) -> Span:
     return Span(file=self.file, start=self.start, end=self.end)
 
 
-# Nodes keep (file, start, end) and build their Span on first use: a project has several names
-# per line, and most of them never appear in a diagnostic or in the IR.
+# Nodes keep (file, start, end) and build their Span when asked: a project has several names per
+# line, and most of them never appear in a diagnostic or in the IR. Slots keep each node small.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Name:
     """A word and where it is."""
 
@@ -33,16 +32,16 @@ class Name:
     start: int
     end: int
 
-    span = cached_property(_span)
+    span = property(_span)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TypedName:
     name: Name
     type: Name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Text:
     """Raw text of a property value or expression, starting at ``start``; the span is built on first use."""
 
@@ -51,20 +50,20 @@ class Text:
     start: int
     end: int
 
-    span = cached_property(_span)
+    span = property(_span)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Duration:
     us: int
     file: str
     start: int
     end: int
 
-    span = cached_property(_span)
+    span = property(_span)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WindowSpec:
     forward: bool  # `over next D`
     duration: Duration
@@ -72,10 +71,10 @@ class WindowSpec:
     start: int
     end: int
 
-    span = cached_property(_span)
+    span = property(_span)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RefreshSpec:
     continuous: bool
     every: Duration | None
@@ -83,7 +82,7 @@ class RefreshSpec:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FeatureDef:
     name: Name
     expr: Text
@@ -91,7 +90,7 @@ class FeatureDef:
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class Block:
     kind: BlockKind
     name: Name

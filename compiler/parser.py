@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -104,7 +105,7 @@ class Parser:
             end = self.pos + (1 if self.pos < len(self.text) and self.text[self.pos] != "\n" else 0)
             raise self.error("E001", f"expected {what}, found {self.found()}", self.pos, end, label=f"expected {what}")
         self.pos = m.end()
-        return ast.Name(m.group(), self.path, m.start(), m.end())
+        return ast.Name(sys.intern(m.group()), self.path, m.start(), m.end())  # keywords and names repeat
 
     def end_of_line(self) -> None:
         """Requires nothing but a comment before the end of the line (or a closing brace)."""

@@ -23,6 +23,7 @@ from .parser import parse
 from .passes import validate
 from .resolve import resolve
 from .source import SourceFile
+from .sql_parse import clear_cache
 from .toml_spans import locate
 
 CONFIG = "featc.toml"
@@ -76,6 +77,7 @@ def _compile(
         diagnostics += diags
     by_path = {f.path: f for f in files}
     project, diags = resolve(by_path, blocks, config.name)
+    del blocks  # the syntax tree is as large as the IR: free it before hashing copies the IR
     diagnostics += diags
     if config_file is not None:
         by_path[config_file.path] = config_file
@@ -90,7 +92,7 @@ _GC_USERS = [0]  # compilations under way (threads may compile at once); the las
 
 @contextlib.contextmanager
 def _fewer_full_collections() -> Iterator[None]:
-    """Makes the cyclic garbage collector's full collections rarer while compiling.
+    """Makes the cyclic garbage collector's full collections rarer while compiling; frees the parse cache after.
 
     The front end creates millions of small objects that all stay alive (syntax tree, IR), and
     every full collection walks all of them: on a 5 MB project that was a third of `check`'s
@@ -109,6 +111,7 @@ def _fewer_full_collections() -> Iterator[None]:
             _GC_USERS[0] -= 1
             if _GC_USERS[0] == 0:
                 gc.set_threshold(*_GC_SAVED)
+                clear_cache()
 
 
 _GC_SAVED: list[int] = []

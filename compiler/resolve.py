@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from sqlglot import exp
 
@@ -24,6 +24,7 @@ from .sql_parse import parse_text
 from .types import TYPE_NAMES, DataType
 
 GROUP_KINDS = ("features", "label", "derived")
+N = TypeVar("N", bound=ir.Node)
 
 
 @dataclass
@@ -41,8 +42,13 @@ class Resolver:
     leaky: dict[tuple[str, str], str] = field(default_factory=dict)  # derived feature -> the label it reads
     resolving: list[tuple[str, str]] = field(default_factory=list)
     agg_types: dict[tuple[str, str], DataType] = field(default_factory=dict)  # aggregate feature -> its type
+    interned: dict[ir.Node, ir.Node] = field(default_factory=dict)  # see shared()
     refs: dict[str, dict[str, ir.ColumnRef]] = field(default_factory=dict)  # see column_refs()
     members: dict[str, dict[str, ast.FeatureDef | ast.TypedName]] = field(default_factory=dict)  # see member()
+
+    def shared(self, node: N) -> N:
+        """One object for equal IR values: the IR is immutable, and a project repeats its windows and columns."""
+        return self.interned.setdefault(node, node)  # type: ignore[return-value]
 
     def error(self, code: str, message: str, span: ir.Span | None, **kw: object) -> None:
         self.diagnostics.append(Diagnostic.make(code, message, span, **kw))  # type: ignore[arg-type]
@@ -112,7 +118,7 @@ class Resolver:
                 continue
             first[d.name.text] = d.name
             if t is not None:
-                out[d.name.text] = ir.Column(name=d.name.text, type=t)
+                out[d.name.text] = self.shared(ir.Column(name=d.name.text, type=t))
         return tuple(out.values())
 
     def entity(self, b: ast.Block) -> None:
@@ -223,14 +229,16 @@ class Resolver:
         """The source's columns as references, built once per source and shared by every expression over it."""
         refs = self.refs.get(source.name)
         if refs is None:
-            refs = self.refs[source.name] = {c.name: ir.ColumnRef(type=c.type, name=c.name) for c in source.columns}
+            refs = self.refs[source.name] = {
+                c.name: self.shared(ir.ColumnRef(type=c.type, name=c.name)) for c in source.columns
+            }
         return refs
 
     def refresh(self, b: ast.Block) -> ir.Refresh:
         r = b.refresh
         if r is None or r.continuous or r.every is None:
-            return ir.Refresh()
-        return ir.Refresh(mode="batch", every_us=r.every.us, lag_us=r.lag.us if r.lag else 0)
+            return self.shared(ir.Refresh())
+        return self.shared(ir.Refresh(mode="batch", every_us=r.every.us, lag_us=r.lag.us if r.lag else 0))
 
     def aggregate_group(self, b: ast.Block) -> None:
         entity = self.group_entity(b)
@@ -280,7 +288,7 @@ class Resolver:
                     help="write `over next <duration>`, e.g. `over next 1h`",
                 )
                 return None
-            return ir.Window(kind="forward", us=w.duration.us)
+            return self.shared(ir.Window(kind="forward", us=w.duration.us))
         if w is not None and w.forward:
             self.error(
                 "E302",
@@ -290,7 +298,7 @@ class Resolver:
                 help="use `over <duration>` here; put forward-looking aggregations in a `label` block",
             )
             return None
-        return ir.Window(kind="trailing", us=w.duration.us) if w else ir.Window(kind="lifetime")
+        return self.shared(ir.Window(kind="trailing", us=w.duration.us) if w else ir.Window(kind="lifetime"))
 
     # ------------------------------------------------------------ derived
 

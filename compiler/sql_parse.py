@@ -33,6 +33,11 @@ def _tools() -> tuple[Tokenizer, Parser]:
     return tools
 
 
+def clear_cache() -> None:
+    """Drops the cached trees (after a compilation: they are only worth keeping during one)."""
+    _parsed.cache_clear()
+
+
 def parse_text(text: str) -> exp.Expr:
     """``sqlglot.parse_one(text)`` with reused tools; raises sqlglot's errors. Cached: callers must not mutate it."""
     return _parsed(text)[0]
