@@ -233,6 +233,12 @@ def huge_field_csv(table: str, size: int = 2_100_000) -> bytes:
     return "".join(",".join(r) + "\n" for r in rows).encode()
 
 
+def long_csv(table: str, last: bytes, copies: int = 500) -> bytes:
+    """The table's rows ``copies`` times (past DuckDB's 20,480-row sniffing sample), then ``last``."""
+    lines = BASE[f"data/{table}.csv"].splitlines(keepends=True)
+    return lines[0] + b"".join(lines[1:] * copies) + last
+
+
 # ---------------------------------------------------------------- Parquet
 
 

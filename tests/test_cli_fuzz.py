@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 import pytest
 from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, example, given, note, settings
-from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
 from featc.cli import main
 
@@ -100,7 +100,8 @@ def inputs(s: Scenario, files: dict[str, str]) -> list[str]:
 
 def check(s: Scenario) -> None:
     """The property for one run (see the module docstring)."""
-    note(s.shell())
+    if currently_in_test_context():
+        note(s.shell())
     result, before, after = invoke(s)
     output = result.stdout + result.stderr
     where = f"\n$ {s.shell()}\nexit {result.exit_code}\n{excerpt(output)}"
@@ -249,14 +250,31 @@ def test_cli_never_exits_2_nor_touches_inputs(s: Scenario) -> None:
     check(s)
 
 
-@pytest.mark.filterwarnings("ignore:Generating overly large repr")
-@settings(CLI_FUZZ, max_examples=min(EXAMPLES, 4))
-@given(st.sampled_from(fd.TABLES), st.sampled_from(["training-data", "materialize"]))
-@example("orders", "training-data")
-@example("spine", "training-data")
-def test_fields_beyond_duckdbs_line_limit(table: str, command: str) -> None:
-    """A field over 2 MB on one line: DuckDB's reader limit, which must be a data error, not a crash."""
-    files = {f"data/{table}.csv": fd.huge_field_csv(table)}
+LARGE = {
+    "orders field over 2 MB": ("orders", fd.huge_field_csv("orders")),
+    "spine field over 2 MB": ("spine", fd.huge_field_csv("spine")),
+    "short row after the sniffer sample": ("orders", fd.long_csv("orders", b"o9,r001\n")),
+    "long row after the sniffer sample": (
+        "orders",
+        fd.long_csv("orders", b"o9,r001,c1,1.0,ok,2024-05-01T00:00:00Z,x\n"),
+    ),
+    "bad byte after the sniffer sample": (
+        "orders",
+        fd.long_csv("orders", b"o9,r\xff1,c1,1.0,ok,2024-05-01T00:00:00Z\n"),
+    ),
+    "spine short row after the sample": ("spine", fd.long_csv("spine", b"r001\n")),
+}
+
+
+@pytest.mark.parametrize("command", ["training-data", "materialize"])
+@pytest.mark.parametrize("case", list(LARGE))
+def test_large_files_with_one_defect(case: str, command: str) -> None:
+    """Defects DuckDB meets only while reading (a line over its 2 MB limit, a bad row past the 20,480
+    rows it sniffs): data errors with the line, not crashes. A few files of a few MB, so not drawn."""
+    table, data = LARGE[case]
+    if command == "materialize" and table == "spine":
+        pytest.skip("materialize reads no spine")
+    files = {f"data/{table}.csv": data}
     check(training(files=files) if command == "training-data" else materialize(files=files))
 
 
