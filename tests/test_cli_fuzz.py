@@ -178,7 +178,10 @@ ISSUE_CASES = [
     # tracebacks for user mistakes
     training(files={"features.feat": fd.FEAT.replace("table: raw.orders", "table: a.b.c")}),
     training(files={"features.feat": fd.FEAT.replace("table: raw.orders", "table: a.b.c.d")}),
-    materialize(files={**INT_TOTAL, "data/orders.csv": fd.csv_column("orders", "total", "9223372036854775807")}),
+    materialize(
+        at="2024-05-01T03:00:00Z",  # after the 50 orders, so that the 1d sum overflows
+        files={**INT_TOTAL, "data/orders.csv": fd.csv_column("orders", "total", "9223372036854775807")},
+    ),
     training(files={"data/orders.csv": fd.BASE["data/orders.csv"].replace(b"r001", b"r\xff01")}),
     training(files={"data/spine.csv": fd.BASE["data/spine.csv"].replace(b"r005", b"r\xc3\x28")}),
     training(files={"data/orders.csv": fd.BASE["data/orders.csv"].rstrip(b"\n") + b",extra\n"}),
