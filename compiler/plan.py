@@ -19,6 +19,11 @@ from .types import DataType
 
 StageKind = Literal["frame", "distinct_trailing", "distinct_forward"]
 
+STAGE_SIZE = 200
+"""Aggregations per stage at most. DuckDB binds the window expressions of one SELECT in time
+quadratic in their number (1,000 take 1 s, 4,000 take 9 s); stages of 200 keep a query of any
+size linear, at the price of one more join on the row id per 200 features (bench/features_scaling.py)."""
+
 
 @dataclass(frozen=True)
 class Instant:
@@ -171,7 +176,7 @@ class _Builder:
         self.plan = Plan(project, names if names is not None else namespace(project))
         self.distinct_windows = distinct_windows
         self._scans: dict[tuple[str, str, ir.Expr | None], Scan] = {}
-        self._stages: dict[tuple[str, Instant, StageKind], Stage] = {}
+        self._stages: dict[tuple[str, Instant, StageKind], Stage] = {}  # the open (not yet full) stage
 
     def scan(self, group: ir.Group) -> Scan:
         assert group.source is not None, f"group {group.name} aggregates without a source"
@@ -189,7 +194,7 @@ class _Builder:
     def stage(self, scan: Scan, instant: Instant, kind: StageKind) -> Stage:
         key = (scan.name, instant, kind)
         st = self._stages.get(key)
-        if st is None:
+        if st is None or len(st.aggs) >= STAGE_SIZE:
             suffix = "" if kind == "frame" else "_" + kind
             name = self.plan.names.fresh(f"{scan.name.removeprefix('scan_')}_{instant.tag}{suffix}")
             st = Stage(name, kind, scan, instant)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlglot import exp
 
 from featc.dialects import get_dialect
-from featc.dialects.base import Dialect, and_all, is_null, not_null, num, paren, when
+from featc.dialects.base import Dialect, and_all, not_null, num, paren, when
 
 from .. import ir
 from ..lineage import lineage
@@ -26,6 +27,7 @@ from ..plan import plan_training as _plan_training
 from ..types import DataType
 
 _OVERFLOW = ("sum", "avg")
+_T = TypeVar("_T")
 _SAFE = re.compile(r"[a-z_][a-z0-9_]*")
 
 
@@ -130,6 +132,14 @@ class _Emitter:
         self.guard = guard_null_instant
         self.ctes: list[tuple[str, exp.Expr]] = []
         self.probe_names = {pr: plan.names.fresh(f"probe_{pr[0].name}_{pr[1].tag}") for pr in plan.probes()}
+        self.values: dict[str, tuple[str, dict[tuple[str, str], str]]] = {}  # scan -> (CTE, (fn, input) -> column)
+        for sc in plan.scans:
+            pairs = _unique(
+                [(a.fn, a.input.name) for st in plan.stages if st.scan is sc for a in st.aggs if _lookup(a)]
+            )
+            if pairs:
+                cols: dict[tuple[str, str], str] = {(fn, inp): sc.names.fresh(f"{fn}_{inp}") for fn, inp in pairs}
+                self.values[sc.name] = (plan.names.fresh(f"{sc.name}_values"), cols)
 
     def query(self, final: exp.Select) -> exp.Expr:
         ctes = [exp.CTE(this=q, alias=exp.TableAlias(this=ident(n))) for n, q in self.ctes]
@@ -139,6 +149,8 @@ class _Emitter:
     def build(self) -> None:
         for sc in self.plan.scans:
             self.ctes.append((sc.name, self.scan(sc)))
+            if sc.name in self.values:
+                self.ctes.append((self.values[sc.name][0], self.vals(sc)))
         for (entity, instant), name in self.probe_names.items():
             self.ctes.append((name, self.probe(entity, instant)))
         for st in self.plan.stages:
@@ -173,6 +185,16 @@ class _Emitter:
 
         return self.d.lower(e, refs)
 
+    def vals(self, sc: Scan) -> exp.Select:
+        """Per (keys, instant) the largest/smallest input: resolves last/first ties exactly."""
+        cols = []
+        for (fn, inp), name in self.values[sc.name][1].items():
+            func = exp.Max(this=col(inp)) if fn == "last" else exp.Min(this=col(inp))
+            cols.append(alias(func, name))
+        group = [col(k) for k in keys_of(sc.entity)] + [col(self.n.ts)]
+        q = select(*[c.copy() for c in group], *cols).from_(table(sc.name), copy=False)
+        return q.group_by(*group, copy=False)
+
     # ------------------------------------------------------------ probes
 
     def probe(self, entity: ir.Entity, instant: Instant) -> exp.Select:
@@ -197,11 +219,12 @@ class _Emitter:
     # ------------------------------------------------------------ frame stages
 
     def frame_stage(self, st: Stage) -> exp.Select:
-        """UNION ALL of probes and scan rows, RANGE-framed windows, then last/first values; probe rows kept.
+        """UNION ALL of probes and scan rows, RANGE-framed windows, probe rows kept; then last/first values.
 
-        Every column is a window over the same rows, so the stage costs one select whatever the
-        number of features: no join per feature (a join per last/first made planning and memory
-        quadratic in the number of features: bench/features_scaling.py).
+        A last/first feature's window gives the winning instant; a join to the scan's values picks
+        the value there. Features whose winner does not depend on the window length share one join
+        (``_lookup_groups``), so the joins grow with distinct inputs, not with features: a join per
+        feature over a stage thousands of columns wide was quadratic (bench/features_scaling.py).
         """
         n, local = self.n, st.scan.names.scope()
         keys = keys_of(st.scan.entity)
@@ -215,32 +238,21 @@ class _Emitter:
             copy=False,
         )
         wcols = [local.fresh(f"__w{i}") for i in range(len(st.aggs))]
-        lookups = {i: local.fresh(f"__v{i}") for i, a in enumerate(st.aggs) if a.fn in ("last", "first")}
-        carried = [col(n.ts), *map(col, _unique([st.aggs[i].input.name for i in lookups]))] if lookups else []
         wins = [alias(self.window_agg(a, keys, flags), w) for a, w in zip(st.aggs, wcols, strict=True)]
-        inner = select(col(n.rid), *map(col, keys), *carried, *wins).from_(subquery(union, n.union), copy=False)
-        src, alias_ = subquery(inner, n.windows), n.windows
-        if lookups:
-            found = [alias(self.lookup(st.aggs[i], keys, wcols[i]), v) for i, v in lookups.items()]
-            plain = [col(w) for i, w in enumerate(wcols) if i not in lookups]
-            level = select(col(n.rid), *plain, *found).from_(src, copy=False)
-            src, alias_ = subquery(level, n.lookups), n.lookups
-        outs = [alias(self.stage_column(a, col(lookups.get(i, wcols[i]))), a.column) for i, a in enumerate(st.aggs)]
-        out = select(col(n.rid, alias_), *outs).from_(src, copy=False)
-        return out.where(not_null(col(n.rid, alias_)), copy=False)
-
-    def lookup(self, a: AggSpec, keys: list[str], winner: str) -> exp.Expr:
-        """The value at the winning instant: the scan rows there share a partition with the probe.
-
-        Scan rows are labelled with their own instant, probe rows with the instant ``winner``
-        found; MAX (last) or MIN (first) of the scan rows' inputs in that partition is the value,
-        ties at one instant resolved as the contract says. A window, not a join, per feature.
-        """
-        scan_row = is_null(col(self.n.rid))
-        value = when(scan_row, col(a.input.name))
-        func = exp.Max(this=value) if a.fn == "last" else exp.Min(this=value)
-        label = when(scan_row.copy(), col(self.n.ts), col(winner))
-        return exp.Window(this=func, partition_by=[*map(col, keys), label])
+        inner = select(col(n.rid), *map(col, keys), *wins).from_(subquery(union, n.union), copy=False)
+        out = select(col(n.rid, n.windows)).from_(subquery(inner, n.windows), copy=False)
+        value = {i: col(w, n.windows) for i, w in enumerate(wcols)}
+        for lead, members in _lookup_groups(st.aggs).items():
+            v = local.fresh(f"v{lead}")
+            on = [eq(col(k, n.windows), col(k, v)) for k in keys]
+            on.append(eq(col(wcols[lead], n.windows), col(n.ts, v)))
+            out = out.join(table(self.values[st.scan.name][0], v), on=and_all(on), join_type="left", copy=False)
+            for i in members:
+                a = st.aggs[i]
+                found = col(self.values[st.scan.name][1][a.fn, a.input.name], v)
+                value[i] = found if i == lead else when(not_null(col(wcols[i], n.windows)), found)
+        outs = [alias(self.stage_column(a, value[i]), a.column) for i, a in enumerate(st.aggs)]
+        return out.select(*outs, copy=False).where(not_null(col(n.rid, n.windows)), copy=False)
 
     def stage_column(self, a: AggSpec, value: exp.Expr) -> exp.Expr:
         """A stage's output column: sums and averages take their declared type (an int sum checked for overflow)."""
@@ -314,10 +326,10 @@ class _Emitter:
 
     # ------------------------------------------------------------ final select
 
-    def stage_value(self, out: Output) -> exp.Expr:
+    def stage_value(self, out: Output, relation: str) -> exp.Expr:
         """A stage column; sums and averages of finite doubles can overflow, and infinity never leaves."""
         assert out.stage is not None and out.feature.agg is not None
-        value = col(out.column, out.stage)
+        value = col(out.column, relation)
         overflows = out.feature.type == DataType.DOUBLE and out.feature.agg.fn in _OVERFLOW
         return self.d.finite(value) if overflows else value
 
@@ -340,11 +352,15 @@ class _Emitter:
     def final(self, spine_cols: Sequence[str], order: Sequence[str]) -> exp.Select:
         """Stage columns joined to the spine, then derived features a dependency level per CTE."""
         n = self.n
-        stage_cols = [alias(self.stage_value(o), o.column) for o in self.plan.outputs if o.stage is not None]
+        relations = self.combine([(st.name, [a.column for a in st.aggs]) for st in self.plan.stages])
+        owner = {c: r for r, cols in relations for c in cols}
+        stage_cols = [
+            alias(self.stage_value(o, owner[o.column]), o.column) for o in self.plan.outputs if o.stage is not None
+        ]
         spine_all = exp.Column(this=exp.Star(), table=ident(n.spine))
         q = select(spine_all, *stage_cols).from_(table(n.spine), copy=False)
-        for st in self.plan.stages:
-            q = q.join(table(st.name), on=eq(col(n.rid, n.spine), col(n.rid, st.name)), join_type="left", copy=False)
+        for r, _ in relations:
+            q = q.join(table(r), on=eq(col(n.rid, n.spine), col(n.rid, r)), join_type="left", copy=False)
         self.ctes.append((n.features, q))
         last = n.features
         for depth, level in enumerate(lineage(self.plan.project).levels(), 1):
@@ -357,9 +373,65 @@ class _Emitter:
         cols = [col(c) for c in [*spine_cols, *(o.column for o in self.plan.outputs)]]
         return select(*cols).from_(table(last), copy=False).order_by(*[col(c) for c in order], copy=False)
 
+    def combine(self, relations: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+        """Stages joined on the row id at most ``FAN_IN`` at a time, so no join carries every column.
 
-def _unique(names: list[str]) -> list[str]:
+        Every stage has one row per probe row, all with the same row ids, so stages join each other
+        exactly. A chain of joins onto the spine carries each stage's columns through every later
+        join: quadratic when thousands of features make dozens of stages. Grouping them into CTEs of
+        ``FAN_IN`` keeps the columns carried within a factor of the tree's depth.
+        """
+        rid = self.n.rid
+        while len(relations) > FAN_IN:
+            grouped = []
+            for at in range(0, len(relations), FAN_IN):
+                chunk = relations[at : at + FAN_IN]
+                first = chunk[0][0]
+                cols = [c for _, cs in chunk for c in cs]
+                q = select(col(rid, first), *[col(c, r) for r, cs in chunk for c in cs]).from_(table(first), copy=False)
+                for r, _ in chunk[1:]:
+                    q = q.join(table(r), on=eq(col(rid, first), col(rid, r)), join_type="left", copy=False)
+                name = self.plan.names.fresh("__stages")
+                self.ctes.append((name, q))
+                grouped.append((name, cols))
+            relations = grouped
+        return relations
+
+
+FAN_IN = 8
+
+
+def _unique(names: list[_T]) -> list[_T]:
     return list(dict.fromkeys(names))
+
+
+def _lookup(a: AggSpec) -> bool:
+    return a.fn in ("last", "first")
+
+
+def _lookup_groups(aggs: Sequence[AggSpec]) -> dict[int, list[int]]:
+    """last/first features that can share one value join: lead feature (the widest window) -> members.
+
+    The winner of ``last`` over a trailing or lifetime window, if there is one, is the latest
+    non-null instant before t whatever the length; so is the winner of ``first`` over a forward
+    window (the earliest at or after t) and of ``first`` over the lifetime. Those share a join on
+    the widest member's winner, the others gated on their own winner being non-null. ``first``
+    over a trailing window and ``last`` over a forward one depend on the length: one join each
+    (shared by identical windows).
+    """
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for i, a in enumerate(aggs):
+        if not _lookup(a):
+            continue
+        kind = a.window.kind
+        shared = (a.fn == "last" and kind != "forward") or (a.fn == "first" and kind != "trailing")
+        key = (a.fn, a.input.name, kind == "forward", None if shared else a.window)
+        groups.setdefault(key, []).append(i)
+    out: dict[int, list[int]] = {}
+    for members in groups.values():
+        lead = max(members, key=lambda i: (aggs[i].window.kind == "lifetime", aggs[i].window.us, -i))
+        out[lead] = members
+    return out
 
 
 # ---------------------------------------------------------------- public API

@@ -40,6 +40,17 @@ WITH __spine AS (
     )
     AND NOT "at" IS NULL
     AND NOT user_id IS NULL
+), scan_events_values AS (
+  SELECT
+    user_id,
+    __ts,
+    MAX(in_3) AS last_in_3,
+    MIN(in_3) AS first_in_3,
+    MAX(in_2) AS last_in_2
+  FROM scan_events
+  GROUP BY
+    user_id,
+    __ts
 ), scan_events_2 AS (
   SELECT
     CAST(user_id AS BIGINT) AS user_id,
@@ -58,169 +69,153 @@ WITH __spine AS (
     NOT __as_of IS NULL
 ), events_exact AS (
   SELECT
-    l.__rid,
-    __w0 AS activity__n_1h,
-    __w1 AS activity__n_amount_1d,
-    __w2 AS activity__kinds_1d,
-    __w3 AS activity__kinds_all,
+    w.__rid,
+    w.__w0 AS activity__n_1h,
+    w.__w1 AS activity__n_amount_1d,
+    w.__w2 AS activity__kinds_1d,
+    w.__w3 AS activity__kinds_all,
     CASE
-      WHEN __w4 < -9223372036854775808 OR __w4 > 9223372036854775807
+      WHEN w.__w4 < -9223372036854775808 OR w.__w4 > 9223372036854775807
       THEN ERROR(
         'featc: the sum in feature `activity.qty_1d` overflows int64 (the sum of its values is beyond ±2^63)'
       )
-      ELSE CAST(__w4 AS BIGINT)
+      ELSE CAST(w.__w4 AS BIGINT)
     END AS activity__qty_1d,
-    CAST(__w5 AS DOUBLE) AS activity__amount_7d,
-    CAST(__w6 AS DOUBLE) AS activity__avg_1d,
-    __w7 AS activity__min_1d,
-    __w8 AS activity__max_kind,
-    __v9 AS activity__last_kind,
-    __v10 AS activity__first_kind,
-    __v11 AS activity__last_ever,
-    __w12 AS activity__ok_1d,
-    CAST(__w13 AS DOUBLE) AS activity__big_1h,
-    __w14 AS activity__lifetime
+    CAST(w.__w5 AS DOUBLE) AS activity__amount_7d,
+    CAST(w.__w6 AS DOUBLE) AS activity__avg_1d,
+    w.__w7 AS activity__min_1d,
+    w.__w8 AS activity__max_kind,
+    v9.last_in_3 AS activity__last_kind,
+    v10.first_in_3 AS activity__first_kind,
+    v11.last_in_2 AS activity__last_ever,
+    w.__w12 AS activity__ok_1d,
+    CAST(w.__w13 AS DOUBLE) AS activity__big_1h,
+    w.__w14 AS activity__lifetime
   FROM (
     SELECT
       __rid,
-      __w0,
-      __w1,
-      __w2,
-      __w3,
-      __w4,
-      __w5,
-      __w6,
-      __w7,
-      __w8,
-      __w12,
-      __w13,
-      __w14,
-      MAX(CASE WHEN __rid IS NULL THEN in_3 END) OVER (PARTITION BY user_id, CASE WHEN __rid IS NULL THEN __ts ELSE __w9 END) AS __v9,
-      MIN(CASE WHEN __rid IS NULL THEN in_3 END) OVER (PARTITION BY user_id, CASE WHEN __rid IS NULL THEN __ts ELSE __w10 END) AS __v10,
-      MAX(CASE WHEN __rid IS NULL THEN in_2 END) OVER (PARTITION BY user_id, CASE WHEN __rid IS NULL THEN __ts ELSE __w11 END) AS __v11
+      user_id,
+      COUNT(in_1) OVER (
+        PARTITION BY user_id
+        ORDER BY __ts
+        RANGE BETWEEN 3600000000 PRECEDING AND 1 PRECEDING
+      ) AS __w0,
+      COUNT(in_2) OVER (
+        PARTITION BY user_id
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS __w1,
+      COUNT(DISTINCT in_3) OVER (
+        PARTITION BY user_id
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS __w2,
+      COUNT(first_in_3_2) OVER (
+        PARTITION BY user_id
+        ORDER BY __ts
+        RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+      ) AS __w3,
+      SUM(in_4) OVER (
+        PARTITION BY user_id
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS __w4,
+      SUM(in_5) OVER (
+        PARTITION BY user_id
+        ORDER BY __ts
+        RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
+      ) AS __w5,
+      AVG(in_2) OVER (
+        PARTITION BY user_id
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS __w6,
+      MIN(in_2) OVER (
+        PARTITION BY user_id
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS __w7,
+      MAX(in_3) OVER (
+        PARTITION BY user_id
+        ORDER BY __ts
+        RANGE BETWEEN 7200000000 PRECEDING AND 1 PRECEDING
+      ) AS __w8,
+      MAX(CASE WHEN NOT in_3 IS NULL THEN __ts END) OVER (
+        PARTITION BY user_id
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS __w9,
+      MIN(CASE WHEN NOT in_3 IS NULL THEN __ts END) OVER (
+        PARTITION BY user_id
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS __w10,
+      MAX(CASE WHEN NOT in_2 IS NULL THEN __ts END) OVER (
+        PARTITION BY user_id
+        ORDER BY __ts
+        RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+      ) AS __w11,
+      COUNT(in_6) OVER (
+        PARTITION BY user_id
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS __w12,
+      SUM(in_7) OVER (
+        PARTITION BY user_id
+        ORDER BY __ts
+        RANGE BETWEEN 3600000000 PRECEDING AND 1 PRECEDING
+      ) AS __w13,
+      COUNT(in_1) OVER (
+        PARTITION BY user_id
+        ORDER BY __ts
+        RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+      ) AS __w14
     FROM (
       SELECT
         __rid,
         user_id,
         __ts,
-        in_3,
+        CAST(NULL AS BIGINT) AS in_1,
+        CAST(NULL AS DOUBLE) AS in_2,
+        CAST(NULL AS TEXT) AS in_3,
+        CAST(NULL AS BIGINT) AS in_4,
+        CAST(NULL AS DOUBLE) AS in_5,
+        CAST(NULL AS BIGINT) AS in_6,
+        CAST(NULL AS DOUBLE) AS in_7,
+        CAST(NULL AS BIGINT) AS first_in_3_2
+      FROM probe_user_exact
+      UNION ALL
+      SELECT
+        NULL AS __rid,
+        user_id,
+        __ts,
+        in_1,
         in_2,
-        COUNT(in_1) OVER (
-          PARTITION BY user_id
-          ORDER BY __ts
-          RANGE BETWEEN 3600000000 PRECEDING AND 1 PRECEDING
-        ) AS __w0,
-        COUNT(in_2) OVER (
-          PARTITION BY user_id
-          ORDER BY __ts
-          RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-        ) AS __w1,
-        COUNT(DISTINCT in_3) OVER (
-          PARTITION BY user_id
-          ORDER BY __ts
-          RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-        ) AS __w2,
-        COUNT(first_in_3) OVER (
-          PARTITION BY user_id
-          ORDER BY __ts
-          RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-        ) AS __w3,
-        SUM(in_4) OVER (
-          PARTITION BY user_id
-          ORDER BY __ts
-          RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-        ) AS __w4,
-        SUM(in_5) OVER (
-          PARTITION BY user_id
-          ORDER BY __ts
-          RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
-        ) AS __w5,
-        AVG(in_2) OVER (
-          PARTITION BY user_id
-          ORDER BY __ts
-          RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-        ) AS __w6,
-        MIN(in_2) OVER (
-          PARTITION BY user_id
-          ORDER BY __ts
-          RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-        ) AS __w7,
-        MAX(in_3) OVER (
-          PARTITION BY user_id
-          ORDER BY __ts
-          RANGE BETWEEN 7200000000 PRECEDING AND 1 PRECEDING
-        ) AS __w8,
-        MAX(CASE WHEN NOT in_3 IS NULL THEN __ts END) OVER (
-          PARTITION BY user_id
-          ORDER BY __ts
-          RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-        ) AS __w9,
-        MIN(CASE WHEN NOT in_3 IS NULL THEN __ts END) OVER (
-          PARTITION BY user_id
-          ORDER BY __ts
-          RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-        ) AS __w10,
-        MAX(CASE WHEN NOT in_2 IS NULL THEN __ts END) OVER (
-          PARTITION BY user_id
-          ORDER BY __ts
-          RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-        ) AS __w11,
-        COUNT(in_6) OVER (
-          PARTITION BY user_id
-          ORDER BY __ts
-          RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-        ) AS __w12,
-        SUM(in_7) OVER (
-          PARTITION BY user_id
-          ORDER BY __ts
-          RANGE BETWEEN 3600000000 PRECEDING AND 1 PRECEDING
-        ) AS __w13,
-        COUNT(in_1) OVER (
-          PARTITION BY user_id
-          ORDER BY __ts
-          RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-        ) AS __w14
-      FROM (
-        SELECT
-          __rid,
-          user_id,
-          __ts,
-          CAST(NULL AS BIGINT) AS in_1,
-          CAST(NULL AS DOUBLE) AS in_2,
-          CAST(NULL AS TEXT) AS in_3,
-          CAST(NULL AS BIGINT) AS in_4,
-          CAST(NULL AS DOUBLE) AS in_5,
-          CAST(NULL AS BIGINT) AS in_6,
-          CAST(NULL AS DOUBLE) AS in_7,
-          CAST(NULL AS BIGINT) AS first_in_3
-        FROM probe_user_exact
-        UNION ALL
-        SELECT
-          NULL AS __rid,
-          user_id,
-          __ts,
-          in_1,
-          in_2,
-          in_3,
-          in_4,
-          in_5,
-          in_6,
-          in_7,
-          CASE
-            WHEN NOT in_3 IS NULL
-            AND ROW_NUMBER() OVER (PARTITION BY user_id, in_3 ORDER BY __ts) = 1
-            THEN 1
-          END AS first_in_3
-        FROM scan_events
-      ) AS u
-    ) AS w
-  ) AS l
+        in_3,
+        in_4,
+        in_5,
+        in_6,
+        in_7,
+        CASE
+          WHEN NOT in_3 IS NULL
+          AND ROW_NUMBER() OVER (PARTITION BY user_id, in_3 ORDER BY __ts) = 1
+          THEN 1
+        END AS first_in_3_2
+      FROM scan_events
+    ) AS u
+  ) AS w
+  LEFT JOIN scan_events_values AS v9
+    ON w.user_id = v9.user_id AND w.__w9 = v9.__ts
+  LEFT JOIN scan_events_values AS v10
+    ON w.user_id = v10.user_id AND w.__w10 = v10.__ts
+  LEFT JOIN scan_events_values AS v11
+    ON w.user_id = v11.user_id AND w.__w11 = v11.__ts
   WHERE
-    NOT l.__rid IS NULL
+    NOT w.__rid IS NULL
 ), events_2_exact AS (
   SELECT
     w.__rid,
-    __w0 AS activity_live__n_10m
+    w.__w0 AS activity_live__n_10m
   FROM (
     SELECT
       __rid,

@@ -22,6 +22,15 @@ WITH __spine AS (
   FROM raw.orders
   WHERE
     status <> 'cancelled' AND NOT created_at IS NULL AND NOT restaurant_id IS NULL
+), scan_orders_values AS (
+  SELECT
+    restaurant_id,
+    __ts,
+    MAX(in_5) AS last_in_5
+  FROM scan_orders
+  GROUP BY
+    restaurant_id,
+    __ts
 ), probe_restaurant_exact AS (
   SELECT
     __rid,
@@ -32,92 +41,81 @@ WITH __spine AS (
     NOT __as_of IS NULL
 ), orders_exact AS (
   SELECT
-    l.__rid,
-    __w0 AS restaurant_activity__orders_30m,
-    CAST(__w1 AS DOUBLE) AS restaurant_activity__revenue_1d,
-    CAST(__w2 AS DOUBLE) AS restaurant_activity__avg_total_7d,
-    __w3 AS restaurant_activity__customers_7d,
-    __w4 AS restaurant_activity__big_orders_1h,
-    __v5 AS restaurant_activity__last_status,
-    __w6 AS restaurant_activity__lifetime_orders
+    w.__rid,
+    w.__w0 AS restaurant_activity__orders_30m,
+    CAST(w.__w1 AS DOUBLE) AS restaurant_activity__revenue_1d,
+    CAST(w.__w2 AS DOUBLE) AS restaurant_activity__avg_total_7d,
+    w.__w3 AS restaurant_activity__customers_7d,
+    w.__w4 AS restaurant_activity__big_orders_1h,
+    v5.last_in_5 AS restaurant_activity__last_status,
+    w.__w6 AS restaurant_activity__lifetime_orders
   FROM (
     SELECT
       __rid,
-      __w0,
-      __w1,
-      __w2,
-      __w3,
-      __w4,
-      __w6,
-      MAX(CASE WHEN __rid IS NULL THEN in_5 END) OVER (PARTITION BY restaurant_id, CASE WHEN __rid IS NULL THEN __ts ELSE __w5 END) AS __v5
+      restaurant_id,
+      COUNT(in_1) OVER (
+        PARTITION BY restaurant_id
+        ORDER BY __ts
+        RANGE BETWEEN 1800000000 PRECEDING AND 1 PRECEDING
+      ) AS __w0,
+      SUM(in_2) OVER (
+        PARTITION BY restaurant_id
+        ORDER BY __ts
+        RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+      ) AS __w1,
+      AVG(in_2) OVER (
+        PARTITION BY restaurant_id
+        ORDER BY __ts
+        RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
+      ) AS __w2,
+      COUNT(DISTINCT in_3) OVER (
+        PARTITION BY restaurant_id
+        ORDER BY __ts
+        RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
+      ) AS __w3,
+      COUNT(in_4) OVER (
+        PARTITION BY restaurant_id
+        ORDER BY __ts
+        RANGE BETWEEN 3600000000 PRECEDING AND 1 PRECEDING
+      ) AS __w4,
+      MAX(CASE WHEN NOT in_5 IS NULL THEN __ts END) OVER (
+        PARTITION BY restaurant_id
+        ORDER BY __ts
+        RANGE BETWEEN 172800000000 PRECEDING AND 1 PRECEDING
+      ) AS __w5,
+      COUNT(in_1) OVER (
+        PARTITION BY restaurant_id
+        ORDER BY __ts
+        RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+      ) AS __w6
     FROM (
       SELECT
         __rid,
         restaurant_id,
         __ts,
-        in_5,
-        COUNT(in_1) OVER (
-          PARTITION BY restaurant_id
-          ORDER BY __ts
-          RANGE BETWEEN 1800000000 PRECEDING AND 1 PRECEDING
-        ) AS __w0,
-        SUM(in_2) OVER (
-          PARTITION BY restaurant_id
-          ORDER BY __ts
-          RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-        ) AS __w1,
-        AVG(in_2) OVER (
-          PARTITION BY restaurant_id
-          ORDER BY __ts
-          RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
-        ) AS __w2,
-        COUNT(DISTINCT in_3) OVER (
-          PARTITION BY restaurant_id
-          ORDER BY __ts
-          RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
-        ) AS __w3,
-        COUNT(in_4) OVER (
-          PARTITION BY restaurant_id
-          ORDER BY __ts
-          RANGE BETWEEN 3600000000 PRECEDING AND 1 PRECEDING
-        ) AS __w4,
-        MAX(CASE WHEN NOT in_5 IS NULL THEN __ts END) OVER (
-          PARTITION BY restaurant_id
-          ORDER BY __ts
-          RANGE BETWEEN 172800000000 PRECEDING AND 1 PRECEDING
-        ) AS __w5,
-        COUNT(in_1) OVER (
-          PARTITION BY restaurant_id
-          ORDER BY __ts
-          RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-        ) AS __w6
-      FROM (
-        SELECT
-          __rid,
-          restaurant_id,
-          __ts,
-          CAST(NULL AS BIGINT) AS in_1,
-          CAST(NULL AS DOUBLE) AS in_2,
-          CAST(NULL AS TEXT) AS in_3,
-          CAST(NULL AS BIGINT) AS in_4,
-          CAST(NULL AS TEXT) AS in_5
-        FROM probe_restaurant_exact
-        UNION ALL
-        SELECT
-          NULL AS __rid,
-          restaurant_id,
-          __ts,
-          in_1,
-          in_2,
-          in_3,
-          in_4,
-          in_5
-        FROM scan_orders
-      ) AS u
-    ) AS w
-  ) AS l
+        CAST(NULL AS BIGINT) AS in_1,
+        CAST(NULL AS DOUBLE) AS in_2,
+        CAST(NULL AS TEXT) AS in_3,
+        CAST(NULL AS BIGINT) AS in_4,
+        CAST(NULL AS TEXT) AS in_5
+      FROM probe_restaurant_exact
+      UNION ALL
+      SELECT
+        NULL AS __rid,
+        restaurant_id,
+        __ts,
+        in_1,
+        in_2,
+        in_3,
+        in_4,
+        in_5
+      FROM scan_orders
+    ) AS u
+  ) AS w
+  LEFT JOIN scan_orders_values AS v5
+    ON w.restaurant_id = v5.restaurant_id AND w.__w5 = v5.__ts
   WHERE
-    NOT l.__rid IS NULL
+    NOT w.__rid IS NULL
 ), __features AS (
   SELECT
     __spine.*,

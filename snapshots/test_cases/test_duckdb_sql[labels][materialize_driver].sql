@@ -31,9 +31,9 @@ WITH __spine AS (
 ), trips_exact AS (
   SELECT
     w.__rid,
-    __w0 AS driver_stats__trips_7d,
-    CAST(__w1 AS DOUBLE) AS driver_stats__fare_7d,
-    CAST(__w2 AS DOUBLE) AS driver_stats__rating_7d
+    w.__w0 AS driver_stats__trips_7d,
+    CAST(w.__w1 AS DOUBLE) AS driver_stats__fare_7d,
+    CAST(w.__w2 AS DOUBLE) AS driver_stats__rating_7d
   FROM (
     SELECT
       __rid,

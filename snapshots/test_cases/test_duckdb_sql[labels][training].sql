@@ -25,6 +25,16 @@ WITH __spine AS (
   FROM raw.trips
   WHERE
     fare > CAST(0 AS BIGINT) AND NOT ended_at IS NULL AND NOT driver_id IS NULL
+), scan_trips_2_values AS (
+  SELECT
+    driver_id,
+    __ts,
+    MAX(in_2) AS last_in_2,
+    MIN(in_3) AS first_in_3
+  FROM scan_trips_2
+  GROUP BY
+    driver_id,
+    __ts
 ), probe_driver_served_1d_lag_1h AS (
   SELECT
     __rid,
@@ -54,9 +64,9 @@ WITH __spine AS (
 ), trips_served_1d_lag_1h AS (
   SELECT
     w.__rid,
-    __w0 AS driver_stats__trips_7d,
-    CAST(__w1 AS DOUBLE) AS driver_stats__fare_7d,
-    CAST(__w2 AS DOUBLE) AS driver_stats__rating_7d
+    w.__w0 AS driver_stats__trips_7d,
+    CAST(w.__w1 AS DOUBLE) AS driver_stats__fare_7d,
+    CAST(w.__w2 AS DOUBLE) AS driver_stats__rating_7d
   FROM (
     SELECT
       __rid,
@@ -100,68 +110,61 @@ WITH __spine AS (
     NOT w.__rid IS NULL
 ), trips_2_exact AS (
   SELECT
-    l.__rid,
-    __w0 AS outcome__trips_next_1d,
-    __v1 AS outcome__last_rating_1d,
-    __v2 AS outcome__first_fare_1d,
-    __w3 AS outcome__distinct_fares
+    w.__rid,
+    w.__w0 AS outcome__trips_next_1d,
+    v1.last_in_2 AS outcome__last_rating_1d,
+    v2.first_in_3 AS outcome__first_fare_1d,
+    w.__w3 AS outcome__distinct_fares
   FROM (
     SELECT
       __rid,
-      __w0,
-      __w3,
-      MAX(CASE WHEN __rid IS NULL THEN in_2 END) OVER (PARTITION BY driver_id, CASE WHEN __rid IS NULL THEN __ts ELSE __w1 END) AS __v1,
-      MIN(CASE WHEN __rid IS NULL THEN in_3 END) OVER (PARTITION BY driver_id, CASE WHEN __rid IS NULL THEN __ts ELSE __w2 END) AS __v2
+      driver_id,
+      COUNT(in_1) OVER (
+        PARTITION BY driver_id
+        ORDER BY __ts
+        RANGE BETWEEN CURRENT ROW AND 86399999999 FOLLOWING
+      ) AS __w0,
+      MAX(CASE WHEN NOT in_2 IS NULL THEN __ts END) OVER (
+        PARTITION BY driver_id
+        ORDER BY __ts
+        RANGE BETWEEN CURRENT ROW AND 86399999999 FOLLOWING
+      ) AS __w1,
+      MIN(CASE WHEN NOT in_3 IS NULL THEN __ts END) OVER (
+        PARTITION BY driver_id
+        ORDER BY __ts
+        RANGE BETWEEN CURRENT ROW AND 86399999999 FOLLOWING
+      ) AS __w2,
+      COUNT(DISTINCT in_3) OVER (
+        PARTITION BY driver_id
+        ORDER BY __ts
+        RANGE BETWEEN CURRENT ROW AND 172799999999 FOLLOWING
+      ) AS __w3
     FROM (
       SELECT
         __rid,
         driver_id,
         __ts,
+        CAST(NULL AS BIGINT) AS in_1,
+        CAST(NULL AS BIGINT) AS in_2,
+        CAST(NULL AS DOUBLE) AS in_3
+      FROM probe_driver_exact
+      UNION ALL
+      SELECT
+        NULL AS __rid,
+        driver_id,
+        __ts,
+        in_1,
         in_2,
-        in_3,
-        COUNT(in_1) OVER (
-          PARTITION BY driver_id
-          ORDER BY __ts
-          RANGE BETWEEN CURRENT ROW AND 86399999999 FOLLOWING
-        ) AS __w0,
-        MAX(CASE WHEN NOT in_2 IS NULL THEN __ts END) OVER (
-          PARTITION BY driver_id
-          ORDER BY __ts
-          RANGE BETWEEN CURRENT ROW AND 86399999999 FOLLOWING
-        ) AS __w1,
-        MIN(CASE WHEN NOT in_3 IS NULL THEN __ts END) OVER (
-          PARTITION BY driver_id
-          ORDER BY __ts
-          RANGE BETWEEN CURRENT ROW AND 86399999999 FOLLOWING
-        ) AS __w2,
-        COUNT(DISTINCT in_3) OVER (
-          PARTITION BY driver_id
-          ORDER BY __ts
-          RANGE BETWEEN CURRENT ROW AND 172799999999 FOLLOWING
-        ) AS __w3
-      FROM (
-        SELECT
-          __rid,
-          driver_id,
-          __ts,
-          CAST(NULL AS BIGINT) AS in_1,
-          CAST(NULL AS BIGINT) AS in_2,
-          CAST(NULL AS DOUBLE) AS in_3
-        FROM probe_driver_exact
-        UNION ALL
-        SELECT
-          NULL AS __rid,
-          driver_id,
-          __ts,
-          in_1,
-          in_2,
-          in_3
-        FROM scan_trips_2
-      ) AS u
-    ) AS w
-  ) AS l
+        in_3
+      FROM scan_trips_2
+    ) AS u
+  ) AS w
+  LEFT JOIN scan_trips_2_values AS v1
+    ON w.driver_id = v1.driver_id AND w.__w1 = v1.__ts
+  LEFT JOIN scan_trips_2_values AS v2
+    ON w.driver_id = v2.driver_id AND w.__w2 = v2.__ts
   WHERE
-    NOT l.__rid IS NULL
+    NOT w.__rid IS NULL
 ), __features AS (
   SELECT
     __spine.*,

@@ -101,16 +101,16 @@ WITH __spine AS (
 ), payments_exact AS (
   SELECT
     w.__rid,
-    CAST(__w0 AS DOUBLE) AS pay__s1,
-    __w1 AS pay__s2,
-    CAST(__w2 AS DOUBLE) AS pay__s3,
-    CAST(__w3 AS DOUBLE) AS pay__s4,
-    __w4 AS pay__s5,
-    __w5 AS pay__s6,
-    __w6 AS pay__s7,
-    CAST(__w7 AS DOUBLE) AS pay__s8,
-    __w8 AS pay__s9,
-    __w9 AS pay__s10
+    CAST(w.__w0 AS DOUBLE) AS pay__s1,
+    w.__w1 AS pay__s2,
+    CAST(w.__w2 AS DOUBLE) AS pay__s3,
+    CAST(w.__w3 AS DOUBLE) AS pay__s4,
+    w.__w4 AS pay__s5,
+    w.__w5 AS pay__s6,
+    w.__w6 AS pay__s7,
+    CAST(w.__w7 AS DOUBLE) AS pay__s8,
+    w.__w8 AS pay__s9,
+    w.__w9 AS pay__s10
   FROM (
     SELECT
       __rid,
