@@ -15,7 +15,14 @@ from . import ir
 
 
 def _digest(payload: Any) -> str:
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return _digest_text(_json(payload))
+
+
+def _json(payload: Any) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+
+
+def _digest_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -42,18 +49,29 @@ def _group_payload(g: ir.Group, src: ir.Source, entity: ir.Entity) -> dict[str, 
 
 
 def _aggregate_hashes(p: ir.Project) -> dict[tuple[str, str], str]:
-    """Hashes of every aggregate feature (features and labels)."""
+    """Hashes of every aggregate feature (features and labels).
+
+    The payload is the group's shared part plus the feature's `agg`; both are serialised once
+    (the resolver shares equal aggregates, so one dump serves them all) and joined as
+    ``json.dumps`` would have written the merged object: `agg` sorts before every shared key.
+    """
     sources = {s.name: s for s in p.sources}  # Project.source() scans: once per feature would be quadratic
     entities = {e.name: e for e in p.entities}
     hashes: dict[tuple[str, str], str] = {}
+    aggs: dict[int, str] = {}  # id of an Aggregate (alive throughout) -> its JSON
     for g in p.groups:
         aggregates = [f for f in g.features if f.agg is not None]
         if not aggregates or g.source is None:
             continue
         shared = _group_payload(g, sources[g.source], entities[g.entity])
+        assert all(k > "agg" for k in shared), "the joined text would not be sorted"
+        tail = "," + _json(shared)[1:]
         for f in aggregates:
             assert f.agg is not None
-            hashes[(g.name, f.name)] = _digest({**shared, "agg": f.agg.model_dump(mode="json")})
+            text = aggs.get(id(f.agg))
+            if text is None:
+                text = aggs[id(f.agg)] = _json(f.agg.model_dump(mode="json"))
+            hashes[(g.name, f.name)] = _digest_text('{"agg":' + text + tail)
     return hashes
 
 

@@ -18,6 +18,7 @@ from . import ast, ir
 from .aggregations import aggregation
 from .diagnostics import Diagnostic, Label, did_you_mean
 from .expressions import condition, row_expression
+from .row_memo import RowMemo
 from .scope import Failed, Scope
 from .source import SourceFile
 from .sql_parse import parse_text
@@ -43,6 +44,7 @@ class Resolver:
     resolving: list[tuple[str, str]] = field(default_factory=list)
     agg_types: dict[tuple[str, str], DataType] = field(default_factory=dict)  # aggregate feature -> its type
     interned: dict[ir.Node, ir.Node] = field(default_factory=dict)  # see shared()
+    memo: RowMemo = field(default_factory=RowMemo)
     refs: dict[str, dict[str, ir.ColumnRef]] = field(default_factory=dict)  # see column_refs()
     members: dict[str, dict[str, ast.FeatureDef | ast.TypedName]] = field(default_factory=dict)  # see member()
 
@@ -248,8 +250,10 @@ class Resolver:
         filt = None
         if "filter" in b.props:
             text = b.props["filter"]
+            scope = self.scope(b, text, source)
+            key = self.memo.key("filter", text.text, source, scope.columns)
             with contextlib.suppress(Failed):
-                filt = condition(text.text, self.scope(b, text, source), "a block filter")
+                filt = self.memo.lowered(key, lambda: condition(text.text, scope, "a block filter"), self.diagnostics)
         features = [f for f in (self.aggregate_feature(b, d, source) for d in b.features) if f]
         for f in features:
             self.agg_types.setdefault((b.name.text, f.name), f.type)  # the first of a duplicated name, as before
@@ -265,14 +269,16 @@ class Resolver:
         )
 
     def aggregate_feature(self, b: ast.Block, d: ast.FeatureDef, source: ir.Source) -> ir.Feature | None:
+        scope = self.scope(b, d.expr, source)
+        key = self.memo.key(b.kind, d.expr.text, source, scope.columns)  # labels and features check alike today
         try:
-            parts = aggregation(d.expr.text, self.scope(b, d.expr, source))
+            parts = self.memo.lowered(key, lambda: aggregation(d.expr.text, scope), self.diagnostics)
         except Failed:
             return None
         window = self.window(b, d)
         if window is None:
             return None
-        agg = ir.Aggregate(fn=parts.fn, arg=parts.arg, where=parts.where, window=window)
+        agg = self.shared(ir.Aggregate(fn=parts.fn, arg=parts.arg, where=parts.where, window=window))
         return ir.Feature(name=d.name.text, type=parts.type, agg=agg, span=d.span)
 
     def window(self, b: ast.Block, d: ast.FeatureDef) -> ir.Window | None:

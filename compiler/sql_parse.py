@@ -36,6 +36,7 @@ def _tools() -> tuple[Tokenizer, Parser]:
 def clear_cache() -> None:
     """Drops the cached trees (after a compilation: they are only worth keeping during one)."""
     _parsed.cache_clear()
+    column_names.cache_clear()
 
 
 def parse_text(text: str) -> exp.Expr:
@@ -52,6 +53,15 @@ def _parsed(text: str) -> tuple[exp.Expr, int]:
         raise ParseError(f"No expression was parsed from '{text}'")
     tree = exp.Block(expressions=result) if len(result) > 1 else result[0]
     return tree, _depth(tree)
+
+
+@lru_cache(maxsize=4096)
+def column_names(text: str) -> tuple[tuple[str, str, bool], ...]:
+    """The (qualifier, name, has more qualifiers) of every column the expression names; sqlglot's errors propagate."""
+    return tuple(
+        (c.table, c.name, bool(c.args.get("db") or c.args.get("catalog")))
+        for c in parse_text(text).find_all(exp.Column)
+    )
 
 
 def parse_sql(text: str, scope: Scope) -> exp.Expr:

@@ -409,3 +409,45 @@ def test_a_one_megabyte_project_checks_cleanly(tmp_path: Path) -> None:
     assert compiled.diagnostics == [], render_all(compiled.diagnostics[:5], compiled.files)
     assert len(compiled.project.groups) == 2 * units
     assert sum(len(g.features) for g in compiled.project.groups) == 5 * units
+
+
+# ---------------------------------------------------------------- hashes kept through the speed work
+
+# Hash values of tests/cases/valid/labels.feat as computed before the front end was made faster
+# (features, labels and derived features): the speed work must not change a single one.
+LABELS_HASHES = {
+    "driver_signals.busy": "54156e67b6c1212b",
+    "driver_signals.fare_per_trip": "88da04e15a6f5fb4",
+    "driver_stats.fare_7d": "d6819c8326fba695",
+    "driver_stats.rating_7d": "2374fc0b626c4fd6",
+    "driver_stats.trips_7d": "a85371392cfed85f",
+    "outcome.distinct_fares": "5aaa3e70982d1ebf",
+    "outcome.first_fare_1d": "7768d867a33f1c7d",
+    "outcome.last_rating_1d": "8e8677ae40a7dbc8",
+    "outcome.trips_next_1d": "7ab43d0b6cb030ee",
+}
+
+
+def test_hash_values_are_unchanged() -> None:
+    path = Path(__file__).parent / "cases" / "valid" / "labels.feat"
+    p = compile_files([SourceFile("labels.feat", path.read_text())], Config("labels")).project
+    assert {f"{g.name}.{f.name}": f.hash for g in p.groups for f in g.features} == LABELS_HASHES
+
+
+def test_repeated_expressions_over_sources_of_other_types_are_lowered_apart() -> None:
+    """The lowering memo keys on the named columns' types: `sum(amount)` is int over one source, double over another."""
+    text = (
+        PRELUDE
+        + "source other {\n  timestamp: at\n  columns {\n    user_id: int\n    at: timestamp\n    amount: int\n  }\n}\n"
+    )
+    text += "features a {\n  entity: user\n  source: events\n  features {\n    s = sum(amount)\n  }\n}\n"
+    text += "features b {\n  entity: user\n  source: other\n  features {\n    s = sum(amount)\n  }\n}\n"
+    text += "features c {\n  entity: user\n  source: events\n  features {\n    s = sum(kind)\n  }\n}\n"
+    text += "features d {\n  entity: user\n  source: events\n  features {\n    s = sum(kind)\n  }\n}\n"
+    compiled = compile_files([SourceFile("a.feat", text)], Config("p"))
+    assert [(d.code, d.span.start if d.span else 0) for d in compiled.diagnostics] == [
+        ("E201", text.index("sum(kind)")),
+        ("E201", text.rindex("sum(kind)")),
+    ]
+    types = {g.name: g.features[0].type for g in compiled.project.groups if g.features}
+    assert types == {"a": T.DOUBLE, "b": T.INT}
