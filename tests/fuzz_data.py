@@ -383,11 +383,70 @@ FEAT_TABLES = ["a.b.c", "a.b.c.d", "featc_spine", "__spine", "__featc_row", "mai
 COLUMNS = [(t, c) for t in ("orders", "prep_events") for c in TYPES[t]] + [("spine", "basket_total")]
 
 
+# Feature expressions at the edges of the engines: overflow, zero divisors, domain errors, casts,
+# empty and extreme windows. Each is added to restaurant_activity, so it runs on the example's data.
+EDGE_FEATURES = [
+    "sum(total * 1e308) over 1d", "sum(total / 0) over 1d", "max(total / (total - total)) over 1d",
+    "sum(CAST(total AS int)) over 1d", "sum(CAST(total * 1e17 AS int)) over 1d", "max(ln(total - 1000)) over 1d",
+    "max(sqrt(-total)) over 1d", "max(power(total, 1000)) over 1d", "max(exp(total * 100)) over 1d",
+    "avg(round(total, 400)) over 1d", "sum(9223372036854775807) over 1d", "sum(-9223372036854775807 - 2) over 1d",
+    "max(CAST(created_at AS date)) over 1d", "count(*) over 0s", "count(*) over 36500d", "last(created_at) over 1d",
+    "min(status) over 1d", "count_distinct(total) over 1h", "first(total) over 1d", "max(length(status)) over 1d",
+    "count(*) filter (where total / 0 > 1) over 1d", "max(EXTRACT(HOUR FROM created_at)) over 1d",
+    "avg(CASE WHEN total > 100 THEN NULL ELSE total END) over 1d", "max(lower(status) || upper(order_id)) over 1d",
+    "max(total % 0) over 1d", "max(CAST(total AS int) % 0) over 1d", "max(CAST(total AS int) / 0) over 1d",
+]  # fmt: skip
+# Row-level expressions over features and the request, added to checkout_signals.
+EDGE_DERIVED = [
+    "restaurant_activity.revenue_1d * 1e308", "restaurant_activity.orders_30m * 9223372036854775807",
+    "restaurant_activity.lifetime_orders + 9223372036854775807", "checkout.basket_total / 0",
+    "ln(-checkout.basket_total)", "power(restaurant_activity.revenue_1d, 1000)", "sqrt(-checkout.basket_total)",
+    "CAST(checkout.basket_total * 1e300 AS int)", "restaurant_activity.lifetime_orders % 0",
+    "restaurant_activity.lifetime_orders / 0", "exp(checkout.basket_total * 1000)",
+    "round(checkout.basket_total, -400)", "-9223372036854775807 - restaurant_activity.lifetime_orders - 2",
+    "CAST(restaurant_activity.last_status AS double)", "restaurant_activity.customers_7d * restaurant_activity.orders_30m",
+]  # fmt: skip
+FEAT_VOCABULARY = """count sum avg min max first last count_distinct coalesce nullif abs round ln sqrt CAST AS int double
+string bool date timestamp over next 0s 1h 30m 1d 100000d every continuous lag NULL TRUE 0 -1 1e308
+9223372036854775807 '' + - * / % || = != < > AND OR NOT IS ( ) ,""".split()
+TOKEN = re.compile(r"[A-Za-z_]\w*|\d+[smhd]\b|\d+(?:\.\d+)?|'[^'\n]*'|[^\sA-Za-z0-9_]")
+FEATURES_AT = FEAT.index("    orders_30m ")
+
+
+def with_feature(expr: str) -> str:
+    """The example with one more feature, ``edge``, in restaurant_activity."""
+    return FEAT[:FEATURES_AT] + f"    edge = {expr}\n" + FEAT[FEATURES_AT:]
+
+
+def with_derived(expr: str) -> str:
+    """The example with one more derived feature, ``edge``, in checkout_signals."""
+    at = FEAT.index("    busy ")
+    return FEAT[:at] + f"    edge = {expr}\n" + FEAT[at:]
+
+
+def replace_token(text: str, draw: st.DrawFn) -> str:
+    """One token in the feature definitions becomes a keyword, function, literal or another token."""
+    tokens = [m for m in TOKEN.finditer(text) if m.start() >= FEATURES_AT and not text[: m.start()].endswith("#")]
+    m = draw(st.sampled_from(tokens))
+    new = draw(st.sampled_from(FEAT_VOCABULARY) | st.sampled_from([t.group() for t in tokens]))
+    return text[: m.start()] + new + text[m.end() :]
+
+
 @st.composite
 def feat_text(draw: st.DrawFn) -> str:
-    how = draw(st.sampled_from(["retype", "retype", "table", "bom", "entities", "crlf"]))
+    how = draw(
+        st.sampled_from(
+            ["retype", "retype", "edge", "edge", "derived", "derived", "token", "table", "bom", "entities", "crlf"]
+        )
+    )
     if how == "retype":
         return retype_feat(draw(st.sampled_from(COLUMNS))[1], draw(st.sampled_from(TYPE_NAMES)))
+    if how == "edge":
+        return with_feature(draw(st.sampled_from(EDGE_FEATURES)))
+    if how == "derived":
+        return with_derived(draw(st.sampled_from(EDGE_DERIVED)))
+    if how == "token":
+        return replace_token(FEAT, draw)
     if how == "table":
         old = draw(st.sampled_from(["raw.orders", "raw.prep_events"]))
         return FEAT.replace(f"table: {old}", f"table: {draw(st.sampled_from(FEAT_TABLES))}")
