@@ -43,14 +43,21 @@ class Resolver:
     leaky: dict[tuple[str, str], str] = field(default_factory=dict)  # derived feature -> the label it reads
     resolving: list[tuple[str, str]] = field(default_factory=list)
     agg_types: dict[tuple[str, str], DataType] = field(default_factory=dict)  # aggregate feature -> its type
-    interned: dict[ir.Node, ir.Node] = field(default_factory=dict)  # see shared()
+    interned: dict[tuple[object, ...], ir.Node] = field(default_factory=dict)  # see shared()
     memo: RowMemo = field(default_factory=RowMemo)
     refs: dict[str, dict[str, ir.ColumnRef]] = field(default_factory=dict)  # see column_refs()
     members: dict[str, dict[str, ast.FeatureDef | ast.TypedName]] = field(default_factory=dict)  # see member()
 
-    def shared(self, node: N) -> N:
-        """One object for equal IR values: the IR is immutable, and a project repeats its windows and columns."""
-        return self.interned.setdefault(node, node)  # type: ignore[return-value]
+    def shared(self, key: tuple[object, ...], make: Callable[..., N], **fields: object) -> N:
+        """One object for equal IR values: the IR is immutable, and a project repeats its windows and columns.
+
+        ``key`` is made of plain values (or of the ids of objects that are themselves shared), so
+        that looking up costs no model hashing and a value already made is not built again.
+        """
+        found = self.interned.get(key)
+        if found is None:
+            found = self.interned[key] = make(**fields)
+        return found  # type: ignore[return-value]
 
     def error(self, code: str, message: str, span: ir.Span | None, **kw: object) -> None:
         self.diagnostics.append(Diagnostic.make(code, message, span, **kw))  # type: ignore[arg-type]
@@ -120,7 +127,7 @@ class Resolver:
                 continue
             first[d.name.text] = d.name
             if t is not None:
-                out[d.name.text] = self.shared(ir.Column(name=d.name.text, type=t))
+                out[d.name.text] = self.shared(("column", d.name.text, t), ir.Column, name=d.name.text, type=t)
         return tuple(out.values())
 
     def entity(self, b: ast.Block) -> None:
@@ -232,15 +239,17 @@ class Resolver:
         refs = self.refs.get(source.name)
         if refs is None:
             refs = self.refs[source.name] = {
-                c.name: self.shared(ir.ColumnRef(type=c.type, name=c.name)) for c in source.columns
+                c.name: self.shared(("ref", c.name, c.type), ir.ColumnRef, type=c.type, name=c.name)
+                for c in source.columns
             }
         return refs
 
     def refresh(self, b: ast.Block) -> ir.Refresh:
         r = b.refresh
         if r is None or r.continuous or r.every is None:
-            return self.shared(ir.Refresh())
-        return self.shared(ir.Refresh(mode="batch", every_us=r.every.us, lag_us=r.lag.us if r.lag else 0))
+            return self.shared(("refresh",), ir.Refresh)
+        every, lag = r.every.us, r.lag.us if r.lag else 0
+        return self.shared(("refresh", every, lag), ir.Refresh, mode="batch", every_us=every, lag_us=lag)
 
     def aggregate_group(self, b: ast.Block) -> None:
         entity = self.group_entity(b)
@@ -278,7 +287,14 @@ class Resolver:
         window = self.window(b, d)
         if window is None:
             return None
-        agg = self.shared(ir.Aggregate(fn=parts.fn, arg=parts.arg, where=parts.where, window=window))
+        agg = self.shared(  # parts and window are shared objects: their ids identify their values
+            ("agg", id(parts), id(window)),
+            ir.Aggregate,
+            fn=parts.fn,
+            arg=parts.arg,
+            where=parts.where,
+            window=window,
+        )
         return ir.Feature(name=d.name.text, type=parts.type, agg=agg, span=d.span)
 
     def window(self, b: ast.Block, d: ast.FeatureDef) -> ir.Window | None:
@@ -294,7 +310,8 @@ class Resolver:
                     help="write `over next <duration>`, e.g. `over next 1h`",
                 )
                 return None
-            return self.shared(ir.Window(kind="forward", us=w.duration.us))
+            us = w.duration.us
+            return self.shared(("window", "forward", us), ir.Window, kind="forward", us=us)
         if w is not None and w.forward:
             self.error(
                 "E302",
@@ -304,7 +321,10 @@ class Resolver:
                 help="use `over <duration>` here; put forward-looking aggregations in a `label` block",
             )
             return None
-        return self.shared(ir.Window(kind="trailing", us=w.duration.us) if w else ir.Window(kind="lifetime"))
+        if w is None:
+            return self.shared(("window", "lifetime"), ir.Window, kind="lifetime")
+        trailing = w.duration.us
+        return self.shared(("window", "trailing", trailing), ir.Window, kind="trailing", us=trailing)
 
     # ------------------------------------------------------------ derived
 
