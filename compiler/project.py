@@ -120,13 +120,14 @@ _GC_SAVED: list[int] = []
 def load_dir(root: Path) -> Compiled:
     """Compiles the project in ``root`` (a directory, or a single `.feat` file)."""
     cfg_file = None
-    extra: list[Diagnostic]
+    extra: list[Diagnostic] = []
     if root.is_file():
-        files, cfg, extra = [SourceFile.read(root, _display(root))], Config(root.stem), []
+        files, cfg = [_read(root, extra)], Config(root.stem)
     else:
         paths = sorted(p for p in root.rglob("*.feat") if ".venv" not in p.parts)
-        files = [SourceFile.read(p, _display(p)) for p in paths]
-        cfg, extra, cfg_file = read_config(root)
+        files = [_read(p, extra) for p in paths]
+        cfg, cfg_extra, cfg_file = read_config(root)
+        extra += cfg_extra
         if not paths:
             extra.append(
                 Diagnostic.make(
@@ -139,6 +140,27 @@ def load_dir(root: Path) -> Compiled:
     compiled = compile_files(files, cfg, extra, cfg_file)
     compiled.root = root if root.is_dir() else root.parent
     return compiled
+
+
+def _read(path: Path, diagnostics: list[Diagnostic]) -> SourceFile:
+    """The file as UTF-8; bytes that are not UTF-8 are an error at the first of them (read as U+FFFD)."""
+    data = path.read_bytes()
+    src = SourceFile(_display(path), data.decode("utf-8", errors="replace"))
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        bom = 1 if data.startswith(b"\xef\xbb\xbf") else 0  # SourceFile drops the mark: offsets count after it
+        at = len(data[: e.start].decode("utf-8", errors="replace")) - bom
+        diagnostics.append(
+            Diagnostic.make(
+                "E001",
+                f"`{src.path}` is not valid UTF-8: byte 0x{data[e.start]:02x} at byte offset {e.start}",
+                src.span(at, at + 1),
+                label="not UTF-8",
+                help="save the file as UTF-8 (featc reads .feat files and featc.toml as UTF-8 only)",
+            )
+        )
+    return src
 
 
 def _display(p: Path) -> str:
@@ -154,7 +176,10 @@ def read_config(root: Path) -> tuple[Config, list[Diagnostic], SourceFile | None
     name = root.resolve().name
     if not path.exists():
         return Config(name), [], None
-    src = SourceFile.read(path, _display(path))
+    bad: list[Diagnostic] = []
+    src = _read(path, bad)
+    if bad:
+        return Config(name), bad, src
     try:
         data = tomllib.loads(src.text)
     except tomllib.TOMLDecodeError as e:

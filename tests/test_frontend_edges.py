@@ -451,3 +451,20 @@ def test_repeated_expressions_over_sources_of_other_types_are_lowered_apart() ->
     ]
     types = {g.name: g.features[0].type for g in compiled.project.groups if g.features}
     assert types == {"a": T.DOUBLE, "b": T.INT}
+
+
+# ---------------------------------------------------------------- encodings
+
+
+def test_a_feat_file_that_is_not_utf8_is_a_located_error(tmp_path: Path) -> None:
+    (tmp_path / "a.feat").write_bytes(PRELUDE.encode() + b"# caf\xe9\n")
+    code, out = run("check", tmp_path)
+    assert code == 1 and "Traceback" not in out
+    assert "a.feat:15:6: error[E001]: `" in out and "is not valid UTF-8: byte 0xe9" in out
+
+
+def test_featc_toml_that_is_not_utf8_is_a_located_error(tmp_path: Path) -> None:
+    root = project(tmp_path, PRELUDE, BOM.encode() + b'[project]\nname = "x\xff"\n')
+    code, out = run("check", root)
+    assert code == 1
+    assert "featc.toml:2:10: error[E001]:" in out and "byte 0xff" in out
