@@ -403,8 +403,10 @@ EDGE_DERIVED = [
     "ln(-checkout.basket_total)", "power(restaurant_activity.revenue_1d, 1000)", "sqrt(-checkout.basket_total)",
     "CAST(checkout.basket_total * 1e300 AS int)", "restaurant_activity.lifetime_orders % 0",
     "restaurant_activity.lifetime_orders / 0", "exp(checkout.basket_total * 1000)",
-    "round(checkout.basket_total, -400)", "-9223372036854775807 - restaurant_activity.lifetime_orders - 2",
-    "CAST(restaurant_activity.last_status AS double)", "restaurant_activity.customers_7d * restaurant_activity.orders_30m",
+    "round(checkout.basket_total, -400)",
+    "-9223372036854775807 - restaurant_activity.lifetime_orders - 2",
+    "CAST(restaurant_activity.last_status AS double)",
+    "restaurant_activity.customers_7d * restaurant_activity.orders_30m",
 ]  # fmt: skip
 FEAT_VOCABULARY = """count sum avg min max first last count_distinct coalesce nullif abs round ln sqrt CAST AS int double
 string bool date timestamp over next 0s 1h 30m 1d 100000d every continuous lag NULL TRUE 0 -1 1e308
@@ -501,11 +503,21 @@ INSTANTS = [
     "0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00-01:00", "9999-12-31T23:59:59-01:00",
     "9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999+00:00", "2024-13-01", "2024-05-04T24:00:00",
     "2024-05-04T00:00:00.1234567Z", "1970-01-01T00:00:00Z", "1900-01-01", "now", "", "garbage", "+14:00",
-    "2024-05-04T00:00:00+99:00", "2024-05-04T00:00:00+23:59", "10000-01-01", "-2024-05-04",
+    "2024-05-04T00:00:00+99:00", "2024-05-04T00:00:00+23:59", "10000-01-01", "-2024-05-04", "2024-05-04T00:00:00\x00Z",
 ]  # fmt: skip
-ENTITIES = ["restaurant", "customer", "Restaurant", "restaurnt", "", "checkout", "prep_time", "orders"]
+ENTITIES = [
+    "restaurant",
+    "customer",
+    "Restaurant",
+    "restaurnt",
+    "",
+    "checkout",
+    "prep_time",
+    "orders",
+    "rest\x00aurant",
+]
 TIMESTAMP_COLUMNS = ["ts", "created_at", "time", "", "restaurant_id", "basket_total", "__rid", "rowid",
-                     "__featc_row", 'a"b', "t s", "TS"]  # fmt: skip
+                     "__featc_row", 'a"b', "t s", "TS", "t\x00s"]  # fmt: skip
 OUTS = {
     "training-data": ["out/train.csv", "out/train.parquet", "out/new/deeper/train.csv", "out/train.json", "out/train",
                       "data", "data/spine.csv/x.csv", "data/spine.csv", "data/orders.csv", "features.feat",
@@ -522,6 +534,7 @@ SOURCE_FLAGS = [
     "orders", "=x", "orders=", "orders={root}/data/missing.csv", "orders={root}/data", "orders={root}/features.feat",
     "orders={root}/data/orders.parquet", "prep_events={root}/data/prep_events.parquet", "Orders={root}/data/orders.csv",
     "orders=data/orders.csv", "orders={root}/data/spine.csv", "raw.orders={root}/data/orders.csv",
+    "orders={root}/data/ord\x00ers.csv", "ord\x00ers={root}/data/orders.csv",
 ]  # fmt: skip
 
 
@@ -569,7 +582,11 @@ def flags(command: str, draw: st.DrawFn) -> list[str]:
     if which == "sources":
         return sources_args(draw)
     if command == "training-data":
-        spine = draw(st.sampled_from(["data/orders.csv", "features.feat", "data", "data/missing.csv", "featc.toml"]))
+        spine = draw(
+            st.sampled_from(
+                ["data/orders.csv", "features.feat", "data", "data/missing.csv", "featc.toml", "data/spi\x00ne.csv"]
+            )
+        )
         return draw(
             st.sampled_from(
                 [["--spine", f"{{root}}/{spine}"], ["--timestamp-column", draw(st.sampled_from(TIMESTAMP_COLUMNS))]]
@@ -618,7 +635,7 @@ def scenarios(draw: st.DrawFn, commands: tuple[str, ...] = tuple(COMMANDS)) -> S
     if command == "training-data" and draw(st.booleans()):
         args.append("--exact")
     if "project" in axes:
-        args[0] = draw(st.sampled_from(["{root}/missing", "{root}/features.feat", "{root}/data", ""]))
+        args[0] = draw(st.sampled_from(["{root}/missing", "{root}/features.feat", "{root}/data", "", "{root}/\x00"]))
     if "extra" in axes:
         args += draw(st.sampled_from([["--sorce", "orders=x"], ["--exact"], ["--at"], ["--out"], ["--help"], ["-x"]]))
     if any("orders.parquet" in a for a in args):

@@ -93,9 +93,17 @@ def _reported(result: Result) -> bool:
 
 
 def inputs(s: Scenario, files: dict[str, str]) -> list[str]:
-    """The files the run may read: all of them, but the spine only for the command that takes one."""
+    """The files the run may read: all of them, but not the spine where a command takes none, nor a
+    source's CSV that `--source` replaces with another file (outputs may replace files that are no input)."""
     reads_spine = s.command == "training-data" or any("spine" in a for a in s.args if a.startswith("--") or "=" in a)
-    return [rel for rel in files if reads_spine or not rel.startswith("data/spine.")]
+    replaced = {
+        f"data/{name}.csv"
+        for flag, value in zip(s.args, s.args[1:], strict=False)
+        if flag == "--source"
+        for name, _, path in [value.partition("=")]
+        if name in fd.TABLES and not path.endswith(f"data/{name}.csv")
+    }
+    return [rel for rel in files if (reads_spine or not rel.startswith("data/spine.")) and rel not in replaced]
 
 
 def check(s: Scenario) -> None:
@@ -209,6 +217,15 @@ ISSUE_CASES = [
         files={"data/spine.parquet": fd.parquet_bytes("spine", None, "corrupt")},
     ),
     scenario("compile", "{root}", "--out", "{root}/out/c", files={"features.feat": fd.derived_chain(1000)}),
+    # a NUL byte in a path, a name or an instant (click's own path check raises ValueError)
+    scenario("check", "{root}/\x00"),
+    scenario("compile", "{root}", "--out", "{root}/out/a\x00b"),
+    scenario("training-data", "{root}", "--spine", "{root}/data/spi\x00ne.csv", "--out", "{root}/out/t.csv"),
+    scenario("training-data", "{root}", "--spine", "{root}/data/spine.csv", "--out", "{root}/out/a\x00b.csv"),
+    scenario("materialize", "{root}", "--at", "2024-05-04T00:00:00Z", "--out", "{root}/out/m\x00"),
+    training("--source", "orders={root}/data/ord\x00ers.csv"),
+    training("--timestamp-column", "t\x00s"),
+    materialize("--entity", "rest\x00aurant"),
     # messages that mislead (here: only that they are not tracebacks)
     training(files={"data/orders.csv": b""}),
     training(files={"data/orders.csv": fd.BASE["data/orders.csv"].split(b"\n")[0] + b"\n"}),
