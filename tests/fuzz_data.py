@@ -408,8 +408,8 @@ EDGE_DERIVED = [
     "CAST(restaurant_activity.last_status AS double)",
     "restaurant_activity.customers_7d * restaurant_activity.orders_30m",
 ]  # fmt: skip
-FEAT_VOCABULARY = """count sum avg min max first last count_distinct coalesce nullif abs round ln sqrt CAST AS int double
-string bool date timestamp over next 0s 1h 30m 1d 100000d every continuous lag NULL TRUE 0 -1 1e308
+FEAT_VOCABULARY = """count sum avg min max first last count_distinct coalesce nullif abs round ln sqrt CAST AS int
+double string bool date timestamp over next 0s 1h 30m 1d 100000d every continuous lag NULL TRUE 0 -1 1e308
 9223372036854775807 '' + - * / % || = != < > AND OR NOT IS ( ) ,""".split()
 TOKEN = re.compile(r"[A-Za-z_]\w*|\d+[smhd]\b|\d+(?:\.\d+)?|'[^'\n]*'|[^\sA-Za-z0-9_]")
 FEATURES_AT = FEAT.index("    orders_30m ")
