@@ -11,10 +11,12 @@ over a fresh copy of examples/food_delivery (50 rows per CSV) in which hypothesi
   decimals, dates, far instants, corrupt, truncated and empty files), a directory or nothing
   where a file is expected;
 * **featc.toml and the .feat file**: wrong types, unknown keys, BOMs, bindings to missing files,
-  directories and inputs, three-part and reserved table names, retyped columns, two entities;
+  directories and inputs, three-part and reserved table names, retyped columns, two entities,
+  features and derived features at the engines' edges (int and double overflow, zero divisors,
+  domain errors, casts, extreme windows), feature definitions with a token replaced;
 * **flags**: unknown, misspelt and malformed `--source`, `--dialect`, `--at`, `--entity`,
   `--timestamp-column`, `--exact`, and `--out` naming a directory, a file inside a file, an
-  input, a locked directory, an overlong or NUL-carrying name.
+  input, a locked directory (not locked for root), an overlong name; NUL bytes in paths and names.
 
 The property: the exit code is 0 or 1 (2 is featc's own bug), the runner saw SystemExit and not
 an escaped exception, no output says `Traceback` or `internal error`, a failure prints an
