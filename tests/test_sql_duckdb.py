@@ -597,3 +597,35 @@ def test_composite_key_entity() -> None:
     assert list(rows[0]) == ["uid", "cat", "ts", "g__cnt"]
     mat = materialize(p, events, "uc", at(100) or T0)
     assert [(r["uid"], r["cat"], r["g__cnt"]) for r in mat] == [("u", "a", 2), ("u", "b", 1)]
+
+
+# ---------------------------------------------------------------- int64 overflow
+
+
+def test_int_sum_overflow_names_the_feature() -> None:
+    """SUM over BIGINT is a HUGEINT on DuckDB: beyond int64 the query fails naming the feature, not with a bare cast error."""
+    p = project(group("g", agg("si", "sum", N, window=win("lifetime")), agg("cnt", "count")))
+    big = 2**62
+    with pytest.raises(duckdb.InvalidInputException, match=r"^Invalid Input Error: featc: the sum in feature `g\.si`"):
+        train(p, [ev("u", 1, n=big), ev("u", 2, n=big)], [("u", at(5))])
+    with pytest.raises(duckdb.InvalidInputException, match=r"featc: the sum in feature `g\.si` overflows int64"):
+        materialize(p, [ev("u", 1, n=-big), ev("u", 2, n=-big), ev("u", 3, n=-1)], "user", at(5) or T0)
+
+
+def test_int_sum_at_the_int64_limits_is_exact() -> None:
+    """The largest and smallest int64 sums pass through unchanged (the check is exclusive of the limits)."""
+    p = project(group("g", agg("si", "sum", N, window=win("lifetime"))))
+    top = [ev("u", 1, n=2**62), ev("u", 2, n=2**62 - 1), ev("u", 3, n=2**62)]
+    rows = train(p, top, [("u", at(3)), ("u", at(1))])
+    assert rows[0]["g__si"] == 2**63 - 1 and rows[1]["g__si"] is None
+    with pytest.raises(duckdb.InvalidInputException, match="featc: "):
+        train(p, top, [("u", at(4))])
+    bottom = [ev("u", 1, n=-(2**62)), ev("u", 2, n=-(2**62))]
+    assert train(p, bottom, [("u", at(3))])[0]["g__si"] == -(2**63)
+
+
+def test_base_dialect_sum_is_the_engines_own_cast() -> None:
+    d = get_dialect("duckdb")
+    plain = super(type(d), d).sum_result(exp.column("x"), T.INT, "g.f")
+    assert plain.sql("duckdb") == "CAST(x AS BIGINT)"
+    assert d.sum_result(exp.column("x"), T.DOUBLE, "g.f").sql("duckdb") == "CAST(x AS DOUBLE)"
