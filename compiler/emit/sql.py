@@ -44,7 +44,7 @@ def ident(name: str) -> exp.Identifier:
 
 
 def col(name: str, table: str | None = None) -> exp.Expr:
-    return exp.column(ident(name), table=ident(table) if table else None)
+    return exp.column(ident(name), table=ident(table) if table else None, copy=False)  # fresh nodes: no copy
 
 
 def alias(e: exp.Expr, name: str) -> exp.Expr:
