@@ -455,21 +455,23 @@ class Resolver:
                 continue
             seen.add(root)
             stack = [(root, iter(deps[root]))]
+            depth_of = {root: 0}  # position on the stack of each node on it: a back edge is found in O(1)
             while stack:  # iterative post-order: no recursion however long the chain
                 node, pending = stack[-1]
-                on_stack = [n for n, _ in stack]
                 nxt = None
                 for n in pending:
-                    if n in on_stack:
-                        cyclic.update(on_stack[on_stack.index(n) :])
+                    if n in depth_of:
+                        cyclic.update(k for k, _ in stack[depth_of[n] :])
                     elif n not in seen:
                         nxt = n
                         break
                 if nxt is None:
                     stack.pop()
+                    del depth_of[node]
                     order.append(node)
                 else:
                     seen.add(nxt)
+                    depth_of[nxt] = len(stack)
                     stack.append((nxt, iter(deps[nxt])))
         return [defs[k] for k in order if k not in cyclic]
 

@@ -468,3 +468,16 @@ def test_featc_toml_that_is_not_utf8_is_a_located_error(tmp_path: Path) -> None:
     code, out = run("check", root)
     assert code == 1
     assert "featc.toml:2:10: error[E001]:" in out and "byte 0xff" in out
+
+
+# ---------------------------------------------------------------- long derived chains
+
+
+def test_a_chain_of_thousands_of_derived_features_resolves_and_hashes() -> None:
+    n = 3000
+    block = "derived d{i} {{\n  entity: user\n  features {{\n    x = {expr}\n  }}\n}}\n"
+    chain = "".join(block.format(i=i, expr=f"d{i + 1}.x + 1") for i in range(n)) + block.format(i=n, expr="f.n")
+    compiled = compile_files([SourceFile("a.feat", features("n = count(*) over 1h") + chain)], Config("p"))
+    assert compiled.diagnostics == []
+    hashes = {f.hash for g in compiled.project.groups for f in g.features}
+    assert len(hashes) == n + 2 and None not in hashes
