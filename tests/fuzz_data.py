@@ -134,6 +134,7 @@ HOSTILE_VALUES = [
 HOSTILE_NAMES = [
     "", "__rid", "rowid", "__featc_row", "featc_spine", "__spine", "ts", "restaurant_id", "select", "group",
     "order", "a b", 'a"b', "a,b", "é", "\ufeffts", "TS", "restaurant_activity__orders_30m", "orders_30m",
+    "a\nb", " ts", "ts ", "\x1b[31m",
 ]  # fmt: skip
 BAD_BYTES = [b"\xff", b"\xc3\x28", b"\x00", b"\x80abc", b'"', b"\r", b"\xef\xbb\xbf", b"\n\n", b",,,", b"\x1b[2J"]
 
@@ -303,12 +304,36 @@ def _retype(col: pa.Array, kind: str, how: str) -> pa.Array:
         return pa.array([2**64 - 1] * n, pa.uint64())
     if how == "dictionary":
         return col.cast(pa.string()).dictionary_encode()
+    return _exotic(col, how)
+
+
+def _exotic(col: pa.Array, how: str) -> pa.Array:
+    """Arrow types no declared featc type maps to (nested, time of day, durations, small ints)."""
+    n = len(col)
+    if how == "list":
+        return pa.array([[i] for i in range(n)], pa.list_(pa.int64()))
+    if how == "struct":
+        return pa.array([{"a": i} for i in range(n)], pa.struct([("a", pa.int64())]))
+    if how == "time":
+        return pa.array([i * 1_000_000 for i in range(n)], pa.time64("us"))
+    if how == "duration":
+        return pa.array([i for i in range(n)], pa.duration("s"))
+    if how == "int8":
+        return pa.array([i % 100 for i in range(n)], pa.int8())
+    if how == "float32":
+        return pa.array([i + 0.1 for i in range(n)], pa.float32())
+    if how == "large_string":
+        return col.cast(pa.large_string())
+    if how == "zoned_paris" and pa.types.is_timestamp(col.type):
+        return col.cast(pa.timestamp("us", tz="Europe/Paris"))
     return col
 
 
 RETYPES = ["strings", "int", "decimal", "ns", "ns_before_1970", "tz", "date", "far", "float_for_text",
-           "int_for_text", "binary", "bool", "null", "uint64", "dictionary", "none"]  # fmt: skip
-BROKEN = ["corrupt", "truncated", "garbage", "csv_text", "empty_file", "zero_rows", "missing_column", "extra_column"]
+           "int_for_text", "binary", "bool", "null", "uint64", "dictionary", "list", "struct", "time", "duration",
+           "int8", "float32", "large_string", "zoned_paris", "none"]  # fmt: skip
+BROKEN = ["corrupt", "truncated", "garbage", "csv_text", "empty_file", "zero_rows", "missing_column", "extra_column",
+          "duplicate_column", "empty_name"]  # fmt: skip
 
 
 def parquet_bytes(table: str, column: str | None, how: str) -> bytes:
@@ -321,6 +346,9 @@ def parquet_bytes(table: str, column: str | None, how: str) -> bytes:
     if how == "extra_column":
         cols["__rid"] = pa.array(range(ROWS), pa.int64())
     data = pa.table(cols)
+    if how in ("duplicate_column", "empty_name") and column is not None:  # Parquet allows both; CSV headers do not
+        names = [("" if how == "empty_name" else next(iter(cols))) if n == column else n for n in cols]
+        data = pa.Table.from_arrays(list(data.columns), names=names)
     if how == "zero_rows":
         data = data.slice(0, 0)
     sink = io.BytesIO()
