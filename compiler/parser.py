@@ -33,6 +33,15 @@ BLOCK_HEADER = re.compile(r"(?:" + "|".join(ast.BLOCK_KINDS) + r")[ \t]+[A-Za-z_
 BLOCK_START = re.compile(r"^(?:" + "|".join(ast.BLOCK_KINDS) + r")\b", re.MULTILINE)
 
 
+def _blank_then(pattern: str, newlines: bool) -> re.Pattern[str]:
+    """Blanks and comments, then ``pattern`` as group 1: one match where skip_space and a match were two."""
+    return re.compile((SPACE if newlines else SPACE_IN_LINE).pattern + "(" + pattern + ")")
+
+
+SPACED_NAME = {p: _blank_then(p.pattern, False) for p in (IDENT, DOTTED)}
+EXPECT = {(ch, nl): _blank_then(re.escape(ch), nl) for ch in ":={" for nl in (False, True)}
+
+
 class SyntaxFailure(Exception):
     """Internal: abandons the current line or block; the diagnostic is already recorded."""
 
@@ -91,21 +100,22 @@ class Parser:
         return f"`{m.group()}`" if m else f"`{self.text[self.pos]}`"
 
     def expect_char(self, ch: str, what: str, newlines: bool = True) -> int:
-        self.skip_space(newlines)
-        if self.peek() != ch:
-            end = self.pos + (1 if self.pos < len(self.text) and self.text[self.pos] != "\n" else 0)
-            raise self.error("E001", f"expected {what}, found {self.found()}", self.pos, end, label=f"expected {what}")
-        self.pos += 1
-        return self.pos - 1
-
-    def name(self, what: str, pattern: re.Pattern[str] = IDENT) -> ast.Name:
-        self.skip_space(newlines=False)
-        m = pattern.match(self.text, self.pos)
-        if not m:
+        m = EXPECT[ch, newlines].match(self.text, self.pos)
+        if m is None:
+            self.skip_space(newlines)
             end = self.pos + (1 if self.pos < len(self.text) and self.text[self.pos] != "\n" else 0)
             raise self.error("E001", f"expected {what}, found {self.found()}", self.pos, end, label=f"expected {what}")
         self.pos = m.end()
-        return ast.Name(sys.intern(m.group()), self.path, m.start(), m.end())  # keywords and names repeat
+        return self.pos - 1
+
+    def name(self, what: str, pattern: re.Pattern[str] = IDENT) -> ast.Name:
+        m = SPACED_NAME[pattern].match(self.text, self.pos)
+        if m is None:
+            self.skip_space(newlines=False)
+            end = self.pos + (1 if self.pos < len(self.text) and self.text[self.pos] != "\n" else 0)
+            raise self.error("E001", f"expected {what}, found {self.found()}", self.pos, end, label=f"expected {what}")
+        self.pos = m.end()
+        return ast.Name(sys.intern(m.group(1)), self.path, m.start(1), m.end(1))  # keywords and names repeat
 
     def end_of_line(self) -> None:
         """Requires nothing but a comment before the end of the line (or a closing brace)."""
