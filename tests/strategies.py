@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from strategies_data import (
     CLUSTERS,
     MINUTE,
+    ZONES,
     Column,
     Entity,
     Example,
@@ -27,7 +28,7 @@ from strategies_data import (
     source_rows,
     spine,
 )
-from strategies_exprs import FAMILIES, TYPE_WORDS, Ctx, Draw, T, expr, rooted
+from strategies_exprs import FAMILIES, TYPE_WORDS, Ctx, Draw, T, expr, one_in, rooted
 
 from featc.compiler.types import DataType
 
@@ -75,15 +76,41 @@ def sources(draw: Draw, ents: list[Entity]) -> list[Source]:
         prefix = {T.INT: "i", T.DOUBLE: "d", T.STRING: "s", T.BOOL: "b", T.TIMESTAMP: "t"}
         types = draw(st.lists(st.sampled_from(VALUE_TYPES), min_size=1, max_size=4))
         cols = [Column(f"{prefix[t]}{j}", t) for j, t in enumerate(types)]
-        out.append(Source(f"src{i}", ts, [*keys, Column(ts, T.TIMESTAMP), *cols], frozenset(k.name for k in keys)))
+        huge = {}
+        if one_in(draw, 2):  # values near the largest double, one sign per column: sums overflow
+            huge[f"h{len(cols)}"] = draw(st.sampled_from((1.0, -1.0)))
+            cols.append(Column(f"h{len(cols)}", T.DOUBLE))
+        columns = [*keys, Column(ts, T.TIMESTAMP), *cols]
+        out.append(Source(f"src{i}", ts, columns, frozenset(k.name for k in keys), huge))
     return out
 
 
 def row_ctx(source: Source, family: str | None = None) -> Ctx:
+    """Leaves for row expressions: every column but the huge ones (arithmetic on them overflows)."""
     leaves: dict[DataType, list[str]] = {}
     for c in source.columns:
-        leaves.setdefault(c.type, []).append(c.name)
+        if c.name not in source.huge:
+            leaves.setdefault(c.type, []).append(c.name)
     return Ctx(leaves, family=family)
+
+
+HUGE_KINDS = ("sum", "sum", "sum", "sum", "max", "last", "count_distinct")
+
+
+@st.composite
+def huge_feature(
+    draw: Draw, src: Source, min_window: int, kinds: tuple[str, ...], name: str
+) -> tuple[FeatureDef, int] | None:
+    """An aggregation straight over a huge column (mostly sum, whose result then overflows) and its window."""
+    allowed = [k for k in HUGE_KINDS if k in kinds]
+    if not (src.huge and allowed):
+        return None
+    kind, column = draw(st.sampled_from(allowed)), draw(st.sampled_from(sorted(src.huge)))
+    text, window = f"{kind}({column})", 0
+    if one_in(draw, 3):  # mostly lifetime: more rows, so more overflows
+        window = draw(st.sampled_from([m * MINUTE for m in WINDOW_WEIGHTED if m * MINUTE >= min_window]))
+        text += f" over {render_duration(draw, window)}"
+    return FeatureDef(name, text, T.INT if kind == "count_distinct" else T.DOUBLE, huge=True), window
 
 
 @st.composite
@@ -157,6 +184,10 @@ def feature_group(
         text, t, w = draw(aggregation(ctx, every, kinds, False))
         feats.append(FeatureDef(f"f{j}", text, t))
         windows.append(w)
+    huge = draw(huge_feature(src, every, kinds, f"f{len(feats)}")) if family is None else None
+    if huge is not None:
+        feats.append(huge[0])
+        windows.append(huge[1])
     return Group("features", f"g{i}", ent, src, feats, flt, ref, windows)
 
 
@@ -186,7 +217,8 @@ def derived_group(draw: Draw, i: int, groups: list[Group], request: list[Column]
     for g in groups:  # aggregations and earlier derived blocks of the same entity
         if g.kind in ("features", "derived") and g.entity is ent:
             for f in g.features:
-                leaves.setdefault(f.type, []).append(f"{g.name}.{f.name}")
+                if not f.huge:  # arithmetic on a value near the largest double would overflow mid-expression
+                    leaves.setdefault(f.type, []).append(f"{g.name}.{f.name}")
     for c in request:
         leaves.setdefault(c.type, []).append(f"rq.{c.name}")
     feats = []
@@ -287,4 +319,7 @@ def examples(draw: Draw, kinds: tuple[str, ...] = AGG_KINDS, family: str | None 
         spine=spine_rows,
         spine_columns=spine_cols,
         ts_column=ts,
+        spine_zone=draw(st.sampled_from(ZONES)) if one_in(draw, 3) else None,
+        source_zone=draw(st.sampled_from(ZONES)) if one_in(draw, 3) else None,
+        spine_pandas=one_in(draw, 4),
     )

@@ -4,6 +4,12 @@ Data is chosen so engines can agree exactly: doubles are multiples of 0.25 in a 
 (sums of them are exact in any order), integers are small, timestamps lie on a whole-minute
 grid in two short clusters (one straddling the Unix epoch) so ties, events exactly at ``t``
 and at ``t - D`` are common.
+
+The edges mutation testing found uncovered are weighted up: zeros (so ``x / 0`` and ``x % 0``
+are common), halves at several scales (``x.5``, ``x.25`` for ``round(x, 1)``, ``x.125`` for
+``round(x, 2)``: half-even and half-away-from-zero rounding differ on them), and "huge" double
+columns holding values near the largest double, whose sums leave the double range (null by the
+contract). Instants may come as timezone-aware values in random non-UTC zones.
 """
 
 from __future__ import annotations
@@ -28,6 +34,15 @@ CLUSTERS = (
 EVENT_MINUTES = 90
 STRING_KEYS = ("k1", "k2", "k3", "", "é")
 INT_KEYS = (1, 2, 3, 0, -1)
+# Values where half-even and half-away-from-zero rounding differ, at n = 0, 1, 2 and 3 digits
+# (all dyadic and small, so sums of them stay exact in any order).
+HALVES = (0.5, 2.5, -0.5, -2.5, 4.5, 10.5, 0.25, -0.25, 0.75, 0.125, -0.125, 0.375, 0.0625)
+# Near the largest double (1.797e308): any two of one sign sum beyond it.
+HUGE = (1e308, 1.5e308, 2.0**1023, 1.7976931348623157e308, 9e307)
+# Non-UTC zones for aware instants: fixed offsets (half and quarter hours, both date-line
+# extremes) and named zones with daylight saving (Lord Howe shifts by half an hour).
+ZONES = ("+05:30", "-03:30", "+14:00", "-11:00", "+05:45", "America/New_York", "Asia/Kathmandu",
+         "Australia/Lord_Howe", "America/St_Johns")  # fmt: skip
 
 
 # ---------------------------------------------------------------- project model
@@ -51,6 +66,7 @@ class Source:
     ts: str
     columns: list[Column]
     keys: frozenset[str] = frozenset()
+    huge: dict[str, float] = field(default_factory=dict)  # huge double column -> the sign of its huge values
 
 
 @dataclass
@@ -58,6 +74,7 @@ class FeatureDef:
     name: str
     text: str
     type: DataType
+    huge: bool = False  # reads a huge column: no arithmetic on it (it would overflow mid-expression)
 
 
 @dataclass
@@ -82,10 +99,15 @@ class Example:
     spine: list[dict[str, Any]]
     spine_columns: list[Column]
     ts_column: str = "ts"
+    spine_zone: str | None = None  # instants of the spine given as aware values in this zone (else naive UTC)
+    source_zone: str | None = None  # the same for every source
+    spine_pandas: bool = False  # the spine as a pandas DataFrame (else an Arrow table)
 
     def __repr__(self) -> str:
         rows = "\n".join(f"  {name}: {rows!r}" for name, rows in self.sources.items())
-        return f"--- gen.feat ---\n{self.text}\n--- sources ---\n{rows}\n--- spine ---\n  {self.spine!r}\n"
+        zones = f"spine zone {self.spine_zone}, source zone {self.source_zone}, pandas spine {self.spine_pandas}"
+        return (f"--- gen.feat ---\n{self.text}\n--- sources ---\n{rows}\n--- spine ---\n  {self.spine!r}\n"
+                f"--- instants ---\n  {zones}\n")  # fmt: skip
 
 
 # ---------------------------------------------------------------- data
@@ -99,14 +121,17 @@ def instant(draw: Draw, clusters: tuple[int, ...], minutes: int = EVENT_MINUTES)
 
 @st.composite
 def value(draw: Draw, t: DataType, source: bool = False) -> Any:
-    """A random value of a column type; about one in seven is null."""
-    if draw(st.integers(0, 6)) == 6:
+    """A random value of a column type; about one in seven is null, numbers are often 0 or a half."""
+    roll = draw(st.integers(0, 13))
+    if roll >= 12:
         return None
     if t == T.INT:
-        return draw(st.integers(-20, 20))
+        return 0 if roll == 6 else draw(st.integers(-20, 20))
     if t == T.DOUBLE:
         if source and one_in(draw, 40):  # the contract reads NaN and infinities in sources as null
             return draw(st.sampled_from((math.nan, math.inf, -math.inf)))
+        if roll in (4, 5, 6):
+            return draw(st.sampled_from((0.0, -0.0) if roll == 6 else HALVES))
         return draw(st.integers(-200, 200)) * 0.25
     if t == T.STRING:
         return draw(st.sampled_from(STRINGS))
@@ -138,6 +163,8 @@ def source_rows(draw: Draw, src: Source, clusters: tuple[int, ...]) -> list[dict
                 row[c.name] = None if one_in(draw, 20) else draw(instant(clusters))
             elif c.name in src.keys:
                 row[c.name] = key_value(draw, c.type, spine=False)
+            elif c.name in src.huge and one_in(draw, 2):
+                row[c.name] = src.huge[c.name] * draw(st.sampled_from(HUGE))
             else:
                 row[c.name] = draw(value(c.type, source=True))
         rows.append(row)

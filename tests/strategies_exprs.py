@@ -23,6 +23,14 @@ Draw = Callable[..., Any]
 # A few decimals whose x * 10^n lands on a half only after double rounding (2.675 * 100 is
 # 267.5): they tell round(x, n) per the contract from an engine's exact-binary rounding.
 DECIMALS = (2.675, 1.005, 0.125, -0.285, 1.115, -2.675, 0.615)
+# Exact halves where half-even and half-away-from-zero differ (even integer part), with the
+# digits that put the half in the last place: round(2.5), round(0.25, 1), round(0.125, 2), ...
+# The last is 2^51 + 0.5, a half near the end of the doubles that have a fractional part.
+HALF_LITERALS = (0.5, 2.5, -2.5, -0.5, 4.5, 0.25, -0.25, 0.125, 0.0625, -0.125)
+HALF_ROUNDS: tuple[tuple[float, int | None], ...] = (
+    (0.5, None), (2.5, 0), (-2.5, None), (-0.5, 0), (4.5, None), (2.0**51 + 0.5, None),
+    (0.25, 1), (-0.25, 1), (2.25, 1), (0.125, 2), (-0.125, 2), (0.0625, 3),
+)  # fmt: skip
 STRINGS = ("a", "", "b", "ab", "é", "É", "ü", "Ü", "ñ", "Ñ", "B", "a b")
 ORDERED = (T.INT, T.DOUBLE, T.STRING, T.BOOL, T.TIMESTAMP, T.DATE)
 TYPE_WORDS = {
@@ -84,6 +92,8 @@ def literal(draw: Draw, t: DataType) -> str:
     if t == T.INT:
         return render_int(draw(st.integers(-20, 20)))
     if t == T.DOUBLE:
+        if one_in(draw, 4):  # where half-even and half-away-from-zero rounding differ
+            return render_double(draw(st.sampled_from(HALF_LITERALS)))
         return render_double(draw(st.integers(-200, 200)) * 0.25)
     if t == T.STRING:
         return render_string(draw(st.sampled_from(STRINGS)))
@@ -120,6 +130,13 @@ class Production:
     exact: bool = True  # keeps doubles exact (dyadic, bounded), so sums agree in any order
     needs: tuple[DataType, ...] = ()
 
+    @property
+    def edge(self) -> bool:
+        """Division, remainder, rounding and double -> int casts: zero divisors and halves live here."""
+        if self.fn == "cast":
+            return self.needs == (T.DOUBLE,) and self.out == T.INT
+        return self.fn in ("div", "mod") or (self.fn == "round" and self.out == T.DOUBLE)
+
 
 def sub(draw: Draw, ctx: Ctx, t: DataType, depth: int, exact: bool) -> str:
     return draw(expr(ctx, t, depth - 1, exact))
@@ -143,9 +160,28 @@ def binop(fn: str, op: str, out: DataType, leaf_right: bool = False) -> Producti
     return Production(fn, "arith", out, build)
 
 
+def divisor(draw: Draw, ctx: Ctx, t: DataType, depth: int, exact: bool) -> str:
+    """A right operand of / or %: half the time a zero (a literal, or ``y - y``), where the contract says null."""
+    roll = draw(st.integers(0, 3))
+    if roll == 1:
+        return "0" if t == T.INT else draw(st.sampled_from(("0.0", "(-0.0)")))
+    if roll == 2:
+        y = draw(leaf(ctx, t))
+        return f"({y} - {y})"
+    return sub(draw, ctx, t, depth, exact)
+
+
 def div_build(draw: Draw, ctx: Ctx, depth: int, exact: bool) -> str:
     a, b = draw(st.sampled_from(((T.INT, T.INT), (T.DOUBLE, T.DOUBLE), (T.INT, T.DOUBLE), (T.DOUBLE, T.INT))))
-    return f"({sub(draw, ctx, a, depth, False)} / {sub(draw, ctx, b, depth, False)})"
+    return f"({sub(draw, ctx, a, depth, False)} / {divisor(draw, ctx, b, depth, False)})"
+
+
+def mod_prod(out: DataType) -> Production:
+    def build(draw: Draw, ctx: Ctx, depth: int, exact: bool) -> str:
+        a, b = numeric_pair(draw, out)
+        return f"({sub(draw, ctx, a, depth, exact)} % {divisor(draw, ctx, b, depth, exact)})"
+
+    return Production("mod", "arith", out, build)
 
 
 def unary(
@@ -160,11 +196,15 @@ def unary(
 
 def round_prod(out: DataType) -> Production:
     def build(draw: Draw, ctx: Ctx, depth: int, exact: bool) -> str:
-        x = sub(draw, ctx, out, depth, exact)
+        # Often straight on a column (its data holds halves) or on a half: where rounding rules differ.
+        x = draw(leaf(ctx, out)) if draw(st.booleans()) else sub(draw, ctx, out, depth, exact)
         # round(x, n > 0) of a double gives a decimal, which is not exact in binary.
         digits = draw(st.sampled_from((None, 0) if exact and out == T.DOUBLE else (None, 0, 1, 2, 3)))
-        if out == T.DOUBLE and not exact and draw(st.integers(0, 3)) == 0:
-            x = render_double(draw(st.sampled_from(DECIMALS)))  # not in data: sums stay exact
+        if out == T.DOUBLE and one_in(draw, 2):  # literals are not in data: sums stay exact
+            # An even half with its digits; in exact positions only whole results (no decimals).
+            pairs = [(h, n) for h, n in HALF_ROUNDS if not exact or (n in (None, 0) and abs(h) < 10)]
+            half, digits = draw(st.sampled_from([*pairs, *((d, 2) for d in DECIMALS if not exact)]))
+            x = render_double(half)
         return f"ROUND({x})" if digits is None else f"ROUND({x}, {digits})"
 
     return Production("round", "math", out, build)
@@ -277,9 +317,15 @@ def nullif_build(out: DataType) -> Callable[[Draw, Ctx, int, bool], str]:
 
 def cast_prod(src: DataType, dst: DataType) -> Production:
     def build(draw: Draw, ctx: Ctx, depth: int, exact: bool) -> str:
-        # double -> int must stay within 64 bits: its argument is kept exact (bounded).
+        # double -> int must stay within 64 bits: its argument is kept exact (bounded), and is
+        # often a column (its data holds halves) or a half, where rounding rules differ.
         ex = exact or (src == T.DOUBLE and dst == T.INT)
-        return f"CAST({sub(draw, ctx, src, depth, ex)} AS {TYPE_WORDS[dst]})"
+        arg = sub(draw, ctx, src, depth, ex)
+        if src == T.DOUBLE and dst == T.INT and one_in(draw, 2):
+            # A column (its data holds halves) in rows; never a feature: those are not bounded.
+            column = not ctx.derived and draw(st.booleans())
+            arg = draw(leaf(ctx, T.DOUBLE)) if column else render_double(draw(st.sampled_from(HALF_LITERALS)))
+        return f"CAST({arg} AS {TYPE_WORDS[dst]})"
 
     return Production("cast", "cast", dst, build, needs=(src,))
 
@@ -303,7 +349,7 @@ def _productions() -> list[Production]:
             binop("add", "+", t),
             binop("sub", "-", t),
             binop("mul", "*", t, leaf_right=True),
-            binop("mod", "%", t),
+            mod_prod(t),
             unary("neg", "arith", t, "(- {})", arg=t),
             unary("abs", "math", t, "ABS({})", arg=t),
             round_prod(t),
@@ -391,6 +437,9 @@ def expr(draw: Draw, ctx: Ctx, t: DataType, depth: int = 3, exact: bool = False,
     ``call``: the root is a function, not a leaf (filters that test something).
     """
     prods = usable(ctx, t, exact) if depth > 0 else []
+    edges = [p for p in prods if p.edge] + [p for p in prods if p.fn in ("round", "div")] * 2
+    if edges and one_in(draw, 3):  # the productions whose edges bugs hid in, far more often than 1 in 50
+        return draw(st.sampled_from(edges)).build(draw, ctx, depth, exact)
     # Leaves first, so shrinking simplifies; about half the nodes are leaves.
     i = draw(st.integers(0, 2 * len(prods))) if prods else 0
     if call and prods:

@@ -14,14 +14,20 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import tzinfo as tzinfo_type
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, note, reject, seed, settings
+from hypothesis import HealthCheck, assume, event, given, note, reject, seed, settings
+from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
 import featc
@@ -34,17 +40,22 @@ sys.path.insert(0, os.path.dirname(__file__))  # pytest's importlib mode: tests/
 import reference
 import strategies
 from strategies import AGG_KINDS, FAMILIES, Column, Example
+from strategies_data import ZONES
 
 T = DataType
 EXAMPLES = int(os.environ.get("FEATC_PROPERTY_EXAMPLES", "200"))
 FOCUSED = int(os.environ.get("FEATC_PROPERTY_FOCUSED", str(max(EXAMPLES // 8, 20))))
+EXTRA = max(EXAMPLES // 5, 20)  # materialisation and the count_distinct join form: 40 each in CI
+EDGE_EXAMPLES = 100  # the generators' reach, on the reference alone; fixed (and derandomised): a measurement
 REL, ABS = 1e-9, 1e-12  # ABS only forgives cancellation noise far below any real value
 EPOCH = datetime(1970, 1, 1)
 
 # Per-test settings (not a global profile: other test modules keep theirs). Examples are slow
 # (a DuckDB run each), so no deadline; failures are not stored, CI starts clean each time.
 PROPERTY = settings(
-    deadline=None, database=None, print_blob=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 
@@ -58,35 +69,101 @@ def _seeded(fn: Any) -> Any:
 
 
 ARROW = {T.INT: pa.int64(), T.DOUBLE: pa.float64(), T.STRING: pa.string(), T.BOOL: pa.bool_(),
-         T.TIMESTAMP: pa.timestamp("us"), T.DATE: pa.date32()}
+         T.TIMESTAMP: pa.timestamp("us"), T.DATE: pa.date32()}  # fmt: skip
+PANDAS = {pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype(), pa.string(): pd.StringDtype(),
+          pa.bool_(): pd.BooleanDtype()}  # fmt: skip
+UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def arrow_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> pa.Table:
-    """An explicitly typed Arrow table (timestamps as naive UTC microseconds)."""
-    schema = pa.schema([pa.field(c.name, ARROW[c.type]) for c in columns])
-    arrays = [pa.array([r[c.name] for r in rows], type=ARROW[c.type]) for c in columns]
+def arrow_type(dtype: DataType, zone: str | None) -> pa.DataType:
+    """The Arrow type of a column; instants are aware in ``zone`` when given (Arrow stores them as UTC)."""
+    return pa.timestamp("us", tz=zone) if dtype == T.TIMESTAMP and zone else ARROW[dtype]
+
+
+def arrow_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], zone: str | None = None) -> pa.Table:
+    """An explicitly typed Arrow table (timestamps as UTC microseconds, naive or aware in ``zone``)."""
+    schema = pa.schema([pa.field(c.name, arrow_type(c.type, zone)) for c in columns])
+    arrays = [pa.array([r[c.name] for r in rows], type=arrow_type(c.type, zone)) for c in columns]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def as_python(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> list[dict[str, Any]]:
-    """Rows for the evaluator: timestamps as naive UTC datetimes."""
+def tzinfo(zone: str) -> tzinfo_type:
+    """A zone name as Arrow spells it (``+05:30`` or ``America/New_York``) as a Python tzinfo."""
+    if zone[0] in "+-":
+        sign = -1 if zone[0] == "-" else 1
+        hours, minutes = map(int, zone[1:].split(":"))
+        return timezone(sign * timedelta(hours=hours, minutes=minutes))
+    return ZoneInfo(zone)
+
+
+def instant(us: int, zone: str | None = None) -> datetime:
+    """Epoch microseconds as a naive UTC datetime, or as an aware one in ``zone``."""
+    if zone is None:
+        return EPOCH + timedelta(microseconds=us)
+    return (UTC_EPOCH + timedelta(microseconds=us)).astimezone(tzinfo(zone))
+
+
+def as_python(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], zone: str | None = None
+) -> list[dict[str, Any]]:
+    """Rows for the evaluator: timestamps as naive UTC datetimes, or aware ones in ``zone``."""
     ts = {c.name for c in columns if c.type == T.TIMESTAMP}
-    return [{k: (EPOCH + timedelta(microseconds=v) if k in ts and v is not None else v) for k, v in r.items()}
-            for r in rows]
+    return [{k: (instant(v, zone) if k in ts and v is not None else v) for k, v in r.items()} for r in rows]
+
+
+def arrow_sources(ex: Example) -> dict[str, pa.Table]:
+    return {n: arrow_table(rows, ex.source_columns[n], ex.source_zone) for n, rows in ex.sources.items()}
+
+
+def pandas_spine(ex: Example) -> pd.DataFrame:
+    """The spine as pandas with nullable dtypes (aware instants as ``datetime64[us, zone]``)."""
+    return arrow_table(ex.spine, ex.spine_columns, ex.spine_zone).to_pandas(types_mapper=PANDAS.get)
+
+
+def from_pandas(frame: pd.DataFrame, types: Mapping[str, DataType]) -> list[dict[str, Any]]:
+    """pandas output rows as Python values of each column's type (NA, NaN and NaT are null)."""
+    out = []
+    for record in frame.to_dict("records"):
+        out.append({k: python_value(v, types.get(k, T.STRING)) for k, v in record.items()})
+    return out
+
+
+def python_value(v: Any, dtype: DataType) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, pd.Timestamp):  # pandas holds dates as datetime64 too
+        return v.date() if dtype == T.DATE else v.to_pydatetime()
+    if dtype == T.INT and not isinstance(v, float):
+        return int(v)  # numpy and pandas integers; a float stays a float, so the type check sees it
+    if dtype == T.DOUBLE and not isinstance(v, bool):
+        return float(v)
+    if dtype == T.BOOL and type(v).__name__ == "bool_":
+        return bool(v)
+    return v
 
 
 def run_duckdb(project: ir.Project, ex: Example, exact: bool) -> list[dict[str, Any]]:
-    sources = {n: arrow_table(rows, ex.source_columns[n]) for n, rows in ex.sources.items()}
-    spine = arrow_table(ex.spine, ex.spine_columns)
+    sources = arrow_sources(ex)
+    if ex.spine_pandas:
+        frame = featc.training_data(project, pandas_spine(ex), sources=sources, timestamp_column=ex.ts_column,
+                                    exact=exact)  # fmt: skip
+        assert isinstance(frame, pd.DataFrame), f"a pandas spine gave {type(frame).__name__}"
+        return from_pandas(frame, column_types(project, ex))
+    spine = arrow_table(ex.spine, ex.spine_columns, ex.spine_zone)
     table = featc.training_data(project, spine, sources=sources, timestamp_column=ex.ts_column, exact=exact)
     return table.to_pylist()  # type: ignore[no-any-return]
 
 
-def run_evaluator(project: ir.Project, ex: Example, exact: bool) -> list[dict[str, Any]]:
+def evaluator_for(project: ir.Project, ex: Example) -> Evaluator:
     ev = Evaluator(load_module(python_module(project)))
     for name, rows in ex.sources.items():
-        ev.ingest(name, as_python(rows, ex.source_columns[name]))
-    spine = as_python(ex.spine, ex.spine_columns)
+        ev.ingest(name, as_python(rows, ex.source_columns[name], ex.source_zone))
+    return ev
+
+
+def run_evaluator(project: ir.Project, ex: Example, exact: bool) -> list[dict[str, Any]]:
+    ev = evaluator_for(project, ex)
+    spine = as_python(ex.spine, ex.spine_columns, ex.spine_zone)
     return ev.training_rows(spine, timestamp_column=ex.ts_column, exact=exact, labels=True)
 
 
@@ -138,8 +215,9 @@ def same(a: Any, b: Any, dtype: DataType) -> bool:
     return bool(a == b)
 
 
-def differences(name: str, got: list[dict[str, Any]], want: list[dict[str, Any]],
-                types: dict[str, DataType]) -> list[str]:
+def differences(
+    name: str, got: list[dict[str, Any]], want: list[dict[str, Any]], types: dict[str, DataType]
+) -> list[str]:
     """Human-readable differences between an engine's rows and the reference's."""
     if len(got) != len(want):
         return [f"{name}: {len(got)} rows, reference has {len(want)}"]
@@ -168,6 +246,7 @@ def check(ex: Example) -> None:
         raise AssertionError(f"the compiler rejected a valid generated project:\n{e}") from None
     types = column_types(project, ex)
     problems = []
+    edges = Counter(reference.EDGES)
     for exact in (False, True):
         try:
             want = run_reference(project, ex, exact)
@@ -184,7 +263,19 @@ def check(ex: Example) -> None:
                 problems.append(f"{name} ({mode}) raised {type(e).__name__}: {str(e)[:2000]}")
                 continue
             problems += [f"[{mode}] {p}" for p in differences(name, got, want, types)]
+    record_edges(edges, ex)
     assert not problems, "\n".join(problems[:40])
+
+
+def record_edges(before: Counter[str], ex: Example) -> None:
+    """Hypothesis statistics (``--hypothesis-show-statistics``): which edges this example reached."""
+    if not currently_in_test_context():
+        return
+    for name in sorted(reference.EDGES - before):
+        event(name)
+    event(f"spine {'pandas' if ex.spine_pandas else 'Arrow'}, {'aware' if ex.spine_zone else 'naive'} instants")
+    if ex.source_zone:
+        event("aware source instants")
 
 
 # ---------------------------------------------------------------- the properties
@@ -224,10 +315,142 @@ def test_function_family(family: str) -> None:
     run()
 
 
+# ---------------------------------------------------------------- materialisation
+
+
+def materialize_types(project: ir.Project, entity: str) -> dict[str, DataType]:
+    """The materialised columns (keys, then servable features) and their types."""
+    out = {k.name: k.type for k in project.entity(entity).keys}
+    for g in project.groups:
+        if g.entity == entity and g.kind != "label":
+            out.update({g.column(f): f.type for f in g.features if reference.servable(project, f, entity)})
+    return out
+
+
+def check_materialize(ex: Example, entity: str, as_of: datetime) -> None:
+    """DuckDB's and the evaluator's materialisation of one entity equal the reference's, key by key."""
+    note(f"materialize {entity} as of {as_of.isoformat()}")
+    project = featc.compile_text(ex.text, filename="gen.feat")
+    try:
+        want = reference.materialize(project, ex.sources, entity, as_of)
+    except reference.Unspecified:
+        reject()
+    types = materialize_types(project, entity)
+    problems = []
+    try:
+        got = featc.api._project(project).materialize(entity, as_of, sources=arrow_sources(ex)).to_pylist()
+        problems += [f"[materialize] {p}" for p in differences("duckdb", got, want, types)]
+    except Exception as e:
+        problems.append(f"duckdb materialize raised {type(e).__name__}: {str(e)[:2000]}")
+    ev = evaluator_for(project, ex)
+    keys = [k.name for k in project.entity(entity).keys]
+    request = {f.name: None for r in project.requests for f in r.fields}  # derived features not materialised read them
+    online = []
+    for row in want:
+        values = ev.features({k: row[k] for k in keys}, as_of, request, exact=True)
+        online.append({c: row[c] if c in keys else values.get(c, "absent") for c in row})
+    problems += [f"[materialize] {p}" for p in differences("evaluator", online, want, types)]
+    assert not problems, "\n".join(problems[:40])
+
+
+@st.composite
+def as_of_instants(draw: st.DrawFn, ex: Example) -> datetime:
+    """Mostly an instant of the spine (they sit on window and cadence edges), naive or aware in some zone."""
+    spine_instants = sorted({r[ex.ts_column] for r in ex.spine if r[ex.ts_column] is not None})
+    us = draw(st.sampled_from(spine_instants)) if spine_instants else strategies.CLUSTERS[0]
+    zone = draw(st.sampled_from(ZONES)) if draw(st.integers(0, 3)) > 0 else None
+    return instant(us, zone)
+
+
+@_seeded
+@settings(PROPERTY, max_examples=EXTRA)
+@given(strategies.examples(), st.data())
+def test_materialize_agrees_with_reference(ex: Example, data: st.DataObject) -> None:
+    """`Project.materialize(entity, as_of)` on DuckDB and the evaluator's exact answers equal the reference."""
+    project = featc.compile_text(ex.text, filename="gen.feat")
+    entity = data.draw(st.sampled_from(project.materialized_entities()), label="entity")
+    check_materialize(ex, entity, data.draw(as_of_instants(ex), label="as_of"))
+
+
+FRAME_FORM = re.compile(r"COUNT\(DISTINCT [^()]*\) OVER", re.IGNORECASE)
+
+
+def test_count_distinct_join_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windowed count_distinct as the join form that dialects without DISTINCT windows (PostgreSQL, Spark) get."""
+    from featc.compiler.emit.sql import training_sql
+    from featc.dialects.duckdb import DuckDB
+
+    monkeypatch.setattr(DuckDB, "DISTINCT_WINDOWS", False)
+    kinds = ("count_distinct", "count_distinct", "count_distinct", "count", "last")
+
+    @_seeded
+    @settings(PROPERTY, max_examples=EXTRA)
+    @given(strategies.examples(kinds=kinds), st.data())
+    def run(ex: Example, data: st.DataObject) -> None:
+        project = featc.compile_text(ex.text, filename="gen.feat")
+        windowed = [f for g in project.groups if g.kind == "features" for f in g.features
+                    if f.agg is not None and f.agg.fn == "count_distinct" and f.agg.window.kind == "trailing"]  # fmt: skip
+        assume(windowed)
+        sql = training_sql(project, "duckdb", exact=True)
+        assert not FRAME_FORM.search(sql), "DISTINCT_WINDOWS=False still emitted COUNT(DISTINCT ...) OVER"
+        check(ex)
+        entity = data.draw(st.sampled_from(project.materialized_entities()), label="entity")
+        check_materialize(ex, entity, data.draw(as_of_instants(ex), label="as_of"))
+
+    run()
+
+
+# ---------------------------------------------------------------- the generators reach the edges
+
+# Examples (of EDGE_EXAMPLES, derandomised) that must reach each edge; measured: about twice these.
+EDGE_MINIMUM = {
+    "x / 0": 1,
+    "x % 0": 5,
+    "double sum overflow": 2,
+    "round(x[, n]) at an even half": 2,
+    "CAST(double AS int) at an even half": 3,
+}
+
+
+def test_generators_reach_the_edges() -> None:
+    """Zero divisors, overflowing double sums and even halves are common, not a lucky draw.
+
+    Mutation testing found a half-even evaluator and null-on-zero bugs that 200 examples never
+    touched; this fails if the generators stop producing those inputs. Only the reference runs.
+    """
+    reached: Counter[str] = Counter()
+    seen = [0]
+
+    # Derandomised: the same examples on every run, so this measures the generators, never luck.
+    @settings(PROPERTY, max_examples=EDGE_EXAMPLES, derandomize=True)
+    @given(strategies.examples())
+    def run(ex: Example) -> None:
+        project = featc.compile_text(ex.text, filename="gen.feat")
+        before = Counter(reference.EDGES)
+        try:
+            for exact in (False, True):
+                run_reference(project, ex, exact)
+        except reference.Unspecified:
+            reject()
+        seen[0] += 1
+        reached.update(set(reference.EDGES - before))
+
+    run()
+    low = {edge: f"{reached[edge]} < {least}" for edge, least in EDGE_MINIMUM.items() if reached[edge] < least}
+    assert not low, f"edges the generators rarely reach (examples reaching them, of {seen[0]}): {low}; all: {reached}"
+
+
 # ---------------------------------------------------------------- the nastiest edges, written out
 
-EDGE_SOURCE = [Column("k", T.STRING), Column("at", T.TIMESTAMP), Column("v", T.INT), Column("d", T.DOUBLE),
-               Column("nd", T.DOUBLE), Column("d3", T.DOUBLE), Column("s", T.STRING)]
+EDGE_SOURCE = [
+    Column("k", T.STRING),
+    Column("at", T.TIMESTAMP),
+    Column("v", T.INT),
+    Column("d", T.DOUBLE),
+    Column("nd", T.DOUBLE),
+    Column("d3", T.DOUBLE),
+    Column("s", T.STRING),
+]
 EDGE_ROW = {"k": "a", "at": -1, "v": -7, "d": 2.5, "nd": -2.5, "d3": 2.675, "s": "É"}
 EDGE_HEAD = """entity shop {
   key k: string
@@ -299,11 +522,15 @@ SCALAR_EDGES: list[tuple[str, Any]] = [
 ]
 
 
-def edge_example(features: str, rows: list[dict[str, Any]], spine: list[dict[str, Any]],
-                 extra: str = "") -> Example:
+def edge_example(features: str, rows: list[dict[str, Any]], spine: list[dict[str, Any]], extra: str = "") -> Example:
     text = EDGE_HEAD + extra + "features w {\n  entity: shop\n  source: ev\n  features {\n" + features + "  }\n}\n"
-    return Example(text=text, sources={"ev": rows}, source_columns={"ev": EDGE_SOURCE},
-                   spine=spine, spine_columns=[Column("k", T.STRING), Column("ts", T.TIMESTAMP)])
+    return Example(
+        text=text,
+        sources={"ev": rows},
+        source_columns={"ev": EDGE_SOURCE},
+        spine=spine,
+        spine_columns=[Column("k", T.STRING), Column("ts", T.TIMESTAMP)],
+    )
 
 
 def reference_rows(ex: Example, exact: bool = False) -> list[dict[str, Any]]:
@@ -326,21 +553,39 @@ MINUTE_US = 60_000_000
 
 def edge_rows(*spec: tuple[int, Any, Any]) -> list[dict[str, Any]]:
     """(minute, v, s) rows for key 'a'."""
-    return [{**EDGE_ROW, "at": None if m is None else m * MINUTE_US, "v": v, "s": s, "d": None, "nd": None}
-            for m, v, s in spec]
+    return [
+        {**EDGE_ROW, "at": None if m is None else m * MINUTE_US, "v": v, "s": s, "d": None, "nd": None}
+        for m, v, s in spec
+    ]
 
 
 def test_time_edges() -> None:
     """Rows at t, at t - D, just inside, ties at one instant, nulls at the latest instant, pre-epoch."""
-    rows = edge_rows((-20, 1, "b"), (-20, 0, None), (-10, 2, "a"), (-10, 9, None), (-9, 4, "é"), (-9, 6, None),
-                     (0, 8, "z"), (0, None, "a"), (None, 100, "x"))
+    rows = edge_rows(
+        (-20, 1, "b"),
+        (-20, 0, None),
+        (-10, 2, "a"),
+        (-10, 9, None),
+        (-9, 4, "é"),
+        (-9, 6, None),
+        (0, 8, "z"),
+        (0, None, "a"),
+        (None, 100, "x"),
+    )
     ex = edge_example(
         "    n10 = count(*) over 10m\n    s10 = sum(v) over 10m\n    last_v = last(v) over 1h\n"
         "    first_v = first(v) over 1h\n    last_s = last(s)\n    first_s = first(s) over 30m\n"
         "    cd = count_distinct(s)\n    life = count(*)\n",
         rows,
-        [{"k": "a", "ts": 0}, {"k": "a", "ts": 1}, {"k": "a", "ts": -1}, {"k": None, "ts": 0}, {"k": "zz", "ts": 0},
-         {"k": "a", "ts": None}, {"k": "a", "ts": 0}],
+        [
+            {"k": "a", "ts": 0},
+            {"k": "a", "ts": 1},
+            {"k": "a", "ts": -1},
+            {"k": None, "ts": 0},
+            {"k": "zz", "ts": 0},
+            {"k": "a", "ts": None},
+            {"k": "a", "ts": 0},
+        ],
     )
     check(ex)
     out = reference_rows(ex)
@@ -372,12 +617,16 @@ def test_as_served_edges_across_the_epoch() -> None:
 
 def test_distinct_zero_and_code_point_ties() -> None:
     """0.0 and -0.0 are one value; ties at one instant order strings by code point ('é' > 'z')."""
-    rows = [{**EDGE_ROW, "at": 0, "v": 1, "d": 0.0, "s": "z"}, {**EDGE_ROW, "at": 0, "v": 2, "d": 0.0, "s": "é"},
-            {**EDGE_ROW, "at": 0, "v": 3, "d": 0.0, "s": "Z"}]
+    rows = [
+        {**EDGE_ROW, "at": 0, "v": 1, "d": 0.0, "s": "z"},
+        {**EDGE_ROW, "at": 0, "v": 2, "d": 0.0, "s": "é"},
+        {**EDGE_ROW, "at": 0, "v": 3, "d": 0.0, "s": "Z"},
+    ]
     ex = edge_example(
         "    cd = count_distinct(CASE WHEN v = 1 THEN d ELSE (- d) END)\n    last_s = last(s)\n"
         "    first_s = first(s)\n    mx = max(s)\n    mn = min(LOWER(s))\n",
-        rows, [{"k": "a", "ts": MINUTE_US}],
+        rows,
+        [{"k": "a", "ts": MINUTE_US}],
     )
     check(ex)
     (out,) = reference_rows(ex)
@@ -392,8 +641,12 @@ def test_non_finite_spine_and_source_doubles_are_null() -> None:
         "derived dv {\n  entity: shop\n  features {\n    a = rq.amount IS NULL\n  }\n}\n"
     )
     rows = [{**EDGE_ROW, "d": math.nan}, {**EDGE_ROW, "d": math.inf}, {**EDGE_ROW, "d": 1.5}]
-    ex = Example(text=text, sources={"ev": rows}, source_columns={"ev": EDGE_SOURCE},
-                 spine=[{"k": "a", "ts": MINUTE_US, "amount": math.nan}, {"k": "a", "ts": MINUTE_US, "amount": -math.inf}],
-                 spine_columns=[Column("k", T.STRING), Column("ts", T.TIMESTAMP), Column("amount", T.DOUBLE)])
+    ex = Example(
+        text=text,
+        sources={"ev": rows},
+        source_columns={"ev": EDGE_SOURCE},
+        spine=[{"k": "a", "ts": MINUTE_US, "amount": math.nan}, {"k": "a", "ts": MINUTE_US, "amount": -math.inf}],
+        spine_columns=[Column("k", T.STRING), Column("ts", T.TIMESTAMP), Column("amount", T.DOUBLE)],
+    )
     check(ex)
     assert [(r["amount"], r["w__n"], r["w__s"], r["dv__a"]) for r in reference_rows(ex)] == [(None, 1, 1.5, True)] * 2
