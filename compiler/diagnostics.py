@@ -93,10 +93,10 @@ def location(d: Diagnostic, files: Mapping[str, SourceFile]) -> tuple[str, int, 
 
 
 # Characters that would act on the terminal instead of showing (ESC starts colour and cursor
-# sequences, CR rewinds the line) or reorder what follows (bidi controls: "Trojan source").
-# User text reaches diagnostics in names, quoted expressions and echoed lines, so the text and
+# sequences, CR rewinds the line), reorder what follows (bidi controls: "Trojan source"), or
+# show as nothing at all (zero-width characters, a byte-order mark inside a file). User text reaches diagnostics in names, quoted expressions and echoed lines, so the text and
 # GitHub renderings show them as escapes; JSON keeps the real text (its encoder escapes them).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def escape(text: str) -> str:

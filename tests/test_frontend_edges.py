@@ -270,6 +270,12 @@ def test_toml_locator_covers_headers_dotted_keys_inline_tables_arrays_and_string
 def test_escape_writes_controls_and_bidi_as_escapes() -> None:
     assert escape("a\x1b[31mb\x07\x7f\x9b\u202e\u2066c\td") == "a\\x1b[31mb\\x07\\x7f\\x9b\\u202e\\u2066c\\x09d"
     assert escape("plain ünïcode ✓") == "plain ünïcode ✓"
+    assert escape("zero\u200bwidth\ufeff") == "zero\\u200bwidth\\ufeff"
+
+
+def test_a_byte_order_mark_inside_a_file_is_shown_as_an_escape(tmp_path: Path) -> None:
+    code, out = run("check", project(tmp_path, PRELUDE + "\ufefffeatures f {\n}\n"))
+    assert code == 1 and "found `\\ufeff`" in out and "\ufeff" not in out
 
 
 def test_control_characters_are_escaped_in_text_diagnostics_and_the_caret_lines_up(tmp_path: Path) -> None:
