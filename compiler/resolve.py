@@ -12,16 +12,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn, TypeVar
 
-from sqlglot import exp
-
 from . import ast, ir
 from .aggregations import aggregation
+from .block_checks import duplicate_features, post_order, references, shadowed_fields
 from .diagnostics import Diagnostic, Label, did_you_mean
 from .expressions import condition, row_expression
 from .row_memo import RowMemo
 from .scope import Failed, Scope
 from .source import SourceFile
-from .sql_parse import parse_text
 from .types import TYPE_NAMES, DataType
 
 GROUP_KINDS = ("features", "label", "derived")
@@ -446,33 +444,8 @@ class Resolver:
         where it is first written.
         """
         defs = {(b.name.text, d.name.text): (b, d) for b in self.of_kind("derived") for d in b.features}
-        deps = {key: [r for r in _references(d.expr.text, b.name.text) if r in defs] for key, (b, d) in defs.items()}
-        order: list[tuple[str, str]] = []
-        seen: set[tuple[str, str]] = set()
-        cyclic: set[tuple[str, str]] = set()
-        for root in defs:
-            if root in seen:
-                continue
-            seen.add(root)
-            stack = [(root, iter(deps[root]))]
-            depth_of = {root: 0}  # position on the stack of each node on it: a back edge is found in O(1)
-            while stack:  # iterative post-order: no recursion however long the chain
-                node, pending = stack[-1]
-                nxt = None
-                for n in pending:
-                    if n in depth_of:
-                        cyclic.update(k for k, _ in stack[depth_of[n] :])
-                    elif n not in seen:
-                        nxt = n
-                        break
-                if nxt is None:
-                    stack.pop()
-                    del depth_of[node]
-                    order.append(node)
-                else:
-                    seen.add(nxt)
-                    depth_of[nxt] = len(stack)
-                    stack.append((nxt, iter(deps[nxt])))
+        deps = {key: [r for r in references(d.expr.text, b.name.text) if r in defs] for key, (b, d) in defs.items()}
+        order, cyclic = post_order(deps)
         return [defs[k] for k in order if k not in cyclic]
 
     def row_column_check(self, b: ast.Block, qualifier: str | None, name: str, where: Callable[[], ir.Span]) -> None:
@@ -522,8 +495,9 @@ class Resolver:
             self.derived_type(b, d)  # dependencies first: resolving never recurses down a long chain
         for b in self.of_kind("derived"):
             self.derived_group(b)
-        self.duplicate_features()
-        self.shadowed_fields()
+        duplicate_features(self.blocks, self.error)
+        groups = [b for b in self.blocks if b.kind in GROUP_KINDS]
+        shadowed_fields(self.of_kind("request"), groups, self.entities.values(), self.error)
         order = [b.name.text for b in self.blocks if b.kind in GROUP_KINDS and b.name.text in self.groups]
         return ir.Project(
             name=name,
@@ -533,58 +507,9 @@ class Resolver:
             groups=tuple(self.groups[n] for n in dict.fromkeys(order)),
         )
 
-    def shadowed_fields(self) -> None:
-        """Request fields are spine columns: two meanings for one column name would be ambiguous."""
-        keys = {k.name: (e, k) for e in self.entities.values() for k in e.keys}
-        outputs = {f"{b.name.text}__{d.name.text}" for b in self.blocks if b.kind in GROUP_KINDS for d in b.features}
-        seen: dict[str, tuple[ast.Block, ast.TypedName]] = {}
-        for b in self.of_kind("request"):
-            for f in b.columns:
-                name = f.name.text
-                clash = ""
-                if name in keys and TYPE_NAMES.get(f.type.text.lower()) != keys[name][1].type:
-                    entity, key = keys[name]
-                    clash = f"entity key `{entity.name}.{key.name}` ({key.type})"
-                elif name in outputs:
-                    clash = f"the output column `{name}`"
-                elif name in seen and seen[name][1].type.text.lower() != f.type.text.lower():
-                    clash = f"field `{seen[name][0].name.text}.{name}` of another type"
-                if clash:
-                    self.error(
-                        "E110",
-                        f"request field `{b.name.text}.{name}` has the same name as {clash}",
-                        f.name.span,
-                        label="both would be the same spine column",
-                        help="rename the request field; request fields are read from the spine column of the same name",
-                    )
-                seen.setdefault(name, (b, f))
-
     def of_kind(self, kind: str) -> list[ast.Block]:
         names = self.by_name.get(self.namespace(kind), {})
         return [b for b in self.blocks if b.kind == kind and names.get(b.name.text) is b]
-
-    def duplicate_features(self) -> None:
-        for b in self.blocks:
-            seen: dict[str, ast.FeatureDef] = {}
-            for d in b.features:
-                if d.name.text in seen:
-                    self.error(
-                        "E102",
-                        f"feature `{d.name.text}` is defined twice in `{b.name.text}`",
-                        d.name.span,
-                        label="defined again here",
-                        notes=[Label(seen[d.name.text].name.span, "first defined here")],
-                    )
-                seen.setdefault(d.name.text, d)
-
-
-def _references(text: str, block: str) -> list[tuple[str, str]]:
-    """The `block.feature` names an expression mentions (bare names belong to ``block``); [] if it does not parse."""
-    try:
-        tree = parse_text(text)  # cached: the resolver parses the same text again when it lowers it
-    except Exception:
-        return []
-    return [(c.table or block, c.name) for c in tree.find_all(exp.Column)] if tree else []
 
 
 def resolve(files: dict[str, SourceFile], blocks: list[ast.Block], name: str) -> tuple[ir.Project, list[Diagnostic]]:

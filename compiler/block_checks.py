@@ -1,0 +1,107 @@
+"""Checks over the blocks as written, run by the resolver after it has read every block.
+
+They need names and spans from the syntax tree rather than the IR, which is why they are not
+passes; each records its diagnostics through the resolver's ``error``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from . import ast, ir
+from .diagnostics import Label
+from .sql_parse import column_names
+from .types import TYPE_NAMES
+
+K = TypeVar("K")
+Error = Callable[..., None]
+
+
+def shadowed_fields(
+    requests: Iterable[ast.Block], groups: Iterable[ast.Block], entities: Iterable[ir.Entity], error: Error
+) -> None:
+    """Request fields are spine columns: two meanings for one column name would be ambiguous."""
+    keys = {k.name: (e, k) for e in entities for k in e.keys}
+    outputs = {f"{b.name.text}__{d.name.text}" for b in groups for d in b.features}
+    seen: dict[str, tuple[ast.Block, ast.TypedName]] = {}
+    for b in requests:
+        for f in b.columns:
+            name = f.name.text
+            clash = ""
+            if name in keys and TYPE_NAMES.get(f.type.text.lower()) != keys[name][1].type:
+                entity, key = keys[name]
+                clash = f"entity key `{entity.name}.{key.name}` ({key.type})"
+            elif name in outputs:
+                clash = f"the output column `{name}`"
+            elif name in seen and seen[name][1].type.text.lower() != f.type.text.lower():
+                clash = f"field `{seen[name][0].name.text}.{name}` of another type"
+            if clash:
+                error(
+                    "E110",
+                    f"request field `{b.name.text}.{name}` has the same name as {clash}",
+                    f.name.span,
+                    label="both would be the same spine column",
+                    help="rename the request field; request fields are read from the spine column of the same name",
+                )
+            seen.setdefault(name, (b, f))
+
+
+def duplicate_features(blocks: Iterable[ast.Block], error: Error) -> None:
+    """A feature name written twice in one block."""
+    for b in blocks:
+        seen: dict[str, ast.FeatureDef] = {}
+        for d in b.features:
+            if d.name.text in seen:
+                error(
+                    "E102",
+                    f"feature `{d.name.text}` is defined twice in `{b.name.text}`",
+                    d.name.span,
+                    label="defined again here",
+                    notes=[Label(seen[d.name.text].name.span, "first defined here")],
+                )
+            seen.setdefault(d.name.text, d)
+
+
+def references(text: str, block: str) -> list[tuple[str, str]]:
+    """The `block.feature` names an expression mentions (bare names belong to ``block``); [] if it does not parse."""
+    try:
+        names = column_names(text)  # cached, as is the tree the resolver lowers afterwards
+    except Exception:
+        return []
+    return [(q or block, n) for q, n, _ in names]
+
+
+def post_order(deps: Mapping[K, Sequence[K]]) -> tuple[list[K], set[K]]:
+    """Every node after the nodes it depends on, and the members of cycles.
+
+    Iterative (no recursion however long a chain is) and linear: the stack position of each
+    node on it is kept, so a back edge is recognised in O(1).
+    """
+    order: list[K] = []
+    seen: set[K] = set()
+    cyclic: set[K] = set()
+    for root in deps:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack: list[tuple[K, Any]] = [(root, iter(deps[root]))]
+        depth_of = {root: 0}
+        while stack:
+            node, pending = stack[-1]
+            nxt = None
+            for n in pending:
+                if n in depth_of:
+                    cyclic.update(k for k, _ in stack[depth_of[n] :])
+                elif n not in seen:
+                    nxt = n
+                    break
+            if nxt is None:
+                stack.pop()
+                del depth_of[node]
+                order.append(node)
+            else:
+                seen.add(nxt)
+                depth_of[nxt] = len(stack)
+                stack.append((nxt, iter(deps[nxt])))
+    return order, cyclic
