@@ -305,7 +305,8 @@ def _between(node: exp.Between, scope: Scope) -> ir.Expr:
 def _case(node: exp.Case, scope: Scope) -> ir.Expr:
     parts: list[exp.Expr] = []
     for when in node.args.get("ifs") or []:
-        cond = when.this if node.this is None else exp.EQ(this=node.this.copy(), expression=when.this)
+        # copies: building a node re-parents its children, and parsed trees are cached and shared
+        cond = when.this if node.this is None else exp.EQ(this=node.this.copy(), expression=when.this.copy())
         parts += [cond, when.args["true"]]
     parts.append(node.args.get("default") or exp.Null())
     return call("case", _lower_all(parts, scope), node, scope)
