@@ -282,3 +282,11 @@ def api_rows(n: Names) -> list[tuple[Any, ...]]:
 @given(n=strange_names())
 def test_api_training_data_with_drawn_names(n: Names) -> None:
     assert api_rows(n) == api_rows(replace(PLAIN, extras=tuple(f"x{i}" for i in range(len(n.extras)))))
+
+
+def test_header_comment_cannot_be_broken_by_a_column_name() -> None:
+    """A spine column with a line break is escaped in the header, so the comment stays one line."""
+    p = project(PLAIN)
+    sql = training_sql(p, spine_columns=["uid", "ts", "basket", "a\nDROP TABLE x; --"])
+    assert sql.splitlines()[0].endswith("in spine order.") and "a\\nDROP TABLE x; --" in sql.splitlines()[0]
+    assert len(duckdb.connect().extract_statements(sql)) == 1  # in the query it is a quoted identifier
