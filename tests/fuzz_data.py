@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import io
 import re
+import shutil
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -90,16 +91,22 @@ def materialise(scenario: Scenario, root: Path) -> None:
         (root / rel).chmod(0o500)
 
 
+def link(target: str) -> str:
+    """A file entry that becomes a symbolic link to ``target`` (relative to the link's directory)."""
+    return f"<link:{target}>"
+
+
 def _write(path: Path, content: FileContent) -> None:
-    if path.is_dir() and content != DIR:
-        path.rmdir()
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if content is None:
-        path.unlink(missing_ok=True)
-    elif content == DIR:
-        path.unlink(missing_ok=True) if path.is_file() else None
-        path.mkdir(exist_ok=True)
-    else:
+    if content == DIR:
+        path.mkdir()
+    elif isinstance(content, str) and content.startswith("<link:"):
+        path.symlink_to(content[len("<link:") : -1])
+    elif content is not None:
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
 
 
@@ -568,7 +575,8 @@ SOURCE_FLAGS = [
 
 # What a scenario may break; each example breaks one or two of them and leaves the rest as in the
 # working example, so that most runs get past the first check and reach the engine.
-AXES = ["data", "data", "data", "parquet", "parquet", "feat", "toml", "out", "flags", "flags", "project", "extra"]
+AXES = ["data", "data", "data", "parquet", "parquet", "feat", "toml", "tree", "out", "out", "flags", "flags", "project",
+        "extra"]  # fmt: skip
 COMMANDS = ["training-data", "training-data", "training-data", "materialize", "materialize", "compile", "check"]
 DEFAULT_OUT = {"training-data": "{root}/out/train.csv", "materialize": "{root}/out/m", "compile": "{root}/out/c"}
 
@@ -586,10 +594,28 @@ def sources_args(draw: st.DrawFn) -> list[str]:
 
 
 def csv_file(draw: st.DrawFn) -> dict[str, FileContent]:
-    """One data file replaced by mutated CSV text, a directory, or nothing."""
+    """One data file replaced by mutated CSV text, a directory, a broken symbolic link, or nothing."""
     table = draw(st.sampled_from(TABLES))
-    how = draw(st.sampled_from(["csv", "csv", "csv", "csv", "dir", "missing"]))
-    return {f"data/{table}.csv": draw(csv_bytes(table)) if how == "csv" else DIR if how == "dir" else None}
+    how = draw(st.sampled_from(["csv", "csv", "csv", "csv", "dir", "missing", "loop", "dangling", "to_dir"]))
+    content: FileContent = {"dir": DIR, "missing": None, "loop": link(f"{table}.csv"), "dangling": link("nowhere.csv"),
+                            "to_dir": link(".")}.get(how) if how != "csv" else draw(csv_bytes(table))  # fmt: skip
+    return {f"data/{table}.csv": content}
+
+
+# The project's own files in odd states: a directory or a loop where a file is, a second file.
+TREES: list[dict[str, FileContent]] = [
+    {"x.feat": DIR}, {"featc.toml": DIR}, {"y.feat": link("y.feat")}, {"featc.toml": link("featc.toml")},
+    {"featc.toml": link("nowhere.toml")}, {"features.feat": link("nowhere.feat")}, {"copy.feat": link("features.feat")},
+    {"z.feat": link("data")}, {"x.feat": b"entity \xff {\n}\n"}, {"x.feat": b""}, {"x.feat": "\ufeff"},
+    {"sub/x.feat": FEAT}, {"featc.toml": b"[project]\nname = \"\xff\"\n"}, {"data": DIR, "features.feat": None},
+]  # fmt: skip
+# --out already taken by something other than an earlier output.
+OUT_TAKEN: dict[str, list[FileContent]] = {
+    "training-data": [link("../data/spine.csv"), link("../data/orders.csv"), link("train.csv"), link("nowhere/x.csv"),
+                      link("../data"), DIR],
+    "materialize": [link("../data"), link("m"), link("../features.feat"), b"a file"],
+    "compile": [link(".."), link("c"), link("../data/spine.csv"), b"a file"],
+}  # fmt: skip
 
 
 def parquet_input(draw: st.DrawFn, command: str) -> tuple[dict[str, FileContent], list[str]]:
@@ -644,7 +670,12 @@ def scenarios(draw: st.DrawFn, commands: tuple[str, ...] = tuple(COMMANDS)) -> S
     locked: tuple[str, ...] = ()
     out = DEFAULT_OUT.get(command, "")
     if "out" in axes and command != "check":
-        out, locked = out_arg(command, draw)
+        if draw(st.booleans()):
+            out, locked = out_arg(command, draw)
+        else:
+            files[DEFAULT_OUT[command].removeprefix("{root}/")] = draw(st.sampled_from(OUT_TAKEN[command]))
+    if "tree" in axes:
+        files.update(draw(st.sampled_from(TREES)))
     if "data" in axes:
         files.update(csv_file(draw))
     if "parquet" in axes and command in ("training-data", "materialize"):

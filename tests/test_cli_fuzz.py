@@ -96,7 +96,8 @@ def _reported(result: Result) -> bool:
 
 def inputs(s: Scenario, files: dict[str, str]) -> list[str]:
     """The files the run may read: all of them, but not the spine where a command takes none, nor a
-    source's CSV that `--source` replaces with another file (outputs may replace files that are no input)."""
+    source's CSV that `--source` replaces with another file, nor what is under out/ (outputs may replace
+    files that are no input, and featc may replace a symbolic link at --out rather than write through it)."""
     reads_spine = s.command == "training-data" or any("spine" in a for a in s.args if a.startswith("--") or "=" in a)
     replaced = {
         f"data/{name}.csv"
@@ -105,7 +106,11 @@ def inputs(s: Scenario, files: dict[str, str]) -> list[str]:
         for name, _, path in [value.partition("=")]
         if name in fd.TABLES and not path.endswith(f"data/{name}.csv")
     }
-    return [rel for rel in files if (reads_spine or not rel.startswith("data/spine.")) and rel not in replaced]
+    return [
+        rel
+        for rel in files
+        if (reads_spine or not rel.startswith("data/spine.")) and rel not in replaced and not rel.startswith("out/")
+    ]
 
 
 def check(s: Scenario) -> None:
@@ -228,6 +233,16 @@ ISSUE_CASES = [
     training("--source", "orders={root}/data/ord\x00ers.csv"),
     training("--timestamp-column", "t\x00s"),
     materialize("--entity", "rest\x00aurant"),
+    # the project's files as directories and symbolic links (a loop, to a directory, dangling)
+    scenario("check", "{root}", files={"x.feat": DIR}),
+    scenario("check", "{root}", files={"featc.toml": DIR}),
+    scenario("check", "{root}", files={"y.feat": fd.link("y.feat")}),
+    scenario("check", "{root}", files={"featc.toml": fd.link("featc.toml")}),
+    training(files={"data/orders.csv": fd.link("orders.csv")}),
+    training(files={"data/orders.csv": fd.link(".")}),
+    training(files={"out/train.csv": fd.link("train.csv")}),
+    training(files={"out/train.csv": fd.link("../data/spine.csv")}),
+    materialize(files={"out/m": fd.link("../data")}),
     # messages that mislead (here: only that they are not tracebacks)
     training(files={"data/orders.csv": b""}),
     training(files={"data/orders.csv": fd.BASE["data/orders.csv"].split(b"\n")[0] + b"\n"}),
