@@ -629,3 +629,63 @@ def test_base_dialect_sum_is_the_engines_own_cast() -> None:
     plain = super(type(d), d).sum_result(exp.column("x"), T.INT, "g.f")
     assert plain.sql("duckdb") == "CAST(x AS BIGINT)"
     assert d.sum_result(exp.column("x"), T.DOUBLE, "g.f").sql("duckdb") == "CAST(x AS DOUBLE)"
+
+
+# ---------------------------------------------------------------- last/first sharing a value join
+
+
+def test_last_first_over_many_windows_share_value_joins_exactly() -> None:
+    """last over trailing windows and the lifetime, first over forward windows, share one join; the rest do not."""
+    cat = c("cat", T.STRING)
+    back = [
+        ("l10", "last", win("trailing", 10)),
+        ("l50", "last", win("trailing", 50)),
+        ("l70", "last", win("trailing", 70)),
+    ]
+    back += [
+        ("lall", "last", win("lifetime")),
+        ("f45", "first", win("trailing", 45)),
+        ("f70", "first", win("trailing", 70)),
+    ]
+    back += [("f100", "first", win("trailing", 100)), ("fall", "first", win("lifetime"))]
+    ahead = [
+        ("fn5", "first", 5),
+        ("fn20", "first", 20),
+        ("fn100", "first", 100),
+        ("ln20", "last", 20),
+        ("ln100", "last", 100),
+    ]
+    p = project(
+        group("g", *[agg(n, fn, cat, window=w) for n, fn, w in back]),
+        group("y", *[agg(n, fn, cat, window=win("forward", us)) for n, fn, us in ahead], kind="label"),
+    )
+    events = [
+        ev("u", 10, cat="a"),
+        ev("u", 40, cat="b"),
+        ev("u", 40, cat="c"),
+        ev("u", 60, cat="z"),
+        ev("u", 95, cat=None),
+    ]
+    rows = train(p, events, [("u", at(100)), ("u", at(30))], exact=True)
+    assert {k: rows[0][f"g__{k}"] for k, _, _ in back} == {
+        "l10": None,  # only the null at 95 in [90, 100)
+        "l50": "z",
+        "l70": "z",
+        "lall": "z",
+        "f45": "z",  # [55, 100)
+        "f70": "b",  # [30, 100): the tie at 40 resolves to the smallest
+        "f100": "a",
+        "fall": "a",
+    }
+    assert all(rows[0][f"y__{k}"] is None for k, _, _ in ahead)
+    assert {k: rows[1][f"y__{k}"] for k, _, _ in ahead} == {
+        "fn5": None,  # [30, 35)
+        "fn20": "b",
+        "fn100": "b",
+        "ln20": "c",  # [30, 50): the tie at 40 resolves to the largest
+        "ln100": "z",
+    }
+    assert {k: rows[1][f"g__{k}"] for k, _, _ in back} == {k: None if k == "l10" else "a" for k, _, _ in back}
+    sql = training_sql(p, exact=True)
+    # 13 features, 8 joins: {l10, l50, l70, lall}, {fall}, {fn5, fn20, fn100}; f45, f70, f100, ln20, ln100 alone
+    assert sql.count("LEFT JOIN scan_ev_values") == 8
