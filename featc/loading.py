@@ -34,16 +34,12 @@ def q(name: str) -> str:
 
 @dataclass(frozen=True)
 class Raw:
-    """An input copied into DuckDB: ``table`` has column ``positional[i]`` for the user's ``names[i]``."""
+    """An input in DuckDB: column ``c<i>`` of ``table`` holds the user's ``names[i]``, of DuckDB type ``types[i]``."""
 
     table: str
     names: list[str]
     types: list[str]
     what: str
-
-    @property
-    def positional(self) -> list[str]:
-        return [f"c{i}" for i in range(len(self.names))]
 
     def column(self, name: str) -> str:
         return q(f"c{self.names.index(name)}")
