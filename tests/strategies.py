@@ -1,15 +1,11 @@
 """Hypothesis strategies: random valid featc projects as .feat text, with matching random data.
 
 Why text and not IR: the property tests must exercise the parser and resolver too, and a
-generated project is then also a readable reproducer. Generation is typed (every expression
-is built for a requested type from the productions below), so every project is valid by
-construction; a compile error on one is a finding.
-
-Data is chosen so engines can agree exactly: doubles are multiples of 0.25 in a modest range
-(sums of them are exact in any order), integers are small (no sum overflows), timestamps lie
-on a whole-minute grid in two short clusters (one straddling the Unix epoch) so ties, events
-exactly at ``t`` and at ``t - D`` are common. Every choice is ordered simplest first, so
-hypothesis shrinks towards leaves, few rows and small numbers.
+generated project is then also a readable reproducer. Expressions are typed by construction
+(tests/strategies_exprs.py), so every project is valid; a compile error on one is a finding.
+The data (tests/strategies_data.py) is chosen so engines can agree exactly, and weighted to
+the edges. Every choice is ordered simplest first, so hypothesis shrinks towards leaves, few
+rows and small numbers.
 """
 
 from __future__ import annotations

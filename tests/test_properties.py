@@ -6,8 +6,9 @@ with the same columns: floats to a relative 1e-9 (docs/semantics.md), everything
 The reference (tests/reference.py) is the judge; tests/test_reference.py proves it by hand.
 
 Running longer: ``FEATC_PROPERTY_EXAMPLES=5000 .venv/bin/pytest tests/test_properties.py``
-(CI default: 200 for the main property, 25 for each of the 18 focused ones). ``FEATC_PROPERTY_SEED``
-pins hypothesis' seed to replay a run.
+(CI default: 200 for the main property, 25 for each of the 18 focused ones, 40 each for
+materialisation and the count_distinct join form; the edge-reach check always runs 100,
+derandomised). ``FEATC_PROPERTY_SEED`` pins hypothesis' seed to replay a run.
 """
 
 from __future__ import annotations
