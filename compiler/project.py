@@ -124,7 +124,7 @@ def load_dir(root: Path) -> Compiled:
     if root.is_file():
         files, cfg = [_read(root, extra)], Config(root.stem)
     else:
-        paths = sorted(p for p in root.rglob("*.feat") if ".venv" not in p.parts)
+        paths = sorted(p for p in root.rglob("*.feat") if ".venv" not in p.parts and not p.is_dir())
         files = [_read(p, extra) for p in paths]
         cfg, cfg_extra, cfg_file = read_config(root)
         extra += cfg_extra
@@ -144,7 +144,13 @@ def load_dir(root: Path) -> Compiled:
 
 def _read(path: Path, diagnostics: list[Diagnostic]) -> SourceFile:
     """The file as UTF-8; bytes that are not UTF-8 are an error at the first of them (read as U+FFFD)."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as e:  # unreadable, vanished, a special file: say so, and compile the rest
+        shown = _display(path)
+        message = f"cannot read `{shown}`: {e.strerror or type(e).__name__}"
+        diagnostics.append(Diagnostic.make("E001", message, None, help="check that the file exists and can be read"))
+        return SourceFile(shown, "")
     src = SourceFile(_display(path), data.decode("utf-8", errors="replace"))
     try:
         data.decode("utf-8")

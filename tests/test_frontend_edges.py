@@ -487,3 +487,17 @@ def test_a_chain_of_thousands_of_derived_features_resolves_and_hashes() -> None:
     assert compiled.diagnostics == []
     hashes = {f.hash for g in compiled.project.groups for f in g.features}
     assert len(hashes) == n + 2 and None not in hashes
+
+
+def test_a_directory_named_like_a_feat_file_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "x.feat").mkdir()
+    code, out = run("check", project(tmp_path, PRELUDE))
+    assert code == 0, out
+
+
+def test_a_feat_file_that_cannot_be_read_is_an_error(tmp_path: Path) -> None:
+    root = project(tmp_path, PRELUDE)
+    (root / "gone.feat").symlink_to(root / "missing.feat")
+    code, out = run("check", root)
+    assert code == 1 and "Traceback" not in out
+    assert "error[E001]: cannot read `" in out and "gone.feat`" in out
