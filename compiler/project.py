@@ -173,7 +173,7 @@ def _display(p: Path) -> str:
     """Paths in diagnostics: relative to the working directory where possible."""
     try:
         return str(p.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # elsewhere; or a symlink loop (RuntimeError before 3.13)
         return str(p)
 
 

@@ -501,3 +501,10 @@ def test_a_feat_file_that_cannot_be_read_is_an_error(tmp_path: Path) -> None:
     code, out = run("check", root)
     assert code == 1 and "Traceback" not in out
     assert "error[E001]: cannot read `" in out and "gone.feat`" in out
+
+
+def test_a_feat_symlink_loop_is_an_error(tmp_path: Path) -> None:
+    root = project(tmp_path, PRELUDE)
+    (root / "loop.feat").symlink_to(root / "loop.feat")
+    code, out = run("check", root)
+    assert code == 1 and "Traceback" not in out and "cannot read `" in out
