@@ -129,7 +129,23 @@ class DialectChoice(click.Choice[str]):
         return tuple(sorted(DIALECTS))
 
 
-PROJECT = click.argument("project_dir", type=click.Path(exists=True, path_type=Path))
+class FilePath(click.Path):
+    """click.Path that reports a path the OS cannot take (a NUL byte, a symlink loop) as a usage error."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if "\x00" in str(value):
+            self.fail(f"{str(value)!r} contains a NUL byte, which no file name can hold", param, ctx)
+        try:
+            return super().convert(value, param, ctx)
+        except (OSError, RuntimeError, ValueError) as e:
+            self.fail(f"{str(value)!r}: {e}", param, ctx)
+
+
+def _path(**kwargs: Any) -> FilePath:
+    return FilePath(path_type=Path, **kwargs)
+
+
+PROJECT = click.argument("project_dir", type=_path(exists=True))
 
 
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -165,9 +181,7 @@ def check(project_dir: Path, strict: bool, fmt: str) -> None:
     show_default=True,
     help="SQL dialect to emit.",
 )
-@click.option(
-    "--out", "out", type=click.Path(path_type=Path), required=True, help="Directory to write into (created if missing)."
-)
+@click.option("--out", "out", type=_path(), required=True, help="Directory to write into (created if missing).")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @handled
 def compile_(project_dir: Path, dialect: str, out: Path, strict: bool) -> None:
@@ -186,7 +200,14 @@ def _bindings(pairs: tuple[str, ...]) -> dict[str, str]:
         name, sep, path = pair.partition("=")
         if not sep or not name or not path:
             raise click.BadParameter(f"expected NAME=PATH, got {pair!r}", param_hint="--source")
-        out[name] = str(Path(path).resolve())
+        if "\x00" in path:
+            raise click.BadParameter(
+                f"{path!r} contains a NUL byte, which no file name can hold", param_hint="--source"
+            )
+        try:
+            out[name] = str(Path(path).resolve())
+        except (OSError, RuntimeError) as e:  # a symlink loop
+            raise click.BadParameter(f"{path!r}: {e}", param_hint="--source") from None
     return out
 
 
@@ -203,11 +224,11 @@ SOURCES = click.option(
 @PROJECT
 @click.option(
     "--spine",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=_path(exists=True, dir_okay=False),
     required=True,
     help="CSV or Parquet: entity keys, an instant column, any other columns.",
 )
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .csv or .parquet.")
+@click.option("--out", type=_path(dir_okay=False), required=True, help="Output .csv or .parquet.")
 @SOURCES
 @click.option("--timestamp-column", default="ts", show_default=True, help="The spine's instant column.")
 @click.option("--exact", is_flag=True, help="Exact values at t instead of values as served (refresh staleness).")
@@ -254,7 +275,7 @@ def _feature_count(project: Any) -> int:
 @click.option("--entity", default=None, help="Entity to materialise (default: every entity with features).")
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=_path(),
     required=True,
     help="Output .csv/.parquet file (one entity), or a directory (one .parquet file per entity; created if missing).",
 )

@@ -84,6 +84,8 @@ def _read_error(e: duckdb.Error, obj: Input, what: str) -> DataError:
 
 def _file_scan(con: duckdb.DuckDBPyConnection, path: Path, what: str) -> tuple[list[str], str]:
     where = f"{what} ({path})"
+    if "\x00" in str(path):
+        raise DataError(f"{what}: {str(path)!r} contains a NUL byte, which no file name can hold")
     if not path.exists():
         raise DataError(f"{where}: file not found")
     if path.is_dir():

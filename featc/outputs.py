@@ -25,11 +25,21 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
+def _resolved(path: Path, flag: str | None = None) -> Path:
+    """The absolute path with symlinks followed; a loop is the caller's error for ``flag``, else kept as given."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as e:
+        if flag is None:
+            return path.absolute()
+        raise DataError(f"{flag} {path}: the path cannot be followed ({e}); choose another path") from None
+
+
 def refuse_inputs(target: Path, inputs: Iterable[Path], flag: str = "--out") -> None:
     """Stops before writing when ``target`` is one of the inputs (the same file by any path)."""
-    resolved = target.resolve()
+    resolved = _resolved(target, flag)
     for path in inputs:
-        if resolved == path.resolve() or _same(target, path):
+        if resolved == _resolved(path) or _same(target, path):
             raise DataError(
                 f"{flag} {target} is an input of this run ({path}); featc never overwrites its inputs: "
                 "choose another output path"

@@ -237,3 +237,21 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Pat
     assert target.read_text() == "new\n" and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
     with pytest.raises(DataError, match="is a directory; name a file"):
         write_text(tmp_path, "x")
+
+
+def test_paths_the_os_cannot_take_are_usage_errors(two: Path, tmp_path: Path) -> None:
+    spine = tmp_path / "spine.csv"
+    spine.write_text("uid,sid,ts\n1,s1,2024-05-02T00:00:00Z\n")
+    loop = tmp_path / "loop.csv"
+    loop.symlink_to(loop)
+    cases = [
+        (["training-data", two, "--spine", spine, "--out", tmp_path / "a\x00b.csv"], "contains a NUL byte"),
+        (["compile", two, "--out", tmp_path / "a\x00b"], "contains a NUL byte"),
+        (["materialize", two, "--at", "2024-05-02T00:00:00Z", "--out", tmp_path / "m\x00"], "contains a NUL byte"),
+        (["training-data", two, "--spine", spine, "--out", loop], "the path cannot be followed"),
+        (["training-data", two, "--spine", spine, "--out", tmp_path / "t.csv", "--source", f"events={loop}"], "loop"),
+        (["training-data", two, "--spine", spine, "--out", tmp_path / "t.csv", "--source", "events=x\x00"], "NUL"),
+    ]
+    for args, message in cases:
+        code, _, err = run(*args)
+        assert code == 1 and message in err and ("error: " in err or "Error: " in err), (args, err)
