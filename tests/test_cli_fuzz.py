@@ -209,6 +209,8 @@ ISSUE_CASES = [
     scenario("training-data", "{root}", "--spine", "{root}/data/spine.csv", "--out", "{root}/data/spine.csv/x.csv"),
     scenario("materialize", "{root}", "--at", "2024-05-04T00:00:00Z", "--out", "{root}/data/spine.csv/m.csv"),
     scenario("compile", "{root}", "--out", "{root}/data/spine.csv/c"),
+    scenario("training-data", "{root}", "--spine", "{root}/data/spine.csv", "--out", "{root}/new/deeper/t.csv"),
+    scenario("materialize", "{root}", "--at", "2024-05-04T00:00:00Z", "--out", "{root}/new/deeper/m.parquet"),
     materialize(at="0001-01-01T00:00:00+01:00"),
     materialize(at="9999-12-31T23:59:59-01:00"),
     materialize(at="2024-05-04T00:00:00+14:00"),
