@@ -169,6 +169,14 @@ def _read(path: Path, diagnostics: list[Diagnostic]) -> SourceFile:
     return src
 
 
+def _absolute(p: Path) -> str:
+    """``p`` resolved; as an absolute path when it cannot be (a symlink loop: reading it will say so)."""
+    try:
+        return str(p.resolve())
+    except (OSError, RuntimeError):
+        return str(p.absolute())
+
+
 def _display(p: Path) -> str:
     """Paths in diagnostics: relative to the working directory where possible."""
     try:
@@ -217,9 +225,13 @@ def read_config(root: Path) -> tuple[Config, list[Diagnostic], SourceFile | None
             shown = f"[{'.'.join(keys[:-1])}] {keys[-1]}"
             message = f"`{shown}` must be a string, got {type(value).__name__}"
             diags.append(where.error(keys, message, value=True, help=f'quote it, e.g. `{keys[-1]} = "..."`'))
-    bindings = {
-        k: v if re.match(r"^\w+://", v) else str((root / v).resolve()) for k, v in sources.items() if isinstance(v, str)
-    }
+    bindings = {}
+    for k, v in sources.items():
+        if isinstance(v, str) and "\x00" in v:
+            message = f"`[duckdb.sources] {k}` contains a NUL character"
+            diags.append(where.error(("duckdb", "sources", k), message, value=True, help="write the path of the file"))
+        elif isinstance(v, str):
+            bindings[k] = v if re.match(r"^\w+://", v) else _absolute(root / v)
     project_name = project.get("name")
     return Config(project_name if isinstance(project_name, str) else name, bindings), diags, src
 

@@ -508,3 +508,9 @@ def test_a_feat_symlink_loop_is_an_error(tmp_path: Path) -> None:
     (root / "loop.feat").symlink_to(root / "loop.feat")
     code, out = run("check", root)
     assert code == 1 and "Traceback" not in out and "cannot read `" in out
+
+
+def test_a_nul_character_in_a_binding_is_a_located_error(tmp_path: Path) -> None:
+    code, out = run("check", project(tmp_path, PRELUDE, '[duckdb.sources]\nevents = "a\\u0000b.csv"\n'))
+    assert code == 1 and "Traceback" not in out
+    assert "featc.toml:2:10: error[E001]: invalid featc.toml: `[duckdb.sources] events` contains a NUL" in out
