@@ -50,7 +50,7 @@ import fuzz_data as fd
 from fuzz_data import DIR, Scenario, materialize, scenario, training
 
 F = TypeVar("F", bound=Callable[..., Any])
-EXAMPLES = int(os.environ.get("FEATC_FUZZ_EXAMPLES", "80"))  # about 40 s with the written-out cases
+EXAMPLES = int(os.environ.get("FEATC_FUZZ_EXAMPLES", "120"))  # about 35 s with the written-out cases
 TIME_LIMIT_S = 60  # a hang is a failure; the slowest written-out case (1,000 derived features) takes seconds
 CLI_FUZZ = settings(
     max_examples=EXAMPLES,
