@@ -20,8 +20,8 @@ over a fresh copy of examples/food_delivery (50 rows per CSV) in which hypothesi
 
 The property: the exit code is 0 or 1 (2 is featc's own bug), the runner saw SystemExit and not
 an escaped exception, no output says `Traceback` or `internal error`, a failure prints an
-`error:` line or a diagnostic, no input file is modified or deleted, and a materialisation never
-writes two entities to one file. Hand-written examples cover each case of issue 7.
+`error:` line or a diagnostic, no input file is modified or deleted, a materialisation never
+writes two entities to one file, and every Python module `compile` writes compiles. Hand-written examples cover each case of issue 7.
 
 CI runs a bounded number of examples; run longer with ``FEATC_FUZZ_EXAMPLES=300`` (docs/testing.md).
 """
@@ -36,7 +36,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import pytest
 from click.testing import CliRunner, Result
@@ -62,8 +62,15 @@ REPORTED = re.compile(r"^(error:|Error:|(\S+:\d+:\d+: )?(error|warning)\[[A-Z]\d
 MATERIALISED = re.compile(r"^featc: materialised (\S+) as of \S+ to (.+)$", re.MULTILINE)
 
 
-def invoke(s: Scenario) -> tuple[Result, dict[str, str], dict[str, str]]:
-    """Runs the scenario in a fresh copy of the example; returns the result and the inputs' hashes."""
+class Run(NamedTuple):
+    result: Result
+    before: dict[str, str]  # every file under the copy before the run, with its hash
+    after: dict[str, str]  # those of them still there after the run, with their hashes
+    python: dict[str, str]  # the Python modules the run wrote, with their text
+
+
+def invoke(s: Scenario) -> Run:
+    """Runs the scenario in a fresh copy of the example."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
         root.mkdir()
@@ -75,7 +82,19 @@ def invoke(s: Scenario) -> tuple[Result, dict[str, str], dict[str, str]]:
         finally:
             fd.restore_permissions(root, s)
         after = {rel: h for rel, h in fd.hashes(root).items() if rel in before}
-        return result, before, after
+        python = {str(p.relative_to(root)): p.read_text("utf-8", "replace") for p in root.rglob("*.py") if p.is_file()}
+        return Run(result, before, after, python)
+
+
+def importable(python: dict[str, str]) -> list[str]:
+    """The generated modules Python cannot compile (user text written raw into code), with the reason."""
+    broken = []
+    for name, text in python.items():
+        try:
+            compile(text, name, "exec")
+        except (SyntaxError, ValueError) as e:
+            broken.append(f"{name}: {type(e).__name__}: {e}")
+    return broken
 
 
 def excerpt(output: str, head: int = 4, tail: int = 12, width: int = 240) -> str:
@@ -117,7 +136,7 @@ def check(s: Scenario) -> None:
     """The property for one run (see the module docstring)."""
     if currently_in_test_context():
         note(s.shell())
-    result, before, after = invoke(s)
+    result, before, after, python = invoke(s)
     output = result.stdout + result.stderr
     where = f"\n$ {s.shell()}\nexit {result.exit_code}\n{excerpt(output)}"
     assert isinstance(result.exception, SystemExit) or result.exception is None, f"escaped {result.exception!r}{where}"
@@ -126,6 +145,7 @@ def check(s: Scenario) -> None:
     assert result.exit_code == 0 or _reported(result), f"exit 1 without an error line{where}"
     changed = sorted(rel for rel in inputs(s, before) if after.get(rel) != before[rel])
     assert not changed, f"inputs modified or deleted: {changed}{where}"
+    assert not importable(python), f"generated Python does not compile: {importable(python)}{where}"
     targets = [t for _, t in MATERIALISED.findall(result.stderr)]
     assert len(targets) == len(set(targets)), f"two entities written to one file: {targets}{where}"
 
@@ -325,6 +345,6 @@ def test_the_written_out_cases_are_distinct() -> None:
 def test_the_harness_sees_a_clean_run_as_clean() -> None:
     """The unmodified example passes every command: the fuzzing starts from a working project."""
     for s in [scenario("check", "{root}"), training(), materialize(), scenario("compile", "{root}", "--out", "out")]:
-        result, before, after = invoke(s)
+        result, before, after, _ = invoke(s)
         assert result.exit_code == 0, result.stdout + result.stderr
         assert before == after
