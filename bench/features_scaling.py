@@ -178,16 +178,19 @@ BEFORE = {
     "features": [
         {"features": 100, "compile_s": 0.29, "training_s": 0.293, "peak_mb": 148.3},
         {"features": 1000, "compile_s": 1.854, "training_s": 7.764, "peak_mb": 1068.1},
+        {"features": 1000, "compile_cpu_s": 2.099, "training_cpu_s": 6.874, "peak_mb": 1110.9},
         {"features": 2000, "compile_s": 4.886, "training_s": 62.776, "peak_mb": 3897.5},
+        {"features": 2000, "compile_cpu_s": 4.678, "training_cpu_s": 42.005, "peak_mb": 3833.0},
     ],
     "diamond": [
         {"depth": 16, "compile_s": 1.328},
         {"depth": 18, "compile_s": 5.498},
-        {"depth": 20, "compile_s": 20.967},
+        {"depth": 20, "compile_s": 20.967, "compile_cpu_s": 21.063},
     ],
 }
-"""Measured with this script on the same machine at that commit, wall-clock (5,000 features and depth 24
-were not run then: at the measured growth they take many minutes, and 5,000 features over 10 GB)."""
+"""Measured with this script at that commit on this machine: wall-clock on a quiet machine, CPU seconds
+on a busy one. 5,000 features and depth 24 were not run: at the measured growth they take many minutes
+(depth 24 about 5), and 5,000 features well over 10 GB."""
 
 
 def bench(counts: list[int], diamond: list[int], timeout: float) -> dict[str, Any]:
