@@ -24,7 +24,7 @@ from strategies_data import (
     source_rows,
     spine,
 )
-from strategies_exprs import FAMILIES, TYPE_WORDS, Ctx, Draw, T, expr, one_in, rooted
+from strategies_exprs import FAMILIES, HALF_ROUNDS, TYPE_WORDS, Ctx, Draw, T, expr, leaf, one_in, render_double, rooted
 
 from featc.compiler.types import DataType
 
@@ -184,7 +184,44 @@ def feature_group(
     if huge is not None:
         feats.append(huge[0])
         windows.append(huge[1])
+    if family is None and one_in(draw, 2) and (edge := draw(edge_feature(ctx, kinds, f"f{len(feats)}"))):
+        feats.append(edge)
+        windows.append(0)
     return Group("features", f"g{i}", ent, src, feats, flt, ref, windows)
+
+
+EDGE_KINDS = ("max", "min", "last", "first", "count_distinct")
+
+
+@st.composite
+def edge_feature(draw: Draw, ctx: Ctx, kinds: tuple[str, ...], name: str) -> FeatureDef | None:
+    """A lifetime aggregation straight over an edge: ``x / 0``, ``x % 0``, an even half rounded or cast to int.
+
+    Lifetime, over a plain leaf, so it is evaluated on every row of the key: the edges are then
+    met in most examples, not only when a random expression happens to put them where rows go.
+    """
+    allowed = [k for k in EDGE_KINDS if k in kinds]
+    if not allowed:
+        return None
+    kind = draw(st.sampled_from(allowed))
+    edge, t = draw(edge_expression(ctx))
+    return FeatureDef(name, f"{kind}({edge})", T.INT if kind == "count_distinct" else t)
+
+
+@st.composite
+def edge_expression(draw: Draw, ctx: Ctx) -> tuple[str, DataType]:
+    choice = draw(st.sampled_from(("div", "mod", "round", "cast")))
+    if choice in ("div", "mod"):
+        t = draw(st.sampled_from((T.INT, T.DOUBLE)))
+        x, y = draw(leaf(ctx, t)), draw(leaf(ctx, t))
+        zero = draw(st.sampled_from(("0", f"({y} - {y})", "0.0" if t == T.DOUBLE else "(0 * 3)")))
+        return f"({x} {'/' if choice == 'div' else '%'} {zero})", (T.DOUBLE if choice == "div" else t)
+    columns = ctx.leaves.get(T.DOUBLE, [])
+    half, digits = draw(st.sampled_from(HALF_ROUNDS))
+    x = draw(st.sampled_from(columns)) if columns and draw(st.booleans()) else render_double(half)
+    if choice == "cast":
+        return f"CAST({x} AS int)", T.INT
+    return (f"ROUND({x})" if digits is None else f"ROUND({x}, {digits})"), T.DOUBLE
 
 
 @st.composite

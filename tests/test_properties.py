@@ -38,7 +38,7 @@ from strategies import AGG_KINDS, FAMILIES, Column, Example
 T = DataType
 EXAMPLES = int(os.environ.get("FEATC_PROPERTY_EXAMPLES", "200"))
 FOCUSED = int(os.environ.get("FEATC_PROPERTY_FOCUSED", str(max(EXAMPLES // 8, 20))))
-EXTRA = max(EXAMPLES // 5, 20)  # materialisation and the count_distinct join form: 40 each in CI
+EXTRA = max(EXAMPLES // 5, 20)  # materialisation and the count_distinct join form: 40 each in CI (about 25 s)
 EDGE_EXAMPLES = 100  # the generators' reach, on the reference alone; fixed (and derandomised): a measurement
 
 # Per-test settings (not a global profile: other test modules keep theirs). Examples are slow
@@ -136,13 +136,13 @@ def test_count_distinct_join_form(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # ---------------------------------------------------------------- the generators reach the edges
 
-# Examples (of EDGE_EXAMPLES, derandomised) that must reach each edge; measured: about twice these.
+# Examples (of EDGE_EXAMPLES) that must reach each edge; measured over random runs: 4 to 30 of 100.
 EDGE_MINIMUM = {
-    "x / 0": 1,
-    "x % 0": 5,
+    "x / 0": 3,
+    "x % 0": 3,
     "double sum overflow": 2,
     "round(x[, n]) at an even half": 2,
-    "CAST(double AS int) at an even half": 3,
+    "CAST(double AS int) at an even half": 2,
 }
 
 
