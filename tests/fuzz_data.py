@@ -340,7 +340,7 @@ RETYPES = ["strings", "int", "decimal", "ns", "ns_before_1970", "tz", "date", "f
            "int_for_text", "binary", "bool", "null", "uint64", "dictionary", "list", "struct", "time", "duration",
            "int8", "float32", "large_string", "zoned_paris", "none"]  # fmt: skip
 BROKEN = ["corrupt", "truncated", "garbage", "csv_text", "empty_file", "zero_rows", "missing_column", "extra_column",
-          "duplicate_column", "empty_name"]  # fmt: skip
+          "duplicate_column", "empty_name", "extra_list", "extra_struct", "extra_time", "extra_duration"]  # fmt: skip
 
 
 def parquet_bytes(table: str, column: str | None, how: str) -> bytes:
@@ -352,6 +352,8 @@ def parquet_bytes(table: str, column: str | None, how: str) -> bytes:
         del cols[column]
     if how == "extra_column":
         cols["__rid"] = pa.array(range(ROWS), pa.int64())
+    if how.startswith("extra_") and how != "extra_column":  # a column featc does not read, of an odd type
+        cols["extra"] = _exotic(pa.array([""] * ROWS), how.removeprefix("extra_"))
     data = pa.table(cols)
     if how in ("duplicate_column", "empty_name") and column is not None:  # Parquet allows both; CSV headers do not
         names = [("" if how == "empty_name" else next(iter(cols))) if n == column else n for n in cols]
