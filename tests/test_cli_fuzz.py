@@ -63,6 +63,8 @@ MATERIALISED = re.compile(r"^featc: materialised (\S+) as of \S+ to (.+)$", re.M
 
 
 class Run(NamedTuple):
+    """What one run did: enough to judge it after its directory is gone."""
+
     result: Result
     before: dict[str, str]  # every file under the copy before the run, with its hash
     after: dict[str, str]  # those of them still there after the run, with their hashes
