@@ -672,7 +672,7 @@ def base_args(command: str, out: str) -> list[str]:
 
 @st.composite
 def scenarios(draw: st.DrawFn, commands: tuple[str, ...] = tuple(COMMANDS), most: int = 2) -> Scenario:
-    """One command with one or two things broken (see AXES), the rest as in the working example."""
+    """One command with one to `most` things broken (see AXES), the rest as in the working example."""
     command = draw(st.sampled_from(commands))
     axes = set(draw(st.lists(st.sampled_from(AXES), min_size=1, max_size=most)))
     files: dict[str, FileContent] = {}
