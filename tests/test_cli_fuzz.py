@@ -134,6 +134,19 @@ def inputs(s: Scenario, files: dict[str, str]) -> list[str]:
     ]
 
 
+def machine_readable(s: Scenario, result: Result) -> bool:
+    """`check --format json` prints one JSON list on stdout and `github` only workflow commands, so CI can
+    read them; anything for people (the summary, click's usage errors) goes to stderr."""
+    if s.command != "check" or "--format" not in s.args or "Usage:" in result.stderr:
+        return True
+    fmt = s.args[s.args.index("--format") + 1]
+    if fmt == "json":
+        with contextlib.suppress(ValueError):
+            return isinstance(json.loads(result.stdout), list)
+        return False
+    return fmt != "github" or all(line.startswith("::") for line in result.stdout.splitlines() if line)
+
+
 def check(s: Scenario) -> None:
     """The property for one run (see the module docstring)."""
     if currently_in_test_context():
@@ -148,6 +161,7 @@ def check(s: Scenario) -> None:
     changed = sorted(rel for rel in inputs(s, before) if after.get(rel) != before[rel])
     assert not changed, f"inputs modified or deleted: {changed}{where}"
     assert not importable(python), f"generated Python does not compile: {importable(python)}{where}"
+    assert machine_readable(s, result), f"--format {s.args[s.args.index('--format') + 1]} output is not{where}"
     targets = [t for _, t in MATERIALISED.findall(result.stderr)]
     assert len(targets) == len(set(targets)), f"two entities written to one file: {targets}{where}"
 
@@ -274,6 +288,11 @@ ISSUE_CASES = [
     training(files={"data/spine.csv": fd.BASE["data/spine.csv"].replace(b"basket_total", b"", 1)}),
     scenario("check", "{root}", files={"features.feat": "\ufeff" + fd.FEAT, "featc.toml": "\ufeff" + fd.TOML}),
     scenario("check", "{root}", files={"featc.toml": '[project]\nname = "\\u001b[2Jx"\n'}),
+    # machine-readable check output, clean and with diagnostics
+    scenario("check", "{root}", "--format", "json"),
+    scenario("check", "{root}", "--format", "github"),
+    scenario("check", "{root}", "--format", "json", files={"featc.toml": "[duckdb.sources]\norders = 3\n"}),
+    scenario("check", "{root}", "--format", "github", files={"features.feat": fd.retype_feat("total", "string")}),
     # featc.toml: wrong types, unknown keys, bindings to nothing
     scenario("check", "{root}", files={"featc.toml": "[duckdb.sources]\norders = 3\n"}),
     training(files={"featc.toml": '[duckdb.sources]\norders = "data/missing.csv"\nprep_events = "data"\n'}),
