@@ -77,8 +77,10 @@ def _strings(result: DataType) -> TypeRule:
     return rule
 
 
-def _first_type(types: Sequence[DataType]) -> DataType | str:
-    return types[0]
+def _nullif(types: Sequence[DataType]) -> DataType | str:
+    """The type of ``a``, where ``a = b`` types: NULLIF compares its arguments."""
+    got = _unified(types)
+    return types[0] if isinstance(got, DataType) else got
 
 
 def _round(types: Sequence[DataType]) -> DataType | str:
@@ -136,7 +138,7 @@ FUNCTIONS: dict[str, Signature] = {
         _sig("between", 3, 3, _comparison, "a BETWEEN lo AND hi (inclusive)"),
         _sig("case", 1, None, _case, "CASE WHEN c THEN v ... ELSE e END"),
         _sig("coalesce", 1, None, _unified, "first non-null argument"),
-        _sig("nullif", 2, 2, _first_type, "null when a = b, else a"),
+        _sig("nullif", 2, 2, _nullif, "null when a = b, else a"),
         _sig("abs", 1, 1, _same_numeric, "absolute value"),
         _sig("round", 1, 2, _round, "round(x[, n]): half away from zero at n decimal digits"),
         _sig("floor", 1, 1, _same_numeric, "largest whole number <= x"),

@@ -12,7 +12,6 @@ serialises the store, so the evaluator may be called from several threads.
 
 from __future__ import annotations
 
-import dis
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -22,7 +21,7 @@ from typing import Any
 
 from .aggregates import aggregate
 from .errors import DataError, unknown_name
-from .spec import AggSpec, DerivedFn, GroupSpec, ProjectSpec, Row, SourceSpec, WindowSpec
+from .spec import AggSpec, GroupSpec, ProjectSpec, Row, SourceSpec, WindowSpec
 from .sqlfn import truth
 from .store import Key, MemoryStore, Store
 from .times import asof, to_us
@@ -44,29 +43,6 @@ def _bounds(window: WindowSpec, at: int) -> tuple[int | None, int]:
     if window.kind == "trailing":
         return at - window.us, at
     return at, at + window.us
-
-
-def _request_reads(fn: DerivedFn | None) -> frozenset[str]:
-    """The request fields a generated derived function reads (each is ``request.get('<field>')``).
-
-    Read from the bytecode so that a field in a CASE branch not taken still counts: whether a
-    field is required must not depend on the data. Hand-written functions may read others; the
-    strict mapping of ``_Request`` catches those when they are read.
-    """
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return frozenset()
-    ops = list(dis.get_instructions(code))
-    return frozenset(
-        c.argval
-        for a, b, c in zip(ops, ops[1:], ops[2:], strict=False)
-        if a.opname.startswith("LOAD_FAST")
-        and a.argval == "request"
-        and b.opname in ("LOAD_METHOD", "LOAD_ATTR")
-        and b.argval == "get"
-        and c.opname == "LOAD_CONST"
-        and isinstance(c.argval, str)
-    )
 
 
 class _MissingField(Exception):
@@ -106,7 +82,7 @@ class Evaluator:
         self._key_names = {k.name for e in self.spec.entities for k in e.keys}
         self._fields = {f.name: f for r in self.spec.requests for f in r.fields}
         self._derived = {g.column(f): (g, f) for g in self.spec.groups if g.kind == "derived" for f in g.features}
-        self._reads = {column: _request_reads(f.fn) for column, (_, f) in self._derived.items()}
+        self._reads = {column: frozenset(f.requests) for column, (_, f) in self._derived.items()}
         for g in self.spec.groups:
             if g.source is not None:
                 self.store.index(g.source, self._key_tuple(g.entity))

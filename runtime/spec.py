@@ -77,12 +77,17 @@ class RefreshSpec:
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """One output column; aggregate features have ``agg``, derived ones ``fn``."""
+    """One output column; aggregate features have ``agg``, derived ones ``fn``.
+
+    ``requests`` names the request fields ``fn`` reads directly, so a caller must give them
+    whichever branch the data takes.
+    """
 
     name: str
     type: str
     agg: AggSpec | None = None
     fn: DerivedFn | None = None
+    requests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

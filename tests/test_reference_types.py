@@ -26,11 +26,7 @@ T = DataType
 TYPES = list(DataType)
 VALUE_TYPES = [t for t in DataType if t != T.NULL]
 MAX_ARGS = 4  # variadic functions are compared up to this many arguments
-KNOWN_BUGS = {
-    # catalog.py types NULLIF by its first argument only: NULLIF(int, string) compiles, though
-    # "a = b" between them is a type error (and engines then disagree: DuckDB casts, Python says no).
-    "nullif": "compiler allows NULLIF(a, b) whose a = b does not type (catalog._first_type)",
-}
+KNOWN_BUGS: dict[str, str] = {}  # function -> why the compiler's rule is wrong (a strict xfail until fixed)
 
 
 def compiler_type(fn: str, types: list[DataType]) -> DataType | None:

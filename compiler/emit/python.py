@@ -15,6 +15,7 @@ import re
 
 from .. import ir
 from ..catalog import CASTS, FUNCTIONS
+from ..lineage import Lineage
 from ..types import DataType
 
 RUNTIME = "sql"  # the alias generated code uses for featc.runtime.sqlfn
@@ -206,6 +207,7 @@ class _Module:
 
     def __init__(self, project: ir.Project) -> None:
         self.project = project
+        self.lineage = Lineage(project)
         self.lower = Lowering()
         self.functions: list[str] = []
         self.names: set[str] = set(MODULE_NAMES)  # a generated function never shadows the module's own names
@@ -238,7 +240,11 @@ class _Module:
             raise PythonEmitError(f"feature {g.name}.{f.name} has neither aggregation nor expr")
         params = "features: Mapping[str, Any], request: Mapping[str, Any]"
         fn = self.function(_ident(g.name, f.name), params, f.expr)
-        return Ctor("FeatureSpec", name=f.name, type=str(f.type), fn=fn)
+        fields: dict[str, object] = {"name": f.name, "type": str(f.type), "fn": fn}
+        requests = self.lineage.node(g.column(f)).requests
+        if requests:  # the runtime requires these of a caller whatever branch the data takes
+            fields["requests"] = requests
+        return Ctor("FeatureSpec", **fields)
 
     def group(self, g: ir.Group) -> Ctor:
         fields: dict[str, object] = {"kind": g.kind, "name": g.name, "entity": g.entity}

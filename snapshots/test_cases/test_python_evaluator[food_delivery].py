@@ -179,6 +179,7 @@ SPEC = ProjectSpec(
                     name='basket_vs_avg',
                     type='double',
                     fn=checkout_signals__basket_vs_avg,
+                    requests=('basket_total',),
                 ),
             ),
         ),

@@ -225,8 +225,18 @@ SPEC = ProjectSpec(
             name='risk',
             entity='account',
             features=(
-                FeatureSpec(name='ratio', type='double', fn=risk__ratio),
-                FeatureSpec(name='flagged', type='bool', fn=risk__flagged),
+                FeatureSpec(
+                    name='ratio',
+                    type='double',
+                    fn=risk__ratio,
+                    requests=('txn_amount',),
+                ),
+                FeatureSpec(
+                    name='flagged',
+                    type='bool',
+                    fn=risk__flagged,
+                    requests=('channel',),
+                ),
                 FeatureSpec(name='score', type='double', fn=risk__score),
             ),
         ),
