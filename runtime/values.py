@@ -34,10 +34,11 @@ _DATE_TEXT = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
 _INSTANT_TEXT = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
     r"(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?)?"
-    r"(?:([Zz])|([+-])([0-9]{2})(?::?([0-9]{2}))?)?",
+    r"(?:([Zz])|([+-])([0-9]{2})(?::?([0-5][0-9]))?)?",
     re.ASCII,
 )
 _NOT_INTEGRAL = "is not integral: an int column takes whole numbers only (declare it double, or fix the value)"
+_BLANKS = " \t\n\r\f\v"  # ASCII white space only, as the SQL loader trims: a no-break space is data
 _LONG_YEAR = re.compile(r"[+-]?[0-9]{5,}-", re.ASCII)
 _RANGE = f"instants range over [{MIN_INSTANT.isoformat()}, {MAX_INSTANT.isoformat()}] UTC"
 
@@ -100,7 +101,7 @@ def parse_int(value: Any) -> int | None:
             raise _bad(value, _NOT_INTEGRAL)
         return _check_int64(value, int(number))
     if isinstance(value, str):
-        m = _INT_TEXT.fullmatch(value.strip())
+        m = _INT_TEXT.fullmatch(value.strip(_BLANKS))
         if m is None:
             raise _bad(value, "is not an int: expected digits with an optional sign, such as 42 or -7")
         return _check_int64(value, int(m.group(1)))
@@ -121,7 +122,7 @@ def parse_double(value: Any) -> float | None:
     if isinstance(value, numbers.Real | Decimal):
         out = float(value)
     elif isinstance(value, str):
-        text = value.strip()
+        text = value.strip(_BLANKS)
         if _NON_FINITE_TEXT.fullmatch(text):
             return None
         if not _DOUBLE_TEXT.fullmatch(text):
@@ -140,8 +141,8 @@ def parse_bool(value: Any) -> bool | None:
         return None
     if _is_bool(value):
         return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
+    if isinstance(value, str) and value.strip(_BLANKS).lower() in ("true", "false"):
+        return value.strip(_BLANKS).lower() == "true"
     raise _bad(value, "is not a bool: expected true or false")
 
 
@@ -168,7 +169,7 @@ def _instant_text(value: str) -> datetime:
     """ISO-8601 text as a datetime (aware when it has ``Z`` or an offset); a date alone is its midnight."""
     m = _INSTANT_TEXT.fullmatch(value)
     if m is None:
-        if _NON_FINITE_TEXT.fullmatch(value.strip()) or _LONG_YEAR.match(value):
+        if _NON_FINITE_TEXT.fullmatch(value.strip(_BLANKS)) or _LONG_YEAR.match(value):
             raise _bad(value, f"is not an instant: {_RANGE}")
         raise _bad(value, "is not an ISO-8601 instant such as 2024-05-01T12:00:00Z or 2024-05-01 12:00:00.5+02:00")
     year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = m.groups()
