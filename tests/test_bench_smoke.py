@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # bench/ is not installed
+from bench import check_scaling, features_scaling, ingest, measure, online, report, run, training
 from bench import compile as compile_bench
-from bench import measure, online, report, run, training
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,25 @@ def test_online_through_the_command(results: Path) -> None:
     assert result["status"] == "ok", result["verification"]
     assert result["vector_features"] == 20
     assert result["single"]["calls"] == online.CALLS["small"]
+
+
+def test_check_scaling_checks_a_generated_project_cleanly() -> None:
+    row = check_scaling.bench_one(0.1)
+    assert row["errors"] == 0 and row["features"] > 0 and row["peak_mb"] > 0
+
+
+def test_features_scaling_runs_training_and_a_diamond() -> None:
+    result = features_scaling.bench([30], [24], timeout=300)
+    (row,) = result["features"]
+    assert row["status"] == "ok" and row["training_rows"] == 3, row
+    (chain,) = result["diamond"]
+    assert chain["status"] == "ok", chain
+
+
+def test_ingest_orders_give_the_same_answers() -> None:
+    result = ingest.run(2_000, runs=1)
+    assert result["status"] == "ok" and result["verification"]["ok"], result["verification"]
+    assert set(result["orders"]) == {"in_order", "reversed", "shuffled"}
 
 
 def test_report_renders_every_table(results: Path) -> None:
