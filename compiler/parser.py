@@ -26,8 +26,10 @@ WINDOW_TAIL = re.compile(r"\bover\s+(?:(next)\s+)?(\S+)\s*$", re.IGNORECASE)
 MAX_US = 100 * 366 * UNIT_US["d"]  # a century: anything longer is a typo
 # Scanning is done by regular expressions rather than character by character: the parser's
 # time is linear in the text, and small per character (see bench/check_scaling.py).
-SPACE = re.compile(r"(?:[ \t\r\n]+|#[^\n]*|--[^\n]*)*")
-SPACE_IN_LINE = re.compile(r"(?:[ \t\r]+|#[^\n]*|--[^\n]*)*")
+# Possessive quantifiers: blanks and comments are taken whole and never given back, so a pattern
+# after them fails at once (a nested `(x+)*` that backtracks is exponential in a run of blanks).
+SPACE = re.compile(r"(?:[ \t\r\n]++|#[^\n]*+|--[^\n]*+)*+")
+SPACE_IN_LINE = re.compile(r"(?:[ \t\r]++|#[^\n]*+|--[^\n]*+)*+")
 EXPR_STOP = re.compile(r"[\"'#\n}()]|--")  # where an expression may end, or changes nesting or quoting
 BLOCK_HEADER = re.compile(r"(?:" + "|".join(ast.BLOCK_KINDS) + r")[ \t]+[A-Za-z_][A-Za-z0-9_]*[ \t]*\{")
 BLOCK_START = re.compile(r"^(?:" + "|".join(ast.BLOCK_KINDS) + r")\b", re.MULTILINE)

@@ -19,7 +19,7 @@ KeyPath = tuple[str | int, ...]  # str: a key; int: an element of an array (of t
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 BLANK = re.compile(r"[ \t]*")
-BLANK_LINES = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
+BLANK_LINES = re.compile(r"(?:[ \t\r\n]++|#[^\n]*+)*+")  # possessive: never backtracks
 SCALAR = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}[0-9:.]*(?:[Zz]|[+-]\d{2}:\d{2})?|[^\s,\]\}#]+")
 
 

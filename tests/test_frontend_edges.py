@@ -514,3 +514,15 @@ def test_a_nul_character_in_a_binding_is_a_located_error(tmp_path: Path) -> None
     code, out = run("check", project(tmp_path, PRELUDE, '[duckdb.sources]\nevents = "a\\u0000b.csv"\n'))
     assert code == 1 and "Traceback" not in out
     assert "featc.toml:2:10: error[E001]: invalid featc.toml: `[duckdb.sources] events` contains a NUL" in out
+
+
+@pytest.mark.parametrize(
+    "gap",
+    [" " * 5000, "\t \r" * 2000, "# " + "# -- " * 2000 + "\n    ", "\n" * 3000],
+    ids=["spaces", "mixed_blanks", "comment_of_markers", "newlines"],
+)
+def test_long_blank_runs_before_a_missing_token_fail_at_once(gap: str) -> None:
+    """Blanks before an expected `=` or `:` are scanned once; a backtracking scanner never returned here."""
+    text = f"entity e {{\n  key id{gap}int\n}}\nfeatures f {{\n  entity: e\n  features {{\n    x{gap}y\n  }}\n}}\n"
+    compiled = compile_files([SourceFile("a.feat", text)], Config("a"))
+    assert "E001" in {d.code for d in compiled.errors}
