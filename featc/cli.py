@@ -331,13 +331,17 @@ def _targets(out: Path, entities: list[str]) -> dict[str, Path]:
 
 
 def _instant(text: str) -> datetime:
+    """``--at`` by the input rules every instant follows (docs/semantics.md "Inputs"): naive UTC, in range."""
+    from .runtime.errors import DataError
+    from .runtime.values import parse_timestamp
+
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is not an ISO-8601 instant, e.g. 2024-05-01T12:00:00Z", param_hint="--at"
-        ) from None
-    return value
+        instant = parse_timestamp(text)
+    except DataError as e:
+        raise click.BadParameter(str(e), param_hint="--at") from None
+    if instant is None:  # empty text is a null instant
+        raise click.BadParameter("an instant is required, e.g. 2024-05-01T12:00:00Z", param_hint="--at")
+    return instant
 
 
 @main.command()

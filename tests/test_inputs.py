@@ -648,3 +648,24 @@ def test_example_project_still_reads_its_data(tmp_path: Path) -> None:
     code, rows, err = training(project, SPINE)
     assert code == 0, err
     assert len(rows) == 500
+
+
+@pytest.mark.parametrize(
+    ("at", "message"),
+    [
+        ("2024-05-01\x0001:00", "is not an ISO-8601 instant"),
+        ("2024-05-01T01:00:00\x00Z", "is not an ISO-8601 instant"),
+        ("0001-01-01T00:00:00+01:00", "out of range"),
+        ("10000-01-01", "instants range over"),
+        ("", "an instant is required"),
+    ],
+)
+def test_at_follows_the_input_rules_of_every_instant(tmp_path: Path, at: str, message: str) -> None:
+    code, _, err = run("materialize", make_project(tmp_path), "--at", at, "--out", tmp_path / "m.csv")
+    assert code == 1 and message in err and "Traceback" not in err, err
+
+
+def test_at_floors_sub_microseconds_like_every_instant(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    code, _, err = run("materialize", project, "--at", "2024-05-01T00:59:59.9999999Z", "--out", tmp_path / "m.csv")
+    assert code == 0 and "as of 2024-05-01T00:59:59.999999" in err, err
