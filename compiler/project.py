@@ -188,7 +188,7 @@ def _display(p: Path) -> str:
 def read_config(root: Path) -> tuple[Config, list[Diagnostic], SourceFile | None]:
     path = root / CONFIG
     name = root.resolve().name
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():  # a dangling link or a loop is a broken featc.toml, not none
         return Config(name), [], None
     bad: list[Diagnostic] = []
     src = _read(path, bad)

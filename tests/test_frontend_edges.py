@@ -526,3 +526,12 @@ def test_long_blank_runs_before_a_missing_token_fail_at_once(gap: str) -> None:
     text = f"entity e {{\n  key id{gap}int\n}}\nfeatures f {{\n  entity: e\n  features {{\n    x{gap}y\n  }}\n}}\n"
     compiled = compile_files([SourceFile("a.feat", text)], Config("a"))
     assert "E001" in {d.code for d in compiled.errors}
+
+
+@pytest.mark.parametrize("target", ["missing.toml", "featc.toml"], ids=["dangling", "loop"])
+def test_a_featc_toml_link_that_leads_nowhere_is_an_error(tmp_path: Path, target: str) -> None:
+    """A broken featc.toml must not be read as no featc.toml: its bindings would silently be lost."""
+    (tmp_path / "a.feat").write_text("entity e {\n  key id: int\n}\n")
+    (tmp_path / "featc.toml").symlink_to(tmp_path / target)
+    code, err = run("check", tmp_path)
+    assert code == 1 and "cannot read" in err and "featc.toml" in err, err
