@@ -346,10 +346,15 @@ LARGE = {
 }
 
 
-@pytest.mark.parametrize(
-    ("case", "command"),
-    [(case, command) for case in LARGE for command in ("training-data", "materialize") if (LARGE[case][0], command) != ("spine", "materialize")],
-)  # fmt: skip  (materialize reads no spine)
+LARGE_RUNS = [  # materialize reads no spine
+    (case, command)
+    for case in LARGE
+    for command in ("training-data", "materialize")
+    if (LARGE[case][0], command) != ("spine", "materialize")
+]
+
+
+@pytest.mark.parametrize(("case", "command"), LARGE_RUNS)
 def test_large_files_with_one_defect(case: str, command: str) -> None:
     """Defects DuckDB meets only while reading (a line over its 2 MB limit, a bad row past the 20,480
     rows it sniffs): data errors with the line, not crashes. A few files of a few MB, so not drawn."""
