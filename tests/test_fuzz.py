@@ -15,13 +15,11 @@ CI runs a bounded number of examples. Run longer with, for example,
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import signal
-import threading
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,6 +36,9 @@ from featc.compiler.emit.sql import materialize_sql, training_sql
 from featc.compiler.ir import Span
 from featc.compiler.project import Compiled, Config, compile_files, load_dir
 from featc.compiler.source import SourceFile
+
+sys.path.insert(0, os.path.dirname(__file__))  # pytest's importlib mode: tests/ is no package
+from fuzz_data import time_limit
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_PATHS = [
@@ -71,26 +72,6 @@ HOSTILE = [
 
 
 # ---------------------------------------------------------------- checking one input
-
-
-@contextlib.contextmanager
-def time_limit(seconds: int) -> Iterator[None]:
-    """Turns a hang into a failure (SIGALRM; a no-op off the main thread or off Unix)."""
-    usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
-    if not usable:
-        yield
-        return
-
-    def expire(*_: object) -> None:
-        raise TimeoutError(f"compile did not finish in {seconds}s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def assert_span(span: Span | None, files: dict[str, SourceFile], d: Diagnostic) -> None:
