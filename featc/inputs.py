@@ -100,7 +100,9 @@ def _int(col: str, kind: str) -> Rule | None:
     if kind in INTEGERS:
         return Rule(f"{_bigint(col)} IS NOT NULL", _bigint(col))
     if kind in FLOATS:
-        return Rule(f"isfinite({col}) AND {col} = trunc({col}) AND {_bigint(col)} IS NOT NULL", _bigint(col))
+        # NaN is null, as in a double column (it is how pandas marks a missing int); TRY_CAST(NaN) is null too
+        whole = f"isfinite({col}) AND {col} = trunc({col}) AND {_bigint(col)} IS NOT NULL"
+        return Rule(f"(isnan({col}) OR ({whole}))", _bigint(col))
     if kind == "DECIMAL":
         return Rule(f"{col} = trunc({col}) AND {_bigint(col)} IS NOT NULL", _bigint(col))
     return None

@@ -81,7 +81,8 @@ def _check_int64(value: Any, n: int) -> int:
 def parse_int(value: Any) -> int | None:
     """An ``int``: Python/NumPy integers within int64; floats and Decimals only if exactly integral;
     text ``[+-]?digits`` optionally followed by ``.`` and zeros only, surrounding spaces allowed.
-    Booleans, ``1.7``, NaN, infinities and ``1e3`` as text are rejected (nothing is rounded).
+    NaN is null (pandas' missing int); booleans, ``1.7``, infinities and ``1e3`` as text are rejected
+    (nothing is rounded).
     """
     if type(value) is int and INT64_MIN <= value <= INT64_MAX:
         return value
@@ -97,6 +98,8 @@ def parse_int(value: Any) -> int | None:
         return _check_int64(value, int(value))
     if isinstance(value, numbers.Real):
         number = float(value)
+        if math.isnan(number):  # null, as in a double column: it is how pandas marks a missing int
+            return None
         if not (math.isfinite(number) and number.is_integer()):
             raise _bad(value, _NOT_INTEGRAL)
         return _check_int64(value, int(number))
