@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from .compiler import ir
 from .compiler.emit.sql import materialize_sql, training_sql
+from .compiler.lineage import lineage
 from .compiler.names import Namespace, namespace
 from .compiler.plan import feature_groups
 from .compiler.types import DataType
@@ -142,17 +143,6 @@ def spine_types(project: ir.Project, timestamp_column: str) -> dict[str, DataTyp
     return cols
 
 
-def _request_fields_used(project: ir.Project) -> set[str]:
-    return {
-        e.field
-        for g in project.groups
-        for f in g.features
-        if f.expr is not None
-        for e in ir.walk(f.expr)
-        if isinstance(e, ir.RequestRef)
-    }
-
-
 @dataclass(frozen=True)
 class Spine:
     """The loaded spine: ``table`` has the user's columns (typed where featc reads them) and ``row_id``."""
@@ -177,7 +167,7 @@ def bind_spine(
             f"{raw.what}: column(s) {', '.join(map(repr, clashes))} would be overwritten by features; rename them"
         )
     keys = {k.name for g in project.groups for k in project.entity(g.entity).keys}
-    required = sorted({timestamp_column} | keys | _request_fields_used(project))
+    required = sorted({timestamp_column} | keys | lineage(project).used_request_fields())
     hint = " (use --timestamp-column to name the instant column)" if timestamp_column not in raw.names else ""
     require(raw, required, hint)
     cols = {c: t for c, t in spine_types(project, timestamp_column).items() if c in raw.names}

@@ -15,7 +15,7 @@ import re
 
 from .. import ir
 from ..catalog import CASTS, FUNCTIONS
-from ..lineage import Lineage
+from ..lineage import lineage
 from ..types import DataType
 
 RUNTIME = "sql"  # the alias generated code uses for featc.runtime.sqlfn
@@ -207,7 +207,7 @@ class _Module:
 
     def __init__(self, project: ir.Project) -> None:
         self.project = project
-        self.lineage = Lineage(project)
+        self.lineage = lineage(project)
         self.lower = Lowering()
         self.functions: list[str] = []
         self.names: set[str] = set(MODULE_NAMES)  # a generated function never shadows the module's own names
