@@ -28,14 +28,6 @@ def c(name: str, typ: T = T.DOUBLE) -> ir.ColumnRef:
     return ir.ColumnRef(type=typ, name=name)
 
 
-def lit(value: Any, typ: T) -> ir.Lit:
-    return ir.Lit(type=typ, value=value)
-
-
-def call(fn: str, typ: T, *args: ir.Expr) -> ir.Call:
-    return ir.Call(type=typ, fn=fn, args=tuple(args))
-
-
 def win(kind: str = "trailing", us: int = 10) -> ir.Window:
     return ir.Window(kind=kind, us=0 if kind == "lifetime" else us)  # type: ignore[arg-type]
 

@@ -7,7 +7,9 @@ as-served boundaries, labels, derived features with request fields, any ingest o
 
 from __future__ import annotations
 
+import os
 import random
+import sys
 from datetime import datetime, timedelta, timezone
 from types import ModuleType
 from typing import Any
@@ -20,27 +22,14 @@ from featc.compiler.types import DataType as T
 from featc.runtime import Evaluator, load_module
 from featc.runtime.errors import DataError
 
+sys.path.insert(0, os.path.dirname(__file__))  # pytest's importlib mode: tests/ is no package
+from ir_builders import call, col, feat, lit
+
 MIN = 60_000_000
 HOUR = 60 * MIN
 DAY = 24 * HOUR
 T0 = datetime(2024, 1, 1, 12, 0)
 NO_BASKET = {"basket": None}  # the derived block reads the request field: it must be given (None is null)
-
-
-def col(name: str, t: T) -> ir.ColumnRef:
-    return ir.ColumnRef(name=name, type=t)
-
-
-def lit(value: Any, t: T) -> ir.Lit:
-    return ir.Lit(value=value, type=t)
-
-
-def call(fn: str, t: T, *args: ir.Expr) -> ir.Call:
-    return ir.Call(fn=fn, type=t, args=args)
-
-
-def feat(group: str, name: str, t: T) -> ir.FeatureRef:
-    return ir.FeatureRef(group=group, name=name, type=t)
 
 
 def agg(

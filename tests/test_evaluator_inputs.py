@@ -7,7 +7,9 @@ that says where it is and what it was, never a wrong answer and never a broken s
 
 from __future__ import annotations
 
+import os
 import random
+import sys
 import threading
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -24,25 +26,12 @@ from featc.runtime.errors import DataError
 from featc.runtime.times import to_us
 from featc.runtime.values import parse
 
+sys.path.insert(0, os.path.dirname(__file__))  # pytest's importlib mode: tests/ is no package
+from ir_builders import call, col, feat, lit
+
 T0 = datetime(2024, 1, 1, 12, 0)
 HOUR = 3_600_000_000
 REQ = {"basket": None, "coupon": None}
-
-
-def col(name: str, t: T) -> ir.ColumnRef:
-    return ir.ColumnRef(name=name, type=t)
-
-
-def lit(value: Any, t: T) -> ir.Lit:
-    return ir.Lit(value=value, type=t)
-
-
-def call(fn: str, t: T, *args: ir.Expr) -> ir.Call:
-    return ir.Call(fn=fn, type=t, args=args)
-
-
-def feat(group: str, name: str, t: T) -> ir.FeatureRef:
-    return ir.FeatureRef(group=group, name=name, type=t)
 
 
 def agg(name: str, fn: str, t: T, arg: ir.Expr | None = None, *, us: int | None = None) -> ir.Feature:

@@ -14,6 +14,7 @@ from sqlglot import exp
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from ir_builders import call, lit
 from sqlcases_duckdb import (
     CHECKOUT,
     EPOCH,
@@ -21,11 +22,9 @@ from sqlcases_duckdb import (
     agg,
     at,
     c,
-    call,
     derived,
     ev,
     group,
-    lit,
     materialize,
     project,
     train,
