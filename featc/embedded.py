@@ -25,7 +25,7 @@ from .compiler.lineage import lineage
 from .compiler.names import Namespace, namespace
 from .compiler.plan import feature_groups
 from .compiler.types import DataType
-from .loading import Input, check, describe_input, is_path, load, q, require, typed
+from .loading import Input, check, copy_checked, describe_input, is_path, load, q, require, typed
 from .outputs import write_with
 from .runtime.errors import DataError
 from .runtime.times import MAX_INSTANT, MIN_INSTANT, utc_naive
@@ -98,23 +98,22 @@ def bind_sources(
             continue
         bound[key] = (name, sources[name])
         what = f"source `{name}`"
-        raw = load(con, sources[name], ns, f"featc_raw_{name}", what)
+        raw = load(con, sources[name], ns, f"featc_raw_{name}", what, copy=False)
         cols = tables[key]
         require(raw, list(cols))
-        check(con, raw, cols)
         table = exp.to_table(src.table)
         try:
             _create_container(con, table, what)
             con.execute(
                 f"CREATE TABLE {_relation(src.table)} AS SELECT {', '.join(typed(raw, cols, False))} "
-                f"FROM {q(raw.table)}"
+                f"FROM {q(raw.table)} LIMIT 0"
             )
         except duckdb.Error as e:
             raise DataError(
                 f"{what}: the embedded engine cannot create the table `{src.table}` "
                 f"({str(e).splitlines()[0]}); choose another `table:` name"
             ) from None
-        con.execute(f"DROP TABLE {q(raw.table)}")
+        copy_checked(con, raw, cols, _relation(src.table), ns)
 
 
 def _same_binding(first: tuple[str, Input], name: str, obj: Input, table: str) -> None:

@@ -40,6 +40,7 @@ class Raw:
     names: list[str]
     types: list[str]
     what: str
+    source: Input = None  # what was read: a path or an object, for messages
 
     def column(self, name: str) -> str:
         return q(f"c{self.names.index(name)}")
@@ -57,20 +58,48 @@ def is_path(obj: Input) -> bool:
     return isinstance(obj, (str, os.PathLike))
 
 
-def load(con: duckdb.DuckDBPyConnection, obj: Input, ns: Namespace, base: str, what: str) -> Raw:
-    """Copies an input into a fresh table with positional column names."""
+def load(con: duckdb.DuckDBPyConnection, obj: Input, ns: Namespace, base: str, what: str, *, copy: bool = True) -> Raw:
+    """An input under a fresh name with positional column names: a table (``copy``), or a view over the input.
+
+    A table numbers its rows (DuckDB's rowid, in input order); a view costs no copy, and its rows
+    are numbered only if a message must name one (``copy_checked``).
+    """
     table = ns.fresh(base)
     if is_path(obj):
         names, scan = _file_scan(con, Path(obj), what)
     else:
         names, scan = _object_scan(con, obj, ns.fresh(f"{base}_in"), what)
     positional = ", ".join(q(f"c{i}") for i in range(len(names)))
+    kind = "TABLE" if copy else "VIEW"
     try:
-        con.execute(f"CREATE TABLE {q(table)} AS SELECT * FROM {scan} AS featc_input({positional})")
+        con.execute(f"CREATE {kind} {q(table)} AS SELECT * FROM {scan} AS featc_input({positional})")
     except duckdb.Error as e:
         raise _read_error(e, obj, what) from None
     types = [r[1] for r in con.execute(f"DESCRIBE {q(table)}").fetchall()]
-    return Raw(table, names, types, describe_input(obj, what))
+    return Raw(table, names, types, describe_input(obj, what), obj)
+
+
+def copy_checked(
+    con: duckdb.DuckDBPyConnection, raw: Raw, cols: Mapping[str, DataType], target: str, ns: Namespace
+) -> None:
+    """Fills the (existing, empty) table ``target`` with ``cols`` converted, reading the input once.
+
+    Each row carries a flag saying whether one of its values does not fit; only when one does is
+    the input copied with row numbers, so that ``check`` names the first such row exactly.
+    """
+    flag = ns.fresh("featc_misfit")
+    misfit = " OR ".join(_misfit(raw, name, t) for name, t in cols.items()) or "false"
+    con.execute(f"ALTER TABLE {target} ADD COLUMN {q(flag)} BOOLEAN")
+    try:
+        con.execute(f"INSERT INTO {target} SELECT {', '.join(typed(raw, cols, False))}, {misfit} FROM {q(raw.table)}")
+    except duckdb.Error as e:
+        raise _read_error(e, raw.source, raw.what) from None
+    if con.execute(f"SELECT 1 FROM {target} WHERE {q(flag)} LIMIT 1").fetchone():
+        numbered = ns.fresh(f"{raw.table}_rows")
+        con.execute(f"CREATE TABLE {q(numbered)} AS SELECT * FROM {q(raw.table)}")
+        check(con, Raw(numbered, raw.names, raw.types, raw.what, raw.source), cols)
+        raise AssertionError(f"{raw.what}: a value was flagged but check found none")  # a bug in the rules
+    con.execute(f"ALTER TABLE {target} DROP COLUMN {q(flag)}")
 
 
 def _read_error(e: duckdb.Error, obj: Input, what: str) -> DataError:
@@ -188,4 +217,4 @@ def typed(raw: Raw, cols: Mapping[str, DataType], keep_others: bool) -> list[str
     return items
 
 
-__all__ = ["Input", "Raw", "check", "describe_input", "is_path", "load", "q", "require", "typed"]
+__all__ = ["Input", "Raw", "check", "copy_checked", "describe_input", "is_path", "load", "q", "require", "typed"]
