@@ -16,6 +16,7 @@ from click.testing import CliRunner
 import featc
 from featc.cli import main
 from featc.compiler.diagnostics import escape, render_all, render_github
+from featc.compiler.explain import PRELUDE  # the entity and source every explanation's example uses
 from featc.compiler.parser import parse
 from featc.compiler.project import Config, compile_files, load_dir
 from featc.compiler.source import SourceFile
@@ -25,21 +26,6 @@ from featc.compiler.types import DataType as T
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # pytest's importlib mode: tests/ is no package
 import reference_types
 
-PRELUDE = """entity user {
-  key user_id: int
-}
-
-source events {
-  table: events
-  timestamp: at
-  columns {
-    user_id: int
-    at: timestamp
-    amount: double
-    kind: string
-  }
-}
-"""
 BOM = "\ufeff"
 
 
