@@ -28,7 +28,7 @@ from .compiler.types import DataType
 from .loading import Input, check, copy_checked, describe_input, is_path, load, q, require, typed
 from .outputs import write_with
 from .runtime.errors import DataError
-from .runtime.times import MAX_INSTANT, MIN_INSTANT, utc_naive
+from .runtime.values import parse_timestamp
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
 OUTPUT_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -276,12 +276,12 @@ def training(
 
 
 def check_instant(value: datetime, what: str = "--at") -> datetime:
-    """An instant as naive UTC, within featc's range (checked after conversion to UTC)."""
+    """An instant as naive UTC, within featc's range: the input rule every instant follows (runtime/values.py)."""
     try:
-        instant = utc_naive(value)
-    except OverflowError:
+        instant = parse_timestamp(value)
+    except DataError:
         instant = None
-    if instant is None or not MIN_INSTANT <= instant <= MAX_INSTANT:
+    if instant is None:
         raise DataError(
             f"{what} {value.isoformat()} is outside featc's instants, "
             "0001-01-01T00:00:00 to 9999-12-31T23:59:59.999999 UTC (after conversion to UTC)"
