@@ -16,6 +16,7 @@ from . import __version__
 from .compiler import ir
 from .compiler.emit.python import python_module
 from .compiler.emit.sql import materialize_sql, training_sql
+from .compiler.project import fewer_full_collections
 from .outputs import prepare_dir, refuse_inputs, write_text
 
 
@@ -38,6 +39,7 @@ def manifest(project: ir.Project) -> dict[str, Any]:
     return {"featc": __version__, "project": project.name, "features": features, "ir": project.model_dump(mode="json")}
 
 
+@fewer_full_collections()
 def artifacts(project: ir.Project, dialect: str) -> dict[str, str]:
     """File name -> content."""
     out = {

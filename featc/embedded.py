@@ -24,6 +24,7 @@ from .compiler.emit.sql import materialize_sql, training_sql
 from .compiler.lineage import lineage
 from .compiler.names import Namespace, namespace
 from .compiler.plan import feature_groups
+from .compiler.project import fewer_full_collections
 from .compiler.types import DataType
 from .loading import Input, check, copy_checked, describe_input, is_path, load, q, require, typed
 from .outputs import write_with
@@ -32,6 +33,11 @@ from .runtime.values import parse_timestamp
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
 OUTPUT_SUFFIXES = (".csv", ".parquet", ".pq")
+WIDE_QUERY = 500
+"""Output columns from which DuckDB's optimizer passes that grow with the square of a query's
+width are turned off (bench/features_scaling.py: at 5,000 features they were 2.7 s of a 4.7 s
+query; on the 1M-event benchmark, with its 30 features, turning them off changed nothing)."""
+QUADRATIC_PASSES = "statistics_propagation,projection_pullup,projection_placement"
 
 
 def connect(progress: bool = False) -> duckdb.DuckDBPyConnection:
@@ -240,6 +246,12 @@ def run_error(e: duckdb.Error, what: str) -> DataError:
     return DataError(f"computing {what}, the data caused an error: {first}")
 
 
+def _plan_for_width(con: duckdb.DuckDBPyConnection, width: int) -> None:
+    """Turns off the optimizer passes that are quadratic in width, for a query of ``width`` feature columns."""
+    if width >= WIDE_QUERY:
+        con.execute(f"SET disabled_optimizers = '{QUADRATIC_PASSES}'")
+
+
 def _wrapped(spine: Spine, sql: str, features: Sequence[str], ns: Namespace) -> str:
     """The training query joined back to the whole spine, in its order, under the user's column names."""
     s, f, rid = q(ns.fresh("featc_s")), q(ns.fresh("featc_f")), q(spine.row_id)
@@ -248,6 +260,7 @@ def _wrapped(spine: Spine, sql: str, features: Sequence[str], ns: Namespace) -> 
     return f"SELECT {', '.join(cols)} FROM {joined} ORDER BY {s}.{rid}"
 
 
+@fewer_full_collections()
 def training(
     project: ir.Project,
     spine: Input,
@@ -272,6 +285,7 @@ def training(
         exact=exact,
     )
     features = [g.column(f) for g in project.groups for f in g.features]
+    _plan_for_width(con, len(features))
     return Result(con, _wrapped(loaded, sql, features, ns))
 
 
@@ -289,6 +303,7 @@ def check_instant(value: datetime, what: str = "--at") -> datetime:
     return instant
 
 
+@fewer_full_collections()
 def materialize(
     project: ir.Project, entity: str, as_of: datetime, sources: Mapping[str, Input], *, progress: bool = False
 ) -> Result:
@@ -298,6 +313,7 @@ def materialize(
     names = list(dict.fromkeys(g.source for g in feature_groups(project, entity) if g.source))
     bind_sources(con, project, sources, names, namespace(project))
     sql = materialize_sql(project, entity, "duckdb")
+    _plan_for_width(con, sum(len(g.features) for g in feature_groups(project, entity)))
     return Result(con, sql, {"as_of": instant}, what=f"entity `{entity}`")
 
 

@@ -53,6 +53,21 @@ def test_arrow_in_arrow_out_and_path_in(project: featc.Project) -> None:
     )
 
 
+@pytest.mark.parametrize("exact", [False, True])
+def test_the_plan_for_wide_queries_gives_the_same_rows(
+    project: featc.Project, exact: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded runner turns some optimizer passes off for wide queries; the rows must not change."""
+    from featc import embedded
+
+    spine = str(EXAMPLE / "data" / "spine.csv")
+    at = datetime(2024, 5, 4)
+    usual = project.training_data(spine, exact=exact), project.materialize("restaurant", at)
+    monkeypatch.setattr(embedded, "WIDE_QUERY", 1)
+    wide = project.training_data(spine, exact=exact), project.materialize("restaurant", at)
+    assert wide[0].equals(usual[0]) and wide[1].equals(usual[1])
+
+
 def test_compile_text_errors_render(project: featc.Project) -> None:
     with pytest.raises(featc.CompileError) as e:
         featc.compile_text("entity x {\n  key id: intt\n}\n", filename="bad.feat")
