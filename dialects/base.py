@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import cache
 
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect as SqlglotDialect
 from sqlglot.errors import ErrorLevel
+from sqlglot.generator import Generator
 
 from featc.compiler import ir
 from featc.compiler.types import DataType
@@ -78,11 +81,20 @@ def num(value: int) -> exp.Expr:
     return exp.Literal.number(value)
 
 
+@cache
+def _quoting(dialect: type[SqlglotDialect], keywords: frozenset[str]) -> type[Generator]:
+    """The dialect's generator class with ``keywords`` added to the words it quotes."""
+    base = dialect.generator_class
+    return type(f"Featc{base.__name__}", (base,), {"RESERVED_KEYWORDS": base.RESERVED_KEYWORDS | keywords})
+
+
 class Dialect:
     """Base dialect: the standard-SQL lowering; subclasses override the hooks."""
 
     name = "base"
     sqlglot_name = ""
+    KEYWORDS: frozenset[str] = frozenset()
+    """The engine's own keywords (``keywords``): quoted as identifiers, on top of sqlglot's list."""
     DISTINCT_WINDOWS = False  # COUNT(DISTINCT x) OVER (... RANGE ...) works (not on PostgreSQL or Spark)
     TYPES: dict[DataType, str] = {
         T.BOOL: "BOOLEAN",
@@ -99,7 +111,12 @@ class Dialect:
     def generate(self, query: exp.Expr) -> str:
         """Print once, raising on anything sqlglot would silently drop."""
         # copy=False: the tree is built for this one print; copying it dominated compile time (bench/).
-        return query.sql(dialect=self.sqlglot_name, pretty=True, unsupported_level=ErrorLevel.RAISE, copy=False)
+        return self.generator().generate(query, copy=False)
+
+    def generator(self) -> Generator:
+        """sqlglot's generator for this engine, quoting the engine's keywords that sqlglot does not know."""
+        dialect = SqlglotDialect.get_or_raise(self.sqlglot_name)
+        return _quoting(type(dialect), self.KEYWORDS)(dialect=dialect, pretty=True, unsupported_level=ErrorLevel.RAISE)
 
     def unsupported(self, thing: str) -> UnsupportedError:
         return UnsupportedError(thing, self.name)

@@ -6,6 +6,7 @@ from sqlglot import exp
 
 from featc.compiler.types import DataType
 
+from . import keywords
 from .base import Dialect, num, paren, when
 
 INT64_MIN = -(2**63)
@@ -17,6 +18,7 @@ class DuckDB(Dialect):
 
     name = "duckdb"
     sqlglot_name = "duckdb"
+    KEYWORDS = keywords.DUCKDB
     DISTINCT_WINDOWS = True
 
     def epoch_us(self, e: exp.Expr) -> exp.Expr:

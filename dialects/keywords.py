@@ -1,0 +1,53 @@
+"""Keywords per engine that an identifier must be quoted to use: read from the engines themselves.
+
+sqlglot's own lists are incomplete (30.22 prints a DuckDB column `at` unquoted, which DuckDB
+2.0 rejects), so each dialect names its engine's list here and the generator quotes those as
+well. Every keyword that is not plain "unreserved" is listed: a type or function keyword (`at`,
+`time`) is refused as a column in some positions. tests/test_keywords.py re-reads the lists from
+the engines that run here (DuckDB's ``duckdb_keywords()``, PostgreSQL's ``pg_get_keywords()``).
+"""
+
+from __future__ import annotations
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+DUCKDB = _words(
+    """
+    all analyse analyze and anti any array as asc asof asymmetric at authorization between
+    bigint binary bit boolean both by case cast char character check coalesce collate collation
+    column columns concurrently constraint create cross dec decimal default deferrable desc
+    describe distinct do else end except exists extract false fetch float for foreign freeze
+    from full generated glob group grouping grouping_id having ilike in initially inner inout
+    int integer intersect interval into is isnull join lambda lateral leading left like limit
+    map national natural nchar none not notnull null nullif numeric offset on only or order out
+    outer overlaps overlay pivot pivot_longer pivot_wider placing position positional precision
+    primary qualify real references returning right row select semi setof show similar smallint
+    some struct substring summarize symmetric table tablesample then time timestamp to trailing
+    treat trim true try_cast tuple union unique unpack unpivot using values varchar variadic
+    verbose when where window with xmlattributes xmlconcat xmlelement xmlexists xmlforest
+    xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable
+    """
+)
+"""``SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'`` (DuckDB 2.0)."""
+
+POSTGRES = _words(
+    """
+    all analyse analyze and any array as asc asymmetric authorization between bigint binary bit
+    boolean both case cast char character check coalesce collate collation column concurrently
+    constraint create cross current_catalog current_date current_role current_schema
+    current_time current_timestamp current_user dec decimal default deferrable desc distinct do
+    else end except exists extract false fetch float for foreign freeze from full grant greatest
+    group grouping having ilike in initially inner inout int integer intersect interval into is
+    isnull join lateral leading least left like limit localtime localtimestamp national natural
+    nchar none normalize not notnull null nullif numeric offset on only or order out outer
+    overlaps overlay placing position precision primary real references returning right row
+    select session_user setof similar smallint some substring symmetric table tablesample then
+    time timestamp to trailing treat trim true union unique user using values varchar variadic
+    verbose when where window with xmlattributes xmlconcat xmlelement xmlexists xmlforest
+    xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable
+    """
+)
+"""``SELECT word FROM pg_get_keywords() WHERE catcode <> 'U'`` (PostgreSQL 15)."""
