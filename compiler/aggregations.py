@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from . import ir
-from .catalog import agg_type
+from .catalog import AGGREGATIONS, agg_type
 from .diagnostics import did_you_mean
 from .expressions import (
     AGG_NODES,
@@ -30,7 +30,6 @@ from .scope import Failed, Scope
 from .sql_parse import parse_sql
 from .types import DataType
 
-AGGREGATIONS = ("count", "count_distinct", "sum", "avg", "min", "max", "first", "last")
 # Calls that are scalar functions of the catalogue (or that it rejects as scalars, like concat).
 SCALAR_NODES: tuple[type[exp.Expr], ...] = (
     *(t for t in (*BINARY, *UNARY, *VARIADIC, *SPECIAL) if t is not exp.Anonymous),

@@ -189,7 +189,8 @@ CASTS: frozenset[tuple[DataType, DataType]] = frozenset(
     | {(T.NULL, t) for t in DataType}
 )
 
-# Aggregations: the argument types they accept and their result type.
+# Aggregations: their names, the argument types they accept and their result type.
+AGGREGATIONS = ("count", "count_distinct", "sum", "avg", "min", "max", "first", "last")
 AGG_NUMERIC = {"sum", "avg"}
 AGG_ORDERED = {"min", "max", "first", "last"}
 

@@ -1,7 +1,7 @@
 """The registry of diagnostic codes. Codes are grouped by phase and never reused.
 
 E0xx: syntax; E1xx: names and structure; E2xx: types; E3xx: leakage and time travel;
-W3xx: time-related warnings. Each code's long explanation lives in docs/diagnostics.md.
+W3xx: time-related warnings; E4xx: what a target engine cannot express. Each code's long explanation lives in docs/diagnostics.md.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ CODES = _codes(
     Code("E304", "no-event-time", "error", "a source without event time is used where history matters"),
     Code("E305", "derived-cycle", "error", "derived features depend on each other in a cycle"),
     Code("E306", "label-needs-forward-window", "error", "a label aggregation must look forward"),
+    Code("E401", "unsupported-by-dialect", "error", "the chosen SQL dialect cannot express an operation faithfully"),
     Code("W301", "window-shorter-than-refresh", "warning", "a window is shorter than the refresh cadence"),
     Code("W302", "lag-exceeds-cadence", "warning", "the refresh lag is larger than the cadence"),
 )

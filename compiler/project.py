@@ -27,7 +27,9 @@ from .sql_parse import clear_cache
 from .toml_spans import locate
 
 CONFIG = "featc.toml"
-CONFIG_KEYS = {"project": {"name"}, "duckdb": {"sources"}}
+WAREHOUSES = ("postgres",)
+"""Engines whose [ENGINE.sources] bind sources to relations (schema.table) rather than files."""
+CONFIG_KEYS = {"project": {"name"}, "duckdb": {"sources"}, **{w: {"sources"} for w in WAREHOUSES}}
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Config:
 
     name: str
     bindings: dict[str, str] = field(default_factory=dict)  # source -> path (embedded DuckDB)
+    relations: dict[str, dict[str, str]] = field(default_factory=dict)  # warehouse -> source -> relation
 
 
 @dataclass
@@ -218,11 +221,16 @@ def read_config(root: Path) -> tuple[Config, list[Diagnostic], SourceFile | None
     where = ConfigSpans(src)
     diags = _unknown_keys(data, where)
     project, p_diags = _table(data, ("project",), where)
-    duckdb, d_diags = _table(data, ("duckdb",), where)
-    sources, s_diags = _table(duckdb, ("duckdb", "sources"), where)
-    diags += p_diags + d_diags + s_diags
+    per_engine = {}
+    for engine in ("duckdb", *WAREHOUSES):
+        table, t_diags = _table(data, (engine,), where)
+        per_engine[engine], s_diags = _table(table, (engine, "sources"), where)
+        diags += t_diags + s_diags
+    sources = per_engine["duckdb"]
+    diags += p_diags
     typed = [(("project", "name"), project["name"])] if "name" in project else []
-    for keys, value in [*typed, *((("duckdb", "sources", k), v) for k, v in sources.items())]:
+    bound = [((e, "sources", k), v) for e, table in per_engine.items() for k, v in table.items()]
+    for keys, value in [*typed, *bound]:
         if not isinstance(value, str):
             shown = f"[{'.'.join(keys[:-1])}] {keys[-1]}"
             message = f"`{shown}` must be a string, got {type(value).__name__}"
@@ -234,8 +242,9 @@ def read_config(root: Path) -> tuple[Config, list[Diagnostic], SourceFile | None
             diags.append(where.error(("duckdb", "sources", k), message, value=True, help="write the path of the file"))
         elif isinstance(v, str):
             bindings[k] = v if re.match(r"^\w+://", v) else _absolute(root / v)
+    relations = {w: {k: v for k, v in per_engine[w].items() if isinstance(v, str)} for w in WAREHOUSES}
     project_name = project.get("name")
-    return Config(project_name if isinstance(project_name, str) else name, bindings), diags, src
+    return Config(project_name if isinstance(project_name, str) else name, bindings, relations), diags, src
 
 
 class ConfigSpans:
@@ -278,7 +287,7 @@ def _unknown_keys(data: dict[str, Any], where: ConfigSpans) -> list[Diagnostic]:
                     "E109",
                     f"unknown table `[{table}]` in featc.toml",
                     where.span((table,)),
-                    help=did_you_mean(table, CONFIG_KEYS) or "tables are: [project], [duckdb.sources]",
+                    help=did_you_mean(table, CONFIG_KEYS) or "tables are: [project], [ENGINE.sources] for " + ", ".join(list(CONFIG_KEYS)[1:]),
                 )
             )
             continue
@@ -299,13 +308,14 @@ def _check_bindings(project: ir.Project, config: Config, src: SourceFile) -> lis
     known = [s.name for s in project.sources]
     where = ConfigSpans(src)
     out = []
-    for name in config.bindings:
+    bound = [("duckdb", n) for n in config.bindings] + [(e, n) for e, t in config.relations.items() for n in t]
+    for engine, name in bound:
         if name not in known:
             out.append(
                 Diagnostic.make(
                     "E101",
-                    f"featc.toml binds unknown source `{name}`",
-                    where.span(("duckdb", "sources", name)),
+                    f"featc.toml binds unknown source `{name}` in [{engine}.sources]",
+                    where.span((engine, "sources", name)),
                     help=did_you_mean(name, known) or f"sources are: {', '.join(known)}",
                 )
             )

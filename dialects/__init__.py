@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from .base import Dialect, UnsupportedError
+from .bigquery import BigQuery
 from .duckdb import DuckDB
+from .postgres import Postgres
+from .trino import Trino
 
 DIALECTS: dict[str, type[Dialect]] = {
     "duckdb": DuckDB,
+    "postgres": Postgres,
+    "bigquery": BigQuery,
+    "trino": Trino,
 }
 
 

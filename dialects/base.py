@@ -18,6 +18,7 @@ from sqlglot.errors import ErrorLevel
 from sqlglot.generator import Generator
 
 from featc.compiler import ir
+from featc.compiler.catalog import AGGREGATIONS, FUNCTIONS
 from featc.compiler.types import DataType
 
 T = DataType
@@ -29,6 +30,41 @@ EXP_LIMIT = 709.782712893384  # largest x with a finite exp(x) in IEEE doubles
 
 # Nodes that never need parentheses when used as an operand.
 _ATOMS = (exp.Column, exp.Literal, exp.Null, exp.Boolean, exp.Paren, exp.Func, exp.Placeholder)
+
+
+OPERATIONS = frozenset(FUNCTIONS) | {"cast"} | frozenset(AGGREGATIONS)
+"""What every dialect decides about, one by one: each catalogue function, CAST, each aggregation."""
+assert len(OPERATIONS) == len(FUNCTIONS) + 1 + len(AGGREGATIONS), "a function shares a name with an aggregation"
+
+HOOKS: dict[str, tuple[str, ...]] = {
+    **{op: (f"fn_{op}",) for op in (*FUNCTIONS, "cast")},
+    **{a: () for a in AGGREGATIONS},
+    "div": ("fn_div", "guard_div"),
+    "mod": ("fn_mod", "guard_mod", "int_mod"),
+    "round": ("fn_round", "round_half_away", "round_whole", "power_of_ten"),
+    "cast": ("fn_cast", "_casts", "TYPES"),
+    "sum": ("sum_result", "window_aggregate", "stage_output"),
+    "avg": ("window_aggregate", "stage_output"),
+    "count": ("window_aggregate",),
+    "min": ("window_aggregate", "ordered", "extreme"),
+    "max": ("window_aggregate", "ordered", "extreme"),
+    "first": ("ordered", "extreme"),
+    "last": ("ordered", "extreme"),
+    "count_distinct": ("DISTINCT_WINDOWS",),
+    **{op: (f"fn_{op}", "ordered") for op in ("lt", "le", "gt", "ge", "between", "least", "greatest")},
+}
+"""The members a dialect overrides to lower an operation its own way (besides the shared shapes of
+the SQL emitter). A dialect that says it lowers an operation must override one of them; one that
+says it reviewed the inherited lowering must override none."""
+
+HOOKS["mod"] += ("refusal",)
+REQUIRED = ("epoch_us", "round_whole")
+"""Hooks with no standard-SQL form: every dialect implements them."""
+
+
+def ops(names: str) -> frozenset[str]:
+    """A set of operation names written as words: ``ops("add sub mul")``."""
+    return frozenset(names.split())
 
 
 class UnsupportedError(Exception):
@@ -77,6 +113,19 @@ def and_all(conds: Sequence[exp.Expr]) -> exp.Expr:
     return out
 
 
+def least_skipping_nulls(cls: type[exp.Least] | type[exp.Greatest], args: Sequence[exp.Expr]) -> exp.Expr:
+    """LEAST/GREATEST that skip nulls, for engines whose own return NULL when any argument is NULL.
+
+    Each argument becomes ``COALESCE(a_i, a_i+1, ..., a_i-1)``: a null one is replaced by another
+    argument, which cannot change the result; all null gives null, as the contract says.
+    """
+    if len(args) == 1:
+        return args[0]
+    rotations = [[*args[i:], *args[:i]] for i in range(len(args))]
+    coalesced = [exp.Coalesce(this=r[0].copy(), expressions=[x.copy() for x in r[1:]]) for r in rotations]
+    return cls(this=coalesced[0], expressions=coalesced[1:], ignore_nulls=False)
+
+
 def num(value: int) -> exp.Expr:
     return exp.Literal.number(value)
 
@@ -89,7 +138,15 @@ def _quoting(dialect: type[SqlglotDialect], keywords: frozenset[str]) -> type[Ge
 
 
 class Dialect:
-    """Base dialect: the standard-SQL lowering; subclasses override the hooks."""
+    """Base dialect: the standard-SQL lowering; subclasses override the hooks.
+
+    Coverage is by decision, not by inheritance (ibis' ``UNSUPPORTED_OPS`` is the model): each
+    dialect class states, for every operation in ``OPERATIONS``, that it ``LOWERS`` it (and
+    overrides a hook for it), ``REVIEWED`` the inherited lowering against its engine, or does not
+    support it (``UNSUPPORTED``: a located E401 at compile time, never SQL that means something
+    else). ``__init_subclass__`` refuses a class that leaves one undecided, so a new function or
+    a new dialect cannot inherit a lowering nobody checked for that engine.
+    """
 
     name = "base"
     sqlglot_name = ""
@@ -106,12 +163,42 @@ class Dialect:
         T.NULL: "BIGINT",
     }
 
+    LOWERS: frozenset[str] = frozenset()
+    REVIEWED: frozenset[str] = frozenset()
+    UNSUPPORTED: frozenset[str] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        problems = _coverage_problems(cls)
+        if problems:
+            raise TypeError(f"dialect {cls.__name__}: " + "; ".join(problems))
+
+    def refusal(self, op: str, node: ir.Call | None = None) -> str | None:
+        """Why this dialect cannot express ``op`` (at ``node``, for a function), or None when it can.
+
+        Base: the operations declared ``UNSUPPORTED``. A dialect that supports an operation for
+        some argument types only refuses the others here, saying why.
+        """
+        if op not in self.UNSUPPORTED:
+            return None
+        return f"the aggregation {op}()" if op in AGGREGATIONS else f"{op}()"
+
+    def require(self, op: str, node: ir.Call | None = None) -> None:
+        """Raises UnsupportedError when this dialect cannot express ``op``."""
+        why = self.refusal(op, node)
+        if why is not None:
+            raise self.unsupported(why)
+
     # ------------------------------------------------------------ output
 
     def generate(self, query: exp.Expr) -> str:
         """Print once, raising on anything sqlglot would silently drop."""
         # copy=False: the tree is built for this one print; copying it dominated compile time (bench/).
         return self.generator().generate(query, copy=False)
+
+    def relation(self, name: str) -> str:
+        """A `table:` name (one to three parts) as this engine reads it, keywords quoted."""
+        return self.generate(exp.to_table(name))
 
     def generator(self) -> Generator:
         """sqlglot's generator for this engine, quoting the engine's keywords that sqlglot does not know."""
@@ -147,6 +234,31 @@ class Dialect:
         engine can raise an error from SQL overrides this so an int64 overflow names the feature.
         """
         return self.cast(e, dt)
+
+    def ordered(self, e: exp.Expr, dt: DataType) -> exp.Expr:
+        """``e`` as an operand of an ordering (comparison, min/max, ties): strings must order by code point.
+
+        Base: the engine already does (DuckDB compares strings by code point).
+        """
+        return e
+
+    def window_aggregate(self, fn: str, x: exp.Expr, dt: DataType, over: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
+        """count/sum/avg/min/max of ``x`` (of type ``dt``) over a frame; ``over`` puts an aggregate in the frame."""
+        if fn in ("min", "max"):
+            return over(self.extreme(fn == "max", x, dt))
+        func = {"count": exp.Count, "sum": exp.Sum, "avg": exp.Avg}[fn]
+        return over(func(this=x))
+
+    def extreme(self, largest: bool, x: exp.Expr, dt: DataType) -> exp.Expr:
+        """MAX(x) or MIN(x) as an aggregate, in the contract's order (false < true; strings by code point)."""
+        arg = self.ordered(x, dt)
+        return exp.Max(this=arg) if largest else exp.Min(this=arg)
+
+    def stage_output(self, fn: str, value: exp.Expr, dt: DataType, feature: str) -> exp.Expr:
+        """A windowed aggregate's value as its declared type ``dt`` (an int sum checked for overflow)."""
+        if fn == "sum":
+            return self.sum_result(value, dt, feature)
+        return self.cast(value, dt) if fn == "avg" else value
 
     def null(self, dt: DataType) -> exp.Expr:
         """A NULL of a known type, so UNION branches agree on every engine."""
@@ -243,6 +355,7 @@ class Dialect:
         return self.cast(exp.Literal.string(str(lit.value)), lit.type)
 
     def call(self, node: ir.Call, refs: Refs) -> exp.Expr:
+        self.require(node.fn, node)
         method = getattr(self, f"fn_{node.fn}", None)
         if method is None:
             raise self.unsupported(f"the function {node.fn}()")
@@ -275,6 +388,10 @@ class Dialect:
     def _cmp(self, cls: type[exp.Binary], a: list[exp.Expr]) -> exp.Expr:
         return cls(this=paren(a[0]), expression=paren(a[1]))
 
+    def _order_cmp(self, node: ir.Call, cls: type[exp.Binary], a: list[exp.Expr]) -> exp.Expr:
+        """An ordering comparison: strings by code point, whatever the engine's collation."""
+        return self._cmp(cls, [self.ordered(x, arg.type) for x, arg in zip(a, node.args, strict=True)])
+
     def fn_eq(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
         return self._cmp(exp.EQ, a)
 
@@ -282,16 +399,16 @@ class Dialect:
         return self._cmp(exp.NEQ, a)
 
     def fn_lt(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
-        return self._cmp(exp.LT, a)
+        return self._order_cmp(node, exp.LT, a)
 
     def fn_le(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
-        return self._cmp(exp.LTE, a)
+        return self._order_cmp(node, exp.LTE, a)
 
     def fn_gt(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
-        return self._cmp(exp.GT, a)
+        return self._order_cmp(node, exp.GT, a)
 
     def fn_ge(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
-        return self._cmp(exp.GTE, a)
+        return self._order_cmp(node, exp.GTE, a)
 
     def fn_and(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
         return self._cmp(exp.And, a)
@@ -312,7 +429,8 @@ class Dialect:
         return exp.In(this=paren(a[0]), expressions=a[1:])
 
     def fn_between(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
-        return exp.Between(this=paren(a[0]), low=paren(a[1]), high=paren(a[2]))
+        x, lo, hi = (self.ordered(e, arg.type) for e, arg in zip(a, node.args, strict=True))
+        return exp.Between(this=paren(x), low=paren(lo), high=paren(hi))
 
     def fn_case(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
         pairs = a[:-1] if len(a) % 2 else a
@@ -332,9 +450,11 @@ class Dialect:
 
     def fn_least(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
         # ignore_nulls: the contract's LEAST skips nulls (sqlglot would otherwise add a guard).
+        a = [self.ordered(x, node.type) for x in a]
         return a[0] if len(a) == 1 else exp.Least(this=a[0], expressions=a[1:], ignore_nulls=True)
 
     def fn_greatest(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        a = [self.ordered(x, node.type) for x in a]
         return a[0] if len(a) == 1 else exp.Greatest(this=a[0], expressions=a[1:], ignore_nulls=True)
 
     # numeric functions ---------------------------------------------------
@@ -463,3 +583,31 @@ class Dialect:
             (T.TIMESTAMP, T.DATE): lambda x: self.cast(x, T.DATE),
             (T.DATE, T.TIMESTAMP): lambda x: self.cast(x, T.TIMESTAMP),
         }
+
+
+def _coverage_problems(cls: type[Dialect]) -> list[str]:
+    """Why ``cls`` does not decide every operation exactly once, with overrides matching its claims."""
+    own = cls.__dict__
+    missing = [attr for attr in ("LOWERS", "REVIEWED", "UNSUPPORTED") if attr not in own]
+    if missing:
+        return [f"declare {', '.join(missing)} in the class itself (decisions are not inherited)"]
+    sets = {"LOWERS": cls.LOWERS, "REVIEWED": cls.REVIEWED, "UNSUPPORTED": cls.UNSUPPORTED}
+    problems = []
+    named = set().union(*sets.values())
+    if named - OPERATIONS:
+        problems.append(f"unknown operations {sorted(named - OPERATIONS)}")
+    if OPERATIONS - named:
+        problems.append(f"no decision for {sorted(OPERATIONS - named)}")
+    for (a, xs), (b, ys) in [(p, q) for p in sets.items() for q in sets.items() if p[0] < q[0]]:
+        if xs & ys:
+            problems.append(f"{sorted(xs & ys)} both in {a} and {b}")
+    claimed = [op for op in cls.LOWERS if op in HOOKS and not any(h in own for h in HOOKS[op])]
+    if claimed:
+        problems.append(f"LOWERS {sorted(claimed)} but overrides none of their hooks")
+    silent = [op for op in cls.REVIEWED if any(h in own for h in HOOKS.get(op, ()))]
+    if silent:
+        problems.append(f"overrides hooks of {sorted(silent)} but lists them as REVIEWED, not LOWERS")
+    unimplemented = [h for h in REQUIRED if getattr(cls, h) is getattr(Dialect, h)]
+    if unimplemented:
+        problems.append(f"implement {', '.join(unimplemented)} (no standard SQL form)")
+    return problems

@@ -7,7 +7,7 @@ from sqlglot import exp
 from featc.compiler.types import DataType
 
 from . import keywords
-from .base import Dialect, num, paren, when
+from .base import Dialect, num, ops, paren, when
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -20,6 +20,15 @@ class DuckDB(Dialect):
     sqlglot_name = "duckdb"
     KEYWORDS = keywords.DUCKDB
     DISTINCT_WINDOWS = True
+    LOWERS = ops("dow round sum count_distinct")
+    # The shared lowering was written against DuckDB; each of these is also proven on it by
+    # tests/test_properties.py (every function family and aggregation kind has its own test).
+    REVIEWED = ops(
+        "add sub mul div mod neg eq ne lt le gt ge and or not is_null is_not_null in between case"
+        " coalesce nullif least greatest abs ceil floor ln sqrt exp power lower upper length concat"
+        " hour cast count avg min max first last"
+    )
+    UNSUPPORTED = ops("")
 
     def epoch_us(self, e: exp.Expr) -> exp.Expr:
         # sqlglot does not know EPOCH_US and reads epoch_ms() backwards: spell it ourselves.

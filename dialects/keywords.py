@@ -51,3 +51,33 @@ POSTGRES = _words(
     """
 )
 """``SELECT word FROM pg_get_keywords() WHERE catcode <> 'U'`` (PostgreSQL 15)."""
+
+BIGQUERY = _words(
+    """
+    all and any array as asc assert_rows_modified at between by case cast collate contains create
+    cross cube current default define desc distinct else end enum escape except exclude exists
+    extract false fetch following for from full group grouping groups hash having if ignore in
+    include inner intersect interval into is join lateral left like limit lookup merge natural new
+    no not null nulls of on or order outer over partition pivot preceding proto qualify range
+    recursive respect right rollup rows select set some struct table tablesample then to treat
+    true unbounded union unnest unpivot using when where window with within
+    """
+)
+"""BigQuery's reserved keywords: the list on the BigQuery docs' "Lexical structure and syntax" page
+(cloud.google.com/bigquery/docs/reference/standard-sql/lexical#reserved_keywords), no engine to read
+it from here. Copies of that list differ by a few words between versions (``include``, ``pivot``,
+``unpivot``, ``table``, ``qualify``): all are listed, since quoting a word that is not reserved is harmless."""
+
+TRINO = _words(
+    """
+    alter and as auto between by case cast constraint create cross cube current_catalog current_date
+    current_path current_role current_schema current_time current_timestamp current_user deallocate
+    delete describe distinct drop else end escape except execute exists extract false for from full
+    group grouping having in inner insert intersect into is join json_array json_exists json_object
+    json_query json_table json_value left like listagg localtime localtimestamp natural normalize
+    not null on or order outer prepare recursive right rollup select skip table then trim true
+    uescape union unnest using values when where with
+    """
+)
+"""Trino's reserved keywords: the table on trino.io/docs/current/language/reserved.html (Trino 480,
+which adds ``auto``), no engine to read it from here."""

@@ -17,6 +17,7 @@ from typing import Any
 from . import embedded
 from .compiler import ir
 from .compiler.diagnostics import CompileError, did_you_mean
+from .compiler.dialect_support import unsupported
 from .compiler.emit.python import python_module
 from .compiler.emit.sql import materialize_sql, training_sql
 from .compiler.project import CONFIG, Compiled, Config, compile_files, load_dir
@@ -57,20 +58,66 @@ class Project:
         found += [Path(v) for v in (sources if sources is not None else self.bindings).values() if embedded.is_path(v)]
         return found
 
+    def relations(self, engine: str, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Where each source lives on a warehouse: featc.toml's [ENGINE.sources], ``overrides`` on top."""
+        self.sources(overrides)  # the same check of names
+        return {**self.compiled.config.relations.get(engine, {}), **dict(overrides or {})}
+
     def training_data(
-        self, spine: Any, sources: Mapping[str, Any] | None = None, *, timestamp_column: str = "ts", exact: bool = False
+        self,
+        spine: Any,
+        sources: Mapping[str, Any] | None = None,
+        *,
+        timestamp_column: str = "ts",
+        exact: bool = False,
+        engine: str = "duckdb",
+        **connection: Any,
     ) -> Any:
-        """Training rows for ``spine``: a pandas DataFrame, an Arrow table, or a path (returns Arrow)."""
-        result = embedded.training(
-            self.ir, spine, self.sources(sources), timestamp_column=timestamp_column, exact=exact
-        )
-        return result.like(spine)
+        """Training rows for ``spine``: a pandas DataFrame, an Arrow table, or a path (returns Arrow).
+
+        ``engine="postgres"`` computes them in PostgreSQL (``dsn=`` or ``connection=``); ``sources``
+        then name relations (``{"orders": "shop.orders"}``) instead of files.
+        """
+        if engine == "duckdb":
+            result = embedded.training(
+                self.ir, spine, self.sources(sources), timestamp_column=timestamp_column, exact=exact
+            )
+            return result.like(spine)
+        from .engines import open_engine, run  # warehouses need pyarrow and a driver: imported on use
+
+        relations = self.relations(engine, sources)
+        self.require_dialect(engine)
+        with open_engine(engine, **connection) as warehouse:
+            result = run.training(
+                warehouse, self.ir, spine, relations, timestamp_column=timestamp_column, exact=exact
+            )
+            return result.like(spine)
 
     def materialize(
-        self, entity: str, as_of: datetime, sources: Mapping[str, Any] | None = None, *, like: Any = None
+        self,
+        entity: str,
+        as_of: datetime,
+        sources: Mapping[str, Any] | None = None,
+        *,
+        like: Any = None,
+        engine: str = "duckdb",
+        **connection: Any,
     ) -> Any:
         """Every feature of ``entity`` for every key, as of ``as_of`` (Arrow, or pandas with like=DataFrame)."""
-        return embedded.materialize(self.ir, entity, as_of, self.sources(sources)).like(like)
+        if engine == "duckdb":
+            return embedded.materialize(self.ir, entity, as_of, self.sources(sources)).like(like)
+        from .engines import open_engine, run
+
+        relations = self.relations(engine, sources)
+        self.require_dialect(engine)
+        with open_engine(engine, **connection) as warehouse:
+            return run.materialize(warehouse, self.ir, entity, as_of, relations).like(like)
+
+    def require_dialect(self, dialect: str) -> None:
+        """Raises CompileError (E401, located) for what ``dialect`` cannot express."""
+        diagnostics = unsupported(self.ir, dialect)
+        if diagnostics:
+            raise CompileError(diagnostics, self.compiled.files)
 
     def evaluator(self, **kwargs: Any) -> Evaluator:
         """An online evaluator running the generated Python module for this project."""
@@ -126,9 +173,13 @@ def training_data(
     *,
     timestamp_column: str = "ts",
     exact: bool = False,
+    engine: str = "duckdb",
+    **connection: Any,
 ) -> Any:
-    """Point-in-time-correct training data on embedded DuckDB; returns the kind of ``spine``."""
-    return _project(project).training_data(spine, sources, timestamp_column=timestamp_column, exact=exact)
+    """Point-in-time-correct training data (embedded DuckDB by default); returns the kind of ``spine``."""
+    return _project(project).training_data(
+        spine, sources, timestamp_column=timestamp_column, exact=exact, engine=engine, **connection
+    )
 
 
 def evaluator(project: Project | ir.Project, **kwargs: Any) -> Evaluator:

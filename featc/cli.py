@@ -189,21 +189,29 @@ def compile_(project_dir: Path, dialect: str, out: Path, strict: bool) -> None:
     from .artifacts import write_artifacts
 
     project = _load(project_dir, strict)
+    project.require_dialect(dialect.lower())
     written = write_artifacts(project.ir, dialect.lower(), out, inputs=project.inputs())
     for path in written:
         click.echo(str(path))
 
 
-def _bindings(pairs: tuple[str, ...]) -> dict[str, str]:
+def _pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    """--source NAME=VALUE pairs as given (a relation on a warehouse)."""
     out = {}
     for pair in pairs:
-        name, sep, path = pair.partition("=")
-        if not sep or not name or not path:
-            raise click.BadParameter(f"expected NAME=PATH, got {pair!r}", param_hint="--source")
-        if "\x00" in path:
-            raise click.BadParameter(
-                f"{path!r} contains a NUL byte, which no file name can hold", param_hint="--source"
-            )
+        name, sep, value = pair.partition("=")
+        if not sep or not name or not value:
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--source")
+        if "\x00" in value:
+            raise click.BadParameter(f"{value!r} contains a NUL byte, which no name can hold", param_hint="--source")
+        out[name] = value
+    return out
+
+
+def _bindings(pairs: tuple[str, ...]) -> dict[str, str]:
+    """--source NAME=PATH pairs for the embedded engine, paths made absolute."""
+    out = {}
+    for name, path in _pairs(pairs).items():
         try:
             out[name] = str(Path(path).resolve())
         except (OSError, RuntimeError) as e:  # a symlink loop
@@ -211,12 +219,45 @@ def _bindings(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+class EngineChoice(click.Choice[str]):
+    """The engines featc runs on, listed in --help; loaded on use like the dialects."""
+
+    def __init__(self) -> None:
+        self.case_sensitive = False
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        from .engines import ENGINES
+
+        return ENGINES
+
+
+ENGINE = click.option(
+    "--engine",
+    type=EngineChoice(),
+    default="duckdb",
+    show_default=True,
+    help="Where the features are computed: the embedded DuckDB over files, or a warehouse over its tables.",
+)
+DSN = click.option(
+    "--dsn",
+    default=None,
+    help="PostgreSQL connection string (default: the libpq PG* environment variables). Never put secrets in featc.toml.",
+)
+
+
+def _warehouse(engine: str, dsn: str | None) -> Any:
+    from .engines import open_engine
+
+    return open_engine(engine, dsn=dsn)
+
+
 SOURCES = click.option(
     "--source",
     "sources",
     multiple=True,
-    metavar="NAME=PATH",
-    help="Bind a source to a CSV or Parquet file (overrides featc.toml). Repeatable.",
+    metavar="NAME=VALUE",
+    help="Bind a source (overrides featc.toml): a CSV or Parquet file on duckdb, a relation (schema.table) on a warehouse. Repeatable.",
 )
 
 
@@ -232,27 +273,47 @@ SOURCES = click.option(
 @SOURCES
 @click.option("--timestamp-column", default="ts", show_default=True, help="The spine's instant column.")
 @click.option("--exact", is_flag=True, help="Exact values at t instead of values as served (refresh staleness).")
+@ENGINE
+@DSN
 @handled
 def training_data(
-    project_dir: Path, spine: Path, out: Path, sources: tuple[str, ...], timestamp_column: str, exact: bool
+    project_dir: Path,
+    spine: Path,
+    out: Path,
+    sources: tuple[str, ...],
+    timestamp_column: str,
+    exact: bool,
+    engine: str,
+    dsn: str | None,
 ) -> None:
-    """Point-in-time-correct training data for a spine, on embedded DuckDB."""
+    """Point-in-time-correct training data for a spine, on embedded DuckDB or a warehouse (--engine)."""
     from . import embedded
     from .outputs import refuse_inputs
 
     project = _load(project_dir)
-    bound = project.sources(_bindings(sources))
-    refuse_inputs(out, [spine, *project.inputs(bound)])
+    warehouse = engine != "duckdb"
+    bound = project.relations(engine, _pairs(sources)) if warehouse else project.sources(_bindings(sources))
+    refuse_inputs(out, [spine, *project.inputs({} if warehouse else bound)])
     _output_file(out)
+    if warehouse:
+        project.require_dialect(engine)
     started = time.perf_counter()
     click.echo(
-        f"featc: computing {_feature_count(project)} features for {spine} ({'exact' if exact else 'as served'}) ...",
+        f"featc: computing {_feature_count(project)} features for {spine} on {engine} "
+        f"({'exact' if exact else 'as served'}) ...",
         err=True,
     )
-    result = embedded.training(
-        project.ir, str(spine), bound, timestamp_column=timestamp_column, exact=exact, progress=sys.stdout.isatty()
-    )
-    rows = result.write(out)
+    if warehouse:
+        from .engines import run
+
+        with _warehouse(engine, dsn) as adapter:
+            result = run.training(adapter, project.ir, str(spine), bound, timestamp_column=timestamp_column, exact=exact)
+            rows = result.write(out)
+    else:
+        result = embedded.training(
+            project.ir, str(spine), bound, timestamp_column=timestamp_column, exact=exact, progress=sys.stdout.isatty()
+        )
+        rows = result.write(out)
     click.echo(f"featc: wrote {rows} rows to {out} in {time.perf_counter() - started:.2f}s", err=True)
 
 
@@ -280,8 +341,12 @@ def _feature_count(project: Any) -> int:
     help="Output .csv/.parquet file (one entity), or a directory (one .parquet file per entity; created if missing).",
 )
 @SOURCES
+@ENGINE
+@DSN
 @handled
-def materialize(project_dir: Path, at: str, entity: str | None, out: Path, sources: tuple[str, ...]) -> None:
+def materialize(
+    project_dir: Path, at: str, entity: str | None, out: Path, sources: tuple[str, ...], engine: str, dsn: str | None
+) -> None:
     """Every feature of every entity key as of one instant (what a batch run serves)."""
     from . import embedded
     from .outputs import prepare_dir, refuse_inputs
@@ -289,15 +354,25 @@ def materialize(project_dir: Path, at: str, entity: str | None, out: Path, sourc
     project = _load(project_dir)
     instant = _instant(at)  # in range already: embedded.materialize checks again for API callers
     entities = [_entity(project.ir, entity)] if entity else project.ir.materialized_entities()
-    bound = project.sources(_bindings(sources))
-    refuse_inputs(out, project.inputs(bound))
+    warehouse = engine != "duckdb"
+    bound = project.relations(engine, _pairs(sources)) if warehouse else project.sources(_bindings(sources))
+    inputs = project.inputs({} if warehouse else bound)
+    refuse_inputs(out, inputs)
     targets = _targets(out, entities)
     for target in targets.values():
-        refuse_inputs(target, project.inputs(bound))
+        refuse_inputs(target, inputs)
+    if warehouse:
+        project.require_dialect(engine)
     if len(targets) > 1 or not out.suffix or out.is_dir():
         prepare_dir(out)
     for name, target in targets.items():
-        embedded.materialize(project.ir, name, instant, bound, progress=sys.stdout.isatty()).write(target)
+        if warehouse:
+            from .engines import run
+
+            with _warehouse(engine, dsn) as adapter:
+                run.materialize(adapter, project.ir, name, instant, bound).write(target)
+        else:
+            embedded.materialize(project.ir, name, instant, bound, progress=sys.stdout.isatty()).write(target)
         click.echo(f"featc: materialised {name} as of {instant.isoformat()} to {target}", err=True)
 
 

@@ -26,6 +26,7 @@ from .compiler.names import Namespace, namespace
 from .compiler.plan import feature_groups
 from .compiler.project import fewer_full_collections
 from .compiler.types import DataType
+from .dialects import get_dialect
 from .loading import Input, check, copy_checked, describe_input, is_path, load, q, require, typed
 from .outputs import write_with
 from .runtime.errors import DataError
@@ -51,7 +52,7 @@ def connect(progress: bool = False) -> duckdb.DuckDBPyConnection:
 
 
 def _relation(name: str) -> str:
-    return exp.to_table(name).sql("duckdb")
+    return get_dialect("duckdb").relation(name)
 
 
 def _create_container(con: duckdb.DuckDBPyConnection, table: exp.Table, what: str) -> None:
@@ -252,7 +253,7 @@ def _plan_for_width(con: duckdb.DuckDBPyConnection, width: int) -> None:
         con.execute(f"SET disabled_optimizers = '{QUADRATIC_PASSES}'")
 
 
-def _wrapped(spine: Spine, sql: str, features: Sequence[str], ns: Namespace) -> str:
+def wrapped(spine: Spine, sql: str, features: Sequence[str], ns: Namespace) -> str:
     """The training query joined back to the whole spine, in its order, under the user's column names."""
     s, f, rid = q(ns.fresh("featc_s")), q(ns.fresh("featc_f")), q(spine.row_id)
     cols = [f"{s}.{q(c)}" for c in spine.columns] + [f"{f}.{q(c)}" for c in features]
@@ -286,7 +287,7 @@ def training(
     )
     features = [g.column(f) for g in project.groups for f in g.features]
     _plan_for_width(con, len(features))
-    return Result(con, _wrapped(loaded, sql, features, ns))
+    return Result(con, wrapped(loaded, sql, features, ns))
 
 
 def check_instant(value: datetime, what: str = "--at") -> datetime:

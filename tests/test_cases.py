@@ -16,6 +16,7 @@ import pytest
 
 from featc.compiler.codes import CODES
 from featc.compiler.diagnostics import render_all
+from featc.compiler.dialect_support import unsupported
 from featc.compiler.emit.python import python_module
 from featc.compiler.emit.sql import materialize_sql, training_sql
 from featc.compiler.project import Config, compile_files
@@ -27,11 +28,16 @@ CASES = Path(__file__).parent / "cases"
 VALID = sorted((CASES / "valid").glob("*.feat"))
 ERRORS = sorted((CASES / "errors").glob("*.feat"))
 MARKER = re.compile(r"#\s*(error|warning):\s*([EW]\d{3})")
+DIALECT = re.compile(r"^# dialect: (\w+)$", re.MULTILINE)
 
 
 def compile_case(path: Path):  # type: ignore[no-untyped-def]
+    """Compiles a case; a `# dialect: D` line adds what `featc compile --dialect D` reports (E401)."""
     src = SourceFile(f"{path.parent.name}/{path.name}", path.read_text())
-    return compile_files([src], Config(path.stem))
+    compiled = compile_files([src], Config(path.stem))
+    for dialect in DIALECT.findall(src.text):
+        compiled.diagnostics += unsupported(compiled.project, dialect)
+    return compiled
 
 
 def ids(paths: list[Path]) -> list[str]:

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from featc.cli import main
 from featc.compiler.codes import CODES
 from featc.compiler.diagnostics import Diagnostic, render_all
+from featc.compiler.dialect_support import unsupported
 from featc.compiler.explain import END, PRELUDE, SECTIONS, START, all_markdown, load_explanation, update_docs
 from featc.compiler.project import Config, compile_files
 from featc.compiler.source import SourceFile
@@ -39,9 +40,12 @@ def feat_block(body: str) -> str:
 
 
 def compile_example(code: str, example: str) -> tuple[list[Diagnostic], str]:
-    """Compiles prelude + example; returns the diagnostics and their rendering (for messages)."""
+    """Compiles prelude + example (for the dialect a `# featc compile --dialect D` line names); returns
+    the diagnostics and their rendering (for messages)."""
     src = SourceFile(f"{code}.feat", PRELUDE + "\n" + example)
     compiled = compile_files([src], Config(code.lower()))
+    for dialect in re.findall(r"^# featc compile --dialect (\w+)$", example, flags=re.MULTILINE):
+        compiled.diagnostics += unsupported(compiled.project, dialect)
     return compiled.diagnostics, render_all(compiled.diagnostics, compiled.files)
 
 

@@ -32,13 +32,16 @@ from featc.compiler.types import DataType
 sys.path.insert(0, os.path.dirname(__file__))  # pytest's importlib mode: tests/ is no package
 import reference
 import strategies
-from engines import as_of_instants, canonical, check, check_materialize, run_reference, same
+from engines import as_of_instants, canonical, check, check_materialize, require_engine, run_reference, same
 from strategies import AGG_KINDS, FAMILIES, Column, Example
 
 T = DataType
 EXAMPLES = int(os.environ.get("FEATC_PROPERTY_EXAMPLES", "200"))
 FOCUSED = int(os.environ.get("FEATC_PROPERTY_FOCUSED", str(max(EXAMPLES // 8, 20))))
 EXTRA = max(EXAMPLES // 5, 20)  # materialisation: 40 in CI (the count_distinct join form takes FOCUSED, 25)
+ENGINES = ("duckdb", "postgres")
+SHARE = {"duckdb": 1.0, "postgres": float(os.environ.get("FEATC_PROPERTY_POSTGRES_SHARE", "0.5"))}
+"""Examples per engine, as a share of each test's count: a PostgreSQL example costs a round trip per table."""
 EDGE_EXAMPLES = 100  # the generators' reach, on the reference alone; fixed (and derandomised): a measurement
 
 # Per-test settings (not a global profile: other test modules keep theirs). Examples are slow
@@ -51,6 +54,10 @@ PROPERTY = settings(
 )
 
 
+def examples(engine: str, count: int) -> int:
+    return max(int(count * SHARE[engine]), 5)
+
+
 def _seeded(fn: Any) -> Any:
     pinned = os.environ.get("FEATC_PROPERTY_SEED")
     return seed(int(pinned))(fn) if pinned else fn
@@ -59,36 +66,46 @@ def _seeded(fn: Any) -> Any:
 # ---------------------------------------------------------------- the properties
 
 
-@_seeded
-@settings(PROPERTY, max_examples=EXAMPLES)
-@given(strategies.examples())
-def test_engines_agree_with_reference(ex: Example) -> None:
-    """The whole language at once: DuckDB, evaluator and reference give the same training data."""
-    check(ex)
-
-
-@pytest.mark.parametrize("kind", AGG_KINDS)
-def test_aggregation_kind(kind: str) -> None:
-    """One aggregation kind at a time, so a failure names its culprit."""
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engines_agree_with_reference(engine: str) -> None:
+    """The whole language at once: the engine (with DuckDB, also the evaluator) equals the reference."""
+    require_engine(engine)
 
     @_seeded
-    @settings(PROPERTY, max_examples=FOCUSED)
-    @given(strategies.examples(kinds=(kind,)))
+    @settings(PROPERTY, max_examples=examples(engine, EXAMPLES))
+    @given(strategies.examples())
     def run(ex: Example) -> None:
-        check(ex)
+        check(ex, engine)
 
     run()
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_function_family(family: str) -> None:
-    """Every aggregation argument and derived expression rooted in one scalar function family."""
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("kind", AGG_KINDS)
+def test_aggregation_kind(kind: str, engine: str) -> None:
+    """One aggregation kind at a time, so a failure names its culprit."""
+    require_engine(engine)
 
     @_seeded
-    @settings(PROPERTY, max_examples=FOCUSED)
+    @settings(PROPERTY, max_examples=examples(engine, FOCUSED))
+    @given(strategies.examples(kinds=(kind,)))
+    def run(ex: Example) -> None:
+        check(ex, engine)
+
+    run()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_function_family(family: str, engine: str) -> None:
+    """Every aggregation argument and derived expression rooted in one scalar function family."""
+    require_engine(engine)
+
+    @_seeded
+    @settings(PROPERTY, max_examples=examples(engine, FOCUSED))
     @given(strategies.examples(family=family))
     def run(ex: Example) -> None:
-        check(ex)
+        check(ex, engine)
 
     run()
 

@@ -65,6 +65,8 @@ class _Emitter:
         for (entity, instant), name in self.probe_names.items():
             self.ctes.append((name, self.probe(entity, instant)))
         for st in self.plan.stages:
+            for a in st.aggs:
+                self.d.require(a.fn)
             body = self.frame_stage(st) if st.kind == "frame" else self.distinct_stage(st)
             self.ctes.append((st.name, body))
 
@@ -99,8 +101,9 @@ class _Emitter:
     def vals(self, sc: Scan) -> exp.Select:
         """Per (keys, instant) the largest/smallest input: resolves last/first ties exactly."""
         cols = []
+        types = {i.name: i.type for i in sc.inputs}
         for (fn, inp), name in self.values[sc.name][1].items():
-            func = exp.Max(this=col(inp)) if fn == "last" else exp.Min(this=col(inp))
+            func = self.d.extreme(fn == "last", col(inp), types[inp])  # ties: the largest (last), smallest (first)
             cols.append(alias(func, name))
         group = [col(k) for k in keys_of(sc.entity)] + [col(self.n.ts)]
         q = select(*[c.copy() for c in group], *cols).from_(table(sc.name), copy=False)
@@ -167,9 +170,7 @@ class _Emitter:
 
     def stage_column(self, a: AggSpec, value: exp.Expr) -> exp.Expr:
         """A stage's output column: sums and averages take their declared type (an int sum checked for overflow)."""
-        if a.fn == "sum":
-            return self.d.sum_result(value, a.type, a.feature)
-        return self.d.cast(value, a.type) if a.fn == "avg" else value
+        return self.d.stage_output(a.fn, value, a.type, a.feature)
 
     def probe_branch(self, st: Stage, keys: list[str], inputs: list[str], flags: dict[str, str]) -> exp.Select:
         types = {a.input.name: a.input.type for a in st.aggs}
@@ -192,20 +193,18 @@ class _Emitter:
 
     def window_agg(self, a: AggSpec, keys: list[str], flags: dict[str, str]) -> exp.Expr:
         x = col(a.input.name)
-        func: exp.Expr
-        if a.fn == "count":
-            func = exp.Count(this=x)
-        elif a.fn == "count_distinct" and a.window.kind == "lifetime":
-            func = exp.Count(this=col(flags[a.input.name]))
-        elif a.fn == "count_distinct":
-            func = exp.Count(this=exp.Distinct(expressions=[x]))
-        elif a.fn in ("sum", "avg", "min", "max"):
-            cls: type[exp.Expr] = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[a.fn]
-            func = cls(this=x)
-        else:  # last/first: the winning instant; ``lookup`` finds the value there
-            seen = when(not_null(x), col(self.n.ts))
-            func = exp.Max(this=seen) if a.fn == "last" else exp.Min(this=seen)
-        return self.d.window(func, [col(k) for k in keys], col(self.n.ts), self.d.frame(a.window))
+
+        def over(func: exp.Expr) -> exp.Expr:
+            return self.d.window(func, [col(k) for k in keys], col(self.n.ts), self.d.frame(a.window))
+
+        if a.fn in ("count", "sum", "avg", "min", "max"):
+            return self.d.window_aggregate(a.fn, x, a.input.type, over)
+        if a.fn == "count_distinct" and a.window.kind == "lifetime":
+            return over(exp.Count(this=col(flags[a.input.name])))
+        if a.fn == "count_distinct":
+            return over(exp.Count(this=exp.Distinct(expressions=[x])))
+        seen = when(not_null(x), col(self.n.ts))  # last/first: the winning instant; the value join finds the value
+        return over(exp.Max(this=seen) if a.fn == "last" else exp.Min(this=seen))
 
     # ------------------------------------------------------------ distinct stages
 

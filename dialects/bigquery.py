@@ -1,0 +1,188 @@
+"""BigQuery (GoogleSQL): what differs from the standard lowering. Text only: no engine runs here.
+
+Time: featc's ``timestamp`` is BigQuery's ``TIMESTAMP``, an absolute instant (microseconds, UTC).
+A ``DATETIME`` column is a civil time with no zone: ``UNIX_MICROS`` refuses it, so bind such a
+source to a view that reads it as UTC (``TIMESTAMP(dt)``); featc never guesses a zone.
+
+Where BigQuery departs from the contract in docs/semantics.md, and what each hook does about it
+(BigQuery docs, "Mathematical functions" and "Data types, floating point semantics"):
+
+* ``LEAST``/``GREATEST`` return NULL when any argument is NULL; the contract skips nulls
+  (``least_skipping_nulls``).
+* FLOAT64 ``+ - *`` and ``/``, ``POW`` and ``SUM``/``AVG`` raise an overflow error where IEEE
+  arithmetic would give infinity; the contract wants null. Double ``+ - *`` use ``SAFE_ADD``,
+  ``SAFE_SUBTRACT``, ``SAFE_MULTIPLY`` (null on overflow), ``/`` is ``SAFE_DIVIDE`` (null on a
+  zero divisor or overflow), ``power`` is ``SAFE.POW``; double sums add ``x * 2^-64`` as the
+  PostgreSQL dialect does, so no sum of fewer than 2^64 finite doubles can overflow.
+* There is no ``%`` operator: ``MOD(a, b)`` has the sign of the dividend and exists for INT64
+  (and NUMERIC), not FLOAT64, so ``%`` on doubles is refused (E401).
+* ``EXTRACT(DAYOFWEEK ...)`` is 1 = Sunday.
+
+Also checked and kept: ``ROUND(FLOAT64)`` rounds halfway cases away from zero; strings compare
+by code point (binary order of UTF-8) under the default collation, so a column declared with
+``COLLATE`` is outside the contract; ``CASE``/``IF`` evaluate only the branch taken, so the
+shared guards around ``LN``/``SQRT``/``EXP`` keep errors away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlglot import exp
+
+from featc.compiler import ir
+from featc.compiler.types import DataType
+
+from . import keywords
+from .base import MAX_DOUBLE, Dialect, least_skipping_nulls, num, ops, paren, when
+
+T = DataType
+SCALE = 64
+"""Double sums add ``x * 2^-64``: exact (a power of two) and far from overflow (see postgres.SCALE)."""
+
+
+class BigQuery(Dialect):
+    """GoogleSQL for BigQuery: ``@as_of`` parameter, TIMESTAMP in UTC, SAFE_ arithmetic on doubles."""
+
+    name = "bigquery"
+    sqlglot_name = "bigquery"
+    KEYWORDS = keywords.BIGQUERY
+    DISTINCT_WINDOWS = False  # BigQuery rejects DISTINCT in an aggregate with a window frame: the join form
+    TYPES = {
+        T.BOOL: "BOOL",
+        T.INT: "INT64",
+        T.DOUBLE: "FLOAT64",
+        T.STRING: "STRING",
+        T.TIMESTAMP: "TIMESTAMP",
+        T.DATE: "DATE",
+        T.NULL: "INT64",
+    }
+    # count/min/max pass through the overridden window_aggregate unchanged; count_distinct is the join form.
+    LOWERS = ops("add sub mul div mod power round dow least greatest cast sum avg count min max count_distinct")
+    # Inherited lowering checked against the BigQuery docs (no engine here to prove it on).
+    REVIEWED = ops(
+        "neg eq ne lt le gt ge and or not is_null is_not_null in between case coalesce nullif abs ceil floor"
+        " ln sqrt exp lower upper length concat hour first last"
+    )
+    UNSUPPORTED = ops("")
+
+    # ------------------------------------------------------------ hooks
+
+    def epoch_us(self, e: exp.Expr) -> exp.Expr:
+        # UNIX_MICROS(TIMESTAMP) is exact INT64 microseconds, before 1970 too.
+        return exp.UnixMicros(this=e)
+
+    def param(self, name: str) -> exp.Expr:
+        """Named query parameters are ``@name``."""
+        return exp.Parameter(this=exp.var(name))
+
+    def sql_type(self, dt: DataType) -> exp.DataType:
+        """BigQuery's own type names (FLOAT64, INT64) only parse in its dialect."""
+        return exp.DataType.build(self.TYPES[dt], dialect=self.sqlglot_name)
+
+    def round_whole(self, x: exp.Expr) -> exp.Expr:
+        # BigQuery docs, ROUND: "Halfway cases such as 2.5 are rounded away from zero" (FLOAT64 too).
+        # Quoted from the "Mathematical functions" page as recalled: the stored copies searched here
+        # end before ROUND's section, so re-check it there before relying on it.
+        return exp.Round(this=x)
+
+    def refusal(self, op: str, node: ir.Call | None = None) -> str | None:
+        """``%`` on doubles: BigQuery's MOD takes INT64, NUMERIC or BIGNUMERIC only, and no exact fmod can be built."""
+        if op == "mod" and node is not None and node.type == T.DOUBLE:
+            return (
+                "`%` on doubles: BigQuery's MOD has no FLOAT64 form, and NUMERIC/BIGNUMERIC cannot hold every "
+                "double exactly, so the IEEE remainder cannot be computed"
+            )
+        return super().refusal(op, node)
+
+    def window(
+        self,
+        func: exp.Expr,
+        partition: Sequence[exp.Expr],
+        order: exp.Expr,
+        spec: exp.WindowSpec | None,
+    ) -> exp.Window:
+        """ORDER BY the instant with BigQuery's default null order (sqlglot refuses NULLS LAST here).
+
+        The emitter orders windows by epoch microseconds, never null (scans and probes drop null
+        instants), so the null order cannot change a result.
+        """
+        win = super().window(func, partition, order, spec)
+        for ordered in win.args["order"].expressions:
+            ordered.set("nulls_first", True)  # ASC NULLS FIRST: BigQuery's default, printed as plain ORDER BY
+        return win
+
+    # ------------------------------------------------------------ arithmetic
+
+    def fn_add(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return exp.SafeAdd(this=a[0], expression=a[1]) if node.type == T.DOUBLE else super().fn_add(node, a)
+
+    def fn_sub(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return exp.SafeSubtract(this=a[0], expression=a[1]) if node.type == T.DOUBLE else super().fn_sub(node, a)
+
+    def fn_mul(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return exp.SafeMultiply(this=a[0], expression=a[1]) if node.type == T.DOUBLE else super().fn_mul(node, a)
+
+    def guard_div(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
+        """SAFE_DIVIDE: null on a zero divisor (the contract) and on overflow (BigQuery would raise)."""
+        return exp.SafeDivide(this=self.cast(a, T.DOUBLE), expression=self.cast(b, T.DOUBLE))
+
+    def guard_mod(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
+        # MOD(x, 0) raises "division by zero": NULLIF makes it null.
+        return self.int_mod(a, exp.Nullif(this=b, expression=num(0)))
+
+    def int_mod(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
+        """MOD(a, b), the sign of the dividend; sqlglot would print exp.Mod as MOD too, this says so."""
+        return exp.Anonymous(this="MOD", expressions=[a, b])
+
+    def fn_power(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        """POW raises on overflow here: SAFE.POW gives the null the shared ``finite`` check expects."""
+
+        def safe(n: exp.Expr) -> exp.Expr:
+            return exp.SafeFunc(this=n) if isinstance(n, exp.Pow) else n
+
+        return super().fn_power(node, a).transform(safe, copy=False)
+
+    # ------------------------------------------------------------ comparison, time
+
+    def fn_least(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return least_skipping_nulls(exp.Least, a)
+
+    def fn_greatest(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return least_skipping_nulls(exp.Greatest, a)
+
+    def fn_dow(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        """DAYOFWEEK is 1 = Sunday ... 7 = Saturday: minus one is the contract's 0 = Sunday."""
+        part = exp.Extract(this=exp.var("DAYOFWEEK"), expression=a[0])
+        return exp.Sub(this=part, expression=num(1))
+
+    # ------------------------------------------------------------ aggregates
+
+    def window_aggregate(self, fn: str, x: exp.Expr, dt: DataType, over: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
+        """Double sums and all averages over ``x * 2^-64`` (SUM/AVG of FLOAT64 raise on overflow here).
+
+        Every average is scaled, int ones too: ``stage_output`` sees only the result type (double),
+        not the input's, so scaling must not depend on it.
+        """
+        if not _is_scaled(fn, dt):
+            return super().window_aggregate(fn, x, dt, over)
+        total = over(exp.Sum(this=self._scaled(x, -SCALE)))
+        if fn == "sum":
+            return total
+        return exp.Div(this=total, expression=exp.Nullif(this=over(exp.Count(this=x.copy())), expression=num(0)))
+
+    def stage_output(self, fn: str, value: exp.Expr, dt: DataType, feature: str) -> exp.Expr:
+        """A scaled double sum or average back at full size, null where that is beyond a double."""
+        if not _is_scaled(fn, dt):
+            return super().stage_output(fn, value, dt, feature)
+        limit = self.double_lit(float(MAX_DOUBLE))
+        fits = exp.LTE(this=exp.Abs(this=value), expression=self._scaled(limit, -SCALE))
+        return when(fits, self._scaled(value.copy(), SCALE))
+
+    def _scaled(self, e: exp.Expr, power: int) -> exp.Expr:
+        return exp.Mul(this=paren(self.cast(e, T.DOUBLE)), expression=self.double_lit(2.0**power))
+
+
+def _is_scaled(fn: str, dt: DataType) -> bool:
+    """Whether the window aggregate ``fn`` of type ``dt`` is computed over ``x * 2^-64``."""
+    return fn == "avg" or (fn == "sum" and dt == T.DOUBLE)

@@ -1,0 +1,35 @@
+"""SQL engines featc runs on: the embedded DuckDB (``featc.embedded``) and warehouses behind one adapter each.
+
+``ENGINES`` lists every engine a user may name (``--engine``); each warehouse adapter is imported
+only when used, so a missing driver is a one-line error naming the extra that installs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ..runtime.errors import DataError
+from .base import Engine
+
+ADAPTERS: dict[str, tuple[str, str, str]] = {
+    "postgres": ("featc.engines.postgres", "PostgresEngine", "postgres"),
+}
+"""Engine name -> (module, class, pip extra)."""
+ENGINES = ("duckdb", *ADAPTERS)
+
+
+def open_engine(name: str, **options: Any) -> Engine:
+    """A connected adapter for the warehouse ``name`` (options: ``dsn=``, ``connection=``, ...)."""
+    if name not in ADAPTERS:
+        raise DataError(f"unknown engine {name!r}; engines: {', '.join(ENGINES)}")
+    module, cls, extra = ADAPTERS[name]
+    try:
+        adapter = getattr(importlib.import_module(module), cls)
+    except ImportError as e:
+        raise DataError(f"the {name} engine needs its driver: pip install 'featc[{extra}]' ({e})") from None
+    engine: Engine = adapter(**options)
+    return engine
+
+
+__all__ = ["ENGINES", "Engine", "open_engine"]

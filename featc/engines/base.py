@@ -1,0 +1,80 @@
+"""The engine seam: what featc needs from a SQL engine that holds the data (a warehouse).
+
+An adapter binds sources to relations that follow the input rules (docs/semantics.md, "Inputs"),
+uploads the spine into a temporary table, runs one generated statement with bound parameters and
+fetches its rows as Arrow, and drops everything it created. It does not read files and it does
+not write results: the spine is read and checked, and the result joined back to it and written,
+by the embedded DuckDB (``featc.embedded``), so every engine gets the same input checks and the
+same output formats. SQLMesh's ``core/engine_adapter/`` is the model.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from ..compiler import ir
+from ..compiler.names import Namespace
+from ..compiler.types import DataType
+
+T = DataType
+ARROW: dict[DataType, pa.DataType] = {
+    T.BOOL: pa.bool_(),
+    T.INT: pa.int64(),
+    T.DOUBLE: pa.float64(),
+    T.STRING: pa.string(),
+    T.TIMESTAMP: pa.timestamp("us"),
+    T.DATE: pa.date32(),
+    T.NULL: pa.int64(),
+}
+"""How each featc type comes back from an engine (instants as naive UTC microseconds)."""
+
+
+class Engine(ABC):
+    """One connection to one engine, for one run; ``close`` drops what the run created."""
+
+    name: ClassVar[str]
+    dialect: ClassVar[str]
+    extra: ClassVar[str]
+    """The pip extra that installs the driver (``pip install 'featc[postgres]'``)."""
+
+    @abstractmethod
+    def bind_sources(
+        self, project: ir.Project, relations: Mapping[str, str], needed: Sequence[str], ns: Namespace
+    ) -> ir.Project:
+        """The project with each needed source reading a relation that follows the input rules.
+
+        ``relations`` maps a source to the relation holding its rows (default: its `table:`).
+        Column types are checked against the declared ones first, with the same errors as files get.
+        """
+
+    @abstractmethod
+    def upload(self, table: str, columns: Mapping[str, DataType], batches: Iterable[pa.RecordBatch]) -> None:
+        """Creates the temporary table ``table`` with ``columns`` and loads the batches into it."""
+
+    @abstractmethod
+    def fetch(self, sql: str, params: Mapping[str, Any], schema: pa.Schema) -> pa.Table:
+        """Runs ``sql`` with named ``params`` and returns its rows, in the query's order, as ``schema``."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Drops every temporary object this run created; closes the connection if the run opened it."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def rebind(project: ir.Project, tables: Mapping[str, str]) -> ir.Project:
+    """``project`` with the `table:` of each source in ``tables`` replaced (the SQL then reads that relation)."""
+    sources = tuple(s.model_copy(update={"table": tables[s.name]}) if s.name in tables else s for s in project.sources)
+    return project.model_copy(update={"sources": sources})
+
+
+def schema(columns: Mapping[str, DataType]) -> pa.Schema:
+    return pa.schema([pa.field(name, ARROW[t]) for name, t in columns.items()])

@@ -1,0 +1,234 @@
+"""PostgreSQL 15+ through psycopg 3: sources are relations in the database, the spine a temporary table.
+
+Each source is read through a temporary view that applies the input rules (NaN and infinities
+in doubles are null; instants become naive UTC) after its columns' types were checked in
+``information_schema``; the spine is copied in with ``COPY``; the statement runs with native
+``$n`` parameters (a ``RawCursor``, so `%` in the SQL is just modulo); rows stream back in
+batches. The session's time zone is UTC, so `timestamptz` columns convert to UTC. Every
+temporary object is dropped at the end, and the connection closed if featc opened it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+from sqlglot import exp
+
+from ..compiler import ir
+from ..compiler.names import Namespace
+from ..compiler.types import DataType
+from ..dialects import get_dialect
+from ..dialects.postgres import PARAMS
+from ..runtime.errors import DataError
+from .base import Engine, rebind
+
+T = DataType
+ACCEPTS: dict[DataType, frozenset[str]] = {
+    T.INT: frozenset({"smallint", "integer", "bigint"}),
+    T.DOUBLE: frozenset({"double precision", "real", "numeric", "smallint", "integer", "bigint"}),
+    T.STRING: frozenset({"text", "character varying", "character"}),
+    T.BOOL: frozenset({"boolean"}),
+    T.TIMESTAMP: frozenset({"timestamp without time zone", "timestamp with time zone", "date"}),
+    T.DATE: frozenset({"date", "timestamp without time zone", "timestamp with time zone"}),
+    T.NULL: frozenset(),
+}
+"""Column types (``information_schema.columns.data_type``) a source column of each featc type may have.
+`numeric` is refused for int (it may hold 1.7: declare double, or cast in a view)."""
+BATCH = 50_000
+MIN_INSTANT, MAX_INSTANT = "0001-01-01 00:00:00", "9999-12-31 23:59:59.999999"
+
+
+class PostgresEngine(Engine):
+    name = "postgres"
+    dialect = "postgres"
+    extra = "postgres"
+
+    def __init__(self, dsn: str | None = None, connection: psycopg.Connection[Any] | None = None) -> None:
+        self.d = get_dialect(self.dialect)
+        self.owned = connection is None
+        try:
+            self.con = connection if connection is not None else psycopg.connect(dsn or "", autocommit=True)
+        except psycopg.Error as e:
+            raise DataError(f"cannot connect to PostgreSQL ({_first_line(e)}); check --dsn or the PG* variables") from None
+        self.created: list[tuple[str, str]] = []  # (VIEW | TABLE, name), in creation order
+        self.con.execute("SET TIME ZONE 'UTC'")
+
+    # ------------------------------------------------------------ sources
+
+    def bind_sources(
+        self, project: ir.Project, relations: Mapping[str, str], needed: Sequence[str], ns: Namespace
+    ) -> ir.Project:
+        views = {}
+        for name in needed:
+            src = project.source(name)
+            relation = relations.get(name, src.table)
+            actual = self._match(src, relation, self._columns(relation, f"source `{name}`"))
+            self._check_instants(src, relation, actual)
+            views[name] = self._view(src, relation, actual, ns)
+        return rebind(project, views)
+
+    def _columns(self, relation: str, what: str) -> dict[str, str]:
+        """Column name -> data type of ``relation``, matched as PostgreSQL would (unquoted names fold to lower case)."""
+        table = exp.to_table(relation)
+        if table.args.get("catalog"):
+            raise DataError(f"{what}: `{relation}`: PostgreSQL names relations as schema.table (three parts given)")
+        db = table.args.get("db")
+        query = (
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = %s AND (table_schema = %s OR (CAST(%s AS TEXT) IS NULL AND table_schema = ANY(current_schemas(false)))) "
+            "ORDER BY ordinal_position"
+        )
+        schema = _folded(db) if db is not None else None
+        rows = self.con.execute(query, (_folded(table.this), schema, schema)).fetchall()
+        if not rows:
+            raise DataError(
+                f"{what}: the relation `{relation}` does not exist in PostgreSQL (or featc may not read it); "
+                "bind the source to a table or view with --source NAME=schema.table or [postgres.sources]"
+            )
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def _match(self, src: ir.Source, relation: str, found: Mapping[str, str]) -> dict[str, str]:
+        """Declared column -> the relation's column: the same name, or the one name equal ignoring case.
+
+        PostgreSQL folds unquoted names to lower case, so a column declared `userId` is usually
+        stored as `userid`; its type must be one the declared type accepts (``ACCEPTS``).
+        """
+        out = {}
+        for c in src.columns:
+            same = [n for n in found if n.casefold() == c.name.casefold()]
+            actual = c.name if c.name in found else (same[0] if len(same) == 1 else None)
+            where = f"source `{src.name}` (relation `{relation}`)"
+            if actual is None:
+                raise DataError(f"{where}: no column `{c.name}`; it has {', '.join(found)}")
+            if found[actual] not in ACCEPTS[c.type]:
+                raise DataError(
+                    f"{where}: column `{actual}` is {found[actual]} in PostgreSQL but declared {c.type}; "
+                    "declare the matching type, or cast it in a view"
+                )
+            out[c.name] = actual
+        return out
+
+    def _check_instants(self, src: ir.Source, relation: str, actual: Mapping[str, str]) -> None:
+        """±infinity and instants outside featc's range are errors (docs/semantics.md), as they are in files."""
+        instants = [actual[c.name] for c in src.columns if c.type in (T.TIMESTAMP, T.DATE)]
+        if not instants:
+            return
+        bad = [
+            f"(NOT isfinite({_q(c)}) OR {_q(c)} < TIMESTAMP '{MIN_INSTANT}' OR {_q(c)} > TIMESTAMP '{MAX_INSTANT}')"
+            for c in instants
+        ]
+        found = self._run(
+            f"SELECT {', '.join(f'CAST({_q(c)} AS TEXT)' for c in instants)}, {', '.join(bad)} "
+            f"FROM {_relation(relation)} WHERE {' OR '.join(bad)} LIMIT 1",
+            f"source `{src.name}`",
+        ).fetchone()
+        if found is None:
+            return
+        values, flags = found[: len(instants)], found[len(instants) :]
+        column, value = next((c, v) for c, v, flag in zip(instants, values, flags, strict=True) if flag)
+        raise DataError(
+            f"source `{src.name}` (relation `{relation}`): column `{column}` has the instant {value}, outside "
+            "featc's instants 0001-01-01T00:00:00 to 9999-12-31T23:59:59.999999 UTC; filter it out in a view"
+        )
+
+    def _view(self, src: ir.Source, relation: str, actual: Mapping[str, str], ns: Namespace) -> str:
+        """A temporary view of ``relation`` with each declared column as the input rules have it."""
+        name = ns.fresh(f"featc_src_{src.name}")
+        items = [
+            exp.alias_(self._rule(exp.column(_ident(actual[c.name])), c.type), _ident(c.name)) for c in src.columns
+        ]
+        query = exp.select(*items).from_(exp.to_table(relation))
+        self._create("VIEW", name, f"CREATE TEMPORARY VIEW {_q(name)} AS {self.d.generate(query)}")
+        return name
+
+    def _rule(self, column: exp.Expr, t: DataType) -> exp.Expr:
+        value = self.d.cast(column, t)
+        if t != T.DOUBLE:
+            return value
+        special = exp.In(
+            this=value.copy(),
+            expressions=[self.d.cast(exp.Literal.string(s), T.DOUBLE) for s in ("NaN", "Infinity", "-Infinity")],
+        )
+        return exp.Case(ifs=[exp.If(this=special, true=exp.Null())], default=value)
+
+    # ------------------------------------------------------------ spine and results
+
+    def upload(self, table: str, columns: Mapping[str, DataType], batches: Iterable[pa.RecordBatch]) -> None:
+        cols = ", ".join(f"{_q(n)} {self.d.TYPES[t]}" for n, t in columns.items())
+        self._create("TABLE", table, f"CREATE TEMPORARY TABLE {_q(table)} ({cols})")
+        names = ", ".join(map(_q, columns))
+        with self.con.cursor() as cur, cur.copy(f"COPY {_q(table)} ({names}) FROM STDIN") as copy:
+            for batch in batches:
+                for row in zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns)), strict=True):
+                    copy.write_row(row)
+        self.con.execute(f"ANALYZE {_q(table)}")
+
+    def fetch(self, sql: str, params: Mapping[str, Any], schema: pa.Schema) -> pa.Table:
+        args = [params[p] for p in PARAMS if p in params]
+        batches = []
+        try:
+            with psycopg.RawCursor(self.con) as cur:
+                cur.execute(sql, args)
+                while rows := cur.fetchmany(BATCH):
+                    batches.append(pa.RecordBatch.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows], schema))
+        except psycopg.Error as e:
+            raise run_error(e) from None
+        return pa.Table.from_batches(batches, schema)
+
+    def close(self) -> None:
+        try:
+            for kind, name in reversed(self.created):
+                self.con.execute(f"DROP {kind} IF EXISTS {_q(name)}")
+        finally:
+            self.created.clear()
+            if self.owned:
+                self.con.close()
+
+    # ------------------------------------------------------------ helpers
+
+    def _create(self, kind: str, name: str, statement: str) -> None:
+        self._run(statement, f"the temporary {kind.lower()} {name}")
+        self.created.append((kind, name))
+
+    def _run(self, statement: str, what: str) -> Any:
+        try:
+            return self.con.execute(statement)
+        except psycopg.Error as e:
+            raise DataError(f"{what}: PostgreSQL refused it: {_first_line(e)}") from None
+
+
+def run_error(e: psycopg.Error) -> DataError:
+    """PostgreSQL's error while computing: featc's own guards say `featc: ...`; int overflow says so."""
+    text = _first_line(e)
+    if "featc: " in text:
+        return DataError(text[text.index("featc: ") + len("featc: ") :].rstrip('" '))
+    if getattr(e, "sqlstate", None) == "22003":
+        return DataError(
+            f"computing features, an int value left the int64 range ({text}); "
+            "int arithmetic is exact in featc, so cast to double where values can be this large"
+        )
+    return DataError(f"computing features, PostgreSQL raised: {text}")
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def _folded(identifier: exp.Expr) -> str:
+    """A name part as PostgreSQL stores it: unquoted names fold to lower case, quoted ones stay."""
+    return identifier.name if isinstance(identifier, exp.Identifier) and identifier.quoted else identifier.name.lower()
+
+
+def _ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def _q(name: str) -> str:
+    return _ident(name).sql("postgres")
+
+
+def _relation(name: str) -> str:
+    return get_dialect("postgres").relation(name)
