@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 
 import pytest
+import sqlglot
+from sqlglot.errors import ErrorLevel
 
 from featc.compiler.codes import CODES
 from featc.compiler.diagnostics import render_all
@@ -21,6 +23,7 @@ from featc.compiler.emit.python import python_module
 from featc.compiler.emit.sql import materialize_sql, training_sql
 from featc.compiler.project import Config, compile_files
 from featc.compiler.source import SourceFile
+from featc.dialects import DIALECTS
 
 from .snapshot_ext import PySnapshot, SqlSnapshot, TextSnapshot
 
@@ -50,14 +53,27 @@ def test_valid_case_compiles_cleanly(path: Path) -> None:
     assert compiled.diagnostics == [], render_all(compiled.diagnostics, compiled.files)
 
 
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
 @pytest.mark.parametrize("path", VALID, ids=ids(VALID))
-def test_duckdb_sql(path: Path, snapshot) -> None:  # type: ignore[no-untyped-def]
+def test_sql(path: Path, dialect: str, snapshot) -> None:  # type: ignore[no-untyped-def]
+    """One snapshot per case per dialect: review a dialect's SQL diff like code."""
     project = compile_case(path).project
     snap = snapshot.use_extension(SqlSnapshot)
-    assert training_sql(project, "duckdb") == snap(name="training")
-    assert training_sql(project, "duckdb", exact=True) == snap(name="training_exact")
+    assert training_sql(project, dialect) == snap(name="training")
+    assert training_sql(project, dialect, exact=True) == snap(name="training_exact")
     for entity in project.materialized_entities():
-        assert materialize_sql(project, entity, "duckdb") == snap(name=f"materialize_{entity}")
+        assert materialize_sql(project, entity, dialect) == snap(name=f"materialize_{entity}")
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+@pytest.mark.parametrize("path", VALID, ids=ids(VALID))
+def test_sql_parses_back(path: Path, dialect: str) -> None:
+    """Every generated query round-trips through sqlglot's parser for its dialect."""
+    project = compile_case(path).project
+    queries = [training_sql(project, dialect), training_sql(project, dialect, exact=True)]
+    queries += [materialize_sql(project, e, dialect) for e in project.materialized_entities()]
+    for sql in queries:
+        sqlglot.parse_one(sql, read=DIALECTS[dialect].sqlglot_name, error_level=ErrorLevel.RAISE)
 
 
 @pytest.mark.parametrize("path", VALID, ids=ids(VALID))

@@ -113,14 +113,20 @@ def test_function_family(family: str, engine: str) -> None:
 # ---------------------------------------------------------------- materialisation and the join form
 
 
-@_seeded
-@settings(PROPERTY, max_examples=EXTRA)
-@given(strategies.examples(), st.data())
-def test_materialize_agrees_with_reference(ex: Example, data: st.DataObject) -> None:
-    """`Project.materialize(entity, as_of)` on DuckDB and the evaluator's exact answers equal the reference."""
-    project = featc.compile_text(ex.text, filename="gen.feat")
-    entity = data.draw(st.sampled_from(project.materialized_entities()), label="entity")
-    check_materialize(ex, entity, data.draw(as_of_instants(ex), label="as_of"))
+@pytest.mark.parametrize("engine", ENGINES)
+def test_materialize_agrees_with_reference(engine: str) -> None:
+    """`Project.materialize(entity, as_of)` on the engine (and the evaluator's exact answers) equal the reference."""
+    require_engine(engine)
+
+    @_seeded
+    @settings(PROPERTY, max_examples=examples(engine, EXTRA))
+    @given(strategies.examples(), st.data())
+    def run(ex: Example, data: st.DataObject) -> None:
+        project = featc.compile_text(ex.text, filename="gen.feat")
+        entity = data.draw(st.sampled_from(project.materialized_entities()), label="entity")
+        check_materialize(ex, entity, data.draw(as_of_instants(ex), label="as_of"), engine)
+
+    run()
 
 
 FRAME_FORM = re.compile(r"COUNT\(DISTINCT [^()]*\) OVER", re.IGNORECASE)

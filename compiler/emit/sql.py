@@ -259,7 +259,7 @@ class _Emitter:
             value = self.d.finite(value)
         return when(not_null(col(self.ts_column)), value) if self.guard else value
 
-    def final(self, spine_cols: Sequence[str], order: Sequence[str]) -> exp.Select:
+    def final(self, spine_cols: Sequence[str], order: Sequence[tuple[str, DataType]]) -> exp.Select:
         """Stage columns joined to the spine, then derived features a dependency level per CTE."""
         n = self.n
         relations = self.combine([(st.name, [a.column for a in st.aggs]) for st in self.plan.stages])
@@ -281,7 +281,8 @@ class _Emitter:
                 last = self.plan.names.fresh(f"__derived_{depth}")
                 self.ctes.append((last, body))
         cols = [col(c) for c in [*spine_cols, *(o.column for o in self.plan.outputs)]]
-        return select(*cols).from_(table(last), copy=False).order_by(*[col(c) for c in order], copy=False)
+        by = [self.d.ordered(col(c), t) for c, t in order]  # keys in the contract's order, whatever the collation
+        return select(*cols).from_(table(last), copy=False).order_by(*by, copy=False)
 
     def combine(self, relations: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
         """Stages joined on the row id at most ``FAN_IN`` at a time, so no join carries every column.
@@ -401,7 +402,7 @@ def training_sql(
     rid: exp.Expr = col(row_id) if row_id is not None else exp.Window(this=exp.RowNumber())
     em.ctes.append((em.n.spine, select(*map(col, read), alias(rid, em.n.rid)).from_(table(relation), copy=False)))
     em.build()
-    return _header(relation, read) + d.generate(em.query(em.final(cols, [em.n.rid])))
+    return _header(relation, read) + d.generate(em.query(em.final(cols, [(em.n.rid, DataType.INT)])))
 
 
 def _needed_spine_columns(project: ir.Project, timestamp_column: str) -> list[str]:
@@ -435,8 +436,7 @@ def materialize_sql(project: ir.Project, entity: str, dialect: str = "duckdb") -
     em = _Emitter(d, plan, names, None, False)
     em.ctes.append((em.n.spine, materialize_spine(d, project, ent, em.n)))
     em.build()
-    keys = keys_of(ent)
-    return d.generate(em.query(em.final(keys, keys)))
+    return d.generate(em.query(em.final(keys_of(ent), [(k.name, k.type) for k in ent.keys])))
 
 
 def materialize_spine(d: Dialect, project: ir.Project, ent: ir.Entity, n: Names) -> exp.Select:
