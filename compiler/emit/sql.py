@@ -1,6 +1,6 @@
 """Plan -> sqlglot -> SQL text: training (point-in-time backfill) and materialisation queries.
 
-Shapes follow the project's ENGINES notes: time is integer epoch microseconds; trailing, lifetime
+Shapes follow docs/engines.md and docs/sql.md: time is integer epoch microseconds; trailing, lifetime
 and forward windows are RANGE frames over a UNION ALL of spine probes and scan rows;
 windowed count_distinct is a range join; last/first find the winning instant with MAX/MIN
 over the frame and then look the value up. No engine-only syntax (ASOF, QUALIFY, EXCLUDE),
