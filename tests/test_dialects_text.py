@@ -27,7 +27,7 @@ from sqlglot.errors import ErrorLevel
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ir_builders import call, lit
-from sqlcases_duckdb import agg, c, group, project
+from sqlcases import agg, c, group, project
 
 from featc.compiler import ir
 from featc.compiler.dialect_support import unsupported

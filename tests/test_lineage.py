@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ir_builders import call
-from sqlcases_duckdb import CHECKOUT, EV, USER, agg, at, derived, ev, group, materialize, train, win
+from sqlcases import CHECKOUT, EV, USER, agg, at, derived, ev, group, materialize, train, win
 
 from featc.compiler import ir
 from featc.compiler.emit.python import python_module

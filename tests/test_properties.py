@@ -40,7 +40,7 @@ EXAMPLES = int(os.environ.get("FEATC_PROPERTY_EXAMPLES", "200"))
 FOCUSED = int(os.environ.get("FEATC_PROPERTY_FOCUSED", str(max(EXAMPLES // 8, 20))))
 EXTRA = max(EXAMPLES // 5, 20)  # materialisation: 40 in CI (the count_distinct join form takes FOCUSED, 25)
 ENGINES = ("duckdb", "postgres")
-SHARE = {"duckdb": 1.0, "postgres": float(os.environ.get("FEATC_PROPERTY_POSTGRES_SHARE", "0.5"))}
+SHARE = {"duckdb": 1.0, "postgres": float(os.environ.get("FEATC_PROPERTY_POSTGRES_SHARE", "1.0"))}
 """Examples per engine, as a share of each test's count: a PostgreSQL example costs a round trip per table."""
 EDGE_EXAMPLES = 100  # the generators' reach, on the reference alone; fixed (and derandomised): a measurement
 
