@@ -6,6 +6,7 @@ hashes and the manifest depend on meaning only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -209,6 +210,11 @@ class Project(Node):
 
     def group(self, name: str) -> Group:
         return next(g for g in self.groups if g.name == name)
+
+    def with_tables(self, tables: Mapping[str, str]) -> Project:
+        """The project with the `table:` of each source in ``tables`` replaced: its SQL reads those relations."""
+        sources = tuple(s.model_copy(update={"table": tables[s.name]}) if s.name in tables else s for s in self.sources)
+        return self.model_copy(update={"sources": sources})
 
     def materialized_entities(self) -> list[str]:
         """Entities with a features block: the ones materialisation writes, in project order."""

@@ -8,7 +8,7 @@ atomically (``outputs``), so an interrupted compile never leaves a truncated fil
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,22 +40,33 @@ def manifest(project: ir.Project) -> dict[str, Any]:
 
 
 @fewer_full_collections()
-def artifacts(project: ir.Project, dialect: str) -> dict[str, str]:
-    """File name -> content."""
+def artifacts(project: ir.Project, dialect: str, tables: Mapping[str, str] | None = None) -> dict[str, str]:
+    """File name -> content. The SQL reads ``tables`` (source -> relation: `[D.sources]`) where given, else `table:`.
+
+    Bindings change only where the SQL reads; the manifest and the evaluator describe the
+    definitions, so their hashes are the same for every dialect and binding.
+    """
+    sql = project.with_tables(tables or {})
     out = {
-        "training.sql": training_sql(project, dialect) + "\n",
-        "training_exact.sql": training_sql(project, dialect, exact=True) + "\n",
+        "training.sql": training_sql(sql, dialect) + "\n",
+        "training_exact.sql": training_sql(sql, dialect, exact=True) + "\n",
         "features.py": python_module(project),
         "manifest.json": json.dumps(manifest(project), indent=2, sort_keys=True) + "\n",
     }
     for entity in project.materialized_entities():
-        out[f"materialize_{entity}.sql"] = materialize_sql(project, entity, dialect) + "\n"
+        out[f"materialize_{entity}.sql"] = materialize_sql(sql, entity, dialect) + "\n"
     return dict(sorted(out.items()))
 
 
-def write_artifacts(project: ir.Project, dialect: str, out: Path, inputs: Iterable[Path] = ()) -> list[Path]:
+def write_artifacts(
+    project: ir.Project,
+    dialect: str,
+    out: Path,
+    inputs: Iterable[Path] = (),
+    tables: Mapping[str, str] | None = None,
+) -> list[Path]:
     """Writes every artifact into ``out`` (created if missing), each atomically; never over one of ``inputs``."""
-    files = artifacts(project, dialect)  # everything is generated before anything is written
+    files = artifacts(project, dialect, tables)  # everything is generated before anything is written
     kept = list(inputs)
     refuse_inputs(out, kept)
     prepare_dir(out)

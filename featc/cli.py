@@ -189,8 +189,10 @@ def compile_(project_dir: Path, dialect: str, out: Path, strict: bool) -> None:
     from .artifacts import write_artifacts
 
     project = _load(project_dir, strict)
-    project.require_dialect(dialect.lower())
-    written = write_artifacts(project.ir, dialect.lower(), out, inputs=project.inputs())
+    dialect = dialect.lower()
+    project.require_dialect(dialect)
+    tables = project.compiled.config.relations.get(dialect, {})  # [D.sources]; DuckDB's bind files, not tables
+    written = write_artifacts(project.ir, dialect, out, inputs=project.inputs(), tables=tables)
     for path in written:
         click.echo(str(path))
 

@@ -94,6 +94,32 @@ def test_compile_writes_artifacts_byte_identically(tmp_path: Path) -> None:
     }
 
 
+def test_compile_for_a_warehouse_reads_its_bindings(tmp_path: Path) -> None:
+    """`--dialect postgres` emits `table:` names unless [postgres.sources] binds them; hashes do not move."""
+    project = tmp_path / "p"
+    shutil.copytree(EXAMPLE, project)
+    plain, bound = tmp_path / "plain", tmp_path / "bound"
+    assert run("compile", project, "--dialect", "postgres", "--out", plain)[0] == 0
+    toml = project / "featc.toml"
+    toml.write_text(toml.read_text() + '\n[postgres.sources]\norders = "shop.Orders"\n')
+    assert run("compile", project, "--dialect", "postgres", "--out", bound)[0] == 0
+    assert "FROM raw.orders" in (plain / "training.sql").read_text()
+    sql = (bound / "training.sql").read_text()
+    assert 'FROM shop."Orders"' in sql and "FROM raw.orders" not in sql and "FROM raw.prep_events" in sql
+    assert (plain / "manifest.json").read_text() == (bound / "manifest.json").read_text()
+    assert (plain / "features.py").read_text() == (bound / "features.py").read_text()
+
+
+def test_compile_refuses_what_the_dialect_cannot_express(tmp_path: Path) -> None:
+    (tmp_path / "featc.toml").write_text('[project]\nname = "m"\n')
+    text = (EXAMPLE / "features.feat").read_text().replace("avg(total) over 7d", "avg(total % 3.0) over 7d")
+    (tmp_path / "features.feat").write_text(text)
+    code, _, err = run("compile", tmp_path, "--dialect", "postgres", "--out", tmp_path / "out")
+    assert code == 1 and "error[E401]" in err and "`%` on doubles" in err
+    assert not (tmp_path / "out").exists()
+    assert run("compile", tmp_path, "--dialect", "duckdb", "--out", tmp_path / "out")[0] == 0
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open() as f:
         return list(csv.DictReader(f))

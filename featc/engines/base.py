@@ -72,8 +72,7 @@ class Engine(ABC):
 
 def rebind(project: ir.Project, tables: Mapping[str, str]) -> ir.Project:
     """``project`` with the `table:` of each source in ``tables`` replaced (the SQL then reads that relation)."""
-    sources = tuple(s.model_copy(update={"table": tables[s.name]}) if s.name in tables else s for s in project.sources)
-    return project.model_copy(update={"sources": sources})
+    return project.with_tables(tables)
 
 
 def schema(columns: Mapping[str, DataType]) -> pa.Schema:

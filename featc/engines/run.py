@@ -8,9 +8,12 @@ columns included) in the embedded engine, which also writes the file or returns 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
+from contextlib import nullcontext
 from datetime import datetime
 
+import click
 import duckdb
 import pyarrow as pa
 
@@ -44,7 +47,7 @@ def training(
     types = embedded.spine_types(project, timestamp_column)
     columns = {local.row_id: DataType.INT, **{c: types[c] for c in local.read}}
     remote = ns.fresh("featc_spine")
-    engine.upload(remote, columns, _batches(con, local.view, list(columns)))
+    engine.upload(remote, columns, _batches(con, local.view, list(columns), f"uploading the spine to {engine.name}"))
     sql = training_sql(
         bound,
         engine.dialect,
@@ -75,10 +78,17 @@ def materialize(
     return embedded.Result(con, f"SELECT * FROM {q(_registered(con, rows, ns))}", what=f"entity `{entity}`")
 
 
-def _batches(con: duckdb.DuckDBPyConnection, view: str, columns: list[str]) -> Iterator[pa.RecordBatch]:
+def _batches(con: duckdb.DuckDBPyConnection, view: str, columns: list[str], label: str) -> Iterator[pa.RecordBatch]:
+    """The spine's rows in batches of ``BATCH``; a progress bar on a terminal when there is more than one batch."""
+    total = int(con.execute(f"SELECT count(*) FROM {q(view)}").fetchall()[0][0])
     reader = con.sql(f"SELECT {', '.join(map(q, columns))} FROM {q(view)}").to_arrow_reader(BATCH)
     assert reader is not None
-    yield from reader
+    shown = total > BATCH and sys.stderr.isatty()
+    with click.progressbar(length=total, label=label, file=sys.stderr) if shown else nullcontext() as bar:
+        for batch in reader:
+            yield batch
+            if bar is not None:
+                bar.update(batch.num_rows)
 
 
 def _registered(con: duckdb.DuckDBPyConnection, rows: pa.Table, ns: Namespace) -> str:
