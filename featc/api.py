@@ -71,12 +71,15 @@ class Project:
         timestamp_column: str = "ts",
         exact: bool = False,
         engine: str = "duckdb",
+        out_table: str | None = None,
         **connection: Any,
     ) -> Any:
         """Training rows for ``spine``: a pandas DataFrame, an Arrow table, or a path (returns Arrow).
 
         ``engine="postgres"`` computes them in PostgreSQL (``dsn=`` or ``connection=``); ``sources``
-        then name relations (``{"orders": "shop.orders"}``) instead of files.
+        then name relations (``{"orders": "shop.orders"}``) instead of files, and ``spine`` may be
+        a relation too (rows ordered by the instant, then the keys). With ``out_table=`` the rows
+        are written to that table in the warehouse and the row count is returned.
         """
         if engine == "duckdb":
             result = embedded.training(
@@ -87,11 +90,14 @@ class Project:
 
         relations = self.relations(engine, sources)
         self.require_dialect(engine)
+        options: dict[str, Any] = {"timestamp_column": timestamp_column, "exact": exact}
         with open_engine(engine, **connection) as warehouse:
-            result = run.training(
-                warehouse, self.ir, spine, relations, timestamp_column=timestamp_column, exact=exact
-            )
-            return result.like(spine)
+            if isinstance(spine, str) and not embedded.is_file_like(spine):
+                done = run.training_in_warehouse(warehouse, self.ir, spine, relations, out_table=out_table, **options)
+                return done if isinstance(done, int) else done.arrow()
+            if out_table is not None:
+                raise DataError("out_table= needs the spine to be a relation in the warehouse (a table name)")
+            return run.training(warehouse, self.ir, spine, relations, **options).like(spine)
 
     def materialize(
         self,

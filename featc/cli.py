@@ -267,11 +267,17 @@ SOURCES = click.option(
 @PROJECT
 @click.option(
     "--spine",
-    type=_path(exists=True, dir_okay=False),
+    type=_path(dir_okay=False),
     required=True,
-    help="CSV or Parquet: entity keys, an instant column, any other columns.",
+    help="CSV or Parquet: entity keys, an instant column, any other columns. On a warehouse, also a relation (schema.table).",
 )
-@click.option("--out", type=_path(dir_okay=False), required=True, help="Output .csv or .parquet.")
+@click.option("--out", type=_path(dir_okay=False), default=None, help="Output .csv or .parquet.")
+@click.option(
+    "--out-table",
+    default=None,
+    metavar="SCHEMA.TABLE",
+    help="On a warehouse, with the spine a relation there: write the rows to this table instead (replaced if it exists).",
+)
 @SOURCES
 @click.option("--timestamp-column", default="ts", show_default=True, help="The spine's instant column.")
 @click.option("--exact", is_flag=True, help="Exact values at t instead of values as served (refresh staleness).")
@@ -281,7 +287,8 @@ SOURCES = click.option(
 def training_data(
     project_dir: Path,
     spine: Path,
-    out: Path,
+    out: Path | None,
+    out_table: str | None,
     sources: tuple[str, ...],
     timestamp_column: str,
     exact: bool,
@@ -294,9 +301,12 @@ def training_data(
 
     project = _load(project_dir)
     warehouse = engine != "duckdb"
+    relation = warehouse and _is_relation(spine)
+    _check_outputs(out, out_table, relation, spine)
     bound = project.relations(engine, _pairs(sources)) if warehouse else project.sources(_bindings(sources))
-    refuse_inputs(out, [spine, *project.inputs({} if warehouse else bound)])
-    _output_file(out)
+    if out is not None:
+        refuse_inputs(out, [*([] if relation else [spine]), *project.inputs({} if warehouse else bound)])
+        _output_file(out)
     if warehouse:
         project.require_dialect(engine)
     started = time.perf_counter()
@@ -305,18 +315,36 @@ def training_data(
         f"({'exact' if exact else 'as served'}) ...",
         err=True,
     )
+    options: dict[str, Any] = {"timestamp_column": timestamp_column, "exact": exact}
     if warehouse:
         from .engines import run
 
         with _warehouse(engine, dsn) as adapter:
-            result = run.training(adapter, project.ir, str(spine), bound, timestamp_column=timestamp_column, exact=exact)
-            rows = result.write(out)
+            if relation:
+                done = run.training_in_warehouse(adapter, project.ir, str(spine), bound, out_table=out_table, **options)
+            else:
+                done = run.training(adapter, project.ir, str(spine), bound, **options)
+            rows = done if isinstance(done, int) else done.write(out)  # type: ignore[arg-type]  # out is set: checked
     else:
-        result = embedded.training(
-            project.ir, str(spine), bound, timestamp_column=timestamp_column, exact=exact, progress=sys.stdout.isatty()
-        )
-        rows = result.write(out)
-    click.echo(f"featc: wrote {rows} rows to {out} in {time.perf_counter() - started:.2f}s", err=True)
+        result = embedded.training(project.ir, str(spine), bound, progress=sys.stdout.isatty(), **options)
+        rows = result.write(out)  # type: ignore[arg-type]
+    click.echo(f"featc: wrote {rows} rows to {out_table or out} in {time.perf_counter() - started:.2f}s", err=True)
+
+
+def _is_relation(spine: Path) -> bool:
+    """A --spine that is not a file (and has no file extension) names a relation in the warehouse."""
+    from .embedded import is_file_like
+
+    return not is_file_like(str(spine))
+
+
+def _check_outputs(out: Path | None, out_table: str | None, relation: bool, spine: Path) -> None:
+    if (out is None) == (out_table is None):
+        raise click.UsageError("give exactly one of --out FILE and --out-table SCHEMA.TABLE")
+    if out_table is not None and not relation:
+        raise click.UsageError("--out-table needs --engine with a warehouse and --spine naming a relation there")
+    if not relation and not spine.is_file():
+        raise click.BadParameter(f"{str(spine)!r}: no such file", param_hint="--spine")
 
 
 def _output_file(out: Path) -> None:

@@ -133,6 +133,12 @@ def _same_binding(first: tuple[str, Input], name: str, obj: Input, table: str) -
         )
 
 
+def is_file_like(name: str) -> bool:
+    """A spine or source named by a string is a file if it exists or has a data file's extension."""
+    path = Path(name)
+    return path.exists() or path.suffix.lower() in (*OUTPUT_SUFFIXES, ".csv")
+
+
 def used_sources(project: ir.Project) -> list[str]:
     return list(dict.fromkeys(g.source for g in project.groups if g.source))
 

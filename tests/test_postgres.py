@@ -244,3 +244,71 @@ def test_an_unreachable_server_is_one_line() -> None:
         featc.training_data(
             featc.compile_text(SMALL), small_spine(), engine="postgres", dsn="host=127.0.0.1 port=1 connect_timeout=2"
         )
+
+
+# ---------------------------------------------------------------- the spine and the result in the warehouse
+
+
+@pytest.fixture(scope="module")
+def spine_table(con: Any, relations: dict[str, str]) -> str:
+    """The example's spine as a table next to the sources (`ts` as timestamptz)."""
+    con.execute(f"DROP TABLE IF EXISTS {SCHEMA}.spine")
+    con.execute(f"CREATE TABLE {SCHEMA}.spine (restaurant_id TEXT, ts TIMESTAMPTZ, basket_total DOUBLE PRECISION)")
+    rows = duckdb.sql(f"SELECT restaurant_id, ts, basket_total FROM read_csv('{SPINE}', header=true)").fetchall()
+    with con.cursor() as cur, cur.copy(f"COPY {SCHEMA}.spine FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    return f"{SCHEMA}.spine"
+
+
+def by_instant_then_key(table: Any) -> list[tuple[Any, ...]]:
+    """Rows in the order a relation spine gives them (instant, then key), ties broken by every column."""
+    rows = [tuple(r.values()) for r in table.to_pylist()]
+    return sorted(rows, key=lambda r: (r[1], r[0], tuple(map(repr, r[2:]))))
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_a_spine_relation_gives_the_same_rows_in_instant_order(
+    project: featc.Project, relations: dict[str, str], spine_table: str, con: Any, exact: bool
+) -> None:
+    want = project.training_data(SPINE, exact=exact)
+    got = project.training_data(spine_table, relations, exact=exact, engine="postgres", connection=con)
+    assert got.column_names == want.column_names
+    instants = got.column("ts").to_pylist()
+    assert instants == sorted(instants)
+    for a, b in zip(by_instant_then_key(got), by_instant_then_key(want), strict=True):
+        assert all(x == y or (isinstance(x, float) and math.isclose(x, y, rel_tol=1e-9)) for x, y in zip(a, b, strict=True))
+    assert temporary_objects(con) == []
+
+
+def test_out_table_writes_and_replaces_in_the_warehouse(
+    project: featc.Project, relations: dict[str, str], spine_table: str, con: Any, tmp_path: Path
+) -> None:
+    out = f"{SCHEMA}.training"
+    con.execute(f"DROP TABLE IF EXISTS {out}")
+    bound = [f"--source={name}={relation}" for name, relation in relations.items()]
+    args = ["training-data", str(EXAMPLE), "--spine", spine_table, "--out-table", out, "--engine", "postgres"]
+    for _ in range(2):  # the second run replaces the first
+        result = CliRunner().invoke(main, [*args, "--dsn", postgres_dsn(), *bound])
+        assert result.exit_code == 0, result.output
+        assert f"wrote 500 rows to {out}" in result.output
+    assert con.execute(f"SELECT count(*) FROM {out}").fetchone() == (500,)
+    fetched = project.training_data(spine_table, relations, engine="postgres", connection=con)
+    stored = con.execute(f"SELECT restaurant_activity__lifetime_orders FROM {out} ORDER BY ts, restaurant_id").fetchall()
+    assert sorted(r[0] for r in stored) == sorted(fetched.column("restaurant_activity__lifetime_orders").to_pylist())
+    assert temporary_objects(con) == []
+    assert not con.execute("SELECT 1 FROM pg_tables WHERE tablename LIKE '%featc_new'").fetchall()
+
+
+def test_out_table_never_replaces_an_input(project: featc.Project, relations: dict[str, str], spine_table: str, con: Any) -> None:
+    for target in (spine_table, relations["orders"]):
+        with pytest.raises(DataError, match=r"is an input \(the spine or a source\)"):
+            project.training_data(spine_table, relations, engine="postgres", connection=con, out_table=target)
+    assert con.execute(f"SELECT count(*) FROM {relations['orders']}").fetchone()[0] > 0
+
+
+def test_out_table_needs_a_spine_relation(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["training-data", str(EXAMPLE), "--spine", SPINE, "--out-table", "x.y"])
+    assert result.exit_code == 1 and "--out-table needs --engine with a warehouse" in result.output
+    result = CliRunner().invoke(main, ["training-data", str(EXAMPLE), "--spine", "nosuch.csv", "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 1 and "'nosuch.csv': no such file" in result.output

@@ -19,6 +19,7 @@ import pyarrow as pa
 from ..compiler import ir
 from ..compiler.names import Namespace
 from ..compiler.types import DataType
+from ..runtime.errors import DataError
 
 T = DataType
 ARROW: dict[DataType, pa.DataType] = {
@@ -56,8 +57,19 @@ class Engine(ABC):
         """Creates the temporary table ``table`` with ``columns`` and loads the batches into it."""
 
     @abstractmethod
-    def fetch(self, sql: str, params: Mapping[str, Any], schema: pa.Schema) -> pa.Table:
-        """Runs ``sql`` with named ``params`` and returns its rows, in the query's order, as ``schema``."""
+    def fetch(self, sql: str, params: Mapping[str, Any], schema: pa.Schema | None) -> pa.Table:
+        """Runs ``sql`` with named ``params`` and returns its rows, in the query's order, as ``schema``
+        (None: types as the driver reads them, for a spine relation's pass-through columns)."""
+
+    def bind_spine(
+        self, relation: str, columns: Mapping[str, DataType], order: Sequence[str], ns: Namespace
+    ) -> tuple[str, str, list[str]]:
+        """A spine that is a relation in the warehouse: (view, row-number column, spine columns), rows numbered by ``order``."""
+        raise DataError(f"a spine that is a relation is not supported on {self.name} yet; pass a file or DataFrame")
+
+    def write_table(self, table: str, sql: str) -> int:
+        """Creates or replaces ``table`` as the rows of ``sql`` in the warehouse; returns their count."""
+        raise DataError(f"writing the result to a table is not supported on {self.name} yet; use --out")
 
     @abstractmethod
     def close(self) -> None:

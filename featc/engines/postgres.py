@@ -38,6 +38,7 @@ ACCEPTS: dict[DataType, frozenset[str]] = {
 """Column types (``information_schema.columns.data_type``) a source column of each featc type may have.
 `numeric` is refused for int (it may hold 1.7: declare double, or cast in a view)."""
 BATCH = 50_000
+INSTANTS = (T.TIMESTAMP, T.DATE)
 MIN_INSTANT, MAX_INSTANT = "0001-01-01 00:00:00", "9999-12-31 23:59:59.999999"
 
 
@@ -65,10 +66,57 @@ class PostgresEngine(Engine):
         for name in needed:
             src = project.source(name)
             relation = relations.get(name, src.table)
-            actual = self._match(src, relation, self._columns(relation, f"source `{name}`"))
-            self._check_instants(src, relation, actual)
+            what = f"source `{name}` (relation `{relation}`)"
+            actual = self._match(what, src.columns, self._columns(relation, f"source `{name}`"))
+            self._check_instants(what, relation, [actual[c.name] for c in src.columns if c.type in INSTANTS])
             views[name] = self._view(src, relation, actual, ns)
         return rebind(project, views)
+
+    def bind_spine(
+        self, relation: str, columns: Mapping[str, DataType], order: Sequence[str], ns: Namespace
+    ) -> tuple[str, str, list[str]]:
+        """A spine that is a relation: a temporary view of all its columns, those featc reads typed by
+        the input rules, numbered by ``order`` (a relation has no order of its own).
+
+        Returns the view, its row-number column and the spine's columns in the relation's order.
+        """
+        found = self._columns(relation, "the spine")
+        ns.reserve(found)
+        declared = [ir.Column(name=n, type=t) for n, t in columns.items()]
+        what = f"the spine (relation `{relation}`)"
+        actual = self._match(what, declared, found)
+        self._check_instants(what, relation, [actual[c.name] for c in declared if c.type in INSTANTS])
+        typed = {actual[c.name]: c for c in declared}
+        items = [
+            exp.alias_(self._rule(exp.column(_ident(n)), typed[n].type), _ident(typed[n].name))
+            if n in typed
+            else exp.column(_ident(n))
+            for n in found
+        ]
+        names = [typed[n].name if n in typed else n for n in found]
+        by = [exp.Ordered(this=self.d.ordered(exp.column(_ident(actual[c])), columns[c])) for c in order]
+        view, row_id = ns.fresh("featc_spine"), ns.fresh("featc_row")
+        number = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=by))
+        query = exp.select(*items, exp.alias_(number, _ident(row_id))).from_(exp.to_table(relation))
+        self._create("VIEW", view, f"CREATE TEMPORARY VIEW {_q(view)} AS {self.d.generate(query)}")
+        return view, row_id, names
+
+    def write_table(self, table: str, sql: str) -> int:
+        """Creates (or replaces, in one transaction) the table ``table`` as the rows of ``sql``; returns their count."""
+        target = exp.to_table(table)
+        staged = exp.to_table(table)
+        staged.set("this", _ident(f"{target.name}__featc_new"))
+        try:
+            with self.con.transaction():
+                self.con.execute(f"DROP TABLE IF EXISTS {staged.sql('postgres')}")
+                with psycopg.RawCursor(self.con) as cur:
+                    cur.execute(f"CREATE TABLE {staged.sql('postgres')} AS {sql}")
+                    count = cur.rowcount
+                self.con.execute(f"DROP TABLE IF EXISTS {target.sql('postgres')}")
+                self.con.execute(f"ALTER TABLE {staged.sql('postgres')} RENAME TO {_q(target.name)}")
+        except psycopg.Error as e:
+            raise run_error(e) from None
+        return int(count)
 
     def _columns(self, relation: str, what: str) -> dict[str, str]:
         """Column name -> data type of ``relation``, matched as PostgreSQL would (unquoted names fold to lower case)."""
@@ -90,30 +138,28 @@ class PostgresEngine(Engine):
             )
         return {str(r[0]): str(r[1]) for r in rows}
 
-    def _match(self, src: ir.Source, relation: str, found: Mapping[str, str]) -> dict[str, str]:
+    def _match(self, what: str, declared: Sequence[ir.Column], found: Mapping[str, str]) -> dict[str, str]:
         """Declared column -> the relation's column: the same name, or the one name equal ignoring case.
 
         PostgreSQL folds unquoted names to lower case, so a column declared `userId` is usually
         stored as `userid`; its type must be one the declared type accepts (``ACCEPTS``).
         """
         out = {}
-        for c in src.columns:
+        for c in declared:
             same = [n for n in found if n.casefold() == c.name.casefold()]
             actual = c.name if c.name in found else (same[0] if len(same) == 1 else None)
-            where = f"source `{src.name}` (relation `{relation}`)"
             if actual is None:
-                raise DataError(f"{where}: no column `{c.name}`; it has {', '.join(found)}")
+                raise DataError(f"{what}: no column `{c.name}`; it has {', '.join(found)}")
             if found[actual] not in ACCEPTS[c.type]:
                 raise DataError(
-                    f"{where}: column `{actual}` is {found[actual]} in PostgreSQL but declared {c.type}; "
-                    "declare the matching type, or cast it in a view"
+                    f"{what}: column `{actual}` is {found[actual]} in "
+                    f"PostgreSQL but declared {c.type}; declare the matching type, or cast it in a view"
                 )
             out[c.name] = actual
         return out
 
-    def _check_instants(self, src: ir.Source, relation: str, actual: Mapping[str, str]) -> None:
+    def _check_instants(self, what: str, relation: str, instants: Sequence[str]) -> None:
         """±infinity and instants outside featc's range are errors (docs/semantics.md), as they are in files."""
-        instants = [actual[c.name] for c in src.columns if c.type in (T.TIMESTAMP, T.DATE)]
         if not instants:
             return
         bad = [
@@ -123,14 +169,14 @@ class PostgresEngine(Engine):
         found = self._run(
             f"SELECT {', '.join(f'CAST({_q(c)} AS TEXT)' for c in instants)}, {', '.join(bad)} "
             f"FROM {_relation(relation)} WHERE {' OR '.join(bad)} LIMIT 1",
-            f"source `{src.name}`",
+            what,
         ).fetchone()
         if found is None:
             return
         values, flags = found[: len(instants)], found[len(instants) :]
         column, value = next((c, v) for c, v, flag in zip(instants, values, flags, strict=True) if flag)
         raise DataError(
-            f"source `{src.name}` (relation `{relation}`): column `{column}` has the instant {value}, outside "
+            f"{what}: column `{column}` has the instant {value}, outside "
             "featc's instants 0001-01-01T00:00:00 to 9999-12-31T23:59:59.999999 UTC; filter it out in a view"
         )
 
@@ -166,17 +212,21 @@ class PostgresEngine(Engine):
                     copy.write_row(row)
         self.con.execute(f"ANALYZE {_q(table)}")
 
-    def fetch(self, sql: str, params: Mapping[str, Any], schema: pa.Schema) -> pa.Table:
+    def fetch(self, sql: str, params: Mapping[str, Any], schema: pa.Schema | None) -> pa.Table:
         args = [params[p] for p in PARAMS if p in params]
         batches = []
         try:
             with psycopg.RawCursor(self.con) as cur:
                 cur.execute(sql, args)
+                names = [d.name for d in cur.description or []]
                 while rows := cur.fetchmany(BATCH):
-                    batches.append(pa.RecordBatch.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows], schema))
+                    batches.append([dict(zip(names, r, strict=True)) for r in rows])
         except psycopg.Error as e:
             raise run_error(e) from None
-        return pa.Table.from_batches(batches, schema)
+        if schema is None:  # one inference over every row, so all batches agree on each column's type
+            found = [r for batch in batches for r in batch]
+            return pa.Table.from_pylist(found) if found else pa.table({n: pa.array([], pa.null()) for n in names})
+        return pa.Table.from_batches([pa.RecordBatch.from_pylist(b, schema) for b in batches], schema)
 
     def close(self) -> None:
         try:

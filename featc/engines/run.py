@@ -24,6 +24,7 @@ from ..compiler.names import Namespace, namespace
 from ..compiler.plan import feature_groups, plan_materialize
 from ..compiler.types import DataType
 from ..loading import Input, q
+from ..runtime.errors import DataError
 from .base import Engine, schema
 
 BATCH = 50_000
@@ -61,6 +62,44 @@ def training(
     rows = engine.fetch(sql, {}, schema({local.row_id: DataType.INT, **features}))
     computed = f"SELECT * FROM {q(_registered(con, rows, ns))}"
     return embedded.Result(con, embedded.wrapped(local, computed, list(features), ns))
+
+
+def training_in_warehouse(
+    engine: Engine,
+    project: ir.Project,
+    spine: str,
+    relations: Mapping[str, str],
+    *,
+    timestamp_column: str = "ts",
+    exact: bool = False,
+    out_table: str | None = None,
+) -> embedded.Result | int:
+    """Training data for a spine that is a relation in the warehouse: rows ordered by the instant, then the keys.
+
+    With ``out_table`` the rows are written to that table in the warehouse (created, or replaced
+    in one transaction) and only their count comes back; otherwise they come back as a Result.
+    """
+    taken = {relations.get(s.name, s.table).casefold() for s in project.sources} | {spine.casefold()}
+    if out_table is not None and out_table.casefold() in taken:
+        raise DataError(f"--out-table {out_table} is an input (the spine or a source); name another table")
+    ns = namespace(project)
+    types = embedded.spine_types(project, timestamp_column)
+    keys = [c for c in types if c != timestamp_column and c not in _request_fields(project)]
+    view, row_id, columns = engine.bind_spine(spine, types, [timestamp_column, *keys], ns)
+    bound = engine.bind_sources(project, relations, embedded.used_sources(project), ns)
+    sql = training_sql(
+        bound, engine.dialect, spine=view, timestamp_column=timestamp_column, spine_columns=columns, row_id=row_id,
+        exact=exact,
+    )  # fmt: skip
+    if out_table is not None:
+        return engine.write_table(out_table, sql)
+    con = embedded.connect()
+    rows = engine.fetch(sql, {}, None)
+    return embedded.Result(con, f"SELECT * FROM {q(_registered(con, rows, ns))}")
+
+
+def _request_fields(project: ir.Project) -> set[str]:
+    return {f.name for r in project.requests for f in r.fields}
 
 
 def materialize(
