@@ -67,8 +67,9 @@ def relations(con: Any, project: featc.Project) -> dict[str, str]:
 
 
 def temporary_objects(con: Any) -> list[str]:
-    """featc's temporary tables and views visible to this session."""
-    rows = con.execute("SELECT relname FROM pg_class WHERE relpersistence = 't' AND relname LIKE 'featc%'").fetchall()
+    """featc's temporary tables and views in this session (pg_class lists every session's)."""
+    query = "SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relname LIKE 'featc%'"
+    rows = con.execute(query).fetchall()
     return [r[0] for r in rows]
 
 
