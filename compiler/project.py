@@ -27,7 +27,7 @@ from .sql_parse import clear_cache
 from .toml_spans import locate
 
 CONFIG = "featc.toml"
-WAREHOUSES = ("postgres",)
+WAREHOUSES = ("postgres", "snowflake", "spark")
 """Engines whose [ENGINE.sources] bind sources to relations (schema.table) rather than files."""
 CONFIG_KEYS = {"project": {"name"}, "duckdb": {"sources"}, **{w: {"sources"} for w in WAREHOUSES}}
 
@@ -242,9 +242,21 @@ def read_config(root: Path) -> tuple[Config, list[Diagnostic], SourceFile | None
             diags.append(where.error(("duckdb", "sources", k), message, value=True, help="write the path of the file"))
         elif isinstance(v, str):
             bindings[k] = v if re.match(r"^\w+://", v) else _absolute(root / v)
-    relations = {w: {k: v for k, v in per_engine[w].items() if isinstance(v, str)} for w in WAREHOUSES}
+    relations = {w: {k: _relation(w, v, root) for k, v in per_engine[w].items() if isinstance(v, str)} for w in WAREHOUSES}
     project_name = project.get("name")
     return Config(project_name if isinstance(project_name, str) else name, bindings, relations), diags, src
+
+
+def is_file_path(value: str) -> bool:
+    """A Spark source value naming files (``x.parquet``, ``dir/``, ``s3a://...``) rather than a table (``db.table``)."""
+    return value.endswith((".parquet", ".pq")) or "/" in value or "\\" in value
+
+
+def _relation(engine: str, value: str, root: Path) -> str:
+    """A warehouse binding as given; a relative Parquet path on Spark is relative to featc.toml, like DuckDB's files."""
+    if engine == "spark" and is_file_path(value) and not re.match(r"^\w+://", value):
+        return _absolute(root / value)
+    return value
 
 
 class ConfigSpans:

@@ -6,6 +6,8 @@ from .base import Dialect, UnsupportedError
 from .bigquery import BigQuery
 from .duckdb import DuckDB
 from .postgres import Postgres
+from .snowflake import Snowflake
+from .spark import Spark
 from .trino import Trino
 
 DIALECTS: dict[str, type[Dialect]] = {
@@ -13,6 +15,8 @@ DIALECTS: dict[str, type[Dialect]] = {
     "postgres": Postgres,
     "bigquery": BigQuery,
     "trino": Trino,
+    "snowflake": Snowflake,
+    "spark": Spark,
 }
 
 

@@ -26,6 +26,11 @@ Refs = Callable[[ir.Expr], exp.Expr]
 """Resolves the leaves that depend on context: ColumnRef, FeatureRef, RequestRef."""
 
 MAX_DOUBLE = "1.7976931348623157e308"
+SCALE = 64
+"""With ``SCALED_SUMS``, double sums and every average add ``x * 2^-64``: no sum of fewer than 2^64
+finite doubles can overflow then, and scaling by a power of two is exact (above the subnormal
+range), so the sum is the one IEEE arithmetic gives without the intermediate overflow that some
+engines raise (PostgreSQL, BigQuery) or turn into infinity although the total fits (Spark)."""
 EXP_LIMIT = 709.782712893384  # largest x with a finite exp(x) in IEEE doubles
 
 # Nodes that never need parentheses when used as an operand.
@@ -43,8 +48,8 @@ HOOKS: dict[str, tuple[str, ...]] = {
     "mod": ("fn_mod", "guard_mod", "int_mod"),
     "round": ("fn_round", "round_half_away", "round_whole", "power_of_ten"),
     "cast": ("fn_cast", "_casts", "TYPES"),
-    "sum": ("sum_result", "window_aggregate", "stage_output"),
-    "avg": ("window_aggregate", "stage_output"),
+    "sum": ("sum_result", "window_aggregate", "stage_output", "SCALED_SUMS", "INT_SUM_TYPE"),
+    "avg": ("window_aggregate", "stage_output", "SCALED_SUMS"),
     "count": ("window_aggregate",),
     "min": ("window_aggregate", "ordered", "extreme"),
     "max": ("window_aggregate", "ordered", "extreme"),
@@ -60,6 +65,12 @@ says it reviewed the inherited lowering must override none."""
 HOOKS["mod"] += ("refusal",)
 REQUIRED = ("epoch_us", "round_whole")
 """Hooks with no standard-SQL form: every dialect implements them."""
+
+
+def scaled(fn: str, dt: DataType) -> bool:
+    """Whether a window aggregate is computed over ``x * 2^-SCALE`` under ``SCALED_SUMS``: double sums
+    and every average (``stage_output`` sees only the result type, double for any average)."""
+    return fn == "avg" or (fn == "sum" and dt == T.DOUBLE)
 
 
 def ops(names: str) -> frozenset[str]:
@@ -163,6 +174,11 @@ class Dialect:
         T.NULL: "BIGINT",
     }
 
+    SCALED_SUMS = False
+    """Sum doubles and average anything over ``x * 2^-SCALE`` (see SCALE), for engines whose double
+    SUM/AVG raise on, or overflow to infinity at, a partial sum the total does not need."""
+    INT_SUM_TYPE: str | None = None
+    """An exact type int sums are computed in (Spark: DECIMAL(38,0)), for ``sum_result`` to range-check."""
     LOWERS: frozenset[str] = frozenset()
     REVIEWED: frozenset[str] = frozenset()
     UNSUPPORTED: frozenset[str] = frozenset()
@@ -245,20 +261,37 @@ class Dialect:
     def window_aggregate(self, fn: str, x: exp.Expr, dt: DataType, over: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
         """count/sum/avg/min/max of ``x`` (of type ``dt``) over a frame; ``over`` puts an aggregate in the frame."""
         if fn in ("min", "max"):
-            return over(self.extreme(fn == "max", x, dt))
+            return self.extreme(fn == "max", x, dt, over)
+        if self.SCALED_SUMS and scaled(fn, dt):  # ``stage_output`` scales back
+            total = over(exp.Sum(this=self._scaled(x, -SCALE)))
+            if fn == "sum":
+                return total
+            return exp.Div(this=total, expression=exp.Nullif(this=over(exp.Count(this=x.copy())), expression=num(0)))
+        if fn == "sum" and dt == T.INT and self.INT_SUM_TYPE:
+            x = exp.Cast(this=x, to=exp.DataType.build(self.INT_SUM_TYPE, dialect=self.sqlglot_name))
         func = {"count": exp.Count, "sum": exp.Sum, "avg": exp.Avg}[fn]
         return over(func(this=x))
 
-    def extreme(self, largest: bool, x: exp.Expr, dt: DataType) -> exp.Expr:
-        """MAX(x) or MIN(x) as an aggregate, in the contract's order (false < true; strings by code point)."""
+    def extreme(
+        self, largest: bool, x: exp.Expr, dt: DataType, over: Callable[[exp.Expr], exp.Expr] = lambda e: e
+    ) -> exp.Expr:
+        """MAX(x) or MIN(x) in the contract's order (false < true; strings by code point); ``over``
+        puts the aggregate in a frame (the identity: grouped), so a dialect can wrap the result."""
         arg = self.ordered(x, dt)
-        return exp.Max(this=arg) if largest else exp.Min(this=arg)
+        return over(exp.Max(this=arg) if largest else exp.Min(this=arg))
 
     def stage_output(self, fn: str, value: exp.Expr, dt: DataType, feature: str) -> exp.Expr:
         """A windowed aggregate's value as its declared type ``dt`` (an int sum checked for overflow)."""
+        if self.SCALED_SUMS and scaled(fn, dt):  # back at full size, null where that is beyond a double
+            limit = self.double_lit(float(MAX_DOUBLE))
+            fits = exp.LTE(this=exp.Abs(this=value), expression=self._scaled(limit, -SCALE))
+            return when(fits, self._scaled(value.copy(), SCALE))
         if fn == "sum":
             return self.sum_result(value, dt, feature)
         return self.cast(value, dt) if fn == "avg" else value
+
+    def _scaled(self, e: exp.Expr, power: int) -> exp.Expr:
+        return exp.Mul(this=paren(self.cast(e, T.DOUBLE)), expression=self.double_lit(2.0**power))
 
     def null(self, dt: DataType) -> exp.Expr:
         """A NULL of a known type, so UNION branches agree on every engine."""
@@ -492,6 +525,17 @@ class Dialect:
     def round_whole(self, x: exp.Expr) -> exp.Expr:
         """x (a double) rounded to a whole number, half away from zero."""
         raise self.unsupported("rounding half away from zero")
+
+    def round_exactly(self, x: exp.Expr) -> exp.Expr:
+        """Half away from zero, exactly, from floor and sign: for engines whose ROUND is half even
+        (PostgreSQL) or not promised exact on doubles. ``|x| - floor(|x|)`` is exact in doubles, so
+        the tie is decided exactly (``x + 0.5`` would round 0.49999999999999994 up)."""
+        size = exp.Abs(this=paren(x))
+        down = exp.Floor(this=size.copy())
+        frac = exp.Sub(this=size.copy(), expression=down.copy())
+        up = exp.GTE(this=paren(frac), expression=self.double_lit(0.5))
+        magnitude = when(up, exp.Add(this=down.copy(), expression=self.double_lit(1.0)), down)
+        return exp.Mul(this=exp.Sign(this=paren(x.copy())), expression=paren(magnitude))
 
     def fn_floor(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
         return a[0] if node.args[0].type == T.INT else exp.Floor(this=a[0])

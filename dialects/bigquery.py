@@ -26,7 +26,7 @@ shared guards around ``LN``/``SQRT``/``EXP`` keep errors away.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sqlglot import exp
 
@@ -34,11 +34,9 @@ from featc.compiler import ir
 from featc.compiler.types import DataType
 
 from . import keywords
-from .base import MAX_DOUBLE, Dialect, least_skipping_nulls, num, ops, paren, when
+from .base import Dialect, least_skipping_nulls, num, ops
 
 T = DataType
-SCALE = 64
-"""Double sums add ``x * 2^-64``: exact (a power of two) and far from overflow (see postgres.SCALE)."""
 
 
 class BigQuery(Dialect):
@@ -58,13 +56,15 @@ class BigQuery(Dialect):
         T.NULL: "INT64",
     }
     # count/min/max pass through the overridden window_aggregate unchanged; count_distinct is the join form.
-    LOWERS = ops("add sub mul div mod power round dow least greatest cast sum avg count min max count_distinct")
+    SCALED_SUMS = True  # SUM/AVG of FLOAT64 raise on overflow
+    LOWERS = ops("add sub mul div mod power round dow least greatest cast sum avg count_distinct")
     # Inherited lowering checked against the BigQuery docs (no engine here to prove it on).
     REVIEWED = ops(
         "neg eq ne lt le gt ge and or not is_null is_not_null in between case coalesce nullif abs ceil floor"
-        " ln sqrt exp lower upper length concat hour first last"
+        " ln sqrt exp lower upper length concat hour first last count min max"
     )
     UNSUPPORTED = ops("")
+    round_whole = Dialect.round_exactly  # ROUND is documented half away from zero, but not verified here
 
     # ------------------------------------------------------------ hooks
 
@@ -79,12 +79,6 @@ class BigQuery(Dialect):
     def sql_type(self, dt: DataType) -> exp.DataType:
         """BigQuery's own type names (FLOAT64, INT64) only parse in its dialect."""
         return exp.DataType.build(self.TYPES[dt], dialect=self.sqlglot_name)
-
-    def round_whole(self, x: exp.Expr) -> exp.Expr:
-        # BigQuery docs, ROUND: "Halfway cases such as 2.5 are rounded away from zero" (FLOAT64 too).
-        # Quoted from the "Mathematical functions" page as recalled: the stored copies searched here
-        # end before ROUND's section, so re-check it there before relying on it.
-        return exp.Round(this=x)
 
     def refusal(self, op: str, node: ir.Call | None = None) -> str | None:
         """``%`` on doubles: BigQuery's MOD takes INT64, NUMERIC or BIGNUMERIC only, and no exact fmod can be built."""
@@ -157,32 +151,3 @@ class BigQuery(Dialect):
         return exp.Sub(this=part, expression=num(1))
 
     # ------------------------------------------------------------ aggregates
-
-    def window_aggregate(self, fn: str, x: exp.Expr, dt: DataType, over: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
-        """Double sums and all averages over ``x * 2^-64`` (SUM/AVG of FLOAT64 raise on overflow here).
-
-        Every average is scaled, int ones too: ``stage_output`` sees only the result type (double),
-        not the input's, so scaling must not depend on it.
-        """
-        if not _is_scaled(fn, dt):
-            return super().window_aggregate(fn, x, dt, over)
-        total = over(exp.Sum(this=self._scaled(x, -SCALE)))
-        if fn == "sum":
-            return total
-        return exp.Div(this=total, expression=exp.Nullif(this=over(exp.Count(this=x.copy())), expression=num(0)))
-
-    def stage_output(self, fn: str, value: exp.Expr, dt: DataType, feature: str) -> exp.Expr:
-        """A scaled double sum or average back at full size, null where that is beyond a double."""
-        if not _is_scaled(fn, dt):
-            return super().stage_output(fn, value, dt, feature)
-        limit = self.double_lit(float(MAX_DOUBLE))
-        fits = exp.LTE(this=exp.Abs(this=value), expression=self._scaled(limit, -SCALE))
-        return when(fits, self._scaled(value.copy(), SCALE))
-
-    def _scaled(self, e: exp.Expr, power: int) -> exp.Expr:
-        return exp.Mul(this=paren(self.cast(e, T.DOUBLE)), expression=self.double_lit(2.0**power))
-
-
-def _is_scaled(fn: str, dt: DataType) -> bool:
-    """Whether the window aggregate ``fn`` of type ``dt`` is computed over ``x * 2^-64``."""
-    return fn == "avg" or (fn == "sum" and dt == T.DOUBLE)

@@ -81,3 +81,37 @@ TRINO = _words(
 )
 """Trino's reserved keywords: the table on trino.io/docs/current/language/reserved.html (Trino 480,
 which adds ``auto``), no engine to read it from here."""
+
+SPARK = _words(
+    """
+    all and anti any as authorization both call case cast check collate collation collations column
+    constraint create cross current_date current_path current_schema current_time current_timestamp
+    current_user distinct else end escape except execute false fetch filter for foreign from full
+    grant group having in inner intersect into is join lateral leading left localtime minus natural
+    not null offset on only or order outer overlaps primary recursive references right select semi
+    session_user setminus some sql table then time to trailing union unique unknown user using when
+    where with within
+    """
+)
+"""Spark SQL's reserved keywords in ANSI mode: ``SELECT keyword FROM sql_keywords() WHERE reserved``
+with ``spark.sql.ansi.enforceReservedKeywords=true`` (Spark 4.3; the table "SQL Keywords" on
+spark.apache.org/docs/latest/sql-ref-ansi-compliance.html lists the same), plus the words that are
+"strict-non-reserved" in default mode (``anti``, ``minus``, ``semi``, ``setminus`` and the join
+words): those cannot be a table alias even with enforcement off, which Spark 4.3 also checks."""
+
+SNOWFLAKE = _words(
+    """
+    account all alter and any as between by case cast check column connect connection constraint
+    create cross current current_date current_time current_timestamp current_user database delete
+    distinct drop else exists false following for from full grant group gscluster having ilike in
+    increment inner insert intersect into is issue join lateral left like localtime localtimestamp
+    minus natural not null of on or order organization qualify regexp revoke right rlike row rows
+    sample schema select set some start table tablesample then to trigger true try_cast union
+    unique update using values view when whenever where with
+    """
+)
+"""Snowflake's reserved and limited keywords: the table on docs.snowflake.com/en/sql-reference/reserved-keywords
+("Reserved & limited keywords"), no engine to read it from here (fakesnow is DuckDB underneath). The
+entries A to D were checked against a stored copy of that page; the rest are from the same page as
+recalled, so re-check them there. Quoting a word that is not reserved is harmless: the generator
+quotes it in the definition and in every use alike."""

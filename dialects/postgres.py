@@ -23,10 +23,6 @@ from .base import MAX_DOUBLE, Dialect, not_null, num, ops, paren, when
 T = DataType
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-SCALE = 64
-"""Double sums add ``x * 2^-64``: no sum of fewer than 2^64 finite doubles can overflow then, and
-scaling by a power of two is exact (above the subnormal range), so the sum is the one IEEE
-arithmetic gives without the intermediate overflow PostgreSQL would raise."""
 SMALLEST = "2.4703282292062328e-324"  # half the smallest subnormal: an IEEE result below it is 0.0
 PARAMS = ("as_of",)
 """Named parameters in the order of PostgreSQL's positional ``$1, $2, ...``."""
@@ -40,14 +36,16 @@ class Postgres(Dialect):
     KEYWORDS = keywords.POSTGRES
     DISTINCT_WINDOWS = False  # COUNT(DISTINCT x) OVER (...) is not implemented: the join form
     TYPES = {**Dialect.TYPES, T.DOUBLE: "DOUBLE PRECISION", T.STRING: "TEXT"}
+    SCALED_SUMS = True  # double SUM/AVG raise on overflow (AVG even when only its squares overflow)
     LOWERS = ops(
         "dow round mod div mul add sub power cast lt le gt ge between least greatest"
-        " count sum avg min max first last count_distinct"
+        " sum avg min max first last count_distinct"
     )
     REVIEWED = ops(
         "neg eq ne and or not is_null is_not_null in case coalesce nullif abs ceil floor ln sqrt exp"
-        " lower upper length concat hour"
+        " lower upper length concat hour count"
     )
+    round_whole = Dialect.round_exactly  # ROUND(double) is half even here
     UNSUPPORTED = ops("")
 
     def epoch_us(self, e: exp.Expr) -> exp.Expr:
@@ -66,11 +64,14 @@ class Postgres(Dialect):
 
     # ------------------------------------------------------------ aggregates
 
-    def extreme(self, largest: bool, x: exp.Expr, dt: DataType) -> exp.Expr:
-        """PostgreSQL has no MAX/MIN of booleans: BOOL_OR is the largest (true > false), BOOL_AND the smallest."""
+    def extreme(
+        self, largest: bool, x: exp.Expr, dt: DataType, over: Callable[[exp.Expr], exp.Expr] = lambda e: e
+    ) -> exp.Expr:
+        """No MAX/MIN of booleans here: BOOL_OR is the largest (true > false), BOOL_AND the smallest.
+        A string chosen in "C" order goes back to the default collation, outside any window call."""
         if dt == T.BOOL:
-            return exp.Anonymous(this="BOOL_OR" if largest else "BOOL_AND", expressions=[x])
-        return self._uncollated(super().extreme(largest, x, dt), dt)
+            return over(exp.Anonymous(this="BOOL_OR" if largest else "BOOL_AND", expressions=[x]))
+        return self._uncollated(super().extreme(largest, x, dt, over), dt)
 
     def _uncollated(self, e: exp.Expr, dt: DataType) -> exp.Expr:
         """A string chosen in "C" order, back in the default collation, so lower()/upper() of it map Unicode."""
@@ -83,29 +84,6 @@ class Postgres(Dialect):
 
     def fn_greatest(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
         return self._uncollated(super().fn_greatest(node, a), node.type)
-
-    def window_aggregate(self, fn: str, x: exp.Expr, dt: DataType, over: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
-        """Double sums and every average over ``x * 2^-64`` (see SCALE); ``stage_output`` scales back."""
-        if fn in ("min", "max") and dt == T.STRING:  # the collation goes outside the window call
-            order = self.ordered(x, dt)
-            return self._uncollated(over(exp.Max(this=order) if fn == "max" else exp.Min(this=order)), dt)
-        if not (fn == "avg" or (fn == "sum" and dt == T.DOUBLE)):
-            return super().window_aggregate(fn, x, dt, over)
-        total = over(exp.Sum(this=self._scaled(x, -SCALE)))
-        if fn == "sum":
-            return total
-        return exp.Div(this=total, expression=exp.Nullif(this=over(exp.Count(this=x.copy())), expression=num(0)))
-
-    def stage_output(self, fn: str, value: exp.Expr, dt: DataType, feature: str) -> exp.Expr:
-        if fn == "avg" or (fn == "sum" and dt == T.DOUBLE):  # a double sum has double input, an average any
-            limit = exp.Literal.number(MAX_DOUBLE)
-            fits = exp.LTE(this=exp.Abs(this=value), expression=self._scaled(limit, -SCALE))
-            return when(fits, self._scaled(value.copy(), SCALE))
-        return super().stage_output(fn, value, dt, feature)
-
-    def _scaled(self, e: exp.Expr, power: int) -> exp.Expr:
-        factor = self.double_lit(2.0**power)
-        return exp.Mul(this=paren(self.cast(e, T.DOUBLE)), expression=factor)
 
     def sum_result(self, e: exp.Expr, dt: DataType, feature: str) -> exp.Expr:
         """SUM(BIGINT) is numeric here: outside int64, an error naming the feature (featc: ...).
@@ -185,18 +163,6 @@ class Postgres(Dialect):
         )
         case.set("default", inner)
         return case
-
-    def round_whole(self, x: exp.Expr) -> exp.Expr:
-        """Half away from zero, exactly: ROUND(double) is half even here, and x + 0.5 rounds itself.
-
-        |x| - floor(|x|) is exact in doubles, so the comparison with 0.5 decides the tie correctly.
-        """
-        size = exp.Abs(this=paren(x))
-        down = exp.Floor(this=size.copy())
-        frac = exp.Sub(this=size.copy(), expression=down.copy())
-        up = exp.GTE(this=paren(frac), expression=self.double_lit(0.5))
-        magnitude = when(up, exp.Add(this=down.copy(), expression=self.double_lit(1.0)), down)
-        return exp.Mul(this=exp.Sign(this=paren(x.copy())), expression=paren(magnitude))
 
     def guard_mod(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
         return self.int_mod(a, exp.Nullif(this=b, expression=num(0)))

@@ -29,7 +29,7 @@ from featc.compiler import ir
 from featc.compiler.types import DataType
 
 from . import keywords
-from .base import Dialect, least_skipping_nulls, num, ops, paren, when
+from .base import Dialect, least_skipping_nulls, num, ops, paren
 
 T = DataType
 EPOCH = "1970-01-01 00:00:00"
@@ -56,6 +56,7 @@ class Trino(Dialect):
         " count sum avg min max first last"
     )
     UNSUPPORTED = ops("")
+    round_whole = Dialect.round_exactly  # round(double) was Math.round, saturating at 2^63, in older releases
 
     def epoch_us(self, e: exp.Expr) -> exp.Expr:
         """Exact epoch microseconds: whole seconds from DATE_DIFF, the rest from a value within a second of 1970.
@@ -80,18 +81,6 @@ class Trino(Dialect):
         if name != "as_of":
             raise self.unsupported(f"the parameter {name}")
         return exp.Placeholder()
-
-    def round_whole(self, x: exp.Expr) -> exp.Expr:
-        """Half away from zero, exactly, without ``round``: sign(x) * (floor(|x|) + (frac >= 0.5)).
-
-        ``|x| - floor(|x|)`` is exact in doubles, so the tie is decided exactly.
-        """
-        size = exp.Abs(this=paren(x))
-        down = exp.Floor(this=size.copy())
-        frac = exp.Sub(this=size.copy(), expression=down.copy())
-        up = exp.GTE(this=paren(frac), expression=self.double_lit(0.5))
-        magnitude = when(up, exp.Add(this=down.copy(), expression=self.double_lit(1.0)), down)
-        return exp.Mul(this=exp.Sign(this=paren(x.copy())), expression=paren(magnitude))
 
     def fn_least(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
         return least_skipping_nulls(exp.Least, a)

@@ -241,17 +241,37 @@ ENGINE = click.option(
     show_default=True,
     help="Where the features are computed: the embedded DuckDB over files, or a warehouse over its tables.",
 )
-DSN = click.option(
-    "--dsn",
-    default=None,
-    help="PostgreSQL connection string (default: the libpq PG* environment variables). Never put secrets in featc.toml.",
-)
+def _connection_options(fn: F) -> F:
+    """How each warehouse is reached; secrets never go in featc.toml (it is committed)."""
+    options = [
+        click.option("--dsn", default=None, help="PostgreSQL connection string (default: the libpq PG* variables)."),
+        click.option(
+            "--snowflake-connection",
+            default=None,
+            metavar="NAME",
+            help="Snowflake: a connection in the connector's connections.toml (default: its SNOWFLAKE_* variables).",
+        ),
+        click.option(
+            "--spark-remote",
+            default=None,
+            metavar="sc://HOST:PORT",
+            help="Spark: a Spark Connect server (default: a local Spark session).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
 
 
-def _warehouse(engine: str, dsn: str | None) -> Any:
+def _warehouse(engine: str, connect: dict[str, str | None]) -> Any:
     from .engines import open_engine
 
-    return open_engine(engine, dsn=dsn)
+    given = {
+        "postgres": {"dsn": connect["dsn"]},
+        "snowflake": {"connection_name": connect["snowflake_connection"]},
+        "spark": {"remote": connect["spark_remote"]},
+    }[engine]
+    return open_engine(engine, **{k: v for k, v in given.items() if v is not None})
 
 
 SOURCES = click.option(
@@ -282,7 +302,7 @@ SOURCES = click.option(
 @click.option("--timestamp-column", default="ts", show_default=True, help="The spine's instant column.")
 @click.option("--exact", is_flag=True, help="Exact values at t instead of values as served (refresh staleness).")
 @ENGINE
-@DSN
+@_connection_options
 @handled
 def training_data(
     project_dir: Path,
@@ -293,7 +313,7 @@ def training_data(
     timestamp_column: str,
     exact: bool,
     engine: str,
-    dsn: str | None,
+    **connect: str | None,
 ) -> None:
     """Point-in-time-correct training data for a spine, on embedded DuckDB or a warehouse (--engine)."""
     from . import embedded
@@ -319,7 +339,7 @@ def training_data(
     if warehouse:
         from .engines import run
 
-        with _warehouse(engine, dsn) as adapter:
+        with _warehouse(engine, connect) as adapter:
             if relation:
                 done = run.training_in_warehouse(adapter, project.ir, str(spine), bound, out_table=out_table, **options)
             else:
@@ -372,10 +392,16 @@ def _feature_count(project: Any) -> int:
 )
 @SOURCES
 @ENGINE
-@DSN
+@_connection_options
 @handled
 def materialize(
-    project_dir: Path, at: str, entity: str | None, out: Path, sources: tuple[str, ...], engine: str, dsn: str | None
+    project_dir: Path,
+    at: str,
+    entity: str | None,
+    out: Path,
+    sources: tuple[str, ...],
+    engine: str,
+    **connect: str | None,
 ) -> None:
     """Every feature of every entity key as of one instant (what a batch run serves)."""
     from . import embedded
@@ -399,7 +425,7 @@ def materialize(
         if warehouse:
             from .engines import run
 
-            with _warehouse(engine, dsn) as adapter:
+            with _warehouse(engine, connect) as adapter:
                 run.materialize(adapter, project.ir, name, instant, bound).write(target)
         else:
             embedded.materialize(project.ir, name, instant, bound, progress=sys.stdout.isatty()).write(target)

@@ -255,16 +255,36 @@ def _postgres() -> Any:
     return psycopg.connect(postgres_dsn(), autocommit=True)
 
 
+@cache
+def _snowflake() -> Any:
+    import warehouse_snowflake  # imports the connector: only when Snowflake runs
+
+    return warehouse_snowflake.shared()  # skips (fails in CI) without the connector and fakesnow
+
+
+def _spark() -> Any:
+    from warehouse_spark import session  # starts one local[2] session for the whole run (skips without Java)
+
+    return session()
+
+
 def require_engine(engine: str) -> None:
     """Connects to ``engine`` once per test run; skips (fails in CI) when its server is missing."""
-    if engine == "postgres":
-        _postgres()
+    {"postgres": _postgres, "snowflake": _snowflake, "spark": _spark}.get(engine, lambda: None)()
 
 
 def runners(engine: str) -> list[tuple[str, Any]]:
     """What ``check`` compares with the reference: the engine, and with DuckDB also the evaluator."""
     if engine == "postgres":
         return [("postgres", lambda p, ex, exact: run_postgres(p, ex, exact, _postgres()))]
+    if engine == "snowflake":
+        import warehouse_snowflake
+
+        return [("snowflake", lambda p, ex, exact: warehouse_snowflake.run_snowflake(p, ex, exact, _snowflake()))]
+    if engine == "spark":
+        from warehouse_spark import run_spark
+
+        return [("spark", lambda p, ex, exact: run_spark(p, ex, exact, _spark()))]
     return [("duckdb", run_duckdb), ("evaluator", run_evaluator)]
 
 
@@ -340,6 +360,17 @@ def materialized(project: ir.Project, ex: Example, entity: str, as_of: datetime,
     if engine == "postgres":
         con = _postgres()
         table = api.materialize(entity, as_of, postgres_tables(con, ex), engine="postgres", connection=con)
+    elif engine == "snowflake":
+        import warehouse_snowflake
+
+        con = _snowflake()
+        relations = warehouse_snowflake.snowflake_tables(con, ex)
+        table = api.materialize(entity, as_of, relations, engine="snowflake", connection=con)
+    elif engine == "spark":
+        from warehouse_spark import spark_tables
+
+        spark = _spark()
+        table = api.materialize(entity, as_of, spark_tables(spark, ex), engine="spark", session=spark)
     else:
         table = api.materialize(entity, as_of, sources=arrow_sources(ex))
     return table.to_pylist()  # type: ignore[no-any-return]

@@ -110,6 +110,21 @@ def test_compile_for_a_warehouse_reads_its_bindings(tmp_path: Path) -> None:
     assert (plain / "features.py").read_text() == (bound / "features.py").read_text()
 
 
+def test_warehouse_bindings_in_featc_toml(tmp_path: Path) -> None:
+    """Relations stay as written; a relative Parquet path for Spark is relative to featc.toml, like DuckDB's files."""
+    from featc.compiler.project import read_config
+
+    (tmp_path / "featc.toml").write_text(
+        '[postgres.sources]\norders = "shop.Orders"\n\n'
+        '[spark.sources]\norders = "data/orders.parquet"\nprep_events = "lake.prep_events"\n'
+    )
+    config, diagnostics, _ = read_config(tmp_path)
+    assert diagnostics == []
+    assert config.relations["postgres"] == {"orders": "shop.Orders"}
+    assert config.relations["spark"] == {"orders": str(tmp_path.resolve() / "data" / "orders.parquet"),
+                                         "prep_events": "lake.prep_events"}  # fmt: skip
+
+
 def test_compile_refuses_what_the_dialect_cannot_express(tmp_path: Path) -> None:
     (tmp_path / "featc.toml").write_text('[project]\nname = "m"\n')
     text = (EXAMPLE / "features.feat").read_text().replace("avg(total) over 7d", "avg(total % 3.0) over 7d")

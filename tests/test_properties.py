@@ -39,9 +39,13 @@ T = DataType
 EXAMPLES = int(os.environ.get("FEATC_PROPERTY_EXAMPLES", "200"))
 FOCUSED = int(os.environ.get("FEATC_PROPERTY_FOCUSED", str(max(EXAMPLES // 8, 20))))
 EXTRA = max(EXAMPLES // 5, 20)  # materialisation: 40 in CI (the count_distinct join form takes FOCUSED, 25)
-ENGINES = ("duckdb", "postgres")
-SHARE = {"duckdb": 1.0, "postgres": float(os.environ.get("FEATC_PROPERTY_POSTGRES_SHARE", "1.0"))}
-"""Examples per engine, as a share of each test's count: a PostgreSQL example costs a round trip per table."""
+ENGINES = ("duckdb", "postgres", "snowflake", "spark")
+SHARE = {
+    engine: float(os.environ.get(f"FEATC_PROPERTY_{engine.upper()}_SHARE", default))
+    for engine, default in (("duckdb", "1"), ("postgres", "1"), ("snowflake", "0.25"), ("spark", "0.1"))
+}
+"""Examples per engine, as a share of each test's count (at least 5): an example costs about 0.1 s on
+PostgreSQL, 0.6 s over fakesnow (rows cross HTTP one by one) and 3 s on Spark local[2]."""
 EDGE_EXAMPLES = 100  # the generators' reach, on the reference alone; fixed (and derandomised): a measurement
 
 # Per-test settings (not a global profile: other test modules keep theirs). Examples are slow

@@ -14,6 +14,8 @@ from .base import Engine
 
 ADAPTERS: dict[str, tuple[str, str, str]] = {
     "postgres": ("featc.engines.postgres", "PostgresEngine", "postgres"),
+    "snowflake": ("featc.engines.snowflake", "SnowflakeEngine", "snowflake"),
+    "spark": ("featc.engines.spark", "SparkEngine", "spark"),
 }
 """Engine name -> (module, class, pip extra)."""
 ENGINES = ("duckdb", *ADAPTERS)

@@ -82,10 +82,5 @@ class Engine(ABC):
         self.close()
 
 
-def rebind(project: ir.Project, tables: Mapping[str, str]) -> ir.Project:
-    """``project`` with the `table:` of each source in ``tables`` replaced (the SQL then reads that relation)."""
-    return project.with_tables(tables)
-
-
 def schema(columns: Mapping[str, DataType]) -> pa.Schema:
     return pa.schema([pa.field(name, ARROW[t]) for name, t in columns.items()])

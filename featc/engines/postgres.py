@@ -23,7 +23,7 @@ from ..compiler.types import DataType
 from ..dialects import get_dialect
 from ..dialects.postgres import PARAMS
 from ..runtime.errors import DataError
-from .base import Engine, rebind
+from .base import Engine
 
 T = DataType
 ACCEPTS: dict[DataType, frozenset[str]] = {
@@ -70,7 +70,7 @@ class PostgresEngine(Engine):
             actual = self._match(what, src.columns, self._columns(relation, f"source `{name}`"))
             self._check_instants(what, relation, [actual[c.name] for c in src.columns if c.type in INSTANTS])
             views[name] = self._view(src, relation, actual, ns)
-        return rebind(project, views)
+        return project.with_tables(views)
 
     def bind_spine(
         self, relation: str, columns: Mapping[str, DataType], order: Sequence[str], ns: Namespace

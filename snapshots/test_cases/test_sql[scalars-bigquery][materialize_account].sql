@@ -19,7 +19,23 @@ WITH __spine AS (
     UNIX_MICROS(paid_at) AS __ts,
     CASE
       WHEN amount BETWEEN CAST(0 AS INT64) AND CAST(100 AS INT64)
-      THEN ROUND(CAST(amount AS FLOAT64) * CAST(10.0 AS FLOAT64)) / CAST(10.0 AS FLOAT64)
+      THEN SIGN((
+        CAST(amount AS FLOAT64) * CAST(10.0 AS FLOAT64)
+      )) * CASE
+        WHEN (
+          ABS((
+            CAST(amount AS FLOAT64) * CAST(10.0 AS FLOAT64)
+          )) - FLOOR(ABS((
+            CAST(amount AS FLOAT64) * CAST(10.0 AS FLOAT64)
+          )))
+        ) >= CAST(0.5 AS FLOAT64)
+        THEN FLOOR(ABS((
+          CAST(amount AS FLOAT64) * CAST(10.0 AS FLOAT64)
+        ))) + CAST(1.0 AS FLOAT64)
+        ELSE FLOOR(ABS((
+          CAST(amount AS FLOAT64) * CAST(10.0 AS FLOAT64)
+        )))
+      END / CAST(10.0 AS FLOAT64)
       ELSE FLOOR(amount)
     END AS in_1,
     COALESCE(NULLIF(note, ''), 'none') || '!' AS in_2,
@@ -82,7 +98,16 @@ WITH __spine AS (
       )
       THEN 1
     END AS in_7,
-    SAFE_ADD(CAST(fee AS FLOAT64), CAST(ROUND(amount) AS INT64)) AS in_8,
+    SAFE_ADD(
+      CAST(fee AS FLOAT64),
+      CAST(SIGN(amount) * CASE
+        WHEN (
+          ABS(amount) - FLOOR(ABS(amount))
+        ) >= CAST(0.5 AS FLOAT64)
+        THEN FLOOR(ABS(amount)) + CAST(1.0 AS FLOAT64)
+        ELSE FLOOR(ABS(amount))
+      END AS INT64)
+    ) AS in_8,
     CASE
       WHEN (
         fee > CAST(2 AS INT64)
