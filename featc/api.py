@@ -81,7 +81,7 @@ class Project:
         a relation too (rows ordered by the instant, then the keys). With ``out_table=`` the rows
         are written to that table in the warehouse and the row count is returned.
         """
-        if engine == "duckdb":
+        if engine == "duckdb" and not connection:  # files, DataFrames, Arrow: the embedded runner
             result = embedded.training(
                 self.ir, spine, self.sources(sources), timestamp_column=timestamp_column, exact=exact
             )
@@ -110,7 +110,7 @@ class Project:
         **connection: Any,
     ) -> Any:
         """Every feature of ``entity`` for every key, as of ``as_of`` (Arrow, or pandas with like=DataFrame)."""
-        if engine == "duckdb":
+        if engine == "duckdb" and not connection:
             return embedded.materialize(self.ir, entity, as_of, self.sources(sources)).like(like)
         from .engines import open_engine, run
 

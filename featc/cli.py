@@ -244,6 +244,12 @@ ENGINE = click.option(
 def _connection_options(fn: F) -> F:
     """How each warehouse is reached; secrets never go in featc.toml (it is committed)."""
     options = [
+        click.option(
+            "--database",
+            default=None,
+            metavar="FILE",
+            help="DuckDB: a database file whose tables the sources are (default: the embedded engine over files).",
+        ),
         click.option("--dsn", default=None, help="PostgreSQL connection string (default: the libpq PG* variables)."),
         click.option(
             "--snowflake-connection",
@@ -267,6 +273,7 @@ def _warehouse(engine: str, connect: dict[str, str | None]) -> Any:
     from .engines import open_engine
 
     given = {
+        "duckdb": {"database": connect["database"]},
         "postgres": {"dsn": connect["dsn"]},
         "snowflake": {"connection_name": connect["snowflake_connection"]},
         "spark": {"remote": connect["spark_remote"]},
@@ -320,12 +327,13 @@ def training_data(
     from .outputs import refuse_inputs
 
     project = _load(project_dir)
-    warehouse = engine != "duckdb"
+    warehouse = engine != "duckdb" or connect["database"] is not None
     relation = warehouse and _is_relation(spine)
     _check_outputs(out, out_table, relation, spine)
     bound = project.relations(engine, _pairs(sources)) if warehouse else project.sources(_bindings(sources))
     if out is not None:
-        refuse_inputs(out, [*([] if relation else [spine]), *project.inputs({} if warehouse else bound)])
+        database = [Path(connect["database"])] if connect["database"] else []
+        refuse_inputs(out, [*([] if relation else [spine]), *database, *project.inputs({} if warehouse else bound)])
         _output_file(out)
     if warehouse:
         project.require_dialect(engine)
@@ -410,9 +418,9 @@ def materialize(
     project = _load(project_dir)
     instant = _instant(at)  # in range already: embedded.materialize checks again for API callers
     entities = [_entity(project.ir, entity)] if entity else project.ir.materialized_entities()
-    warehouse = engine != "duckdb"
+    warehouse = engine != "duckdb" or connect["database"] is not None
     bound = project.relations(engine, _pairs(sources)) if warehouse else project.sources(_bindings(sources))
-    inputs = project.inputs({} if warehouse else bound)
+    inputs = [*([Path(connect["database"])] if connect["database"] else []), *project.inputs({} if warehouse else bound)]
     refuse_inputs(out, inputs)
     targets = _targets(out, entities)
     for target in targets.values():

@@ -1,4 +1,4 @@
-"""SQL engines featc runs on: the embedded DuckDB (``featc.embedded``) and warehouses behind one adapter each.
+"""SQL engines featc runs on: one adapter each behind ``base.Engine``, plus the embedded DuckDB over files (``featc.embedded``).
 
 ``ENGINES`` lists every engine a user may name (``--engine``); each warehouse adapter is imported
 only when used, so a missing driver is a one-line error naming the extra that installs it.
@@ -13,12 +13,14 @@ from ..runtime.errors import DataError
 from .base import Engine
 
 ADAPTERS: dict[str, tuple[str, str, str]] = {
+    "duckdb": ("featc.engines.duckdb", "DuckDBEngine", "duckdb"),  # a database's tables; files: featc.embedded
     "postgres": ("featc.engines.postgres", "PostgresEngine", "postgres"),
     "snowflake": ("featc.engines.snowflake", "SnowflakeEngine", "snowflake"),
     "spark": ("featc.engines.spark", "SparkEngine", "spark"),
 }
 """Engine name -> (module, class, pip extra)."""
-ENGINES = ("duckdb", *ADAPTERS)
+ENGINES = tuple(ADAPTERS)
+"""``duckdb`` is the embedded engine over files, or, given a database, the DuckDB adapter over its tables."""
 
 
 def open_engine(name: str, **options: Any) -> Engine:
