@@ -55,7 +55,7 @@ HOOKS: dict[str, tuple[str, ...]] = {
     "max": ("window_aggregate", "ordered", "extreme"),
     "first": ("ordered", "extreme"),
     "last": ("ordered", "extreme"),
-    "count_distinct": ("DISTINCT_WINDOWS",),
+    "count_distinct": ("DISTINCT_WINDOWS", "distinct_count"),
     **{op: (f"fn_{op}", "ordered") for op in ("lt", "le", "gt", "ge", "between", "least", "greatest")},
 }
 """The members a dialect overrides to lower an operation its own way (besides the shared shapes of
@@ -271,6 +271,10 @@ class Dialect:
             x = exp.Cast(this=x, to=exp.DataType.build(self.INT_SUM_TYPE, dialect=self.sqlglot_name))
         func = {"count": exp.Count, "sum": exp.Sum, "avg": exp.Avg}[fn]
         return over(func(this=x))
+
+    def distinct_count(self, x: exp.Expr, over: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
+        """Distinct non-null values of ``x`` in a frame (only where ``DISTINCT_WINDOWS``): COUNT(DISTINCT x) OVER."""
+        return over(exp.Count(this=exp.Distinct(expressions=[x])))
 
     def extreme(
         self, largest: bool, x: exp.Expr, dt: DataType, over: Callable[[exp.Expr], exp.Expr] = lambda e: e

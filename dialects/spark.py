@@ -18,7 +18,9 @@ Where Spark departs from the contract in docs/semantics.md, and what each hook d
   base.SCALE), scaled back where the result fits.
 * ``DAYOFWEEK`` is 1 = Sunday; ``EXTRACT``, ``DAYOFWEEK`` and ``CASE ... THEN 1`` are 32-bit INT,
   and 32-bit arithmetic overflows early: each is cast to BIGINT.
-* ``COUNT(DISTINCT x) OVER (...)`` is rejected: the join form (``DISTINCT_WINDOWS = False``).
+* ``COUNT(DISTINCT x) OVER (...)`` is rejected, but ``SIZE(COLLECT_SET(x)) OVER (...)`` counts the
+  same (``collect_set`` skips nulls) in the window pass: 1.5x faster than the join form at 1M
+  events (bench/spark.py), so ``DISTINCT_WINDOWS`` is on with ``distinct_count``.
 
 Also checked on Spark 4.3 and kept (tests/test_spark.py proves the lot against the reference):
 BIGINT ``+ - *``, ``ABS``, negation and ``CAST`` raise on overflow (the contract's error); ``/``
@@ -58,7 +60,7 @@ class Spark(Dialect):
     name = "spark"
     sqlglot_name = "spark"
     KEYWORDS = keywords.SPARK
-    DISTINCT_WINDOWS = False  # COUNT(DISTINCT x) OVER (...) fails on Spark 4.3: the join form
+    DISTINCT_WINDOWS = True  # as SIZE(COLLECT_SET(x)) OVER (...): COUNT(DISTINCT x) OVER fails on Spark 4.3
     TYPES = {
         T.BOOL: "BOOLEAN",
         T.INT: "BIGINT",
@@ -68,7 +70,6 @@ class Spark(Dialect):
         T.DATE: "DATE",
         T.NULL: "BIGINT",
     }
-    # count/min/max pass through the overridden window_aggregate unchanged; count_distinct is the join form.
     SCALED_SUMS = True  # a partial double sum overflows to infinity although the total fits
     INT_SUM_TYPE = "DECIMAL(38,0)"  # 38 digits hold any sum of fewer than 10^19 int64 values
     LOWERS = ops("floor ceil power round dow cast sum avg count_distinct")
@@ -90,6 +91,11 @@ class Spark(Dialect):
 
     def sql_type(self, dt: DataType) -> exp.DataType:
         return exp.DataType.build(self.TYPES[dt], dialect=self.sqlglot_name)
+
+    def distinct_count(self, x: exp.Expr, over: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
+        """SIZE(COLLECT_SET(x)) OVER the frame, as BIGINT (SIZE is an INT)."""
+        found = exp.Anonymous(this="SIZE", expressions=[over(exp.Anonymous(this="COLLECT_SET", expressions=[x]))])
+        return self.cast(found, T.INT)
 
     def round_whole(self, x: exp.Expr) -> exp.Expr:
         # ROUND(double) is HALF_UP on the shortest decimal form: exactly half away from zero at 0 digits.

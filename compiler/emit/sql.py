@@ -202,7 +202,7 @@ class _Emitter:
         if a.fn == "count_distinct" and a.window.kind == "lifetime":
             return over(exp.Count(this=col(flags[a.input.name])))
         if a.fn == "count_distinct":
-            return over(exp.Count(this=exp.Distinct(expressions=[x])))
+            return self.d.distinct_count(x, over)
         seen = when(not_null(x), col(self.n.ts))  # last/first: the winning instant; the value join finds the value
         return over(exp.Max(this=seen) if a.fn == "last" else exp.Min(this=seen))
 

@@ -85,34 +85,35 @@ WITH __spine AS (
     w.__rid,
     w.__w0 AS activity__n_1h,
     w.__w1 AS activity__n_amount_1d,
-    w.__w2 AS activity__kinds_all,
+    w.__w2 AS activity__kinds_1d,
+    w.__w3 AS activity__kinds_all,
     CASE
-      WHEN w.__w3 BETWEEN -9223372036854775808 AND 9223372036854775807
-      THEN CAST(w.__w3 AS BIGINT)
-      WHEN NOT w.__w3 IS NULL
+      WHEN w.__w4 BETWEEN -9223372036854775808 AND 9223372036854775807
+      THEN CAST(w.__w4 AS BIGINT)
+      WHEN NOT w.__w4 IS NULL
       THEN RAISE_ERROR(
         'featc: the sum in feature `activity.qty_1d` overflows int64 (the sum of its values is beyond ±2^63)'
       )
     END AS activity__qty_1d,
     CASE
-      WHEN ABS(w.__w4) <= CAST(1.7976931348623157e+308 AS DOUBLE) * CAST(5.421010862427522e-20 AS DOUBLE)
-      THEN CAST(w.__w4 AS DOUBLE) * CAST(1.8446744073709552e+19 AS DOUBLE)
-    END AS activity__amount_7d,
-    CASE
       WHEN ABS(w.__w5) <= CAST(1.7976931348623157e+308 AS DOUBLE) * CAST(5.421010862427522e-20 AS DOUBLE)
       THEN CAST(w.__w5 AS DOUBLE) * CAST(1.8446744073709552e+19 AS DOUBLE)
-    END AS activity__avg_1d,
-    w.__w6 AS activity__min_1d,
-    w.__w7 AS activity__max_kind,
-    v8.last_in_3 AS activity__last_kind,
-    v9.first_in_3 AS activity__first_kind,
-    v10.last_in_2 AS activity__last_ever,
-    w.__w11 AS activity__ok_1d,
+    END AS activity__amount_7d,
     CASE
-      WHEN ABS(w.__w12) <= CAST(1.7976931348623157e+308 AS DOUBLE) * CAST(5.421010862427522e-20 AS DOUBLE)
-      THEN CAST(w.__w12 AS DOUBLE) * CAST(1.8446744073709552e+19 AS DOUBLE)
+      WHEN ABS(w.__w6) <= CAST(1.7976931348623157e+308 AS DOUBLE) * CAST(5.421010862427522e-20 AS DOUBLE)
+      THEN CAST(w.__w6 AS DOUBLE) * CAST(1.8446744073709552e+19 AS DOUBLE)
+    END AS activity__avg_1d,
+    w.__w7 AS activity__min_1d,
+    w.__w8 AS activity__max_kind,
+    v9.last_in_3 AS activity__last_kind,
+    v10.first_in_3 AS activity__first_kind,
+    v11.last_in_2 AS activity__last_ever,
+    w.__w12 AS activity__ok_1d,
+    CASE
+      WHEN ABS(w.__w13) <= CAST(1.7976931348623157e+308 AS DOUBLE) * CAST(5.421010862427522e-20 AS DOUBLE)
+      THEN CAST(w.__w13 AS DOUBLE) * CAST(1.8446744073709552e+19 AS DOUBLE)
     END AS activity__big_1h,
-    w.__w13 AS activity__lifetime
+    w.__w14 AS activity__lifetime
   FROM (
     SELECT
       __rid,
@@ -127,21 +128,28 @@ WITH __spine AS (
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
       ) AS __w1,
+      CAST(SIZE(
+        COLLECT_SET(in_3) OVER (
+          PARTITION BY user_id
+          ORDER BY __ts NULLS LAST
+          RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
+        )
+      ) AS BIGINT) AS __w2,
       COUNT(first_in_3_2) OVER (
         PARTITION BY user_id
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-      ) AS __w2,
+      ) AS __w3,
       SUM(CAST(in_4 AS DECIMAL(38, 0))) OVER (
         PARTITION BY user_id
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-      ) AS __w3,
+      ) AS __w4,
       SUM(CAST(in_5 AS DOUBLE) * CAST(5.421010862427522e-20 AS DOUBLE)) OVER (
         PARTITION BY user_id
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
-      ) AS __w4,
+      ) AS __w5,
       SUM(CAST(in_2 AS DOUBLE) * CAST(5.421010862427522e-20 AS DOUBLE)) OVER (
         PARTITION BY user_id
         ORDER BY __ts NULLS LAST
@@ -153,47 +161,47 @@ WITH __spine AS (
           RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
         ),
         0
-      ) AS __w5,
+      ) AS __w6,
       MIN(in_2) OVER (
         PARTITION BY user_id
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-      ) AS __w6,
+      ) AS __w7,
       MAX(in_3) OVER (
         PARTITION BY user_id
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN 7200000000 PRECEDING AND 1 PRECEDING
-      ) AS __w7,
+      ) AS __w8,
       MAX(CASE WHEN NOT in_3 IS NULL THEN __ts END) OVER (
         PARTITION BY user_id
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-      ) AS __w8,
+      ) AS __w9,
       MIN(CASE WHEN NOT in_3 IS NULL THEN __ts END) OVER (
         PARTITION BY user_id
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-      ) AS __w9,
+      ) AS __w10,
       MAX(CASE WHEN NOT in_2 IS NULL THEN __ts END) OVER (
         PARTITION BY user_id
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-      ) AS __w10,
+      ) AS __w11,
       COUNT(in_6) OVER (
         PARTITION BY user_id
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN 86400000000 PRECEDING AND 1 PRECEDING
-      ) AS __w11,
+      ) AS __w12,
       SUM(CAST(in_7 AS DOUBLE) * CAST(5.421010862427522e-20 AS DOUBLE)) OVER (
         PARTITION BY user_id
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN 3600000000 PRECEDING AND 1 PRECEDING
-      ) AS __w12,
+      ) AS __w13,
       COUNT(in_1) OVER (
         PARTITION BY user_id
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-      ) AS __w13
+      ) AS __w14
     FROM (
       SELECT
         __rid,
@@ -228,23 +236,14 @@ WITH __spine AS (
       FROM scan_events
     ) AS u
   ) AS w
-  LEFT JOIN scan_events_values AS v8
-    ON w.user_id = v8.user_id AND w.__w8 = v8.__ts
   LEFT JOIN scan_events_values AS v9
     ON w.user_id = v9.user_id AND w.__w9 = v9.__ts
   LEFT JOIN scan_events_values AS v10
     ON w.user_id = v10.user_id AND w.__w10 = v10.__ts
+  LEFT JOIN scan_events_values AS v11
+    ON w.user_id = v11.user_id AND w.__w11 = v11.__ts
   WHERE
     NOT w.__rid IS NULL
-), events_served_1h_lag_5m_distinct_trailing AS (
-  SELECT
-    p.__rid,
-    COUNT(DISTINCT s.in_3) AS activity__kinds_1d
-  FROM probe_user_served_1h_lag_5m AS p
-  LEFT JOIN scan_events AS s
-    ON p.user_id = s.user_id AND s.__ts >= p.__ts - 86400000000 AND s.__ts < p.__ts
-  GROUP BY
-    p.__rid
 ), events_2_exact AS (
   SELECT
     w.__rid,
@@ -281,7 +280,7 @@ WITH __spine AS (
     __spine.*,
     events_served_1h_lag_5m.activity__n_1h AS activity__n_1h,
     events_served_1h_lag_5m.activity__n_amount_1d AS activity__n_amount_1d,
-    events_served_1h_lag_5m_distinct_trailing.activity__kinds_1d AS activity__kinds_1d,
+    events_served_1h_lag_5m.activity__kinds_1d AS activity__kinds_1d,
     events_served_1h_lag_5m.activity__kinds_all AS activity__kinds_all,
     events_served_1h_lag_5m.activity__qty_1d AS activity__qty_1d,
     CASE
@@ -307,8 +306,6 @@ WITH __spine AS (
   FROM __spine
   LEFT JOIN events_served_1h_lag_5m
     ON __spine.__rid = events_served_1h_lag_5m.__rid
-  LEFT JOIN events_served_1h_lag_5m_distinct_trailing
-    ON __spine.__rid = events_served_1h_lag_5m_distinct_trailing.__rid
   LEFT JOIN events_2_exact
     ON __spine.__rid = events_2_exact.__rid
 )

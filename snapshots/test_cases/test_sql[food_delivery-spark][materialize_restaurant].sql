@@ -51,9 +51,10 @@ WITH __spine AS (
       WHEN ABS(w.__w2) <= CAST(1.7976931348623157e+308 AS DOUBLE) * CAST(5.421010862427522e-20 AS DOUBLE)
       THEN CAST(w.__w2 AS DOUBLE) * CAST(1.8446744073709552e+19 AS DOUBLE)
     END AS restaurant_activity__avg_total_7d,
-    w.__w3 AS restaurant_activity__big_orders_1h,
-    v4.last_in_5 AS restaurant_activity__last_status,
-    w.__w5 AS restaurant_activity__lifetime_orders
+    w.__w3 AS restaurant_activity__customers_7d,
+    w.__w4 AS restaurant_activity__big_orders_1h,
+    v5.last_in_5 AS restaurant_activity__last_status,
+    w.__w6 AS restaurant_activity__lifetime_orders
   FROM (
     SELECT
       __rid,
@@ -80,21 +81,28 @@ WITH __spine AS (
         ),
         0
       ) AS __w2,
+      CAST(SIZE(
+        COLLECT_SET(in_3) OVER (
+          PARTITION BY restaurant_id
+          ORDER BY __ts NULLS LAST
+          RANGE BETWEEN 604800000000 PRECEDING AND 1 PRECEDING
+        )
+      ) AS BIGINT) AS __w3,
       COUNT(in_4) OVER (
         PARTITION BY restaurant_id
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN 3600000000 PRECEDING AND 1 PRECEDING
-      ) AS __w3,
+      ) AS __w4,
       MAX(CASE WHEN NOT in_5 IS NULL THEN __ts END) OVER (
         PARTITION BY restaurant_id
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN 172800000000 PRECEDING AND 1 PRECEDING
-      ) AS __w4,
+      ) AS __w5,
       COUNT(in_1) OVER (
         PARTITION BY restaurant_id
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-      ) AS __w5
+      ) AS __w6
     FROM (
       SELECT
         __rid,
@@ -102,6 +110,7 @@ WITH __spine AS (
         __ts,
         CAST(NULL AS BIGINT) AS in_1,
         CAST(NULL AS DOUBLE) AS in_2,
+        CAST(NULL AS STRING) AS in_3,
         CAST(NULL AS BIGINT) AS in_4,
         CAST(NULL AS STRING) AS in_5
       FROM probe_restaurant_exact
@@ -112,26 +121,16 @@ WITH __spine AS (
         __ts,
         in_1,
         in_2,
+        in_3,
         in_4,
         in_5
       FROM scan_orders
     ) AS u
   ) AS w
-  LEFT JOIN scan_orders_values AS v4
-    ON w.restaurant_id = v4.restaurant_id AND w.__w4 = v4.__ts
+  LEFT JOIN scan_orders_values AS v5
+    ON w.restaurant_id = v5.restaurant_id AND w.__w5 = v5.__ts
   WHERE
     NOT w.__rid IS NULL
-), orders_exact_distinct_trailing AS (
-  SELECT
-    p.__rid,
-    COUNT(DISTINCT s.in_3) AS restaurant_activity__customers_7d
-  FROM probe_restaurant_exact AS p
-  LEFT JOIN scan_orders AS s
-    ON p.restaurant_id = s.restaurant_id
-    AND s.__ts >= p.__ts - 604800000000
-    AND s.__ts < p.__ts
-  GROUP BY
-    p.__rid
 ), __features AS (
   SELECT
     __spine.*,
@@ -144,15 +143,13 @@ WITH __spine AS (
       WHEN ABS(orders_exact.restaurant_activity__avg_total_7d) <= 1.7976931348623157e308
       THEN orders_exact.restaurant_activity__avg_total_7d
     END AS restaurant_activity__avg_total_7d,
-    orders_exact_distinct_trailing.restaurant_activity__customers_7d AS restaurant_activity__customers_7d,
+    orders_exact.restaurant_activity__customers_7d AS restaurant_activity__customers_7d,
     orders_exact.restaurant_activity__big_orders_1h AS restaurant_activity__big_orders_1h,
     orders_exact.restaurant_activity__last_status AS restaurant_activity__last_status,
     orders_exact.restaurant_activity__lifetime_orders AS restaurant_activity__lifetime_orders
   FROM __spine
   LEFT JOIN orders_exact
     ON __spine.__rid = orders_exact.__rid
-  LEFT JOIN orders_exact_distinct_trailing
-    ON __spine.__rid = orders_exact_distinct_trailing.__rid
 ), __derived_1 AS (
   SELECT
     *,

@@ -126,7 +126,8 @@ WITH __spine AS (
     w.__rid,
     w.__w0 AS outcome__trips_next_1d,
     v1.last_in_2 AS outcome__last_rating_1d,
-    v2.first_in_3 AS outcome__first_fare_1d
+    v2.first_in_3 AS outcome__first_fare_1d,
+    w.__w3 AS outcome__distinct_fares
   FROM (
     SELECT
       __rid,
@@ -145,7 +146,14 @@ WITH __spine AS (
         PARTITION BY driver_id
         ORDER BY __ts NULLS LAST
         RANGE BETWEEN CURRENT ROW AND 86399999999 FOLLOWING
-      ) AS __w2
+      ) AS __w2,
+      CAST(SIZE(
+        COLLECT_SET(in_3) OVER (
+          PARTITION BY driver_id
+          ORDER BY __ts NULLS LAST
+          RANGE BETWEEN CURRENT ROW AND 172799999999 FOLLOWING
+        )
+      ) AS BIGINT) AS __w3
     FROM (
       SELECT
         __rid,
@@ -172,15 +180,6 @@ WITH __spine AS (
     ON w.driver_id = v2.driver_id AND w.__w2 = v2.__ts
   WHERE
     NOT w.__rid IS NULL
-), trips_2_exact_distinct_forward AS (
-  SELECT
-    p.__rid,
-    COUNT(DISTINCT s.in_3) AS outcome__distinct_fares
-  FROM probe_driver_exact AS p
-  LEFT JOIN scan_trips_2 AS s
-    ON p.driver_id = s.driver_id AND s.__ts >= p.__ts AND s.__ts < p.__ts + 172800000000
-  GROUP BY
-    p.__rid
 ), __features AS (
   SELECT
     __spine.*,
@@ -196,14 +195,12 @@ WITH __spine AS (
     trips_2_exact.outcome__trips_next_1d AS outcome__trips_next_1d,
     trips_2_exact.outcome__last_rating_1d AS outcome__last_rating_1d,
     trips_2_exact.outcome__first_fare_1d AS outcome__first_fare_1d,
-    trips_2_exact_distinct_forward.outcome__distinct_fares AS outcome__distinct_fares
+    trips_2_exact.outcome__distinct_fares AS outcome__distinct_fares
   FROM __spine
   LEFT JOIN trips_served_1d_lag_1h
     ON __spine.__rid = trips_served_1d_lag_1h.__rid
   LEFT JOIN trips_2_exact
     ON __spine.__rid = trips_2_exact.__rid
-  LEFT JOIN trips_2_exact_distinct_forward
-    ON __spine.__rid = trips_2_exact_distinct_forward.__rid
 ), __derived_1 AS (
   SELECT
     *,
