@@ -81,23 +81,40 @@ class Project:
         a relation too (rows ordered by the instant, then the keys). With ``out_table=`` the rows
         are written to that table in the warehouse and the row count is returned.
         """
+        done = self.training_result(
+            spine, sources, timestamp_column=timestamp_column, exact=exact, engine=engine, out_table=out_table,
+            **connection,
+        )  # fmt: skip
+        return done if isinstance(done, int) else done.like(spine)
+
+    def training_result(
+        self,
+        spine: Any,
+        sources: Mapping[str, Any] | None = None,
+        *,
+        timestamp_column: str = "ts",
+        exact: bool = False,
+        engine: str = "duckdb",
+        out_table: str | None = None,
+        progress: bool = False,
+        **connection: Any,
+    ) -> embedded.Result | int:
+        """What ``training_data`` and the CLI share: a Result to convert or write, or the rows written to ``out_table``."""
+        options: dict[str, Any] = {"timestamp_column": timestamp_column, "exact": exact}
         if engine == "duckdb" and not connection:  # files, DataFrames, Arrow: the embedded runner
-            result = embedded.training(
-                self.ir, spine, self.sources(sources), timestamp_column=timestamp_column, exact=exact
-            )
-            return result.like(spine)
+            if out_table is not None:
+                raise DataError("out_table= needs a warehouse engine, with the spine a relation there")
+            return embedded.training(self.ir, spine, self.sources(sources), progress=progress, **options)
         from .engines import open_engine, run  # warehouses need pyarrow and a driver: imported on use
 
         relations = self.relations(engine, sources)
         self.require_dialect(engine)
-        options: dict[str, Any] = {"timestamp_column": timestamp_column, "exact": exact}
         with open_engine(engine, **connection) as warehouse:
             if isinstance(spine, str) and not embedded.is_file_like(spine):
-                done = run.training_in_warehouse(warehouse, self.ir, spine, relations, out_table=out_table, **options)
-                return done if isinstance(done, int) else done.arrow()
+                return run.training_in_warehouse(warehouse, self.ir, spine, relations, out_table=out_table, **options)
             if out_table is not None:
                 raise DataError("out_table= needs the spine to be a relation in the warehouse (a table name)")
-            return run.training(warehouse, self.ir, spine, relations, **options).like(spine)
+            return run.training(warehouse, self.ir, spine, relations, **options)
 
     def materialize(
         self,
@@ -110,14 +127,27 @@ class Project:
         **connection: Any,
     ) -> Any:
         """Every feature of ``entity`` for every key, as of ``as_of`` (Arrow, or pandas with like=DataFrame)."""
+        return self.materialize_result(entity, as_of, sources, engine=engine, **connection).like(like)
+
+    def materialize_result(
+        self,
+        entity: str,
+        as_of: datetime,
+        sources: Mapping[str, Any] | None = None,
+        *,
+        engine: str = "duckdb",
+        progress: bool = False,
+        **connection: Any,
+    ) -> embedded.Result:
+        """What ``materialize`` and the CLI share: the rows, to convert or write."""
         if engine == "duckdb" and not connection:
-            return embedded.materialize(self.ir, entity, as_of, self.sources(sources)).like(like)
+            return embedded.materialize(self.ir, entity, as_of, self.sources(sources), progress=progress)
         from .engines import open_engine, run
 
         relations = self.relations(engine, sources)
         self.require_dialect(engine)
         with open_engine(engine, **connection) as warehouse:
-            return run.materialize(warehouse, self.ir, entity, as_of, relations).like(like)
+            return run.materialize(warehouse, self.ir, entity, as_of, relations)
 
     def require_dialect(self, dialect: str) -> None:
         """Raises CompileError (E401, located) for what ``dialect`` cannot express."""

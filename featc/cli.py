@@ -269,16 +269,15 @@ def _connection_options(fn: F) -> F:
     return fn
 
 
-def _warehouse(engine: str, connect: dict[str, str | None]) -> Any:
-    from .engines import open_engine
-
+def _connection(engine: str, connect: dict[str, str | None]) -> dict[str, str]:
+    """The connection options of the chosen engine, as the API takes them (nothing: the engine's defaults)."""
     given = {
         "duckdb": {"database": connect["database"]},
         "postgres": {"dsn": connect["dsn"]},
         "snowflake": {"connection_name": connect["snowflake_connection"]},
         "spark": {"remote": connect["spark_remote"]},
     }[engine]
-    return open_engine(engine, **{k: v for k, v in given.items() if v is not None})
+    return {k: v for k, v in given.items() if v is not None}
 
 
 SOURCES = click.option(
@@ -323,39 +322,30 @@ def training_data(
     **connect: str | None,
 ) -> None:
     """Point-in-time-correct training data for a spine, on embedded DuckDB or a warehouse (--engine)."""
-    from . import embedded
     from .outputs import refuse_inputs
 
     project = _load(project_dir)
     warehouse = engine != "duckdb" or connect["database"] is not None
     relation = warehouse and _is_relation(spine)
     _check_outputs(out, out_table, relation, spine)
-    bound = project.relations(engine, _pairs(sources)) if warehouse else project.sources(_bindings(sources))
+    bound = _pairs(sources) if warehouse else project.sources(_bindings(sources))
     if out is not None:
         database = [Path(connect["database"])] if connect["database"] else []
         refuse_inputs(out, [*([] if relation else [spine]), *database, *project.inputs({} if warehouse else bound)])
         _output_file(out)
     if warehouse:
-        project.require_dialect(engine)
+        project.require_dialect(engine)  # before anything runs, every E401 at once
     started = time.perf_counter()
     click.echo(
         f"featc: computing {_feature_count(project)} features for {spine} on {engine} "
         f"({'exact' if exact else 'as served'}) ...",
         err=True,
     )
-    options: dict[str, Any] = {"timestamp_column": timestamp_column, "exact": exact}
-    if warehouse:
-        from .engines import run
-
-        with _warehouse(engine, connect) as adapter:
-            if relation:
-                done = run.training_in_warehouse(adapter, project.ir, str(spine), bound, out_table=out_table, **options)
-            else:
-                done = run.training(adapter, project.ir, str(spine), bound, **options)
-            rows = done if isinstance(done, int) else done.write(out)  # type: ignore[arg-type]  # out is set: checked
-    else:
-        result = embedded.training(project.ir, str(spine), bound, progress=sys.stdout.isatty(), **options)
-        rows = result.write(out)  # type: ignore[arg-type]
+    done = project.training_result(
+        str(spine), bound, timestamp_column=timestamp_column, exact=exact, engine=engine, out_table=out_table,
+        progress=sys.stdout.isatty(), **_connection(engine, connect),
+    )  # fmt: skip
+    rows = done if isinstance(done, int) else done.write(out)  # out is set: _check_outputs
     click.echo(f"featc: wrote {rows} rows to {out_table or out} in {time.perf_counter() - started:.2f}s", err=True)
 
 
@@ -412,14 +402,13 @@ def materialize(
     **connect: str | None,
 ) -> None:
     """Every feature of every entity key as of one instant (what a batch run serves)."""
-    from . import embedded
     from .outputs import prepare_dir, refuse_inputs
 
     project = _load(project_dir)
     instant = _instant(at)  # in range already: embedded.materialize checks again for API callers
     entities = [_entity(project.ir, entity)] if entity else project.ir.materialized_entities()
     warehouse = engine != "duckdb" or connect["database"] is not None
-    bound = project.relations(engine, _pairs(sources)) if warehouse else project.sources(_bindings(sources))
+    bound = _pairs(sources) if warehouse else project.sources(_bindings(sources))
     inputs = [*([Path(connect["database"])] if connect["database"] else []), *project.inputs({} if warehouse else bound)]
     refuse_inputs(out, inputs)
     targets = _targets(out, entities)
@@ -429,14 +418,10 @@ def materialize(
         project.require_dialect(engine)
     if len(targets) > 1 or not out.suffix or out.is_dir():
         prepare_dir(out)
+    options = _connection(engine, connect)
     for name, target in targets.items():
-        if warehouse:
-            from .engines import run
-
-            with _warehouse(engine, connect) as adapter:
-                run.materialize(adapter, project.ir, name, instant, bound).write(target)
-        else:
-            embedded.materialize(project.ir, name, instant, bound, progress=sys.stdout.isatty()).write(target)
+        result = project.materialize_result(name, instant, bound, engine=engine, progress=sys.stdout.isatty(), **options)
+        result.write(target)
         click.echo(f"featc: materialised {name} as of {instant.isoformat()} to {target}", err=True)
 
 
