@@ -3,7 +3,8 @@
 Instants are written as integer microseconds from T0 (2024-01-01, a multiple of every
 cadence used), so window edges can be placed exactly. ``use(engine)`` picks the engine the
 helpers run on (tests/test_sql.py parametrizes every test over the engines): DuckDB in memory,
-or PostgreSQL, where the tables live in schema `raw` and the spine is a temporary table.
+PostgreSQL (tables in schema `raw`, the spine a temporary table), or Snowflake through the real
+connector over fakesnow. Spark is not here yet: a DataFrame per tiny table costs seconds.
 """
 
 from __future__ import annotations
@@ -131,6 +132,13 @@ def _postgres() -> Any:
     return psycopg.connect(postgres_dsn(), autocommit=True)
 
 
+@cache
+def _snowflake() -> Any:
+    import warehouse_snowflake  # the real connector over fakesnow
+
+    return warehouse_snowflake.shared()
+
+
 def _ddl(columns: str) -> str:
     """DuckDB column types as the engine under test spells them."""
     return re.sub(r"\bDOUBLE\b", "DOUBLE PRECISION", columns) if engine() == "postgres" else columns
@@ -140,11 +148,16 @@ class Con:
     """One run's tables on the engine under test: ``execute`` DDL, ``insert`` rows, ``fetch`` a query as dicts."""
 
     def __init__(self) -> None:
-        self.postgres = engine() == "postgres"
+        self.engine = engine()
+        self.postgres = self.engine == "postgres"
         if self.postgres:
             self.raw = _postgres()
             self.raw.execute("DROP SCHEMA IF EXISTS raw CASCADE")
             self.raw.execute("DROP TABLE IF EXISTS pg_temp.spine")
+        elif self.engine == "snowflake":
+            self.raw = _snowflake().cursor()
+            self.raw.execute("DROP SCHEMA IF EXISTS raw CASCADE")
+            self.raw.execute("DROP TABLE IF EXISTS spine")
         else:
             self.raw = duckdb.connect()
 
@@ -158,10 +171,17 @@ class Con:
         if self.postgres:
             with self.raw.cursor() as cur:
                 cur.executemany(f"INSERT INTO {table} VALUES ({marks})", list(rows))
+        elif self.engine == "snowflake":  # the connector binds instants as epoch text fakesnow misreads: ISO
+            iso = [tuple(v.isoformat(sep=" ") if isinstance(v, datetime) else v for v in row) for row in rows]
+            self.raw.executemany(f"INSERT INTO {table} VALUES ({marks})", iso)
         else:
             self.raw.executemany(f"INSERT INTO {table} VALUES ({marks})", list(rows))
 
     def fetch(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        if self.engine == "snowflake":  # unquoted names come back upper-cased: featc's are lower case
+            self.raw.execute(sql, [params["as_of"]] if params else None)
+            names = [d[0].lower() if d[0].isupper() else d[0] for d in self.raw.description]
+            return [dict(zip(names, row, strict=True)) for row in self.raw.fetchall()]
         if self.postgres:
             import psycopg
 

@@ -1,4 +1,4 @@
-"""training_sql / materialize_sql on every engine that runs here, against hand-computed answers.
+"""training_sql / materialize_sql on DuckDB, PostgreSQL and Snowflake (over fakesnow), against hand-computed answers.
 
 Every case places events exactly on window edges; instants are microseconds from T0. Each test
 runs once per engine (the autouse ``engine`` fixture); a test about one engine's own behaviour
@@ -43,7 +43,7 @@ from featc.compiler.emit.sql import materialize_sql, training_sql
 from featc.compiler.types import DataType as T
 from featc.dialects import UnsupportedError, get_dialect
 
-ENGINES = ("duckdb", "postgres")
+ENGINES = ("duckdb", "postgres", "snowflake")
 
 
 @pytest.fixture(autouse=True, params=ENGINES)
@@ -54,6 +54,10 @@ def on_engine(request: pytest.FixtureRequest) -> Iterator[str]:
         pytest.skip(f"{request.param}: {only.kwargs['reason']}")
     if request.param == "postgres":
         postgres_dsn()
+    if request.param == "snowflake":
+        from warehouse_snowflake import shared
+
+        shared()
     use(request.param)
     yield request.param
     use("duckdb")
