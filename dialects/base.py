@@ -230,6 +230,10 @@ class Dialect:
         """Integer microseconds since the Unix epoch of a timestamp."""
         raise self.unsupported("epoch microseconds")
 
+    def read_order(self) -> exp.Expr:
+        """The spine's row numbers in the order the engine reads it, when the caller gives no row id."""
+        return exp.Window(this=exp.RowNumber())
+
     def param(self, name: str) -> exp.Expr:
         """A named query parameter."""
         return exp.Placeholder(this=name)

@@ -92,6 +92,11 @@ class Spark(Dialect):
     def sql_type(self, dt: DataType) -> exp.DataType:
         return exp.DataType.build(self.TYPES[dt], dialect=self.sqlglot_name)
 
+    def read_order(self) -> exp.Expr:
+        """Spark refuses ROW_NUMBER() OVER (): number the rows by monotonically_increasing_id(), the read order."""
+        order = exp.Order(expressions=[exp.Ordered(this=exp.Anonymous(this="monotonically_increasing_id"))])
+        return exp.Window(this=exp.RowNumber(), order=order)
+
     def distinct_count(self, x: exp.Expr, over: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
         """SIZE(COLLECT_SET(x)) OVER the frame, as BIGINT (SIZE is an INT)."""
         found = exp.Anonymous(this="SIZE", expressions=[over(exp.Anonymous(this="COLLECT_SET", expressions=[x]))])

@@ -3,8 +3,8 @@
 Instants are written as integer microseconds from T0 (2024-01-01, a multiple of every
 cadence used), so window edges can be placed exactly. ``use(engine)`` picks the engine the
 helpers run on (tests/test_sql.py parametrizes every test over the engines): DuckDB in memory,
-PostgreSQL (tables in schema `raw`, the spine a temporary table), or Snowflake through the real
-connector over fakesnow. Spark is not here yet: a DataFrame per tiny table costs seconds.
+PostgreSQL (tables in schema `raw`, the spine a temporary table), Snowflake through the real
+connector over fakesnow, or Spark (each table a temporary view of its rows).
 """
 
 from __future__ import annotations
@@ -139,6 +139,16 @@ def _snowflake() -> Any:
     return warehouse_snowflake.shared()
 
 
+def _spark() -> Any:
+    from warehouse_spark import session  # one local[2] session for the whole run
+
+    return session()
+
+
+SPARK_VIEWS = {"raw.ev": "raw_ev", "spine": "spine"}
+"""Spark names temporary views in one part only: raw.ev is read as the view raw_ev (``train`` rebinds)."""
+
+
 def _ddl(columns: str) -> str:
     """DuckDB column types as the engine under test spells them."""
     return re.sub(r"\bDOUBLE\b", "DOUBLE PRECISION", columns) if engine() == "postgres" else columns
@@ -154,6 +164,8 @@ class Con:
             self.raw = _postgres()
             self.raw.execute("DROP SCHEMA IF EXISTS raw CASCADE")
             self.raw.execute("DROP TABLE IF EXISTS pg_temp.spine")
+        elif self.engine == "spark":
+            self.raw = _spark()
         elif self.engine == "snowflake":
             self.raw = _snowflake().cursor()
             self.raw.execute("DROP SCHEMA IF EXISTS raw CASCADE")
@@ -162,9 +174,18 @@ class Con:
             self.raw = duckdb.connect()
 
     def execute(self, sql: str) -> None:
+        if self.engine == "spark":  # a table is a temporary view of its rows, made by ``insert``
+            found = re.fullmatch(r"CREATE TABLE (\S+) \((.*)\)", sql)
+            if found:
+                self.schemas = {**getattr(self, "schemas", {}), found[1]: found[2].replace("VARCHAR", "STRING")}
+                self.insert(found[1], [], empty=True)
+            return
         self.raw.execute(sql.replace("CREATE TABLE spine", "CREATE TEMPORARY TABLE spine") if self.postgres else sql)
 
-    def insert(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    def insert(self, table: str, rows: Sequence[tuple[Any, ...]], empty: bool = False) -> None:
+        if self.engine == "spark":
+            self.raw.createDataFrame(list(rows), schema=self.schemas[table]).createOrReplaceTempView(SPARK_VIEWS[table])
+            return
         if not rows:
             return
         marks = ", ".join(("%s" if self.postgres else "?") for _ in rows[0])
@@ -178,6 +199,8 @@ class Con:
             self.raw.executemany(f"INSERT INTO {table} VALUES ({marks})", list(rows))
 
     def fetch(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        if self.engine == "spark":
+            return [row.asDict() for row in self.raw.sql(sql, args=params or None).collect()]
         if self.engine == "snowflake":  # unquoted names come back upper-cased: featc's are lower case
             self.raw.execute(sql, [params["as_of"]] if params else None)
             names = [d[0].lower() if d[0].isupper() else d[0] for d in self.raw.description]
@@ -215,12 +238,16 @@ def train(
     con = connect(events)
     con.execute(_ddl(f"CREATE TABLE spine ({spine_ddl})"))
     con.insert("spine", spine)
-    return con.fetch(training_sql(p, engine(), **kw))
+    return con.fetch(training_sql(_bound(p), engine(), **kw))
 
 
 def materialize(p: ir.Project, events: Sequence[tuple[Any, ...]], entity: str, as_of: datetime) -> list[dict[str, Any]]:
     con = connect(events)
-    return con.fetch(materialize_sql(p, entity, engine()), {"as_of": as_of})
+    return con.fetch(materialize_sql(_bound(p), entity, engine()), {"as_of": as_of})
+
+
+def _bound(p: ir.Project) -> ir.Project:
+    return p.with_tables({"ev": SPARK_VIEWS["raw.ev"]}) if engine() == "spark" else p
 
 
 def scalar(sql: str) -> Any:

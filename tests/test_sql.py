@@ -1,4 +1,4 @@
-"""training_sql / materialize_sql on DuckDB, PostgreSQL and Snowflake (over fakesnow), against hand-computed answers.
+"""training_sql / materialize_sql on DuckDB, PostgreSQL, Snowflake (over fakesnow) and Spark, against hand-computed answers.
 
 Every case places events exactly on window edges; instants are microseconds from T0. Each test
 runs once per engine (the autouse ``engine`` fixture); a test about one engine's own behaviour
@@ -43,7 +43,7 @@ from featc.compiler.emit.sql import materialize_sql, training_sql
 from featc.compiler.types import DataType as T
 from featc.dialects import UnsupportedError, get_dialect
 
-ENGINES = ("duckdb", "postgres", "snowflake")
+ENGINES = ("duckdb", "postgres", "snowflake", "spark")
 
 
 @pytest.fixture(autouse=True, params=ENGINES)
@@ -58,6 +58,10 @@ def on_engine(request: pytest.FixtureRequest) -> Iterator[str]:
         from warehouse_snowflake import shared
 
         shared()
+    if request.param == "spark":
+        from warehouse_spark import session
+
+        session()
     use(request.param)
     yield request.param
     use("duckdb")

@@ -399,7 +399,7 @@ def training_sql(
     names = Names.of(ns)  # before planning: every later name is drawn clear of these
     plan = _plan_training(project, exact=exact, distinct_windows=d.DISTINCT_WINDOWS, names=ns)
     em = _Emitter(d, plan, names, timestamp_column, True)
-    rid: exp.Expr = col(row_id) if row_id is not None else exp.Window(this=exp.RowNumber())
+    rid: exp.Expr = col(row_id) if row_id is not None else d.read_order()
     em.ctes.append((em.n.spine, select(*map(col, read), alias(rid, em.n.rid)).from_(table(relation), copy=False)))
     em.build()
     return _header(relation, read) + d.generate(em.query(em.final(cols, [(em.n.rid, DataType.INT)])))

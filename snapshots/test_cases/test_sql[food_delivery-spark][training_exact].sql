@@ -4,7 +4,7 @@ WITH __spine AS (
     restaurant_id,
     ts,
     basket_total,
-    ROW_NUMBER() OVER () AS __rid
+    ROW_NUMBER() OVER (ORDER BY MONOTONICALLY_INCREASING_ID() NULLS LAST) AS __rid
   FROM spine
 ), scan_orders AS (
   SELECT

@@ -3,7 +3,7 @@ WITH __spine AS (
   SELECT
     driver_id,
     ts,
-    ROW_NUMBER() OVER () AS __rid
+    ROW_NUMBER() OVER (ORDER BY MONOTONICALLY_INCREASING_ID() NULLS LAST) AS __rid
   FROM spine
 ), scan_trips AS (
   SELECT

@@ -6,7 +6,7 @@ WITH __spine AS (
     ts,
     txn_amount,
     channel,
-    ROW_NUMBER() OVER () AS __rid
+    ROW_NUMBER() OVER (ORDER BY MONOTONICALLY_INCREASING_ID() NULLS LAST) AS __rid
   FROM spine
 ), scan_payments AS (
   SELECT
