@@ -14,6 +14,7 @@ temporary view, and stops the session only if the adapter started it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +51,7 @@ MIN_US, MAX_US = -62135596800000000, 253402300799999999
 """featc's instants, 0001-01-01T00:00:00 to 9999-12-31T23:59:59.999999 UTC, as epoch microseconds."""
 SETTINGS = {"spark.sql.session.timeZone": "UTC", "spark.sql.ansi.enabled": "true"}
 """What the Spark dialect's SQL assumes of the session; set for the run, restored by ``close``."""
+CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"
 LOCAL = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.enabled": "false",
@@ -68,6 +70,7 @@ class SparkEngine(Engine):
         if session is not None and remote is not None:
             raise DataError("the spark engine takes session= or remote=, not both")
         self.d = get_dialect(self.dialect)
+        self.connect_mode = os.environ.get(CONNECT_MODE)  # pyspark sets it on remote(): put back at close
         self.spark, self.owned = (session, False) if session is not None else _start(remote)
         self.views: list[str] = []
         self.saved: dict[str, str | None] = {}
@@ -210,6 +213,7 @@ class SparkEngine(Engine):
             self.saved.clear()
             if self.owned:
                 self.spark.stop()
+            _restore(CONNECT_MODE, self.connect_mode)
 
     # ------------------------------------------------------------ helpers
 
@@ -226,6 +230,16 @@ class SparkEngine(Engine):
             return self.spark.sql(statement)
         except PySparkException as e:
             raise DataError(f"{what}: Spark refused it: {_first_line(e)}") from None
+
+
+def _restore(name: str, value: str | None) -> None:
+    """An environment variable back as it was: after a Spark Connect session, pyspark leaves
+    SPARK_CONNECT_MODE_ENABLED set, and every later classic DataFrame call in the process then
+    builds Connect columns ("Argument `col` should be Column or str, got Column")."""
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def _start(remote: str | None) -> tuple[SparkSession, bool]:
