@@ -1,4 +1,4 @@
-"""BigQuery and Trino SQL, checked as text: no engine for either runs here (/work/shared/ENGINES.md).
+"""BigQuery and Trino SQL, checked as text: no engine for either runs here (docs/engines.md).
 
 Every dialect's SQL is snapshot-tested and parsed back by sqlglot in tests/test_cases.py. Here,
 for every valid case (tests/cases/valid), sqlglot translates the BigQuery and Trino SQL to DuckDB,

@@ -1,6 +1,6 @@
 """Spark for the engine tests: one local session per test run, and an example's sources as Parquet it reads.
 
-Starting Spark takes 5-15 s (/work/shared/ENGINES.md), so ``session()`` starts one local[2]
+Starting Spark takes 5-15 s (docs/engines.md), so ``session()`` starts one local[2]
 session for the whole run and every Spark test shares it. Sources are written to Parquet with
 explicit Arrow types and read back with ``read.parquet`` (``createDataFrame`` of Python rows is
 slow, and Parquet is how warehouse tables arrive): naive instants become Parquet timestamps not
