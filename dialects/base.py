@@ -26,6 +26,7 @@ Refs = Callable[[ir.Expr], exp.Expr]
 """Resolves the leaves that depend on context: ColumnRef, FeatureRef, RequestRef."""
 
 MAX_DOUBLE = "1.7976931348623157e308"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 SCALE = 64
 """With ``SCALED_SUMS``, double sums and every average add ``x * 2^-64``: no sum of fewer than 2^64
 finite doubles can overflow then, and scaling by a power of two is exact (above the subnormal
@@ -45,7 +46,7 @@ HOOKS: dict[str, tuple[str, ...]] = {
     **{op: (f"fn_{op}",) for op in (*FUNCTIONS, "cast")},
     **{a: () for a in AGGREGATIONS},
     "div": ("fn_div", "guard_div"),
-    "mod": ("fn_mod", "guard_mod", "int_mod"),
+    "mod": ("fn_mod", "guard_mod", "int_mod", "DOUBLE_MOD_REFUSED"),
     "round": ("fn_round", "round_half_away", "round_whole", "power_of_ten"),
     "cast": ("fn_cast", "_casts", "TYPES"),
     "sum": ("sum_result", "window_aggregate", "stage_output", "SCALED_SUMS", "INT_SUM_TYPE"),
@@ -63,6 +64,8 @@ the SQL emitter). A dialect that says it lowers an operation must override one o
 says it reviewed the inherited lowering must override none."""
 
 HOOKS["mod"] += ("refusal",)
+for _op in ("least", "greatest"):
+    HOOKS[_op] += ("NULL_IN_LEAST",)
 REQUIRED = ("epoch_us", "round_whole")
 """Hooks with no standard-SQL form: every dialect implements them."""
 
@@ -177,6 +180,11 @@ class Dialect:
     SCALED_SUMS = False
     """Sum doubles and average anything over ``x * 2^-SCALE`` (see SCALE), for engines whose double
     SUM/AVG raise on, or overflow to infinity at, a partial sum the total does not need."""
+    NULL_IN_LEAST = False
+    """The engine's LEAST/GREATEST return null when any argument is null (BigQuery, Snowflake, Trino):
+    they are rewritten to skip nulls, as the contract says (``least_skipping_nulls``)."""
+    DOUBLE_MOD_REFUSED: str | None = None
+    """Why ``%`` on doubles cannot be computed as IEEE's remainder on this engine (an E401), if it cannot."""
     INT_SUM_TYPE: str | None = None
     """An exact type int sums are computed in (Spark: DECIMAL(38,0)), for ``sum_result`` to range-check."""
     LOWERS: frozenset[str] = frozenset()
@@ -195,6 +203,8 @@ class Dialect:
         Base: the operations declared ``UNSUPPORTED``. A dialect that supports an operation for
         some argument types only refuses the others here, saying why.
         """
+        if op == "mod" and node is not None and node.type == T.DOUBLE and self.DOUBLE_MOD_REFUSED:
+            return self.DOUBLE_MOD_REFUSED
         if op not in self.UNSUPPORTED:
             return None
         return f"the aggregation {op}()" if op in AGGREGATIONS else f"{op}()"
@@ -239,7 +249,8 @@ class Dialect:
         return exp.Placeholder(this=name)
 
     def sql_type(self, dt: DataType) -> exp.DataType:
-        return exp.DataType.build(self.TYPES[dt])
+        # in the dialect: some engines' own type names (FLOAT64, TIMESTAMP_NTZ) parse only there
+        return exp.DataType.build(self.TYPES[dt], dialect=self.sqlglot_name)
 
     def cast(self, e: exp.Expr, dt: DataType) -> exp.Expr:
         to = self.sql_type(dt)
@@ -254,6 +265,20 @@ class Dialect:
         engine can raise an error from SQL overrides this so an int64 overflow names the feature.
         """
         return self.cast(e, dt)
+
+    def sum_checked_by_failing_cast(self, e: exp.Expr, dt: DataType, feature: str) -> exp.Expr:
+        """``sum_result`` for engines with no function that raises a given message (PostgreSQL, Snowflake).
+
+        Outside int64 the message is cast to the int type, which fails quoting it, so the runner
+        finds ``featc: ...`` in the engine's error; it is built from the sum so the planner cannot
+        fold the failing cast before the CASE decides.
+        """
+        if dt != T.INT:
+            return self.cast(e, dt)
+        inside = exp.Between(this=paren(e), low=num(INT64_MIN), high=num(INT64_MAX))
+        message = f"featc: the sum in feature `{feature}` overflows int64 (the sum of its values is beyond ±2^63) "
+        text = exp.DPipe(this=exp.Literal.string(message), expression=self.cast(e.copy(), T.STRING))
+        return when(not_null(e.copy()), when(inside, self.cast(e.copy(), dt), self.cast(text, T.INT)))
 
     def ordered(self, e: exp.Expr, dt: DataType) -> exp.Expr:
         """``e`` as an operand of an ordering (comparison, min/max, ties): strings must order by code point.
@@ -490,13 +515,17 @@ class Dialect:
         return exp.Nullif(this=a[0], expression=a[1])
 
     def fn_least(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
-        # ignore_nulls: the contract's LEAST skips nulls (sqlglot would otherwise add a guard).
-        a = [self.ordered(x, node.type) for x in a]
-        return a[0] if len(a) == 1 else exp.Least(this=a[0], expressions=a[1:], ignore_nulls=True)
+        return self._extremum(exp.Least, node, a)
 
     def fn_greatest(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        return self._extremum(exp.Greatest, node, a)
+
+    def _extremum(self, cls: type[exp.Least] | type[exp.Greatest], node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
+        if self.NULL_IN_LEAST:
+            return least_skipping_nulls(cls, a)
+        # ignore_nulls: the contract's LEAST skips nulls (sqlglot would otherwise add a guard).
         a = [self.ordered(x, node.type) for x in a]
-        return a[0] if len(a) == 1 else exp.Greatest(this=a[0], expressions=a[1:], ignore_nulls=True)
+        return a[0] if len(a) == 1 else cls(this=a[0], expressions=a[1:], ignore_nulls=True)
 
     # numeric functions ---------------------------------------------------
 

@@ -34,7 +34,7 @@ from featc.compiler import ir
 from featc.compiler.types import DataType
 
 from . import keywords
-from .base import Dialect, least_skipping_nulls, num, ops
+from .base import Dialect, num, ops
 
 T = DataType
 
@@ -65,6 +65,11 @@ class BigQuery(Dialect):
     )
     UNSUPPORTED = ops("")
     round_whole = Dialect.round_exactly  # ROUND is documented half away from zero, but not verified here
+    NULL_IN_LEAST = True
+    DOUBLE_MOD_REFUSED = (  # MOD takes INT64, NUMERIC or BIGNUMERIC only
+        "`%` on doubles: BigQuery's MOD has no FLOAT64 form, and NUMERIC/BIGNUMERIC cannot hold every "
+        "double exactly, so the IEEE remainder cannot be computed"
+    )
 
     # ------------------------------------------------------------ hooks
 
@@ -75,19 +80,6 @@ class BigQuery(Dialect):
     def param(self, name: str) -> exp.Expr:
         """Named query parameters are ``@name``."""
         return exp.Parameter(this=exp.var(name))
-
-    def sql_type(self, dt: DataType) -> exp.DataType:
-        """BigQuery's own type names (FLOAT64, INT64) only parse in its dialect."""
-        return exp.DataType.build(self.TYPES[dt], dialect=self.sqlglot_name)
-
-    def refusal(self, op: str, node: ir.Call | None = None) -> str | None:
-        """``%`` on doubles: BigQuery's MOD takes INT64, NUMERIC or BIGNUMERIC only, and no exact fmod can be built."""
-        if op == "mod" and node is not None and node.type == T.DOUBLE:
-            return (
-                "`%` on doubles: BigQuery's MOD has no FLOAT64 form, and NUMERIC/BIGNUMERIC cannot hold every "
-                "double exactly, so the IEEE remainder cannot be computed"
-            )
-        return super().refusal(op, node)
 
     def window(
         self,
@@ -138,12 +130,6 @@ class BigQuery(Dialect):
         return super().fn_power(node, a).transform(safe, copy=False)
 
     # ------------------------------------------------------------ comparison, time
-
-    def fn_least(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
-        return least_skipping_nulls(exp.Least, a)
-
-    def fn_greatest(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
-        return least_skipping_nulls(exp.Greatest, a)
 
     def fn_dow(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
         """DAYOFWEEK is 1 = Sunday ... 7 = Saturday: minus one is the contract's 0 = Sunday."""

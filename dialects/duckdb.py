@@ -7,10 +7,7 @@ from sqlglot import exp
 from featc.compiler.types import DataType
 
 from . import keywords
-from .base import Dialect, num, ops, paren, when
-
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
+from .base import INT64_MAX, INT64_MIN, Dialect, num, ops, paren, when
 
 
 class DuckDB(Dialect):

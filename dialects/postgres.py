@@ -18,11 +18,9 @@ from featc.compiler import ir
 from featc.compiler.types import DataType
 
 from . import keywords
-from .base import MAX_DOUBLE, Dialect, not_null, num, ops, paren, when
+from .base import MAX_DOUBLE, Dialect, num, ops, paren
 
 T = DataType
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
 SMALLEST = "2.4703282292062328e-324"  # half the smallest subnormal: an IEEE result below it is 0.0
 PARAMS = ("as_of",)
 """Named parameters in the order of PostgreSQL's positional ``$1, $2, ...``."""
@@ -46,6 +44,11 @@ class Postgres(Dialect):
         " lower upper length concat hour count"
     )
     round_whole = Dialect.round_exactly  # ROUND(double) is half even here
+    sum_result = Dialect.sum_checked_by_failing_cast  # SUM(BIGINT) is numeric, and no function raises a message
+    DOUBLE_MOD_REFUSED = (
+        # PostgreSQL's double-to-numeric cast keeps 15 digits: fmod(0.3, 0.1) in numeric is 0, not 0.09999999999999998
+        "`%` on doubles (PostgreSQL has no floating-point remainder, and none exact can be built from numeric)"
+    )
     UNSUPPORTED = ops("")
 
     def epoch_us(self, e: exp.Expr) -> exp.Expr:
@@ -84,19 +87,6 @@ class Postgres(Dialect):
 
     def fn_greatest(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
         return self._uncollated(super().fn_greatest(node, a), node.type)
-
-    def sum_result(self, e: exp.Expr, dt: DataType, feature: str) -> exp.Expr:
-        """SUM(BIGINT) is numeric here: outside int64, an error naming the feature (featc: ...).
-
-        PostgreSQL has no function that raises a given message, so the message is cast to BIGINT,
-        which fails quoting it; it is built from the sum so the planner cannot fold it early.
-        """
-        if dt != T.INT:
-            return super().sum_result(e, dt, feature)
-        inside = exp.Between(this=paren(e), low=num(INT64_MIN), high=num(INT64_MAX))
-        message = f"featc: the sum in feature `{feature}` overflows int64 (the sum of its values is beyond ±2^63) "
-        text = exp.DPipe(this=exp.Literal.string(message), expression=self.cast(e.copy(), T.STRING))
-        return when(not_null(e.copy()), when(inside, self.cast(e.copy(), dt), self.cast(text, T.INT)))
 
     # ------------------------------------------------------------ doubles
 
@@ -166,13 +156,6 @@ class Postgres(Dialect):
 
     def guard_mod(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
         return self.int_mod(a, exp.Nullif(this=b, expression=num(0)))
-
-    def refusal(self, op: str, node: ir.Call | None = None) -> str | None:
-        """``%`` on doubles: PostgreSQL has none, and its double-to-numeric cast keeps 15 digits, so
-        ``fmod(0.3, 0.1)`` computed in numeric is 0, not IEEE's 0.09999999999999998."""
-        if op == "mod" and node is not None and node.type == T.DOUBLE:
-            return "`%` on doubles (PostgreSQL has no floating-point remainder, and none exact can be built from numeric)"
-        return super().refusal(op, node)
 
     def fn_dow(self, node: object, a: list[exp.Expr]) -> exp.Expr:
         """PostgreSQL's DOW is 0 = Sunday."""

@@ -43,11 +43,9 @@ from featc.compiler import ir
 from featc.compiler.types import DataType
 
 from . import keywords
-from .base import Dialect, least_skipping_nulls, not_null, num, ops, paren, when
+from .base import Dialect, num, ops, paren
 
 T = DataType
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
 
 
 class Snowflake(Dialect):
@@ -76,6 +74,12 @@ class Snowflake(Dialect):
     )
     UNSUPPORTED = ops("")
     round_whole = Dialect.round_exactly  # ROUND's half-away mode is promised for fixed point only
+    sum_result = Dialect.sum_checked_by_failing_cast  # NUMBER(38,0) holds sums beyond int64; no function raises
+    NULL_IN_LEAST = True
+    DOUBLE_MOD_REFUSED = (
+        "`%` on doubles (Snowflake does not document MOD of FLOAT as the exact IEEE remainder, "
+        "and no exact one can be built from NUMBER)"
+    )
 
     # ------------------------------------------------------------ hooks
 
@@ -87,19 +91,6 @@ class Snowflake(Dialect):
         """qmark ``?``: the one parameter (``as_of``) is bound server-side by the adapter."""
         return exp.Placeholder()
 
-    def sql_type(self, dt: DataType) -> exp.DataType:
-        """Snowflake's type names (TIMESTAMP_NTZ, NUMBER) only parse in its dialect."""
-        return exp.DataType.build(self.TYPES[dt], dialect=self.sqlglot_name)
-
-    def refusal(self, op: str, node: ir.Call | None = None) -> str | None:
-        """``%`` on doubles: Snowflake documents MOD for numbers but not as the exact IEEE remainder."""
-        if op == "mod" and node is not None and node.type == T.DOUBLE:
-            return (
-                "`%` on doubles (Snowflake does not document MOD of FLOAT as the exact IEEE remainder, "
-                "and no exact one can be built from NUMBER)"
-            )
-        return super().refusal(op, node)
-
     def guard_mod(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
         # MOD(x, 0) raises "Division by zero": NULLIF makes it null; `%` has the sign of the dividend.
         return self.int_mod(a, exp.Nullif(this=b, expression=num(0)))
@@ -109,27 +100,7 @@ class Snowflake(Dialect):
         iso = exp.Anonymous(this="DAYOFWEEKISO", expressions=[a[0]])
         return self.cast(exp.Mod(this=iso, expression=num(7)), T.INT)
 
-    def fn_least(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
-        return least_skipping_nulls(exp.Least, a)
-
-    def fn_greatest(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
-        return least_skipping_nulls(exp.Greatest, a)
-
     # ------------------------------------------------------------ aggregates
-
-    def sum_result(self, e: exp.Expr, dt: DataType, feature: str) -> exp.Expr:
-        """An int sum is NUMBER(38,0): outside int64, an error naming the feature (featc: ...).
-
-        Snowflake has no function that raises a given message, so the message is cast to NUMBER,
-        which fails quoting it ("Numeric value '...' is not recognized"); it is built from the sum so
-        it cannot be folded before the CASE decides.
-        """
-        if dt != T.INT:
-            return super().sum_result(e, dt, feature)
-        inside = exp.Between(this=paren(e), low=num(INT64_MIN), high=num(INT64_MAX))
-        message = f"featc: the sum in feature `{feature}` overflows int64 (the sum of its values is beyond ±2^63) "
-        text = exp.DPipe(this=exp.Literal.string(message), expression=self.cast(e.copy(), T.STRING))
-        return when(not_null(e.copy()), when(inside, self.cast(e.copy(), dt), self.cast(text, T.INT)))
 
     def extreme(
         self, largest: bool, x: exp.Expr, dt: DataType, over: Callable[[exp.Expr], exp.Expr] = lambda e: e

@@ -46,11 +46,9 @@ from featc.compiler import ir
 from featc.compiler.types import DataType
 
 from . import keywords
-from .base import Dialect, num, ops, paren, when
+from .base import INT64_MAX, INT64_MIN, Dialect, num, ops, paren, when
 
 T = DataType
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
 WHOLE = "4503599627370496.0"  # 2^52: every double at least this large is a whole number
 
 

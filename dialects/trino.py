@@ -29,7 +29,7 @@ from featc.compiler import ir
 from featc.compiler.types import DataType
 
 from . import keywords
-from .base import Dialect, least_skipping_nulls, num, ops, paren
+from .base import Dialect, num, ops, paren
 
 T = DataType
 EPOCH = "1970-01-01 00:00:00"
@@ -56,6 +56,7 @@ class Trino(Dialect):
         " count sum avg min max first last"
     )
     UNSUPPORTED = ops("")
+    NULL_IN_LEAST = True
     round_whole = Dialect.round_exactly  # round(double) was Math.round, saturating at 2^63, in older releases
 
     def epoch_us(self, e: exp.Expr) -> exp.Expr:
@@ -81,12 +82,6 @@ class Trino(Dialect):
         if name != "as_of":
             raise self.unsupported(f"the parameter {name}")
         return exp.Placeholder()
-
-    def fn_least(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
-        return least_skipping_nulls(exp.Least, a)
-
-    def fn_greatest(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
-        return least_skipping_nulls(exp.Greatest, a)
 
     def fn_dow(self, node: ir.Call, a: list[exp.Expr]) -> exp.Expr:
         """day_of_week is ISO (1 = Monday ... 7 = Sunday): ``% 7`` makes Sunday 0."""

@@ -29,7 +29,7 @@ from .compiler.types import DataType
 from .dialects import get_dialect
 from .loading import Input, check, copy_checked, describe_input, is_path, load, q, require, typed
 from .outputs import write_with
-from .runtime.errors import DataError
+from .runtime.errors import DataError, int_overflow
 from .runtime.values import parse_timestamp
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -246,10 +246,7 @@ def run_error(e: duckdb.Error, what: str) -> DataError:
         return DataError(text[text.index("featc: ") + len("featc: ") :].splitlines()[0])
     first = text.split("Error: ", 1)[-1].splitlines()[0]
     if "Overflow" in text or "out of range" in text.lower():
-        return DataError(
-            f"computing {what}, an int value left the int64 range ({first}); "
-            "int arithmetic is exact in featc, so cast to double where values can be this large"
-        )
+        return int_overflow(what, first)
     return DataError(f"computing {what}, the data caused an error: {first}")
 
 

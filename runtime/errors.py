@@ -25,4 +25,12 @@ def unknown_name(kind: str, name: object, valid: Iterable[str]) -> DataError:
     return DataError(f"unknown {kind} {name!r}{hint}; valid {kind}s: {listed}")
 
 
-__all__ = ["DataError", "unknown_name"]
+def int_overflow(what: str, detail: str) -> DataError:
+    """One wording, on every engine, for an int that left int64 while computing ``what`` (an error, never wrapped)."""
+    return DataError(
+        f"computing {what}, an int value left the int64 range ({detail}); "
+        "int arithmetic is exact in featc, so cast to double where values can be this large"
+    )
+
+
+__all__ = ["DataError", "int_overflow", "unknown_name"]

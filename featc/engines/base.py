@@ -82,5 +82,33 @@ class Engine(ABC):
         self.close()
 
 
+def first_line(e: Exception) -> str:
+    """A driver's error as one line for a message (its class name when it says nothing)."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def column_named(what: str, name: str, found: Iterable[str]) -> str:
+    """The relation's column for a declared one: the same name, or the one equal ignoring case.
+
+    Engines fold unquoted names (PostgreSQL to lower case, Snowflake to upper case), and Spark
+    and DuckDB resolve them ignoring case, so `userId` may be stored as `userid` or `USERID`.
+    """
+    columns = list(found)
+    if name in columns:
+        return name
+    same = [n for n in columns if n.casefold() == name.casefold()]
+    if len(same) == 1:
+        return same[0]
+    raise DataError(f"{what}: no column `{name}`; it has {', '.join(columns)}")
+
+
+def wrong_type(what: str, column: str, have: str, engine: str, declared: DataType) -> DataError:
+    """A relation's column whose type the declared one does not accept."""
+    return DataError(
+        f"{what}: column `{column}` is {have} in {engine} but declared {declared}; "
+        "declare the matching type, or cast it in a view"
+    )
+
+
 def schema(columns: Mapping[str, DataType]) -> pa.Schema:
     return pa.schema([pa.field(name, ARROW[t]) for name, t in columns.items()])

@@ -24,7 +24,7 @@ from ..dialects import get_dialect
 from ..inputs import HINTS, describe, rule
 from ..loading import q
 from ..runtime.errors import DataError
-from .base import Engine
+from .base import Engine, column_named
 
 
 class DuckDBEngine(Engine):
@@ -53,7 +53,7 @@ class DuckDBEngine(Engine):
             relation = relations.get(name, src.table)
             what = f"source `{name}` (relation `{relation}`)"
             found = self._columns(relation, what)
-            actual = {c.name: _match(what, c.name, found) for c in src.columns}
+            actual = {c.name: column_named(what, c.name, found) for c in src.columns}
             checked = {c.name: rule(q(actual[c.name]), c.type, found[actual[c.name]]) for c in src.columns}
             self._check(what, relation, {c.name: c.type for c in src.columns}, actual, checked, found)
             items = ", ".join(f"{r.value} AS {q(n)}" for n, r in checked.items())
@@ -133,16 +133,6 @@ class DuckDBEngine(Engine):
         except duckdb.Error as e:
             raise DataError(f"the temporary {kind.lower()} {name}: DuckDB refused it ({str(e).splitlines()[0]})") from None
         self.created.append((kind, name))
-
-
-def _match(what: str, name: str, found: Mapping[str, str]) -> str:
-    """The relation's column for a declared one: the same name, or the one equal ignoring case (DuckDB's own rule)."""
-    if name in found:
-        return name
-    same = [n for n in found if n.casefold() == name.casefold()]
-    if len(same) == 1:
-        return same[0]
-    raise DataError(f"{what}: no column `{name}`; it has {', '.join(found)}")
 
 
 def _relation(name: str) -> str:

@@ -22,8 +22,8 @@ from ..compiler.names import Namespace
 from ..compiler.types import DataType
 from ..dialects import get_dialect
 from ..dialects.postgres import PARAMS
-from ..runtime.errors import DataError
-from .base import Engine
+from ..runtime.errors import DataError, int_overflow
+from .base import Engine, column_named, first_line, wrong_type
 
 T = DataType
 ACCEPTS: dict[DataType, frozenset[str]] = {
@@ -53,7 +53,7 @@ class PostgresEngine(Engine):
         try:
             self.con = connection if connection is not None else psycopg.connect(dsn or "", autocommit=True)
         except psycopg.Error as e:
-            raise DataError(f"cannot connect to PostgreSQL ({_first_line(e)}); check --dsn or the PG* variables") from None
+            raise DataError(f"cannot connect to PostgreSQL ({first_line(e)}); check --dsn or the PG* variables") from None
         self.created: list[tuple[str, str]] = []  # (VIEW | TABLE, name), in creation order
         self.con.execute("SET TIME ZONE 'UTC'")
 
@@ -146,15 +146,9 @@ class PostgresEngine(Engine):
         """
         out = {}
         for c in declared:
-            same = [n for n in found if n.casefold() == c.name.casefold()]
-            actual = c.name if c.name in found else (same[0] if len(same) == 1 else None)
-            if actual is None:
-                raise DataError(f"{what}: no column `{c.name}`; it has {', '.join(found)}")
+            actual = column_named(what, c.name, found)
             if found[actual] not in ACCEPTS[c.type]:
-                raise DataError(
-                    f"{what}: column `{actual}` is {found[actual]} in "
-                    f"PostgreSQL but declared {c.type}; declare the matching type, or cast it in a view"
-                )
+                raise wrong_type(what, actual, found[actual], "PostgreSQL", c.type)
             out[c.name] = actual
         return out
 
@@ -247,24 +241,17 @@ class PostgresEngine(Engine):
         try:
             return self.con.execute(statement)
         except psycopg.Error as e:
-            raise DataError(f"{what}: PostgreSQL refused it: {_first_line(e)}") from None
+            raise DataError(f"{what}: PostgreSQL refused it: {first_line(e)}") from None
 
 
 def run_error(e: psycopg.Error) -> DataError:
     """PostgreSQL's error while computing: featc's own guards say `featc: ...`; int overflow says so."""
-    text = _first_line(e)
+    text = first_line(e)
     if "featc: " in text:
         return DataError(text[text.index("featc: ") + len("featc: ") :].rstrip('" '))
     if getattr(e, "sqlstate", None) == "22003":
-        return DataError(
-            f"computing features, an int value left the int64 range ({text}); "
-            "int arithmetic is exact in featc, so cast to double where values can be this large"
-        )
+        return int_overflow("features", text)
     return DataError(f"computing features, PostgreSQL raised: {text}")
-
-
-def _first_line(e: Exception) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def _folded(identifier: exp.Expr) -> str:

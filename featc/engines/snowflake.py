@@ -32,8 +32,8 @@ from ..compiler.emit.sqlbuild import ident
 from ..compiler.names import Namespace
 from ..compiler.types import DataType
 from ..dialects import get_dialect
-from ..runtime.errors import DataError
-from .base import Engine
+from ..runtime.errors import DataError, int_overflow
+from .base import Engine, column_named, first_line, wrong_type
 
 T = DataType
 INSTANTS = frozenset({"TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "TIMESTAMP_TZ", "DATE"})
@@ -210,13 +210,13 @@ class SnowflakeEngine(Engine):
         try:
             return self.cur.execute(statement, args)
         except SnowflakeError as e:
-            raise DataError(f"{what}: Snowflake refused it: {_first_line(e)}") from None
+            raise DataError(f"{what}: Snowflake refused it: {first_line(e)}") from None
 
     def _many(self, statement: str, rows: Sequence[tuple[Any, ...]], what: str) -> None:
         try:
             self.cur.executemany(statement, rows)
         except SnowflakeError as e:
-            raise DataError(f"{what}: Snowflake refused it: {_first_line(e)}") from None
+            raise DataError(f"{what}: Snowflake refused it: {first_line(e)}") from None
 
 
 def _connect(connection_name: str | None, options: Mapping[str, Any]) -> Any:
@@ -229,7 +229,7 @@ def _connect(connection_name: str | None, options: Mapping[str, Any]) -> Any:
         return snowflake.connector.connect(**kwargs)
     except SnowflakeError as e:
         raise DataError(
-            f"cannot connect to Snowflake ({_first_line(e)}); name a connection of connections.toml "
+            f"cannot connect to Snowflake ({first_line(e)}); name a connection of connections.toml "
             "(connection_name=) or set the SNOWFLAKE_* variables"
         ) from None
 
@@ -243,17 +243,10 @@ def _match(src: ir.Source, relation: str, found: Mapping[str, tuple[str, int | N
     out = {}
     where = f"source `{src.name}` (relation `{relation}`)"
     for c in src.columns:
-        same = [n for n in found if n.casefold() == c.name.casefold()]
-        actual = c.name if c.name in found else (same[0] if len(same) == 1 else None)
-        if actual is None:
-            raise DataError(f"{where}: no column `{c.name}`; it has {', '.join(found)}")
+        actual = column_named(where, c.name, found)
         kind, scale, collation = found[actual]
         if kind not in ACCEPTS[c.type] or (c.type == T.INT and scale not in (0, None)):
-            shown = f"NUMBER(_,{scale})" if kind == "NUMBER" else kind
-            raise DataError(
-                f"{where}: column `{actual}` is {shown} in Snowflake but declared {c.type}; "
-                "declare the matching type, or cast it in a view"
-            )
+            raise wrong_type(where, actual, f"NUMBER(_,{scale})" if kind == "NUMBER" else kind, "Snowflake", c.type)
         if collation:
             raise DataError(
                 f"{where}: column `{actual}` has the collation '{collation}'; featc orders strings by code point, "
@@ -312,21 +305,16 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     try:
         arrays = [table.column(i).cast(field.type) for i, field in enumerate(schema)]
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-        raise DataError(
-            f"computing features, an int value left the int64 range or a value had the wrong type ({e}); "
-            "int arithmetic is exact in featc, so cast to double where values can be this large"
-        ) from None
+        raise int_overflow("features", f"or a value had the wrong type: {e}") from None
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def run_error(e: SnowflakeError) -> DataError:
     """Snowflake's error while computing: featc's own guards say `featc: ...` inside the engine's message."""
-    text = _first_line(e)
+    text = first_line(e)
     if "featc: " in text:
         message = text[text.index("featc: ") + len("featc: ") :]
         return DataError(message.split("'")[0].rstrip())
     return DataError(f"computing features, Snowflake raised: {text}")
 
 
-def _first_line(e: Exception) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]

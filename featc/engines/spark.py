@@ -31,8 +31,8 @@ from ..compiler.project import is_file_path
 from ..compiler.types import DataType
 from ..dialects import get_dialect
 from ..dialects.base import MAX_DOUBLE, when
-from ..runtime.errors import DataError
-from .base import Engine, schema
+from ..runtime.errors import DataError, int_overflow
+from .base import Engine, column_named, first_line, schema, wrong_type
 
 T = DataType
 INTEGRAL = frozenset({"byte", "short", "integer", "long"})
@@ -80,7 +80,7 @@ class SparkEngine(Engine):
                 self.spark.conf.set(key, value)
         except PySparkException as e:
             self.close()
-            raise DataError(f"the Spark session refused its settings ({_first_line(e)})") from None
+            raise DataError(f"the Spark session refused its settings ({first_line(e)})") from None
 
     # ------------------------------------------------------------ sources
 
@@ -107,7 +107,7 @@ class SparkEngine(Engine):
         except PySparkException as e:
             kind = f"the Parquet path `{relation}`" if path else f"the table `{relation}`"
             raise DataError(
-                f"{what}: {kind} does not exist in Spark or cannot be read ({_first_line(e)}); bind the source "
+                f"{what}: {kind} does not exist in Spark or cannot be read ({first_line(e)}); bind the source "
                 "to a table (--source NAME=db.table) or to Parquet (a path ending in .parquet, or a directory)"
             ) from None
 
@@ -119,17 +119,11 @@ class SparkEngine(Engine):
         """
         types = {f.name: f.dataType for f in found.fields}
         out = {}
+        where = f"source `{src.name}` (relation `{relation}`)"
         for c in src.columns:
-            same = [n for n in types if n.casefold() == c.name.casefold()]
-            actual = c.name if c.name in types else (same[0] if len(same) == 1 else None)
-            where = f"source `{src.name}` (relation `{relation}`)"
-            if actual is None:
-                raise DataError(f"{where}: no column `{c.name}`; it has {', '.join(types)}")
+            actual = column_named(where, c.name, types)
             if types[actual].typeName() not in ACCEPTS[c.type]:
-                raise DataError(
-                    f"{where}: column `{actual}` is {types[actual].simpleString()} in Spark but declared {c.type}; "
-                    "declare the matching type, or cast it in a view"
-                )
+                raise wrong_type(where, actual, types[actual].simpleString(), "Spark", c.type)
             out[c.name] = actual
         return out
 
@@ -190,7 +184,7 @@ class SparkEngine(Engine):
         try:
             frame = self.spark.createDataFrame(data)
         except PySparkException as e:
-            raise DataError(f"the spine: Spark refused it ({_first_line(e)})") from None
+            raise DataError(f"the spine: Spark refused it ({first_line(e)})") from None
         self._register(frame, table, "the spine")
 
     def fetch(self, sql: str, params: Mapping[str, Any], schema: pa.Schema) -> pa.Table:
@@ -222,14 +216,14 @@ class SparkEngine(Engine):
         try:
             frame.createTempView(name)
         except PySparkException as e:
-            raise DataError(f"{what}: Spark refused the temporary view {name} ({_first_line(e)})") from None
+            raise DataError(f"{what}: Spark refused the temporary view {name} ({first_line(e)})") from None
         self.views.append(name)
 
     def _run(self, statement: str, what: str) -> DataFrame:
         try:
             return self.spark.sql(statement)
         except PySparkException as e:
-            raise DataError(f"{what}: Spark refused it: {_first_line(e)}") from None
+            raise DataError(f"{what}: Spark refused it: {first_line(e)}") from None
 
 
 def _restore(name: str, value: str | None) -> None:
@@ -256,25 +250,18 @@ def _start(remote: str | None) -> tuple[SparkSession, bool]:
         return builder.getOrCreate(), True
     except (PySparkException, OSError, RuntimeError) as e:
         where = f"Spark Connect at {remote}" if remote else "a local Spark session (is Java 17+ installed?)"
-        raise DataError(f"cannot start {where}: {_first_line(e)}") from None
+        raise DataError(f"cannot start {where}: {first_line(e)}") from None
 
 
 def run_error(e: PySparkException) -> DataError:
     """Spark's error while computing: featc's own guards say `featc: ...`; int overflow says so."""
-    text = _first_line(e)
+    text = first_line(e)
     if "featc: " in text:
         message = text[text.index("featc: ") + len("featc: ") :]
         return DataError(message.split(" SQLSTATE:")[0].strip())
     if e.getSqlState() == "22003":
-        return DataError(
-            f"computing features, an int value left the int64 range (Spark: {e.getCondition()}); "
-            "int arithmetic is exact in featc, so cast to double where values can be this large"
-        )
+        return int_overflow("features", f"Spark: {e.getCondition()}")
     return DataError(f"computing features, Spark raised: {text}")
-
-
-def _first_line(e: Exception) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def _literal(value: Any) -> Any:
