@@ -30,7 +30,7 @@ import featc
 
 from .data import SIZES, Dataset, counts, dataset
 from .measure import git_commit, interleaved, machine, median_s, peak_rss_mb
-from .reference import DAY_US, HOUR_US, MIN_US, OUTPUT_COLUMNS
+from .reference import DAY_US, HOUR_US, MIN_US, OUTPUT_SCHEMA
 from .training import EXAMPLE, compare
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,19 +144,6 @@ ORDER BY s.rid
 """
 
 
-SCHEMA_OUT = pa.schema(
-    [
-        ("restaurant_id", pa.string()), ("ts", pa.timestamp("us")), ("basket_total", pa.float64()),
-        ("restaurant_activity__orders_30m", pa.int64()), ("restaurant_activity__revenue_1d", pa.float64()),
-        ("restaurant_activity__avg_total_7d", pa.float64()), ("restaurant_activity__customers_7d", pa.int64()),
-        ("restaurant_activity__big_orders_1h", pa.int64()), ("restaurant_activity__last_status", pa.string()),
-        ("restaurant_activity__lifetime_orders", pa.int64()), ("checkout_signals__busy", pa.bool_()),
-        ("checkout_signals__basket_vs_avg", pa.float64()), ("prep_time__slow_next_hour", pa.float64()),
-    ]
-)  # fmt: skip
-assert SCHEMA_OUT.names == OUTPUT_COLUMNS
-
-
 def run_reference(dsn: str, tables: dict[str, str], ds: Dataset, exact: bool, out: Path) -> None:
     """The hand-written side: COPY the spine in, run the query, fetch, write Parquet."""
     with psycopg.connect(dsn, autocommit=True) as con:
@@ -173,8 +160,8 @@ def run_reference(dsn: str, tables: dict[str, str], ds: Dataset, exact: bool, ou
         with con.cursor() as cur:
             cur.execute(sql)
             while rows := cur.fetchmany(50_000):
-                batches.append(pa.RecordBatch.from_pylist([dict(zip(SCHEMA_OUT.names, r, strict=True)) for r in rows], SCHEMA_OUT))
-        pq.write_table(pa.Table.from_batches(batches, SCHEMA_OUT), out)
+                batches.append(pa.RecordBatch.from_pylist([dict(zip(OUTPUT_SCHEMA.names, r, strict=True)) for r in rows], OUTPUT_SCHEMA))
+        pq.write_table(pa.Table.from_batches(batches, OUTPUT_SCHEMA), out)
 
 
 def run_featc(project: featc.Project, dsn: str, tables: dict[str, str], ds: Dataset, exact: bool, out: Path) -> None:

@@ -13,25 +13,23 @@ As served, ``restaurant_activity`` (refresh every 10m lag 2m) is probed at
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 MIN_US = 60_000_000
 HOUR_US = 60 * MIN_US
 DAY_US = 24 * HOUR_US
 
-OUTPUT_COLUMNS = [
-    "restaurant_id",
-    "ts",
-    "basket_total",
-    "restaurant_activity__orders_30m",
-    "restaurant_activity__revenue_1d",
-    "restaurant_activity__avg_total_7d",
-    "restaurant_activity__customers_7d",
-    "restaurant_activity__big_orders_1h",
-    "restaurant_activity__last_status",
-    "restaurant_activity__lifetime_orders",
-    "checkout_signals__busy",
-    "checkout_signals__basket_vs_avg",
-    "prep_time__slow_next_hour",
-]
+OUTPUT_SCHEMA = pa.schema(
+    [
+        ("restaurant_id", pa.string()), ("ts", pa.timestamp("us")), ("basket_total", pa.float64()),
+        ("restaurant_activity__orders_30m", pa.int64()), ("restaurant_activity__revenue_1d", pa.float64()),
+        ("restaurant_activity__avg_total_7d", pa.float64()), ("restaurant_activity__customers_7d", pa.int64()),
+        ("restaurant_activity__big_orders_1h", pa.int64()), ("restaurant_activity__last_status", pa.string()),
+        ("restaurant_activity__lifetime_orders", pa.int64()), ("checkout_signals__busy", pa.bool_()),
+        ("checkout_signals__basket_vs_avg", pa.float64()), ("prep_time__slow_next_hour", pa.float64()),
+    ]
+)  # fmt: skip
+"""The example's training data as featc writes it: what every hand-written reference must produce."""
 
 
 def _lit(path: str) -> str:

@@ -31,7 +31,7 @@ import featc
 
 from .data import SIZES, Dataset, counts, dataset
 from .measure import git_commit, interleaved, machine, median_s, peak_rss_mb
-from .reference import DAY_US, HOUR_US, MIN_US, OUTPUT_COLUMNS
+from .reference import DAY_US, HOUR_US, MIN_US, OUTPUT_SCHEMA
 from .training import EXAMPLE, compare
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,19 +168,6 @@ ORDER BY s.rid
 """
 
 
-SCHEMA_OUT = pa.schema(
-    [
-        ("restaurant_id", pa.string()), ("ts", pa.timestamp("us")), ("basket_total", pa.float64()),
-        ("restaurant_activity__orders_30m", pa.int64()), ("restaurant_activity__revenue_1d", pa.float64()),
-        ("restaurant_activity__avg_total_7d", pa.float64()), ("restaurant_activity__customers_7d", pa.int64()),
-        ("restaurant_activity__big_orders_1h", pa.int64()), ("restaurant_activity__last_status", pa.string()),
-        ("restaurant_activity__lifetime_orders", pa.int64()), ("checkout_signals__busy", pa.bool_()),
-        ("checkout_signals__basket_vs_avg", pa.float64()), ("prep_time__slow_next_hour", pa.float64()),
-    ]
-)  # fmt: skip
-assert SCHEMA_OUT.names == OUTPUT_COLUMNS
-
-
 def _as(column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
     """``column`` as ``to``; instants through their epoch microseconds (never a zone's wall clock)."""
     if column.type == to:
@@ -200,7 +187,7 @@ def run_reference(spark: SparkSession, ds: Dataset, exact: bool, out: Path, dist
     try:
         sql = reference_sql("bench_orders", "bench_prep_events", "bench_spine", exact=exact, distinct=distinct)
         rows = spark.sql(sql).toArrow()
-        table = pa.Table.from_arrays([_as(rows.column(i), f.type) for i, f in enumerate(SCHEMA_OUT)], schema=SCHEMA_OUT)
+        table = pa.Table.from_arrays([_as(rows.column(i), f.type) for i, f in enumerate(OUTPUT_SCHEMA)], schema=OUTPUT_SCHEMA)
         pq.write_table(table, out)
     finally:
         for view in ("bench_spine", "bench_orders", "bench_prep_events"):

@@ -119,10 +119,10 @@ def materialize(
 
 def _batches(con: duckdb.DuckDBPyConnection, view: str, columns: list[str], label: str) -> Iterator[pa.RecordBatch]:
     """The spine's rows in batches of ``BATCH``; a progress bar on a terminal when there is more than one batch."""
-    total = int(con.execute(f"SELECT count(*) FROM {q(view)}").fetchall()[0][0])
+    total = int(con.execute(f"SELECT count(*) FROM {q(view)}").fetchall()[0][0]) if sys.stderr.isatty() else 0
     reader = con.sql(f"SELECT {', '.join(map(q, columns))} FROM {q(view)}").to_arrow_reader(BATCH)
     assert reader is not None
-    shown = total > BATCH and sys.stderr.isatty()
+    shown = total > BATCH  # counted only for a terminal: nobody else sees the bar
     with click.progressbar(length=total, label=label, file=sys.stderr) if shown else nullcontext() as bar:
         for batch in reader:
             yield batch
