@@ -247,12 +247,10 @@ def differences(
     return out
 
 
-@cache
 def _postgres() -> Any:
-    import psycopg
-    from services import postgres_dsn
+    from services import postgres_connection
 
-    return psycopg.connect(postgres_dsn(), autocommit=True)
+    return postgres_connection()
 
 
 @cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,14 @@ def _postgres() -> str | None:
         except psycopg.Error:
             continue
     return None
+
+
+@cache
+def postgres_connection() -> Any:
+    """One autocommit connection to the test PostgreSQL for the whole run (skips, or fails in CI, without one)."""
+    import psycopg
+
+    return psycopg.connect(postgres_dsn(), autocommit=True)
 
 
 def postgres_dsn() -> str:

@@ -124,12 +124,10 @@ def engine() -> str:
     return ENGINE[0]
 
 
-@cache
 def _postgres() -> Any:
-    import psycopg
-    from services import postgres_dsn
+    from services import postgres_connection
 
-    return psycopg.connect(postgres_dsn(), autocommit=True)
+    return postgres_connection()
 
 
 @cache
