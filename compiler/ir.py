@@ -32,6 +32,15 @@ def _span() -> Span | None:
     return Field(default=None, exclude=True, repr=False)
 
 
+class Described(Node):
+    """A definition's metadata: its `#:` doc comment and, on blocks, `owner:` and `tags:`.
+
+    Metadata never changes a value, so it is never part of a data hash (``hashing.NON_SEMANTIC``).
+    """
+
+    description: str = ""
+
+
 # ---------------------------------------------------------------- expressions
 
 
@@ -133,7 +142,7 @@ class Refresh(Node):
     lag_us: int = 0
 
 
-class Feature(Node):
+class Feature(Described):
     """One output column. Aggregate features have ``agg``; derived features have ``expr``."""
 
     name: str
@@ -147,7 +156,14 @@ class Feature(Node):
 GroupKind = Literal["features", "label", "derived"]
 
 
-class Group(Node):
+class Block(Described):
+    """What every block may declare besides its definition."""
+
+    owner: str = ""
+    tags: tuple[str, ...] = ()
+
+
+class Group(Block):
     """A ``features``, ``label`` or ``derived`` block."""
 
     kind: GroupKind
@@ -170,13 +186,13 @@ class Column(Node):
     type: DataType
 
 
-class Entity(Node):
+class Entity(Block):
     name: str
     keys: tuple[Column, ...]
     span: Span | None = _span()
 
 
-class Source(Node):
+class Source(Block):
     name: str
     table: str
     timestamp: str | None
@@ -187,7 +203,7 @@ class Source(Node):
         return next((c for c in self.columns if c.name == name), None)
 
 
-class Request(Node):
+class Request(Block):
     name: str
     fields: tuple[Column, ...]
     span: Span | None = _span()

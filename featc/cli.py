@@ -501,3 +501,14 @@ def manifest(project_dir: Path) -> None:
     from .artifacts import manifest as build
 
     click.echo(json.dumps(build(_load(project_dir).ir), indent=2, sort_keys=True))
+
+
+def _register() -> None:
+    """Adds the commands that live in ``featc.commands``, one module each (after ``main`` exists: they import it)."""
+    from .commands import commands
+
+    for command in commands():
+        main.add_command(command)
+
+
+_register()
