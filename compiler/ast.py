@@ -39,6 +39,7 @@ class Name:
 class TypedName:
     name: Name
     type: Name
+    description: str = ""  # its `#:` doc comment
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,7 @@ class FeatureDef:
     expr: Text
     window: WindowSpec | None
     span: Span
+    description: str = ""  # its `#:` doc comment
 
 
 @dataclass(slots=True)
@@ -103,6 +105,7 @@ class Block:
     columns: list[TypedName] = field(default_factory=list)  # source columns, request fields
     features: list[FeatureDef] = field(default_factory=list)
     refresh: RefreshSpec | None = None
+    description: str = ""  # its `#:` doc comment
     damaged: bool = False  # a line failed to parse: skip "missing" checks that would only echo it
 
     @property

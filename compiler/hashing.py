@@ -1,112 +1,176 @@
-"""Content hashes: a feature's hash changes exactly when its meaning changes.
+"""Content hashes that cannot forget: every IR field is hashed unless it is declared here as not data.
 
-Meaning is what decides its values: the aggregation, the block filter and refresh, the
-source's relation and event time, the entity keys, and (for derived features) the hashes of
-what they read. Names, spans, comments, whitespace and unrelated definitions are left out.
+Each feature gets three hashes, kept apart as SQLMesh's ``SnapshotFingerprint`` keeps them:
+
+* ``data``: its own definition (aggregation or expression, type) and the context that decides
+  its values (its block's kind, filter and refresh; the entity's keys; the source's relation, event
+  time and the columns it reads). A feature it reads counts as "the n-th parent", not by name.
+* ``metadata``: descriptions, owner and tags: shown in plans and docs, never a reason to rebuild.
+* ``parents``: the fingerprints of the features it reads, in order.
+
+Its ``fingerprint`` combines data and parents: the values it produces, whatever it and they are
+called. A block's serving fingerprint combines its features' fingerprints, and the build hash
+every column's. What a new IR field means is hashed by default; leaving it out takes an entry in
+``UNHASHED`` with the reason, and a test checks that every field of every IR class is one or the other.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from functools import cached_property
 from typing import Any
 
 from . import ir
+from .lineage import Lineage, lineage, per_project
+
+SCHEME = 2
+"""The version of what is hashed and how; part of every hash, so a new scheme never matches an old one."""
+
+NAME = "a name: renaming changes no value (a plan reports renames by matching data hashes)"
+SPAN = "where the text is: moving a definition changes no value"
+METADATA = "metadata: documentation and ownership, hashed apart (``metadata``)"
+UNHASHED: dict[type[ir.Node], dict[str, str]] = {
+    ir.Feature: {"name": NAME, "span": SPAN, "description": METADATA},
+    ir.Group: {
+        "name": NAME,
+        "entity": "the entity's name: its keys are hashed as the feature's entity",
+        "source": "the source's name: its relation, event time and the columns read are hashed as the feature's source",
+        "features": "each feature is hashed on its own: a sibling's change is not this feature's",
+        "span": SPAN,
+        "description": METADATA,
+        "owner": METADATA,
+        "tags": METADATA,
+    },
+    ir.Entity: {"name": NAME, "span": SPAN, "description": METADATA, "owner": METADATA, "tags": METADATA},
+    ir.Source: {
+        "name": NAME,
+        "columns": "only the columns a feature reads are hashed (lineage), so a new column rebuilds nothing",
+        "span": SPAN,
+        "description": METADATA,
+        "owner": METADATA,
+        "tags": METADATA,
+    },
+    ir.Column: {"description": METADATA},
+    ir.FeatureRef: {
+        "group": "a parent is hashed by its position among the feature's parents, its data in ``parents``",
+        "name": "as ``group``",
+    },
+    ir.RequestRef: {"request": "the request block's name; the spine column read is ``field``"},
+    ir.Request: {
+        "name": NAME,
+        "fields": "a field is hashed where a feature reads it (a request reference: name and type)",
+        "span": SPAN,
+        "description": METADATA,
+        "owner": METADATA,
+        "tags": METADATA,
+    },
+    ir.Project: {
+        "name": "the project's name: part of the build hash, not of a feature's",
+        "entities": "reached from each feature",
+        "sources": "reached from each feature",
+        "requests": "reached from each feature",
+        "groups": "reached from each feature",
+    },
+    ir.Span: {"file": SPAN, "start": SPAN, "end": SPAN},
+}
 
 
 def _digest(payload: Any) -> str:
-    return _digest_text(_json(payload))
-
-
-def _json(payload: Any) -> str:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
-
-
-def _digest_text(text: str) -> str:
+    text = json.dumps([SCHEME, payload], sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _expr(e: ir.Expr | None, hashes: dict[tuple[str, str], str]) -> Any:
-    """An expression's dump with feature references replaced by the referenced feature's hash."""
-    if e is None:
-        return None
-    if isinstance(e, ir.FeatureRef):
-        return {"ref": hashes[(e.group, e.name)], "type": e.type.value}
-    if isinstance(e, ir.Call):
-        return {"fn": e.fn, "type": e.type.value, "args": [_expr(a, hashes) for a in e.args]}
-    return e.model_dump(mode="json")
+def dump(node: Any, parents: Mapping[str, int] | None = None) -> Any:
+    """``node`` as plain data, every field but the ones ``UNHASHED`` lists for its class.
 
-
-def _group_payload(g: ir.Group, src: ir.Source, entity: ir.Entity) -> dict[str, Any]:
-    """What every aggregate feature of ``g`` shares; dumped once per group, not once per feature."""
-    return {
-        "kind": g.kind,
-        "filter": _expr(g.filter, {}),
-        "refresh": g.refresh.model_dump(mode="json"),
-        "source": {"table": src.table, "timestamp": src.timestamp},
-        "keys": [k.model_dump(mode="json") for k in entity.keys],
-    }
-
-
-def _aggregate_hashes(p: ir.Project) -> dict[tuple[str, str], str]:
-    """Hashes of every aggregate feature (features and labels).
-
-    The payload is the group's shared part plus the feature's `agg`; both are serialised once
-    (the resolver shares equal aggregates, so one dump serves them all) and joined as
-    ``json.dumps`` would have written the merged object: `agg` sorts before every shared key.
+    A feature reference becomes the index of that feature in ``parents`` (the reading feature's
+    parents, in order), so the reader's own hash does not depend on what its parents are called.
     """
-    sources = {s.name: s for s in p.sources}  # Project.source() scans: once per feature would be quadratic
-    entities = {e.name: e for e in p.entities}
-    hashes: dict[tuple[str, str], str] = {}
-    aggs: dict[int, str] = {}  # id of an Aggregate (alive throughout) -> its JSON
-    for g in p.groups:
-        aggregates = [f for f in g.features if f.agg is not None]
-        if not aggregates or g.source is None:
-            continue
-        shared = _group_payload(g, sources[g.source], entities[g.entity])
-        assert all(k > "agg" for k in shared), "the joined text would not be sorted"
-        tail = "," + _json(shared)[1:]
-        for f in aggregates:
-            assert f.agg is not None
-            text = aggs.get(id(f.agg))
-            if text is None:
-                text = aggs[id(f.agg)] = _json(f.agg.model_dump(mode="json"))
-            hashes[(g.name, f.name)] = _digest_text('{"agg":' + text + tail)
-    return hashes
+    if isinstance(node, ir.FeatureRef):
+        assert parents is not None, "a feature reference outside a derived feature"
+        return {"kind": "feature", "parent": parents[node.column], "type": node.type.value}
+    if isinstance(node, ir.Node):
+        skip = UNHASHED.get(type(node), {})
+        return {k: dump(getattr(node, k), parents) for k in type(node).model_fields if k not in skip}
+    if isinstance(node, tuple):
+        return [dump(x, parents) for x in node]
+    if isinstance(node, Enum):
+        return node.value
+    return node
 
 
-def _derived_hashes(p: ir.Project, hashes: dict[tuple[str, str], str]) -> None:
-    """Adds the hash of every derived feature, each after the derived features it reads.
+@dataclass(frozen=True)
+class FeatureHashes:
+    """One feature's hashes (see the module docstring)."""
 
-    An explicit stack, not recursion: a chain of thousands of derived features is legal.
+    data: str
+    metadata: str
+    parents: str
+    fingerprint: str
+
+
+class Fingerprints:
+    """Every hash of one project, computed once each, on demand (``fingerprints(project)``)."""
+
+    def __init__(self, project: ir.Project, graph: Lineage) -> None:
+        self.project = project
+        self.graph = graph
+        self.sources = {s.name: s for s in project.sources}
+        self.entities = {e.name: e for e in project.entities}
+
+    def own_data(self, column: str) -> Any:
+        """What decides the values of ``column`` besides its parents."""
+        node = self.graph.node(column)
+        g, f = node.group, node.feature
+        payload = {"feature": dump(f, {p: i for i, p in enumerate(node.parents)}), "block": dump(g)}
+        payload["entity"] = dump(self.entities[g.entity])
+        if g.source is not None:
+            src = self.sources[g.source]
+            reads = [c for c in src.columns if c.name in node.columns]
+            payload["source"] = {**dump(src), "reads": dump(tuple(reads))}
+        return payload
+
+    @cached_property
+    def features(self) -> dict[str, FeatureHashes]:
+        """Per output column, its hashes; parents before children (the lineage order)."""
+        out: dict[str, FeatureHashes] = {}
+        for column in self.graph.order:
+            node = self.graph.node(column)
+            data = _digest(self.own_data(column))
+            parents = _digest([out[p].fingerprint for p in node.parents])
+            meta = {
+                "feature": node.feature.description,
+                "block": {k: dump(getattr(node.group, k)) for k in ("description", "owner", "tags")},
+            }
+            out[column] = FeatureHashes(data, _digest(meta), parents, _digest({"data": data, "parents": parents}))
+        return {c: out[c] for c in self.graph.nodes}  # project order
+
+    @cached_property
+    def groups(self) -> dict[str, str]:
+        """Per block, its serving fingerprint: its features' data and their parents', never metadata or names."""
+        return {g.name: _digest([self.features[g.column(f)].fingerprint for f in g.features]) for g in self.project.groups}
+
+    @cached_property
+    def build(self) -> str:
+        """One hash for the whole build: the project's name and every output column with its fingerprint."""
+        columns = {c: h.fingerprint for c, h in self.features.items()}
+        return _digest({"project": self.project.name, "columns": columns})
+
+
+@per_project
+def fingerprints(project: ir.Project) -> Fingerprints:
+    """The hashes of ``project``, each computed on first use."""
+    return Fingerprints(project, lineage(project))
+
+
+def needs_rebuild(old: str | None, new: str | None) -> bool:
+    """Whether a block whose serving fingerprint was ``old`` must be rebuilt to serve ``new``.
+
+    The one answer ``featc plan`` and the online store share, so they can never disagree: state
+    written for one definition is served only for the same fingerprint (None: the block is absent).
     """
-    derived = {(g.name, f.name): f for g in p.groups if g.kind == "derived" for f in g.features}
-    expanded: set[tuple[str, str]] = set()  # waiting for what they read; met again only in a cycle
-    for root in derived:
-        stack = [root]
-        while stack:
-            key = stack[-1]
-            if key in hashes:
-                stack.pop()
-                continue
-            f = derived[key]
-            refs = [(r.group, r.name) for r in ir.walk(f.expr) if isinstance(r, ir.FeatureRef)] if f.expr else []
-            pending = [r for r in dict.fromkeys(refs) if r in derived and r not in hashes]
-            if pending:
-                assert key not in expanded and not expanded.intersection(pending), "a derived cycle reached hashing"
-                expanded.add(key)
-                stack.extend(pending)
-                continue
-            hashes[key] = _digest({"kind": "derived", "type": f.type.value, "expr": _expr(f.expr, hashes)})
-            stack.pop()
-
-
-def with_hashes(p: ir.Project) -> ir.Project:
-    """The project with every feature's ``hash`` set (derived after what they read)."""
-    hashes = _aggregate_hashes(p)
-    _derived_hashes(p, hashes)
-    groups = []
-    for g in p.groups:
-        feats = tuple(f.model_copy(update={"hash": hashes[(g.name, f.name)]}) for f in g.features)
-        groups.append(g.model_copy(update={"features": feats}))
-    return p.model_copy(update={"groups": tuple(groups)})
+    return new is not None and old != new

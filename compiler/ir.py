@@ -149,7 +149,6 @@ class Feature(Described):
     type: DataType
     agg: Aggregate | None = None
     expr: Expr | None = None
-    hash: str = ""
     span: Span | None = _span()
 
 
@@ -179,7 +178,7 @@ class Group(Block):
         return f"{self.name}{SEP}{feature.name}"
 
 
-class Column(Node):
+class Column(Described):
     """A named, typed column: entity key, source column or request field."""
 
     name: str

@@ -14,11 +14,16 @@ Nodes are output columns (``group__feature``). The graph is kept as plain data s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 from . import ir
+
+T = TypeVar("T")
+E = TypeVar("E")
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class Node:
     feature: ir.Feature
     parents: tuple[str, ...]  # feature columns read, each once, in first-reference order
     requests: tuple[str, ...]  # request fields read directly, each once
+    columns: tuple[str, ...]  # source columns read directly (aggregates: argument, conditions, event time), sorted
 
     @property
     def derived(self) -> bool:
@@ -38,6 +44,15 @@ class Node:
     @property
     def label(self) -> bool:
         return self.group.kind == "label"
+
+
+def _columns(group: ir.Group, feature: ir.Feature, timestamp: str | None) -> tuple[str, ...]:
+    """The source columns an aggregate feature reads: its argument and filters, the block filter and the event time."""
+    if feature.agg is None:
+        return ()
+    exprs = (feature.agg.arg, feature.agg.where, group.filter)
+    found = {n.name for e in exprs if e is not None for n in ir.walk(e) if isinstance(n, ir.ColumnRef)}
+    return tuple(sorted(found | ({timestamp} if timestamp else set())))
 
 
 def _reads(expr: ir.Expr | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -58,10 +73,12 @@ class Lineage:
     def __init__(self, project: ir.Project) -> None:
         self.project = project
         self.nodes: dict[str, Node] = {}
+        timestamps = {s.name: s.timestamp for s in project.sources}
         for g in project.groups:
+            ts = timestamps.get(g.source) if g.source else None
             for f in g.features:
                 parents, requests = _reads(f.expr)
-                self.nodes[g.column(f)] = Node(g.column(f), g, f, parents, requests)
+                self.nodes[g.column(f)] = Node(g.column(f), g, f, parents, requests, _columns(g, f, ts))
 
     def node(self, column: str) -> Node:
         return self.nodes[column]
@@ -118,9 +135,9 @@ class Lineage:
         """Derived feature columns, each after the derived features it reads."""
         return tuple(c for c in self.order if self.nodes[c].derived)
 
-    def _closure(self, own: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
+    def _closure(self, own: dict[str, frozenset[E]]) -> dict[str, frozenset[E]]:
         """Per feature, the union of ``own`` over itself and everything it reads, transitively (one pass)."""
-        out: dict[str, frozenset[str]] = {}
+        out: dict[str, frozenset[E]] = {}
         for c in self.order:
             parents = self.nodes[c].parents
             if not parents:
@@ -146,6 +163,26 @@ class Lineage:
         """Per feature, the entities of itself and of every feature it reads, transitively."""
         return self._closure({c: frozenset([n.group.entity]) for c, n in self.nodes.items()})
 
+    @cached_property
+    def source_columns(self) -> dict[str, frozenset[tuple[str, str]]]:
+        """Per feature, every (source, column) it reads, through the features it reads: lineage to the data."""
+        own = {
+            c: frozenset((n.group.source, col) for col in n.columns) if n.group.source else frozenset()
+            for c, n in self.nodes.items()
+        }
+        return self._closure(own)
+
+    def descendants(self, columns: Iterable[str]) -> frozenset[str]:
+        """Every feature that reads one of ``columns``, directly or through others (not the columns themselves)."""
+        seen: set[str] = set()
+        stack = [child for c in columns for child in self.children.get(c, ())]
+        while stack:
+            c = stack.pop()
+            if c not in seen:
+                seen.add(c)
+                stack.extend(self.children[c])
+        return frozenset(seen)
+
     def servable(self, column: str) -> bool:
         """Computable for materialisation: reads no request field, no label and no other entity."""
         n = self.nodes[column]
@@ -157,19 +194,31 @@ class Lineage:
         return frozenset().union(*(self.request_fields[c] for c in cols))
 
 
+def per_project(build: Callable[[ir.Project], T]) -> Callable[[ir.Project], T]:
+    """``build`` run once per IR object: the IR is immutable, so an answer never goes stale.
+
+    A few recent projects are kept (keyed by identity, checked against the object itself).
+    """
+    cache: dict[int, tuple[ir.Project, T]] = {}
+
+    @functools.wraps(build)
+    def cached(project: ir.Project) -> T:
+        found = cache.get(id(project))
+        if found is not None and found[0] is project:
+            return found[1]
+        value = build(project)
+        if len(cache) >= 8:
+            cache.pop(next(iter(cache)))
+        cache[id(project)] = (project, value)
+        return value
+
+    return cached
+
+
+@per_project
 def lineage(project: ir.Project) -> Lineage:
-    """The graph of ``project``, built once per IR object (the IR is immutable, so it never goes stale)."""
-    key = id(project)
-    cached = _CACHE.get(key)
-    if cached is not None and cached.project is project:
-        return cached
-    graph = Lineage(project)
-    if len(_CACHE) >= 8:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = graph
-    return graph
+    """The graph of ``project``, built once per IR object."""
+    return Lineage(project)
 
 
-_CACHE: dict[int, Lineage] = {}
-
-__all__ = ["Lineage", "Node", "lineage"]
+__all__ = ["Lineage", "Node", "lineage", "per_project"]

@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from . import ast
 from .diagnostics import Diagnostic, Label
@@ -32,6 +33,11 @@ SPACE = re.compile(r"(?:[ \t\r\n]++|#[^\n]*+|--[^\n]*+)*+")
 SPACE_IN_LINE = re.compile(r"(?:[ \t\r]++|#[^\n]*+|--[^\n]*+)*+")
 EXPR_STOP = re.compile(r"[\"'#\n}()]|--")  # where an expression may end, or changes nesting or quoting
 BLOCK_HEADER = re.compile(r"(?:" + "|".join(ast.BLOCK_KINDS) + r")[ \t]+[A-Za-z_][A-Za-z0-9_]*[ \t]*\{")
+DOC_LINE = re.compile(r"[ \t]*#:[ \t]?(.*?)[ \t\r]*")  # a doc comment: `#:` and its text, on a line of its own
+TAG = r"[A-Za-z0-9_][A-Za-z0-9_.:/-]*"
+TAGS = re.compile(rf"\[[ \t]*(?:{TAG}(?:[ \t]*,[ \t]*{TAG})*[ \t]*,?)?[ \t]*\]")
+META_PROPS = ("owner", "tags")
+"""Properties every block but `request` (whose body is its fields) may declare: metadata, never data."""
 BLOCK_START = re.compile(r"^(?:" + "|".join(ast.BLOCK_KINDS) + r")\b", re.MULTILINE)
 
 
@@ -261,7 +267,8 @@ class Parser:
             )
         name = self.name(f"a name for the {kw.text}")
         self.expect_char("{", "`{`", newlines=False)
-        block = ast.Block(kw.text, name, self.path, start, start)
+        kind = cast(ast.BlockKind, kw.text)  # checked against BLOCK_KINDS above
+        block = ast.Block(kind, name, self.path, start, start, description=self.doc_above(start))
         self.suspect = None
         with contextlib.suppress(Unclosed):  # reported once; the block keeps what it read, so nothing cascades
             self.body(block, self.BODIES[kw.text], f"{kw.text} {name.text}")
@@ -301,6 +308,23 @@ class Parser:
         line = self.text.rfind("\n", 0, offset) + 1
         return len(self.text[line:offset]) - len(self.text[line:offset].lstrip(" \t"))
 
+    def doc_above(self, offset: int) -> str:
+        """The `#:` doc comment directly above the line holding ``offset`` (its lines, no blank between), as one text.
+
+        Read backwards from the definition rather than collected while skipping comments: the
+        scanner skips blanks and comments in one regular expression, and most lines have no doc.
+        """
+        lines: list[str] = []
+        end = self.text.rfind("\n", 0, offset)  # the newline ending the line above
+        while end >= 0:
+            start = self.text.rfind("\n", 0, end) + 1
+            m = DOC_LINE.fullmatch(self.text, start, end)
+            if m is None:
+                break
+            lines.append(m.group(1))
+            end = start - 1
+        return "\n".join(reversed(lines))
+
     def closing(self, opened: OpenBrace) -> None:
         """Remembers a nested brace closed by a `}` indented less than its header: the likely unclosed one."""
         line = self.text.rfind("\n", 0, self.pos) + 1
@@ -330,7 +354,7 @@ class Parser:
 
     def typed_name(self, name: ast.Name) -> ast.TypedName:
         self.expect_char(":", "`:` and a type", newlines=False)
-        return ast.TypedName(name, self.name("a type"))
+        return ast.TypedName(name, self.name("a type"), self.doc_above(name.start))
 
     def prop(self, block: ast.Block, key: ast.Name, value: ast.Text) -> None:
         if key.text in block.props:
@@ -367,12 +391,30 @@ class Parser:
         self.expect_char("{", "`{`", newlines=False)
         self.body(block, item, f"{word.text} {{` in `{block.kind} {block.name.text}")
 
+    def meta_prop(self, block: ast.Block, key: ast.Name) -> None:
+        """`owner: text` (quotes optional) or `tags: [a, b]`: metadata, read here and kept apart from the definition."""
+        self.expect_char(":", f"`:` after `{key.text}`", newlines=False)
+        value = self.rest_of_line()
+        if key.text == "tags" and not TAGS.fullmatch(value.text):
+            raise self.error(
+                "E001",
+                f"invalid tags `{value.text}`",
+                value.start,
+                value.end,
+                label="expected a list of tags",
+                help="write tags as a bracketed list of words, e.g. `tags: [fraud, realtime]`",
+            )
+        self.prop(block, key, value)
+
     # items per block kind -------------------------------------------------
 
     def entity_item(self, block: ast.Block, word: ast.Name) -> None:
-        if word.text != "key":
-            raise self.unknown(block, word, ("key",))
-        block.keys.append(self.typed_name(self.name("a key column name")))
+        if word.text in META_PROPS:
+            self.meta_prop(block, word)
+        elif word.text == "key":
+            block.keys.append(self.typed_name(self.name("a key column name")))
+        else:
+            raise self.unknown(block, word, ("key", *META_PROPS))
 
     def column_item(self, block: ast.Block, word: ast.Name) -> None:
         block.columns.append(self.typed_name(word))
@@ -384,8 +426,10 @@ class Parser:
             self.simple_prop(block, word)
         elif word.text == "columns":
             self.nested(block, word, Parser.column_item)
+        elif word.text in META_PROPS:
+            self.meta_prop(block, word)
         else:
-            raise self.unknown(block, word, ("table", "timestamp", "columns"))
+            raise self.unknown(block, word, ("table", "timestamp", "columns", *META_PROPS))
 
     def feature_item(self, block: ast.Block, word: ast.Name) -> None:
         self.expect_char("=", f"`=` after the feature name `{word.text}`", newlines=False)
@@ -403,7 +447,8 @@ class Parser:
             )
             body = expr.text[: m.start()].rstrip()
             expr = ast.Text(body, self.path, expr.start, expr.start + len(body))
-        block.features.append(ast.FeatureDef(word, expr, window, self.span(word.start, self.pos)))
+        doc = self.doc_above(word.start)
+        block.features.append(ast.FeatureDef(word, expr, window, self.span(word.start, self.pos), doc))
 
     def group_item(self, block: ast.Block, word: ast.Name) -> None:
         allowed: tuple[str, ...] = (
@@ -411,9 +456,11 @@ class Parser:
         )
         if block.kind == "label":
             allowed = ("entity", "source", "filter", "features")
-        if word.text not in allowed:
-            raise self.unknown(block, word, allowed)
-        if word.text == "features":
+        if word.text not in allowed and word.text not in META_PROPS:
+            raise self.unknown(block, word, (*allowed, *META_PROPS))
+        if word.text in META_PROPS:
+            self.meta_prop(block, word)
+        elif word.text == "features":
             self.nested(block, word, Parser.feature_item)
         elif word.text in ("entity", "source"):
             self.simple_prop(block, word)

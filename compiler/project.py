@@ -11,14 +11,13 @@ import gc
 import re
 import threading
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import ir
 from .diagnostics import Diagnostic, did_you_mean
-from .hashing import with_hashes
 from .parser import parse
 from .passes import validate
 from .resolve import resolve
@@ -80,13 +79,13 @@ def _compile(
         diagnostics += diags
     by_path = {f.path: f for f in files}
     project, diags = resolve(by_path, blocks, config.name)
-    del blocks  # the syntax tree is as large as the IR: free it before hashing copies the IR
+    del blocks  # the syntax tree is as large as the IR: free it before the passes
     diagnostics += diags
     if config_file is not None:
         by_path[config_file.path] = config_file
         diagnostics += _check_bindings(project, config, config_file)
     diagnostics += validate(project)  # the IR holds only what resolved cleanly, so passes are safe
-    return Compiled(with_hashes(project), diagnostics, by_path, config)
+    return Compiled(project, diagnostics, by_path, config)
 
 
 _GC_LOCK = threading.Lock()
@@ -122,22 +121,26 @@ def fewer_full_collections() -> Iterator[None]:
 _GC_SAVED: list[int] = []
 
 
-def load_dir(root: Path) -> Compiled:
-    """Compiles the project in ``root`` (a directory, or a single `.feat` file)."""
+def load_dir(root: Path, display: Callable[[Path], str] | None = None) -> Compiled:
+    """Compiles the project in ``root`` (a directory, or a single `.feat` file).
+
+    ``display`` names each file in diagnostics and spans (default: relative to the working directory).
+    """
+    show = display or _display
     cfg_file = None
     extra: list[Diagnostic] = []
     if root.is_file():
-        files, cfg = [_read(root, extra)], Config(root.stem)
+        files, cfg = [_read(root, extra, show)], Config(root.stem)
     else:
         paths = sorted(p for p in root.rglob("*.feat") if ".venv" not in p.parts and not p.is_dir())
-        files = [_read(p, extra) for p in paths]
-        cfg, cfg_extra, cfg_file = read_config(root)
+        files = [_read(p, extra, show) for p in paths]
+        cfg, cfg_extra, cfg_file = read_config(root, show)
         extra += cfg_extra
         if not paths:
             extra.append(
                 Diagnostic.make(
                     "E104",
-                    f"no .feat files in `{_display(root)}`",
+                    f"no .feat files in `{show(root)}`",
                     None,
                     help="put feature definitions in files ending in .feat",
                 )
@@ -147,16 +150,16 @@ def load_dir(root: Path) -> Compiled:
     return compiled
 
 
-def _read(path: Path, diagnostics: list[Diagnostic]) -> SourceFile:
+def _read(path: Path, diagnostics: list[Diagnostic], display: Callable[[Path], str] | None = None) -> SourceFile:
     """The file as UTF-8; bytes that are not UTF-8 are an error at the first of them (read as U+FFFD)."""
+    shown = (display or _display)(path)
     try:
         data = path.read_bytes()
     except OSError as e:  # unreadable, vanished, a special file: say so, and compile the rest
-        shown = _display(path)
         message = f"cannot read `{shown}`: {e.strerror or type(e).__name__}"
         diagnostics.append(Diagnostic.make("E001", message, None, help="check that the file exists and can be read"))
         return SourceFile(shown, "")
-    src = SourceFile(_display(path), data.decode("utf-8", errors="replace"))
+    src = SourceFile(shown, data.decode("utf-8", errors="replace"))
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -190,13 +193,15 @@ def _display(p: Path) -> str:
         return str(p)
 
 
-def read_config(root: Path) -> tuple[Config, list[Diagnostic], SourceFile | None]:
+def read_config(
+    root: Path, display: Callable[[Path], str] | None = None
+) -> tuple[Config, list[Diagnostic], SourceFile | None]:
     path = root / CONFIG
     name = root.resolve().name
     if not path.exists() and not path.is_symlink():  # a dangling link or a loop is a broken featc.toml, not none
         return Config(name), [], None
     bad: list[Diagnostic] = []
-    src = _read(path, bad)
+    src = _read(path, bad, display)
     if bad:
         return Config(name), bad, src
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from . import ast, ir
 from .aggregations import aggregation
@@ -125,7 +125,9 @@ class Resolver:
                 continue
             first[d.name.text] = d.name
             if t is not None:
-                out[d.name.text] = self.shared(("column", d.name.text, t), ir.Column, name=d.name.text, type=t)
+                out[d.name.text] = self.shared(
+                    ("column", d.name.text, t, d.description), ir.Column, name=d.name.text, type=t, description=d.description
+                )
         return tuple(out.values())
 
     def entity(self, b: ast.Block) -> None:
@@ -137,7 +139,9 @@ class Resolver:
                 label="needs a key",
                 help="add a line `key <column>: <type>`",
             )
-        self.entities[b.name.text] = ir.Entity(name=b.name.text, keys=self.columns(b.keys, "key"), span=b.name.span)
+        self.entities[b.name.text] = ir.Entity(
+            name=b.name.text, keys=self.columns(b.keys, "key"), span=b.name.span, **metadata(b)
+        )
 
     def source(self, b: ast.Block) -> None:
         cols = self.columns(b.columns, "column")
@@ -162,12 +166,12 @@ class Resolver:
                 )
         table = b.props["table"].text if "table" in b.props else b.name.text
         self.sources[b.name.text] = ir.Source(
-            name=b.name.text, table=table, timestamp=ts.text if ts else None, columns=cols, span=b.name.span
+            name=b.name.text, table=table, timestamp=ts.text if ts else None, columns=cols, span=b.name.span, **metadata(b)
         )
 
     def request(self, b: ast.Block) -> None:
         self.requests[b.name.text] = ir.Request(
-            name=b.name.text, fields=self.columns(b.columns, "field"), span=b.name.span
+            name=b.name.text, fields=self.columns(b.columns, "field"), span=b.name.span, description=b.description
         )
 
     # ------------------------------------------------------------ groups
@@ -273,6 +277,7 @@ class Resolver:
             refresh=self.refresh(b),
             features=tuple(features),
             span=b.name.span,
+            **metadata(b),
         )
 
     def aggregate_feature(self, b: ast.Block, d: ast.FeatureDef, source: ir.Source) -> ir.Feature | None:
@@ -293,7 +298,7 @@ class Resolver:
             where=parts.where,
             window=window,
         )
-        return ir.Feature(name=d.name.text, type=parts.type, agg=agg, span=d.span)
+        return ir.Feature(name=d.name.text, type=parts.type, agg=agg, span=d.span, description=d.description)
 
     def window(self, b: ast.Block, d: ast.FeatureDef) -> ir.Window | None:
         w = d.window
@@ -333,10 +338,15 @@ class Resolver:
             t = self.derived_type(b, d)
             expr = self.derived_exprs.get((b.name.text, d.name.text))
             if t is not None and expr is not None:
-                features.append(ir.Feature(name=d.name.text, type=t, expr=expr, span=d.span))
+                features.append(ir.Feature(name=d.name.text, type=t, expr=expr, span=d.span, description=d.description))
         if entity is not None:
             self.groups[b.name.text] = ir.Group(
-                kind="derived", name=b.name.text, entity=entity.name, features=tuple(features), span=b.name.span
+                kind="derived",
+                name=b.name.text,
+                entity=entity.name,
+                features=tuple(features),
+                span=b.name.span,
+                **metadata(b),
             )
 
     def derived_type(self, b: ast.Block, d: ast.FeatureDef) -> DataType | None:
@@ -510,6 +520,21 @@ class Resolver:
     def of_kind(self, kind: str) -> list[ast.Block]:
         names = self.by_name.get(self.namespace(kind), {})
         return [b for b in self.blocks if b.kind == kind and names.get(b.name.text) is b]
+
+
+def metadata(b: ast.Block) -> dict[str, Any]:
+    """A block's doc comment, `owner:` and `tags:` as IR fields (metadata: never hashed as data)."""
+    owner, tags = b.props.get("owner"), b.props.get("tags")
+    return {
+        "description": b.description,
+        "owner": _unquoted(owner.text) if owner else "",
+        "tags": tuple(t.strip() for t in tags.text.strip("[] \t").split(",") if t.strip()) if tags else (),
+    }
+
+
+def _unquoted(text: str) -> str:
+    """`owner: 'Risk team'` and `owner: Risk team` say the same."""
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"" else text
 
 
 def resolve(files: dict[str, SourceFile], blocks: list[ast.Block], name: str) -> tuple[ir.Project, list[Diagnostic]]:

@@ -88,6 +88,7 @@ class FeatureSpec:
     agg: AggSpec | None = None
     fn: DerivedFn | None = None
     requests: tuple[str, ...] = ()
+    fingerprint: str = ""  # the compiler's hash of the values it produces (compiler/hashing.py)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class GroupSpec:
     source: str | None = None
     filter: RowFn | None = None
     refresh: RefreshSpec = RefreshSpec()
+    fingerprint: str = ""  # the block's serving fingerprint: state written for another one is not this block's
 
     def column(self, feature: FeatureSpec) -> str:
         return f"{self.name}__{feature.name}"
@@ -114,6 +116,8 @@ class ProjectSpec:
     requests: tuple[RequestSpec, ...] = ()
     groups: tuple[GroupSpec, ...] = ()
     derived_order: tuple[str, ...] = ()
+    build: str = ""  # the build hash (manifest.json's ``build``): which definitions this module runs
+    hash_scheme: int = 0
 
     def entity(self, name: str) -> EntitySpec:
         return next(e for e in self.entities if e.name == name)

@@ -17,6 +17,7 @@ import featc
 from featc.cli import main
 from featc.compiler.diagnostics import escape, render_all, render_github
 from featc.compiler.explain import PRELUDE  # the entity and source every explanation's example uses
+from featc.compiler.hashing import fingerprints
 from featc.compiler.parser import parse
 from featc.compiler.project import Config, compile_files, load_dir
 from featc.compiler.source import SourceFile
@@ -392,25 +393,26 @@ def test_a_one_megabyte_project_checks_cleanly(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- hashes kept through the speed work
 
-# Hash values of tests/cases/valid/labels.feat as computed before the front end was made faster
-# (features, labels and derived features): the speed work must not change a single one.
+# Fingerprints of tests/cases/valid/labels.feat (features, labels and derived features) under hash
+# scheme 2 (compiler/hashing.py): speed work on the front end must not change a single one.
 LABELS_HASHES = {
-    "driver_signals.busy": "54156e67b6c1212b",
-    "driver_signals.fare_per_trip": "88da04e15a6f5fb4",
-    "driver_stats.fare_7d": "d6819c8326fba695",
-    "driver_stats.rating_7d": "2374fc0b626c4fd6",
-    "driver_stats.trips_7d": "a85371392cfed85f",
-    "outcome.distinct_fares": "5aaa3e70982d1ebf",
-    "outcome.first_fare_1d": "7768d867a33f1c7d",
-    "outcome.last_rating_1d": "8e8677ae40a7dbc8",
-    "outcome.trips_next_1d": "7ab43d0b6cb030ee",
+    "driver_signals.busy": "b78a97906b002d05",
+    "driver_signals.fare_per_trip": "85d55ebf68c9b324",
+    "driver_stats.fare_7d": "697edf945a653748",
+    "driver_stats.rating_7d": "ccd133ff644af3fd",
+    "driver_stats.trips_7d": "549d7decac086d84",
+    "outcome.distinct_fares": "dea434f642bcbf07",
+    "outcome.first_fare_1d": "8b4ba6bf2d7ede39",
+    "outcome.last_rating_1d": "c68773ab14110821",
+    "outcome.trips_next_1d": "43a6a6a29a427adf",
 }
 
 
 def test_hash_values_are_unchanged() -> None:
     path = Path(__file__).parent / "cases" / "valid" / "labels.feat"
     p = compile_files([SourceFile("labels.feat", path.read_text())], Config("labels")).project
-    assert {f"{g.name}.{f.name}": f.hash for g in p.groups for f in g.features} == LABELS_HASHES
+    hashes = fingerprints(p).features
+    assert {f"{g.name}.{f.name}": hashes[g.column(f)].fingerprint for g in p.groups for f in g.features} == LABELS_HASHES
 
 
 def test_repeated_expressions_over_sources_of_other_types_are_lowered_apart() -> None:
@@ -458,8 +460,8 @@ def test_a_chain_of_thousands_of_derived_features_resolves_and_hashes() -> None:
     chain = "".join(block.format(i=i, expr=f"d{i + 1}.x + 1") for i in range(n)) + block.format(i=n, expr="f.n")
     compiled = compile_files([SourceFile("a.feat", features("n = count(*) over 1h") + chain)], Config("p"))
     assert compiled.diagnostics == []
-    hashes = {f.hash for g in compiled.project.groups for f in g.features}
-    assert len(hashes) == n + 2 and None not in hashes
+    hashes = {h.fingerprint for h in fingerprints(compiled.project).features.values()}
+    assert len(hashes) == n + 2
 
 
 def test_a_directory_named_like_a_feat_file_is_not_read(tmp_path: Path) -> None:

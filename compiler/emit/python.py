@@ -15,6 +15,7 @@ import re
 
 from .. import ir
 from ..catalog import CASTS, FUNCTIONS
+from ..hashing import SCHEME, fingerprints
 from ..lineage import lineage
 from ..types import DataType
 
@@ -208,6 +209,7 @@ class _Module:
     def __init__(self, project: ir.Project) -> None:
         self.project = project
         self.lineage = lineage(project)
+        self.hashes = fingerprints(project)
         self.lower = Lowering()
         self.functions: list[str] = []
         self.names: set[str] = set(MODULE_NAMES)  # a generated function never shadows the module's own names
@@ -234,8 +236,10 @@ class _Module:
         )
 
     def feature(self, g: ir.Group, f: ir.Feature) -> Ctor:
+        fingerprint = self.hashes.features[g.column(f)].fingerprint
         if f.agg is not None:
-            return Ctor("FeatureSpec", name=f.name, type=str(f.type), agg=self.aggregate(g, f, f.agg))
+            agg = self.aggregate(g, f, f.agg)
+            return Ctor("FeatureSpec", name=f.name, type=str(f.type), agg=agg, fingerprint=fingerprint)
         if f.expr is None:
             raise PythonEmitError(f"feature {g.name}.{f.name} has neither aggregation nor expr")
         params = "features: Mapping[str, Any], request: Mapping[str, Any]"
@@ -244,7 +248,7 @@ class _Module:
         requests = self.lineage.node(g.column(f)).requests
         if requests:  # the runtime requires these of a caller whatever branch the data takes
             fields["requests"] = requests
-        return Ctor("FeatureSpec", **fields)
+        return Ctor("FeatureSpec", **fields, fingerprint=fingerprint)
 
     def group(self, g: ir.Group) -> Ctor:
         fields: dict[str, object] = {"kind": g.kind, "name": g.name, "entity": g.entity}
@@ -256,7 +260,7 @@ class _Module:
             r = g.refresh
             fields["refresh"] = Ctor("RefreshSpec", mode="batch", every_us=r.every_us, lag_us=r.lag_us)
         fields["features"] = tuple(self.feature(g, f) for f in g.features)
-        return Ctor("GroupSpec", **fields)
+        return Ctor("GroupSpec", **fields, fingerprint=self.hashes.groups[g.name])
 
     def spec(self) -> Ctor:
         p = self.project
@@ -277,6 +281,8 @@ class _Module:
             requests=tuple(Ctor("RequestSpec", name=r.name, fields=_columns(r.fields)) for r in p.requests),
             groups=tuple(self.group(g) for g in p.groups),
             derived_order=ir.derived_order(p),
+            build=self.hashes.build,
+            hash_scheme=SCHEME,
         )
 
 

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostic
 from ..ir import Project
-
-
-def _duration(us: int) -> str:
-    for unit, size in (("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000)):
-        if us % size == 0:
-            return f"{us // size}{unit}"
-    return f"{us}us"
+from ..plan import duration as _duration
 
 
 def refresh_cadence(project: Project) -> list[Diagnostic]:

@@ -120,6 +120,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=3600000000),
                     ),
+                    fingerprint='1d37ca8e97adec2b',
                 ),
                 FeatureSpec(
                     name='n_amount_1d',
@@ -130,6 +131,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='584ad4cf82a9930a',
                 ),
                 FeatureSpec(
                     name='kinds_1d',
@@ -140,6 +142,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='d25a67fcbb8ee15f',
                 ),
                 FeatureSpec(
                     name='kinds_all',
@@ -150,6 +153,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='lifetime', us=0),
                     ),
+                    fingerprint='19e2447761535450',
                 ),
                 FeatureSpec(
                     name='qty_1d',
@@ -160,6 +164,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='f5d57e7d8a42534e',
                 ),
                 FeatureSpec(
                     name='amount_7d',
@@ -170,6 +175,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=604800000000),
                     ),
+                    fingerprint='bea43c94862d4efd',
                 ),
                 FeatureSpec(
                     name='avg_1d',
@@ -180,6 +186,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='11bd19480508e104',
                 ),
                 FeatureSpec(
                     name='min_1d',
@@ -190,6 +197,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='6e45c1981fbdf46a',
                 ),
                 FeatureSpec(
                     name='max_kind',
@@ -200,6 +208,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=7200000000),
                     ),
+                    fingerprint='d237bacba7100fb7',
                 ),
                 FeatureSpec(
                     name='last_kind',
@@ -210,6 +219,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='6db6011eedd24166',
                 ),
                 FeatureSpec(
                     name='first_kind',
@@ -220,6 +230,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='31c771407d512763',
                 ),
                 FeatureSpec(
                     name='last_ever',
@@ -230,6 +241,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='lifetime', us=0),
                     ),
+                    fingerprint='752891bb3d809a3f',
                 ),
                 FeatureSpec(
                     name='ok_1d',
@@ -240,6 +252,7 @@ SPEC = ProjectSpec(
                         where=activity__ok_1d__where,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='fd46ba013de088e6',
                 ),
                 FeatureSpec(
                     name='big_1h',
@@ -250,6 +263,7 @@ SPEC = ProjectSpec(
                         where=activity__big_1h__where,
                         window=WindowSpec(kind='trailing', us=3600000000),
                     ),
+                    fingerprint='b3715d9fa20fc5ac',
                 ),
                 FeatureSpec(
                     name='lifetime',
@@ -260,8 +274,10 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='lifetime', us=0),
                     ),
+                    fingerprint='48daede66a0e28a7',
                 ),
             ),
+            fingerprint='2b1892d6ac63e8fd',
         ),
         GroupSpec(
             kind='features',
@@ -278,9 +294,13 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=600000000),
                     ),
+                    fingerprint='3ba2137b178e4dea',
                 ),
             ),
+            fingerprint='9c93002dc6611ad1',
         ),
     ),
     derived_order=(),
+    build='82259d5cbef7535e',
+    hash_scheme=2,
 )

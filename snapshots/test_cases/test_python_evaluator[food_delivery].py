@@ -106,6 +106,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=1800000000),
                     ),
+                    fingerprint='8337fe1719512b13',
                 ),
                 FeatureSpec(
                     name='revenue_1d',
@@ -116,6 +117,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='c4a23f5818add39f',
                 ),
                 FeatureSpec(
                     name='avg_total_7d',
@@ -126,6 +128,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=604800000000),
                     ),
+                    fingerprint='3ec565189be200c4',
                 ),
                 FeatureSpec(
                     name='customers_7d',
@@ -136,6 +139,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=604800000000),
                     ),
+                    fingerprint='7c6325c538a93b24',
                 ),
                 FeatureSpec(
                     name='big_orders_1h',
@@ -146,6 +150,7 @@ SPEC = ProjectSpec(
                         where=restaurant_activity__big_orders_1h__where,
                         window=WindowSpec(kind='trailing', us=3600000000),
                     ),
+                    fingerprint='0e62e0d12f9e8f84',
                 ),
                 FeatureSpec(
                     name='last_status',
@@ -156,6 +161,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=172800000000),
                     ),
+                    fingerprint='f116927f06417c9a',
                 ),
                 FeatureSpec(
                     name='lifetime_orders',
@@ -166,22 +172,31 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='lifetime', us=0),
                     ),
+                    fingerprint='1a8644bf3e613b16',
                 ),
             ),
+            fingerprint='83c6c9dc9f134a99',
         ),
         GroupSpec(
             kind='derived',
             name='checkout_signals',
             entity='restaurant',
             features=(
-                FeatureSpec(name='busy', type='bool', fn=checkout_signals__busy),
+                FeatureSpec(
+                    name='busy',
+                    type='bool',
+                    fn=checkout_signals__busy,
+                    fingerprint='efd1a8c59fdb386e',
+                ),
                 FeatureSpec(
                     name='basket_vs_avg',
                     type='double',
                     fn=checkout_signals__basket_vs_avg,
                     requests=('basket_total',),
+                    fingerprint='bb85a1dca4809b80',
                 ),
             ),
+            fingerprint='9620046f32b1da95',
         ),
         GroupSpec(
             kind='label',
@@ -198,9 +213,13 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='forward', us=3600000000),
                     ),
+                    fingerprint='29009f094aa24821',
                 ),
             ),
+            fingerprint='bb3585ed261dcf43',
         ),
     ),
     derived_order=('checkout_signals__busy', 'checkout_signals__basket_vs_avg'),
+    build='32d8f33ad41201a1',
+    hash_scheme=2,
 )

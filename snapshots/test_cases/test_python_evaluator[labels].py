@@ -89,6 +89,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=604800000000),
                     ),
+                    fingerprint='549d7decac086d84',
                 ),
                 FeatureSpec(
                     name='fare_7d',
@@ -99,6 +100,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=604800000000),
                     ),
+                    fingerprint='697edf945a653748',
                 ),
                 FeatureSpec(
                     name='rating_7d',
@@ -109,8 +111,10 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=604800000000),
                     ),
+                    fingerprint='ccd133ff644af3fd',
                 ),
             ),
+            fingerprint='cca3158da0c43acc',
         ),
         GroupSpec(
             kind='label',
@@ -128,6 +132,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='forward', us=86400000000),
                     ),
+                    fingerprint='43a6a6a29a427adf',
                 ),
                 FeatureSpec(
                     name='last_rating_1d',
@@ -138,6 +143,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='forward', us=86400000000),
                     ),
+                    fingerprint='c68773ab14110821',
                 ),
                 FeatureSpec(
                     name='first_fare_1d',
@@ -148,6 +154,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='forward', us=86400000000),
                     ),
+                    fingerprint='8b4ba6bf2d7ede39',
                 ),
                 FeatureSpec(
                     name='distinct_fares',
@@ -158,8 +165,10 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='forward', us=172800000000),
                     ),
+                    fingerprint='dea434f642bcbf07',
                 ),
             ),
+            fingerprint='9ba8d90f56803332',
         ),
         GroupSpec(
             kind='derived',
@@ -170,10 +179,19 @@ SPEC = ProjectSpec(
                     name='fare_per_trip',
                     type='double',
                     fn=driver_signals__fare_per_trip,
+                    fingerprint='85d55ebf68c9b324',
                 ),
-                FeatureSpec(name='busy', type='bool', fn=driver_signals__busy),
+                FeatureSpec(
+                    name='busy',
+                    type='bool',
+                    fn=driver_signals__busy,
+                    fingerprint='b78a97906b002d05',
+                ),
             ),
+            fingerprint='d9cf225adef206ed',
         ),
     ),
     derived_order=('driver_signals__fare_per_trip', 'driver_signals__busy'),
+    build='0dc5e0907aa986d5',
+    hash_scheme=2,
 )

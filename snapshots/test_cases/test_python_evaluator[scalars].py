@@ -127,6 +127,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='94626d72c8f792dc',
                 ),
                 FeatureSpec(
                     name='s2',
@@ -137,6 +138,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='c91614d935982956',
                 ),
                 FeatureSpec(
                     name='s3',
@@ -147,6 +149,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='da68b35131ffe877',
                 ),
                 FeatureSpec(
                     name='s4',
@@ -157,6 +160,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='17b6aa9769b32828',
                 ),
                 FeatureSpec(
                     name='s5',
@@ -167,6 +171,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='0453edb6f06bf086',
                 ),
                 FeatureSpec(
                     name='s6',
@@ -177,6 +182,7 @@ SPEC = ProjectSpec(
                         where=pay__s6__where,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='e09135cd2f4e9576',
                 ),
                 FeatureSpec(
                     name='s7',
@@ -187,6 +193,7 @@ SPEC = ProjectSpec(
                         where=pay__s7__where,
                         window=WindowSpec(kind='trailing', us=604800000000),
                     ),
+                    fingerprint='0d8d404d298c3f2b',
                 ),
                 FeatureSpec(
                     name='s8',
@@ -197,6 +204,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='25a50648c7c5f6b6',
                 ),
                 FeatureSpec(
                     name='s9',
@@ -207,6 +215,7 @@ SPEC = ProjectSpec(
                         where=None,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='912f187a7a52ec8f',
                 ),
                 FeatureSpec(
                     name='s10',
@@ -217,8 +226,10 @@ SPEC = ProjectSpec(
                         where=pay__s10__where,
                         window=WindowSpec(kind='trailing', us=86400000000),
                     ),
+                    fingerprint='0895e555673be4ba',
                 ),
             ),
+            fingerprint='b058b72f78dd57ad',
         ),
         GroupSpec(
             kind='derived',
@@ -230,16 +241,26 @@ SPEC = ProjectSpec(
                     type='double',
                     fn=risk__ratio,
                     requests=('txn_amount',),
+                    fingerprint='d12bb9bbba9f23be',
                 ),
                 FeatureSpec(
                     name='flagged',
                     type='bool',
                     fn=risk__flagged,
                     requests=('channel',),
+                    fingerprint='e878a3f2aa140bbe',
                 ),
-                FeatureSpec(name='score', type='double', fn=risk__score),
+                FeatureSpec(
+                    name='score',
+                    type='double',
+                    fn=risk__score,
+                    fingerprint='c20a7da08244a0de',
+                ),
             ),
+            fingerprint='dfd9f560f9f00f85',
         ),
     ),
     derived_order=('risk__ratio', 'risk__flagged', 'risk__score'),
+    build='ec82a38ee9ab0754',
+    hash_scheme=2,
 )
