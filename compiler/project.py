@@ -77,6 +77,7 @@ def _compile(
         found, diags = parse(src)
         blocks += found
         diagnostics += diags
+    found = []  # the last file's blocks too: nothing but ``blocks`` may keep the syntax tree alive
     by_path = {f.path: f for f in files}
     project, diags = resolve(by_path, blocks, config.name)
     del blocks  # the syntax tree is as large as the IR: free it before the passes
