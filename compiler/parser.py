@@ -316,6 +316,8 @@ class Parser:
         """
         lines: list[str] = []
         end = self.text.rfind("\n", 0, offset)  # the newline ending the line above
+        if self.text[end + 1 : offset].strip():  # not first on its line (`request r { x: int }`): no doc of its own
+            return ""
         while end >= 0:
             start = self.text.rfind("\n", 0, end) + 1
             m = DOC_LINE.fullmatch(self.text, start, end)
