@@ -216,3 +216,25 @@ def test_every_ir_field_is_hashed_or_declared() -> None:
             continue
         hashed = set(dump(found[cls], parents))
         assert hashed == set(cls.model_fields) - set(UNHASHED.get(cls, {})), cls.__name__
+
+
+def test_the_manifest_carries_hashes_lineage_and_metadata() -> None:
+    from featc.artifacts import manifest
+
+    text = BASE.replace("features f {\n", "#: Spend.\nfeatures f {\n  owner: risk\n  tags: [money]\n")
+    p = featc.compile_text(text.replace("    total = sum", "    #: A day of spend.\n    total = sum"))
+    m, h = manifest(p), fingerprints(p)
+    assert (m["hash_scheme"], m["build"]) == (2, h.build)
+    assert {b["block"]: b["fingerprint"] for b in m["blocks"]} == h.groups
+    by = {f["column"]: f for f in m["features"]}
+    total, ratio = by["f__total"], by["d__ratio"]
+    assert total["hashes"] == dict(h.features["f__total"].__dict__)
+    assert (total["description"], total["owner"], total["type"]) == ("A day of spend.", "risk", "double")
+    assert total["lineage"] == {"parents": [], "labels": [], "requests": [], "sources": {"events": ["amount", "at", "kind"]}}
+    assert ratio["lineage"] == {
+        "parents": ["f__total"],
+        "labels": [],
+        "requests": ["b"],
+        "sources": {"events": ["amount", "at", "kind"]},
+    }
+    assert [b for b in m["blocks"] if b["block"] == "f"][0]["tags"] == ["money"]
