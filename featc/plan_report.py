@@ -37,8 +37,12 @@ class Sides:
 
     ref: str
     commit: str
-    project: str
+    project: str  # the directory, relative to the repository's top
     name: str
+
+    @property
+    def shown(self) -> str:
+        return self.name if self.project in (".", self.name) else f"{self.name} ({self.project})"
 
 
 def detail(plan: Plan, c: FeatureChange) -> str:
@@ -86,7 +90,7 @@ def text(plan: Plan, sides: Sides, colour: bool) -> str:
     def style(s: str, fg: str) -> str:
         return click.style(s, fg=fg) if colour else s
 
-    lines = [f"featc plan: {sides.project} at {sides.ref} ({sides.commit[:12]}) -> the working tree", ""]
+    lines = [f"featc plan: {sides.shown} at {sides.ref} ({sides.commit[:12]}) -> the working tree", ""]
     for kind, heading, mark, fg in SECTIONS:
         found = plan.of_kind(kind)
         if found:
@@ -102,7 +106,7 @@ def text(plan: Plan, sides: Sides, colour: bool) -> str:
 
 def markdown(plan: Plan, sides: Sides) -> str:
     """For a pull-request comment: a table of changes and the consequences as a list."""
-    lines = [f"### featc plan: `{sides.project}` against `{sides.ref}` (`{sides.commit[:12]}`)", ""]
+    lines = [f"### featc plan: `{sides.shown}` against `{sides.ref}` (`{sides.commit[:12]}`)", ""]
     lines.append(f"**{verdict(plan).capitalize()}.**")
     rows = [(heading, c) for kind, heading, _, _ in SECTIONS for c in plan.of_kind(kind)]
     if rows:
@@ -124,6 +128,7 @@ def as_json(plan: Plan, sides: Sides) -> str:
         "schema": SCHEMA,
         "hash_scheme": SCHEME,
         "project": sides.name,
+        "directory": sides.project,
         "base": {"ref": sides.ref, "commit": sides.commit},
         "data_changes": plan.data_changes,
         "exit_code": EXIT_DATA_CHANGES if plan.data_changes else 0,
