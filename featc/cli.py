@@ -182,17 +182,25 @@ def check(project_dir: Path, strict: bool, fmt: str) -> None:
     help="SQL dialect to emit.",
 )
 @click.option("--out", "out", type=_path(), required=True, help="Directory to write into (created if missing).")
+@click.option(
+    "--target",
+    type=click.Choice(["sql", "dbt"]),
+    default="sql",
+    show_default=True,
+    help="sql: SQL files, the evaluator and manifest.json; dbt: a dbt package (docs/dbt.md).",
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @handled
-def compile_(project_dir: Path, dialect: str, out: Path, strict: bool) -> None:
-    """Write SQL, the Python evaluator module and manifest.json (byte-identical on re-run)."""
-    from .artifacts import write_artifacts
+def compile_(project_dir: Path, dialect: str, out: Path, target: str, strict: bool) -> None:
+    """Write SQL, the Python evaluator module and manifest.json, or a dbt package (byte-identical on re-run)."""
+    from .artifacts import write_artifacts, write_dbt_artifacts
 
     project = _load(project_dir, strict)
     dialect = dialect.lower()
     project.require_dialect(dialect)
     tables = project.compiled.config.relations.get(dialect, {})  # [D.sources]; DuckDB's bind files, not tables
-    written = write_artifacts(project.ir, dialect, out, inputs=project.inputs(), tables=tables)
+    write = write_dbt_artifacts if target == "dbt" else write_artifacts
+    written = write(project.ir, dialect, out, inputs=project.inputs(), tables=tables)
     for path in written:
         click.echo(str(path))
 

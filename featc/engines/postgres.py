@@ -123,14 +123,15 @@ class PostgresEngine(Engine):
         table = exp.to_table(relation)
         if table.args.get("catalog"):
             raise DataError(f"{what}: `{relation}`: PostgreSQL names relations as schema.table (three parts given)")
-        db = table.args.get("db")
+        # The relation PostgreSQL itself would read: to_regclass follows the search path, the
+        # session's temporary schema first, so one name never mixes the columns of two tables.
         query = (
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_name = %s AND (table_schema = %s OR (CAST(%s AS TEXT) IS NULL AND table_schema = ANY(current_schemas(false)))) "
-            "ORDER BY ordinal_position"
+            "SELECT c.column_name, c.data_type FROM information_schema.columns AS c "
+            "JOIN pg_class AS r ON r.relname = c.table_name "
+            "JOIN pg_namespace AS n ON n.oid = r.relnamespace AND n.nspname = c.table_schema "
+            "WHERE r.oid = to_regclass(%s) ORDER BY c.ordinal_position"
         )
-        schema = _folded(db) if db is not None else None
-        rows = self.con.execute(query, (_folded(table.this), schema, schema)).fetchall()
+        rows = self.con.execute(query, (table.sql("postgres"),)).fetchall()
         if not rows:
             raise DataError(
                 f"{what}: the relation `{relation}` does not exist in PostgreSQL (or featc may not read it); "
@@ -252,11 +253,6 @@ def run_error(e: psycopg.Error) -> DataError:
     if getattr(e, "sqlstate", None) == "22003":
         return int_overflow("features", text)
     return DataError(f"computing features, PostgreSQL raised: {text}")
-
-
-def _folded(identifier: exp.Expr) -> str:
-    """A name part as PostgreSQL stores it: unquoted names fold to lower case, quoted ones stay."""
-    return identifier.name if isinstance(identifier, exp.Identifier) and identifier.quoted else identifier.name.lower()
 
 
 def _ident(name: str) -> exp.Identifier:

@@ -34,7 +34,6 @@ if TYPE_CHECKING:  # the engines import pyarrow, which the embedded engine does 
     from ..engines.base import Engine
 
 EVALUATOR = "evaluator"
-TEMPORARY_SCHEMA = "SELECT CAST(nspname AS TEXT) AS name FROM pg_namespace WHERE oid = pg_my_temp_schema()"
 
 
 @dataclass
@@ -171,17 +170,9 @@ def _batches(columns: Mapping[str, DataType], rows: Sequence[Mapping[str, Any]])
 
 
 def _relation(warehouse: Engine, table: str) -> str:
-    """How ``bind_sources`` finds a table ``upload`` created.
-
-    The name is quoted, as ``upload`` quotes it: unquoted, Snowflake would look for it in upper
-    case. PostgreSQL keeps temporary tables in the session's own schema (pg_temp_N), which the
-    adapter's lookup (the schemas of current_schemas(false)) does not search: so it is named.
-    """
-    name = exp.to_identifier(table, quoted=True).sql(warehouse.dialect)
-    if warehouse.name != "postgres":
-        return name
-    schema = warehouse.fetch(TEMPORARY_SCHEMA, {}, None).column(0)[0].as_py()
-    return f"{schema}.{name}"
+    """How ``bind_sources`` finds a table ``upload`` created: quoted, as ``upload`` quotes it
+    (unquoted, Snowflake would look for it in upper case)."""
+    return exp.to_identifier(table, quoted=True).sql(warehouse.dialect)
 
 
 __all__ = ["EVALUATOR", "Answers", "Sql", "answer", "evaluated", "sessions"]
