@@ -19,8 +19,9 @@ from .compiler.emit.python import python_module
 from .compiler.emit.sql import materialize_sql, training_sql
 from .compiler.hashing import SCHEME, fingerprints
 from .compiler.lineage import lineage
-from .compiler.project import fewer_full_collections
+from .compiler.project import fewer_full_collections, is_file_path
 from .outputs import prepare_dir, refuse_inputs, write_text
+from .runtime.errors import DataError
 
 
 def manifest(project: ir.Project) -> dict[str, Any]:
@@ -124,7 +125,16 @@ def write_files(files: Mapping[str, str], out: Path, inputs: Iterable[Path] = ()
 
 @fewer_full_collections()
 def dbt_artifacts(project: ir.Project, dialect: str, tables: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The dbt package `featc compile --target dbt` writes: relative path -> content (docs/dbt.md)."""
+    """The dbt package `featc compile --target dbt` writes: relative path -> content (docs/dbt.md).
+
+    A dbt source is a relation, so a `[spark.sources]` binding to Parquet files is refused.
+    """
+    files = sorted(name for name, value in (tables or {}).items() if dialect == "spark" and is_file_path(value))
+    if files:
+        raise DataError(
+            f"[spark.sources] binds {', '.join(f'`{n}`' for n in files)} to files; a dbt source is a table: "
+            "bind it to db.table for --target dbt"
+        )
     return dbt_package(project, dialect, tables)
 
 
@@ -142,7 +152,7 @@ def write_dbt_artifacts(
     """
     files = dbt_artifacts(project, dialect, tables)
     written = write_files(files, out, inputs)
-    for path in sorted(out.glob("**/*")):
+    for path in sorted(p for folder in ("models", "macros", "tests") for p in (out / folder).glob("**/*")):
         name = path.relative_to(out).as_posix()
         if name not in files and path.suffix in (".sql", ".yml") and path.is_file() and _generated(path):
             path.unlink()

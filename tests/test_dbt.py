@@ -417,3 +417,9 @@ def test_user_text_and_names_reach_dbt_unchanged() -> None:
     described = {c["name"]: (c.get("quote", False), render(c["description"]).render()) for c in table["columns"]}
     assert described["ShopId"] == (True, "The shop: {# not a comment #}") and described["order"][0]
     assert 'unique_key=["\\"ShopId\\"", "featc_boundary"]' in files["models/featc_my_shop_2__activity.sql"]
+
+
+def test_spark_files_cannot_be_dbt_sources() -> None:
+    with pytest.raises(featc.DataError, match=r"binds `orders` to files; a dbt source is a table"):
+        dbt_artifacts(load(EXAMPLE).ir, "spark", {"orders": "/data/orders.parquet", "prep_events": "lake.prep"})
+    assert "models/sources.yml" in dbt_artifacts(load(EXAMPLE).ir, "spark", {"orders": "lake.orders"})
