@@ -98,6 +98,7 @@ class Names:
 
     @classmethod
     def of(cls, project: ir.Project, relations: Mapping[str, list[str]]) -> Names:
+        """SQL names from the project's namespace (clear of every user name and bound relation); dbt names prefixed."""
         ns = namespace(project, [p for parts in relations.values() for p in parts])
         package = "featc_" + (_identifier(project.name) or "project")
         models = Namespace()
@@ -302,8 +303,9 @@ def _numbered_spine(project: ir.Project, d: Dialect, n: Names) -> exp.Select:
     types: dict[str, DataType] = {"ts": DataType.TIMESTAMP}
     for g in project.groups:
         types.update({k.name: k.type for k in project.entity(g.entity).keys})
+    used = lineage(project).used_request_fields()
     for r in project.requests:
-        types.update({f.name: f.type for f in r.fields if f.name in lineage(project).used_request_fields()})
+        types.update({f.name: f.type for f in r.fields if f.name in used})
     order = exp.Order(expressions=[exp.Ordered(this=d.ordered(col(c), t), nulls_first=False) for c, t in types.items()])
     number = alias(exp.Window(this=exp.RowNumber(), order=order), n.row)
     ref = exp.Table(this=exp.Var(this="{{ featc_spine_relation }}"), alias=exp.TableAlias(this=ident(n.s)))
