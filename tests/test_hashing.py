@@ -237,4 +237,4 @@ def test_the_manifest_carries_hashes_lineage_and_metadata() -> None:
         "requests": ["b"],
         "sources": {"events": ["amount", "at", "kind"]},
     }
-    assert [b for b in m["blocks"] if b["block"] == "f"][0]["tags"] == ["money"]
+    assert next(b for b in m["blocks"] if b["block"] == "f")["tags"] == ["money"]
