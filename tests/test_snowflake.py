@@ -207,3 +207,111 @@ def test_a_pyformat_connection_is_refused() -> None:
     with ws.connection_with(paramstyle="pyformat") as pyformat, pytest.raises(DataError, match="qmark"):
         featc.training_data(featc.compile_text(MIXED, filename="mixed.feat"), _mixed_spine(),
                             engine="snowflake", connection=pyformat)  # fmt: skip
+
+
+# ---------------------------------------------------------------- (g) the spine a relation, the result a table
+
+
+def _food_spine_table(con: Any) -> tuple[featc.Project, pa.Table]:
+    """The example, and its spine as RAW.SPINE with `FOLD`, a column featc never reads (stored as spelled)."""
+    project, spine = _food(con)
+    spine = spine.append_column("FOLD", pa.array([i % 5 for i in range(spine.num_rows)], pa.int64()))
+    ws.load_table(con, "RAW.SPINE", spine)
+    return project, spine
+
+
+def _by_instant_then_key(table: pa.Table) -> pa.Table:
+    """Rows in the order a relation spine gives them (instant, then key), ties broken by the rest."""
+    return table.sort_by([("ts", "ascending"), ("restaurant_id", "ascending"), ("FOLD", "ascending")])
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_a_spine_relation_gives_the_same_rows_in_instant_order(con: Any, exact: bool) -> None:
+    project, spine = _food_spine_table(con)
+    want = project.training_data(spine, exact=exact)
+    got = project.training_data("raw.spine", RELATIONS, exact=exact, engine="snowflake", connection=con)
+    assert got.column_names == want.column_names  # declared spelling, `FOLD` as stored: not upper-cased
+    instants = got.column("ts").to_pylist()
+    assert instants == sorted(instants)
+    assert not _same(_by_instant_then_key(got), _by_instant_then_key(want))
+    assert ws.temporary_objects(con) == []
+
+
+def _tables(con: Any, schema: str) -> dict[str, str]:
+    cur = con.cursor()
+    try:
+        cur.execute("SELECT TABLE_NAME, TABLE_TYPE FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = ?", [schema])
+        return {str(r[0]): str(r[1]) for r in cur.fetchall()}
+    finally:
+        cur.close()
+
+
+def test_out_table_writes_and_replaces_in_the_warehouse(con: Any) -> None:
+    """Junk, replaced by a first run, replaced by a second; the table stays, named as Snowflake stores names."""
+    project, spine = _food_spine_table(con)
+    ws.load_table(con, "RAW.TRAINING", pa.table({"junk": [1]}))
+    for _ in range(2):
+        written = project.training_data("raw.spine", RELATIONS, engine="snowflake", connection=con, out_table="raw.training")
+        assert written == 500
+    cur = con.cursor()
+    cur.execute("SELECT * FROM RAW.TRAINING")
+    stored = pa.concat_tables(cur.fetch_arrow_batches())
+    cur.close()
+    assert stored.num_rows == 500 and "JUNK" not in stored.column_names and "FOLD" in stored.column_names
+    column = "restaurant_activity__lifetime_orders"
+    want = project.training_data(spine).column(column).to_pylist()
+    assert sorted(stored.column(column.upper()).to_pylist()) == sorted(want)
+    assert _tables(con, "RAW")["TRAINING"] == "BASE TABLE"
+    assert ws.temporary_objects(con) == []
+
+
+def test_mixed_case_spine_columns_and_a_failed_write_keeps_the_old_table(con: Any) -> None:
+    """`USERID`/`Ts` are found as declared `userId`/`ts` and named so; `Note` and `extra` (stored lower case)
+    pass through as spelled; then an int overflow while writing leaves the table written before."""
+    cur = con.cursor()
+    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {ws.TEST_SCHEMA}")
+    cur.execute('CREATE OR REPLACE TABLE featc_test.mixed_spine ("USERID" VARCHAR, "Ts" TIMESTAMP_NTZ, "Note" VARCHAR, "extra" BIGINT)')
+    cur.execute("INSERT INTO featc_test.mixed_spine VALUES ('u3', '2024-01-01 04:00', 'c', 3), "
+                "('u1', '2024-01-01 04:00', 'a', 1), ('u2', '2024-01-01 04:00', 'b', 2)")  # fmt: skip
+    cur.close()
+    ws.load_table(con, "featc_test.clicks", _clicks())
+    project = featc.compile_text(MIXED, filename="mixed.feat")
+    got = featc.training_data(project, "featc_test.mixed_spine", engine="snowflake", connection=con)
+    assert got.column_names[:4] == ["userId", "ts", "Note", "extra"]
+    assert [(r["userId"], r["Note"], r["extra"], r["activity__spend_1d"]) for r in got.to_pylist()] == [
+        ("u1", "a", 1, 1.5), ("u2", "b", 2, 2.0), ("u3", "c", 3, None)
+    ]  # fmt: skip
+    cur = con.cursor()
+    cur.execute("CREATE OR REPLACE TABLE featc_test.empty_spine AS SELECT * FROM featc_test.mixed_spine WHERE FALSE")
+    cur.close()
+    empty = featc.training_data(project, "featc_test.empty_spine", engine="snowflake", connection=con)
+    assert empty.num_rows == 0 and empty.column_names == got.column_names
+    out = {"engine": "snowflake", "connection": con, "out_table": "featc_test.mixed_out"}
+    assert featc.training_data(project, "featc_test.mixed_spine", **out) == 3
+    ws.load_table(con, "featc_test.clicks", _clicks().set_column(3, "n", pa.array([2**62, 2**62, 1], pa.int64())))
+    with pytest.raises(DataError, match=r"the sum in feature `activity.n_total` overflows int64"):
+        featc.training_data(project, "featc_test.mixed_spine", **out)
+    cur = con.cursor()
+    cur.execute("SELECT COUNT(*) FROM featc_test.mixed_out")
+    assert cur.fetchone() == (3,)
+    cur.close()
+    assert ws.temporary_objects(con) == []
+
+
+def test_spine_relation_errors_name_the_spine(con: Any) -> None:
+    cur = con.cursor()
+    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {ws.TEST_SCHEMA}")
+    cur.execute("CREATE OR REPLACE TABLE featc_test.no_ts (userid VARCHAR, seen_at TIMESTAMP_NTZ)")
+    cur.execute("CREATE OR REPLACE TABLE featc_test.text_ts (userid VARCHAR, ts VARCHAR)")
+    cur.close()
+    ws.load_table(con, "featc_test.clicks", _clicks())
+    project = featc.compile_text(MIXED, filename="mixed.feat")
+    cases = {
+        "featc_test.no_such_spine": r"the spine: the relation `featc_test.no_such_spine` does not exist in Snowflake",
+        "featc_test.no_ts": r"the spine \(relation `featc_test.no_ts`\): no column `ts`; it has USERID, SEEN_AT",
+        "featc_test.text_ts": r"the spine \(relation `featc_test.text_ts`\): column `TS` is TEXT in Snowflake but declared timestamp",
+    }
+    for relation, message in cases.items():
+        with pytest.raises(DataError, match=message):
+            featc.training_data(project, relation, engine="snowflake", connection=con)
+    assert ws.temporary_objects(con) == []

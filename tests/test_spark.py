@@ -24,15 +24,17 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 from sqlglot import exp
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode: tests/ is no package
 
 from ir_builders import call, lit
 from services import missing
-from warehouse_spark import require_spark, session
+from warehouse_spark import require_spark, save_table, session
 
 import featc
+from featc.cli import main
 from featc.compiler import ir
 from featc.compiler.types import DataType as T
 from featc.dialects import get_dialect
@@ -373,3 +375,137 @@ def test_keywords_are_the_engines(spark: Any) -> None:
         spark.conf.unset("spark.sql.ansi.enforceReservedKeywords")
     strict = {"anti", "minus", "semi", "setminus"}
     assert {r[0].lower() for r in rows} | strict == keywords.SPARK
+
+
+# ---------------------------------------------------------------- (g) the spine a relation, the result a table
+
+DB = "featc_spine_test"
+TABLES = {"spine": f"{DB}.spine", "out": f"{DB}.training"}
+
+
+@pytest.fixture(scope="module")
+def database(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database of its own under a temporary directory: tables written here never touch ./spark-warehouse."""
+    root = tmp_path_factory.mktemp("spark_tables")
+    spark.sql(f"DROP DATABASE IF EXISTS {DB} CASCADE")
+    spark.sql(f"CREATE DATABASE {DB} LOCATION '{root}'")
+    return DB
+
+
+@pytest.fixture(scope="module")
+def spine_rows(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example's spine as Parquet (`ts` UTC), with `fold`, a column featc never reads: a directory."""
+    root = tmp_path_factory.mktemp("spine") / "spine"
+    root.mkdir()
+    duckdb.connect().execute(
+        f"COPY (SELECT *, CAST(row_number() OVER () % 5 AS BIGINT) AS fold FROM read_csv('{EXAMPLE}/data/spine.csv', "
+        f"types={{'ts': 'TIMESTAMPTZ'}})) TO '{root / 'part-0.parquet'}'"
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def spine_table(spark: Any, database: str, spine_rows: Path) -> str:
+    save_table(spark, TABLES["spine"], pq.read_table(spine_rows))
+    return TABLES["spine"]
+
+
+def by_instant_then_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows in the order a relation spine gives them (instant, then key), ties broken by every column."""
+    return sorted(rows, key=lambda r: (r["ts"], r["restaurant_id"], repr(sorted(r.items()))))
+
+
+def tables_of(spark: Any, database: str) -> set[str]:
+    return {t.name for t in spark.catalog.listTables(database)}
+
+
+@pytest.mark.parametrize(("kind", "exact"), [("table", False), ("parquet", True)])
+def test_a_spine_relation_gives_the_same_rows_in_instant_order(
+    spark: Any, example_parquet: dict[str, str], spine_rows: Path, spine_table: str, kind: str, exact: bool
+) -> None:
+    """A table, or Parquet only the session reads (a URL: a local path would be read by DuckDB)."""
+    project = featc.load_project(EXAMPLE)
+    relation = spine_table if kind == "table" else f"file://{spine_rows}"
+    before = temp_views(spark)
+    want = project.training_data(str(spine_rows / "part-0.parquet"), exact=exact).to_pylist()
+    got = project.training_data(relation, example_parquet, exact=exact, engine="spark", session=spark).to_pylist()
+    assert [r["ts"] for r in got] == sorted(r["ts"] for r in got)
+    assert "fold" in got[0]  # a column featc does not read comes through
+    assert not same_rows(by_instant_then_key(got), by_instant_then_key(want))
+    assert temp_views(spark) == before
+
+
+def test_out_table_writes_and_replaces_in_the_session_catalog(
+    spark: Any, example_parquet: dict[str, str], spine_rows: Path, spine_table: str, database: str
+) -> None:
+    """Through the CLI, which borrows the active session; the second run replaces the first, which replaced junk."""
+    spark.sql(f"DROP TABLE IF EXISTS {TABLES['out']}")
+    spark.sql(f"CREATE TABLE {TABLES['out']} AS SELECT 1 AS junk")
+    bound = [f"--source={name}={path}" for name, path in example_parquet.items()]
+    args = ["training-data", str(EXAMPLE), "--spine", spine_table, "--out-table", TABLES["out"], "--engine", "spark"]
+    before = temp_views(spark)
+    for _ in range(2):
+        result = CliRunner().invoke(main, [*args, *bound])
+        assert result.exit_code == 0, result.output
+        assert f"wrote 500 rows to {TABLES['out']}" in result.output
+    stored = spark.table(TABLES["out"])
+    assert stored.count() == 500 and "junk" not in stored.columns and "fold" in stored.columns
+    want = featc.load_project(EXAMPLE).training_data(str(spine_rows / "part-0.parquet"))
+    column = "restaurant_activity__lifetime_orders"
+    assert sorted(r[0] for r in stored.select(column).collect()) == sorted(want.column(column).to_pylist())
+    assert temp_views(spark) == before
+    assert tables_of(spark, database) >= {"spine", "training"}
+    assert not any(t.endswith("featc_new") for t in tables_of(spark, database))  # the staged table was renamed
+
+
+MIXED = OVERFLOW.replace("key id: int", "key Id: int").replace("id: int\n    v", "Id: int\n    v")
+
+
+def test_mixed_case_spine_columns_and_a_failed_write_keeps_the_old_table(
+    spark: Any, database: str, tmp_path: Path
+) -> None:
+    """`ID`/`TS` are found as declared `Id`/`ts` and named so; `Note` passes through; then an int overflow
+    while writing leaves the table written before, and no staged table."""
+    project = featc.compile_text(MIXED, filename="mixed.feat")
+    at = [datetime(2024, 1, d) for d in (1, 2, 3)]
+    events = pa.table({"Id": [1, 1, 1], "v": [1, 2, 3], "ts": pa.array(at, pa.timestamp("us"))})
+    pq.write_table(events, tmp_path / "events.parquet")
+    sources = {"events": str(tmp_path / "events.parquet")}
+    spine = pa.table({"ID": [1, 2, 1], "TS": pa.array([datetime(2024, 1, 9), datetime(2024, 1, 1), datetime(2024, 1, 2, 12)],
+                      pa.timestamp("us")), "Note": ["b", "c", "a"]})  # fmt: skip
+    save_table(spark, f"{DB}.mixed", spine)
+    got = featc.training_data(project, f"{DB}.mixed", sources, engine="spark", session=spark)
+    assert got.column_names == ["Id", "ts", "Note", "totals__big"]
+    assert [(r["Id"], r["Note"], r["totals__big"]) for r in got.to_pylist()] == [(2, "c", None), (1, "a", 3), (1, "b", 6)]
+    assert featc.training_data(project, f"{DB}.mixed", sources, engine="spark", session=spark, out_table=f"{DB}.out") == 3
+    pq.write_table(events.set_column(1, "v", pa.array([2**62] * 3)), tmp_path / "events.parquet")
+    before = temp_views(spark)
+    with pytest.raises(DataError, match=r"the sum in feature `totals.big` overflows int64"):
+        featc.training_data(project, f"{DB}.mixed", sources, engine="spark", session=spark, out_table=f"{DB}.out")
+    assert spark.table(f"{DB}.out").count() == 3
+    assert not any(t.endswith("featc_new") for t in tables_of(spark, database))
+    assert temp_views(spark) == before
+
+
+def test_spine_relation_errors_name_the_spine(spark: Any, database: str, tmp_path: Path) -> None:
+    project = featc.compile_text(OVERFLOW, filename="overflow.feat")
+    pq.write_table(pa.table({"id": [1], "v": [1], "ts": pa.array([datetime(2024, 1, 1)], pa.timestamp("us"))}),
+                   tmp_path / "events.parquet")  # fmt: skip
+    sources = {"events": str(tmp_path / "events.parquet")}
+    save_table(spark, f"{DB}.no_ts", pa.table({"id": [1], "at": pa.array([datetime(2024, 1, 2)], pa.timestamp("us"))}))
+    save_table(spark, f"{DB}.text_ts", pa.table({"id": [1], "ts": ["2024-01-02"]}))
+    far = tmp_path / "far"
+    far.mkdir()
+    pq.write_table(pa.table({"id": [1], "ts": pa.array([-62135596800000001], pa.int64()).cast(pa.timestamp("us", tz="UTC"))}),
+                   far / "part-0.parquet")  # fmt: skip
+    cases = {
+        f"{DB}.no_such_spine": rf"the spine: the table `{DB}.no_such_spine` does not exist in Spark",
+        f"{DB}.no_ts": rf"the spine \(relation `{DB}.no_ts`\): no column `ts`; it has id, at",
+        f"{DB}.text_ts": r"the spine \(relation `.*`\): column `ts` is string in Spark but declared timestamp",
+        f"file://{far}": r"the spine \(relation `file://.*`\): column `ts` has the instant .* outside featc's instants",
+    }
+    before = temp_views(spark)
+    for relation, message in cases.items():
+        with pytest.raises(DataError, match=message):
+            featc.training_data(project, relation, sources, engine="spark", session=spark)
+    assert temp_views(spark) == before

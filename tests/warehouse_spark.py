@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from engines import arrow_table
 from services import missing
@@ -25,7 +26,10 @@ from strategies import Example
 import featc
 from featc.compiler import ir
 
+WAREHOUSE = tempfile.mkdtemp(prefix="featc-spark-warehouse-")
+"""The session's warehouse directory (Spark's default is ./spark-warehouse): removed at exit."""
 SETTINGS = {
+    "spark.sql.warehouse.dir": WAREHOUSE,
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.enabled": "false",
     "spark.driver.memory": "1g",
@@ -74,7 +78,7 @@ def scratch() -> Path:
     return path
 
 
-atexit.register(lambda: [shutil.rmtree(p, ignore_errors=True) for p in _scratch])
+atexit.register(lambda: [shutil.rmtree(p, ignore_errors=True) for p in [*_scratch, Path(WAREHOUSE)]])
 
 
 def spark_tables(spark: Any, ex: Example) -> dict[str, str]:
@@ -87,6 +91,16 @@ def spark_tables(spark: Any, ex: Example) -> dict[str, str]:
         spark.read.parquet(str(path)).createOrReplaceTempView(VIEW.format(i))
         relations[name] = VIEW.format(i)
     return relations
+
+
+def save_table(spark: Any, name: str, rows: pa.Table) -> None:
+    """``rows`` as the table ``name`` (replaced if it exists), through Parquet as warehouse tables arrive.
+
+    Naive instants become TIMESTAMP_NTZ, aware ones TIMESTAMP (UTC), as for sources.
+    """
+    with tempfile.TemporaryDirectory(prefix="featc-spark-") as tmp:
+        pq.write_table(rows, Path(tmp) / "rows.parquet")
+        spark.read.parquet(tmp).write.mode("overwrite").saveAsTable(name)
 
 
 def run_spark(project: ir.Project, ex: Example, exact: bool, spark: Any) -> list[dict[str, Any]]:

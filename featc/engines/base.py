@@ -11,10 +11,12 @@ same output formats. SQLMesh's ``core/engine_adapter/`` is the model.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pyarrow as pa
+from sqlglot import exp
 
 from ..compiler import ir
 from ..compiler.names import Namespace
@@ -108,6 +110,62 @@ def wrong_type(what: str, column: str, have: str, engine: str, declared: DataTyp
         f"{what}: column `{column}` is {have} in {engine} but declared {declared}; "
         "declare the matching type, or cast it in a view"
     )
+
+
+@dataclass(frozen=True)
+class SpineRelation:
+    """A spine that is a relation, once its columns are matched: what every adapter's spine view selects.
+
+    The view keeps all the relation's columns (a training set carries labels, folds and ids featc
+    never reads); those featc reads are typed by the adapter's input rules and renamed to their
+    declared spelling, so the generated SQL finds them by the names it knows.
+    """
+
+    found: Sequence[str]
+    """The relation's columns, in its order."""
+    declared: Mapping[str, DataType]
+    """The columns featc reads (keys, instant, request fields), by declared name."""
+    actual: Mapping[str, str]
+    """Declared name -> the relation's column holding it (``column_named``)."""
+
+    @property
+    def read(self) -> dict[str, str]:
+        """The relation's column -> its declared name, for the columns featc reads."""
+        return {a: d for d, a in self.actual.items()}
+
+    def names(self) -> list[str]:
+        """The spine's columns as the result names them: the declared spelling for the ones featc reads."""
+        read = self.read
+        return [read.get(n, n) for n in self.found]
+
+    def select(
+        self,
+        typed: Callable[[str, DataType], exp.Expr],
+        ordered: Callable[[exp.Expr, DataType], exp.Expr],
+        order: Sequence[str],
+        row_id: str,
+        name: Callable[[str], exp.Identifier] = lambda n: exp.to_identifier(n, quoted=True),
+    ) -> list[exp.Expr]:
+        """Every column (``typed(column, type)`` for the read ones), then ``row_id``: rows numbered by ``order``.
+
+        A relation has no order of its own, so rows are numbered by the typed values of ``order``
+        as the dialect orders them (``ordered``), nulls last on every engine; ``name`` prints a
+        column's name as the generated SQL will look it up.
+        """
+        read = self.read
+        items = [
+            exp.alias_(typed(n, self.declared[read[n]]) if n in read else _column(n), name(read.get(n, n)))
+            for n in self.found
+        ]
+        by = [
+            exp.Ordered(this=ordered(typed(self.actual[c], self.declared[c]), self.declared[c]), nulls_first=False)
+            for c in order
+        ]
+        return [*items, exp.alias_(exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=by)), name(row_id))]
+
+
+def _column(name: str) -> exp.Column:
+    return exp.column(exp.to_identifier(name, quoted=True))
 
 
 def schema(columns: Mapping[str, DataType]) -> pa.Schema:

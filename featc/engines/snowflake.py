@@ -24,6 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 import snowflake.connector
+import sqlglot
 from snowflake.connector.errors import Error as SnowflakeError
 from sqlglot import exp
 
@@ -33,7 +34,7 @@ from ..compiler.names import Namespace
 from ..compiler.types import DataType
 from ..dialects import get_dialect
 from ..runtime.errors import DataError, int_overflow
-from .base import Engine, column_named, first_line, wrong_type
+from .base import Engine, SpineRelation, column_named, first_line, wrong_type
 
 T = DataType
 INSTANTS = frozenset({"TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "TIMESTAMP_TZ", "DATE"})
@@ -51,6 +52,8 @@ A NUMBER with decimals is refused for int (it may hold 1.7: declare double, or c
 BATCH = 16_384  # rows per executemany: Snowflake's limit on rows in one INSERT ... VALUES
 MIN_INSTANT, MAX_INSTANT = "0001-01-01 00:00:00", "9999-12-31 23:59:59.999999"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+SOURCE_HINT = "bind the source to a table or view with --source NAME=db.schema.table or [snowflake.sources]"
+SPINE_HINT = "name a table or view (--spine db.schema.table)"
 
 
 class SnowflakeEngine(Engine):
@@ -79,14 +82,37 @@ class SnowflakeEngine(Engine):
         for name in needed:
             src = project.source(name)
             relation = relations.get(name, src.table)
+            what = f"source `{name}` (relation `{relation}`)"
             table = _stored(relation, f"source `{name}`")
             found = self._columns(table, relation, f"source `{name}`")
-            actual = _match(src, relation, found)
-            self._check_values(src, relation, table, actual, found)
+            actual = _match(what, src.columns, found)
+            self._check_values(what, src.columns, table, actual, found)
             views[name] = self._view(src, table, actual, found, ns)
         return project.with_tables(views)
 
-    def _columns(self, table: exp.Table, relation: str, what: str) -> dict[str, tuple[str, int | None, str | None]]:
+    def bind_spine(
+        self, relation: str, columns: Mapping[str, DataType], order: Sequence[str], ns: Namespace
+    ) -> tuple[str, str, list[str]]:
+        """A spine that is a relation: a temporary view of all its columns, those featc reads typed by
+        the input rules, rows numbered by ``order`` (a relation has no order of its own).
+
+        Returns the view, its row-number column and the spine's columns in the relation's order.
+        """
+        table = _stored(relation, "the spine")
+        found = self._columns(table, relation, "the spine", SPINE_HINT)
+        ns.reserve(found)
+        declared = [ir.Column(name=n, type=t) for n, t in columns.items()]
+        what = f"the spine (relation `{relation}`)"
+        spine = SpineRelation(list(found), columns, _match(what, declared, found))
+        self._check_values(what, declared, table, spine.actual, found)
+        view, row_id = ns.fresh("featc_spine"), ns.fresh("featc_row")
+        items = spine.select(lambda n, t: self._rule(_col(n), t, found[n][0]), self.d.ordered, order, row_id, ident)
+        self._create_view(view, exp.select(*items).from_(table))
+        return view, row_id, spine.names()
+
+    def _columns(
+        self, table: exp.Table, relation: str, what: str, hint: str = SOURCE_HINT
+    ) -> dict[str, tuple[str, int | None, str | None]]:
         """Column name -> (data type, numeric scale, collation) of ``table``, from INFORMATION_SCHEMA."""
         catalog = table.args.get("catalog")
         schema = table.args.get("db")
@@ -100,22 +126,21 @@ class SnowflakeEngine(Engine):
         rows = self._run(query, what, args).fetchall()
         if not rows:
             raise DataError(
-                f"{what}: the relation `{relation}` does not exist in Snowflake (or featc may not read it); "
-                "bind the source to a table or view with --source NAME=db.schema.table or [snowflake.sources]"
+                f"{what}: the relation `{relation}` does not exist in Snowflake (or featc may not read it); {hint}"
             )
         return {str(r[0]): (str(r[1]), r[2], r[3]) for r in rows}
 
     def _check_values(
         self,
-        src: ir.Source,
-        relation: str,
+        what: str,
+        declared: Sequence[ir.Column],
         table: exp.Table,
         actual: Mapping[str, str],
         found: Mapping[str, tuple[str, int | None, str | None]],
     ) -> None:
         """Instants outside featc's range and ints outside int64 are errors (docs/semantics.md), as in files."""
         checks = []
-        for c in src.columns:
+        for c in declared:
             column, kind = actual[c.name], found[actual[c.name]][0]
             if c.type in (T.TIMESTAMP, T.DATE):
                 at = self.d.generate(_utc(_col(column), kind))
@@ -125,11 +150,11 @@ class SnowflakeEngine(Engine):
         for column, bad in checks:
             row = self._run(
                 f"SELECT CAST({_q(column)} AS VARCHAR) FROM {table.sql('snowflake')} WHERE {bad} LIMIT 1",
-                f"source `{src.name}`",
+                what,
             ).fetchone()
             if row is not None:
                 raise DataError(
-                    f"source `{src.name}` (relation `{relation}`): column `{column}` has the value {row[0]}, outside "
+                    f"{what}: column `{column}` has the value {row[0]}, outside "
                     "featc's range (instants 0001-01-01T00:00:00 to 9999-12-31T23:59:59.999999 UTC, ints within int64); "
                     "filter it out in a view"
                 )
@@ -148,8 +173,7 @@ class SnowflakeEngine(Engine):
             exp.alias_(self._rule(_col(actual[c.name]), c.type, found[actual[c.name]][0]), ident(c.name))
             for c in src.columns
         ]
-        query = exp.select(*items).from_(table)
-        self._create("VIEW", name, f"CREATE TEMPORARY VIEW {self._name(name)} AS {self.d.generate(query)}")
+        self._create_view(name, exp.select(*items).from_(table))
         return name
 
     def _rule(self, column: exp.Expr, t: DataType, kind: str) -> exp.Expr:
@@ -174,17 +198,32 @@ class SnowflakeEngine(Engine):
                 self._many(insert, rows[at : at + BATCH], f"the spine table {table}")
 
     def fetch(self, sql: str, params: Mapping[str, Any], schema: pa.Schema | None) -> pa.Table:
-        """The rows as ``schema`` (None: as the connector reads them, upper-cased unquoted names and all)."""
+        """The rows as ``schema`` (None: as the connector reads them, each column named as ``sql`` spells it)."""
         args = [_bindable(params["as_of"])] if "as_of" in params else None
         try:
             self.cur.execute(sql, args)
+            if schema is None:  # with zero rows too, the columns (the spine's own) must be there
+                rows = self.cur.fetch_arrow_all(force_return_table=True, force_microsecond_precision=True)
+                return _as_spelled(rows, sql)
             tables = list(self.cur.fetch_arrow_batches(force_microsecond_precision=True))
         except SnowflakeError as e:
             raise run_error(e) from None
-        if schema is None:
-            return pa.concat_tables(tables) if tables else pa.table({})
         batches = [b for t in tables for b in _conform(t, schema).to_batches()]
         return pa.Table.from_batches(batches, schema)
+
+    def write_table(self, table: str, sql: str) -> int:
+        """Creates or replaces ``table`` as the rows of ``sql``; returns their count.
+
+        ``CREATE OR REPLACE TABLE ... AS`` is one atomic statement in Snowflake: readers see the old
+        table until the new one is complete, and a failed query leaves the old one. Unquoted parts
+        of the name are stored upper case, as Snowflake stores them.
+        """
+        target = _stored(table, f"--out-table {table}").sql("snowflake")
+        try:
+            self.cur.execute(f"CREATE OR REPLACE TABLE {target} AS {sql}")
+        except SnowflakeError as e:
+            raise run_error(e) from None
+        return int(self._run(f"SELECT COUNT(*) FROM {target}", f"--out-table {table}").fetchone()[0])
 
     def close(self) -> None:
         try:
@@ -201,6 +240,9 @@ class SnowflakeEngine(Engine):
     def _name(self, name: str) -> str:
         """A name featc invented or declared, printed as the generated SQL prints it."""
         return self.d.generate(ident(name))
+
+    def _create_view(self, name: str, query: exp.Select) -> None:
+        self._create("VIEW", name, f"CREATE TEMPORARY VIEW {self._name(name)} AS {self.d.generate(query)}")
 
     def _create(self, kind: str, name: str, statement: str) -> None:
         self._run(statement, f"the temporary {kind.lower()} {name}")
@@ -234,22 +276,23 @@ def _connect(connection_name: str | None, options: Mapping[str, Any]) -> Any:
         ) from None
 
 
-def _match(src: ir.Source, relation: str, found: Mapping[str, tuple[str, int | None, str | None]]) -> dict[str, str]:
+def _match(
+    what: str, declared: Sequence[ir.Column], found: Mapping[str, tuple[str, int | None, str | None]]
+) -> dict[str, str]:
     """Declared column -> the relation's column: the same name, or the one name equal ignoring case.
 
     Snowflake stores unquoted names in upper case, so a column declared `userId` is usually stored
     as `USERID`; its type must be one the declared type accepts (``ACCEPTS``), without a collation.
     """
     out = {}
-    where = f"source `{src.name}` (relation `{relation}`)"
-    for c in src.columns:
-        actual = column_named(where, c.name, found)
+    for c in declared:
+        actual = column_named(what, c.name, found)
         kind, scale, collation = found[actual]
         if kind not in ACCEPTS[c.type] or (c.type == T.INT and scale not in (0, None)):
-            raise wrong_type(where, actual, f"NUMBER(_,{scale})" if kind == "NUMBER" else kind, "Snowflake", c.type)
+            raise wrong_type(what, actual, f"NUMBER(_,{scale})" if kind == "NUMBER" else kind, "Snowflake", c.type)
         if collation:
             raise DataError(
-                f"{where}: column `{actual}` has the collation '{collation}'; featc orders strings by code point, "
+                f"{what}: column `{actual}` has the collation '{collation}'; featc orders strings by code point, "
                 "so read it through a view with COLLATE(column, '')"
             )
         out[c.name] = actual
@@ -296,6 +339,18 @@ def _bindable(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat().rjust(10, "0")
     return value
+
+
+def _as_spelled(table: pa.Table, sql: str) -> pa.Table:
+    """``table`` with its columns named as the query's select list spells them.
+
+    Snowflake returns an unquoted name upper-cased, and featc prints plain lower-case names
+    unquoted (``sqlbuild.ident``), so `ts` would come back as `TS`; only the query text says which
+    names were unquoted. (A parse of the statement: well under a second for hundreds of features.)
+    """
+    query = sqlglot.parse_one(sql, read="snowflake")
+    names = [s.alias_or_name for s in query.selects] if isinstance(query, exp.Query) else []
+    return table.rename_columns(names) if len(names) == table.num_columns else table
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

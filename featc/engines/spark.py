@@ -32,7 +32,7 @@ from ..compiler.types import DataType
 from ..dialects import get_dialect
 from ..dialects.base import MAX_DOUBLE, when
 from ..runtime.errors import DataError, int_overflow
-from .base import Engine, column_named, first_line, schema, wrong_type
+from .base import Engine, SpineRelation, column_named, first_line, schema, wrong_type
 
 T = DataType
 INTEGRAL = frozenset({"byte", "short", "integer", "long"})
@@ -52,6 +52,10 @@ MIN_US, MAX_US = -62135596800000000, 253402300799999999
 SETTINGS = {"spark.sql.session.timeZone": "UTC", "spark.sql.ansi.enabled": "true"}
 """What the Spark dialect's SQL assumes of the session; set for the run, restored by ``close``."""
 CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"
+SOURCE_HINT = "bind the source to a table (--source NAME=db.table) or to Parquet (a path ending in .parquet, or a directory)"
+SPINE_HINT = "name a table (--spine db.table) or Parquet the session reads (a directory, or a URL such as s3a://...)"
+STAGED = "{}__featc_new"
+"""--out-table is written under this name first, then renamed: a failed run leaves the old table whole."""
 LOCAL = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.enabled": "false",
@@ -91,13 +95,33 @@ class SparkEngine(Engine):
         for name in needed:
             src = project.source(name)
             relation = relations.get(name, src.table)
+            what = f"source `{name}` (relation `{relation}`)"
             frame = self._read(relation, f"source `{name}`")
-            actual = self._match(src, relation, frame.schema)
-            views[name] = self._view(src, relation, frame, actual, ns)
-            self._check_instants(src, relation, views[name])
+            actual = self._match(what, src.columns, frame.schema)
+            views[name] = self._view(src, what, frame, actual, ns)
+            self._check_instants(what, src.columns, views[name])
         return project.with_tables(views)
 
-    def _read(self, relation: str, what: str) -> DataFrame:
+    def bind_spine(
+        self, relation: str, columns: Mapping[str, DataType], order: Sequence[str], ns: Namespace
+    ) -> tuple[str, str, list[str]]:
+        """A spine that is a table or Parquet, as sources are: a temporary view of all its columns, those
+        featc reads typed by the input rules, rows numbered by ``order`` (a relation has no order of its own).
+
+        Returns the view, its row-number column and the spine's columns in the relation's order.
+        """
+        frame = self._read(relation, "the spine", SPINE_HINT)
+        ns.reserve(frame.columns)
+        declared = [ir.Column(name=n, type=t) for n, t in columns.items()]
+        what = f"the spine (relation `{relation}`)"
+        spine = SpineRelation(frame.columns, columns, self._match(what, declared, frame.schema))
+        view, row_id = ns.fresh("featc_spine"), ns.fresh("featc_row")
+        items = spine.select(lambda n, t: self._rule(_col(n), t), self.d.ordered, order, row_id)
+        self._register(frame.selectExpr(*map(self.d.generate, items)), view, what)
+        self._check_instants(what, declared, view)
+        return view, row_id, spine.names()
+
+    def _read(self, relation: str, what: str, hint: str = SOURCE_HINT) -> DataFrame:
         """The relation as a DataFrame, analysed now (Spark Connect reads lazily), so a missing one is named here."""
         path = is_file_path(relation)
         try:
@@ -106,12 +130,10 @@ class SparkEngine(Engine):
             return frame
         except PySparkException as e:
             kind = f"the Parquet path `{relation}`" if path else f"the table `{relation}`"
-            raise DataError(
-                f"{what}: {kind} does not exist in Spark or cannot be read ({first_line(e)}); bind the source "
-                "to a table (--source NAME=db.table) or to Parquet (a path ending in .parquet, or a directory)"
-            ) from None
+            reason = first_line(e)
+            raise DataError(f"{what}: {kind} does not exist in Spark or cannot be read ({reason}); {hint}") from None
 
-    def _match(self, src: ir.Source, relation: str, found: st.StructType) -> dict[str, str]:
+    def _match(self, what: str, declared: Sequence[ir.Column], found: st.StructType) -> dict[str, str]:
         """Declared column -> the relation's column: the same name, or the one name equal ignoring case.
 
         Spark resolves names ignoring case by default; the column's type must be one the declared
@@ -119,22 +141,21 @@ class SparkEngine(Engine):
         """
         types = {f.name: f.dataType for f in found.fields}
         out = {}
-        where = f"source `{src.name}` (relation `{relation}`)"
-        for c in src.columns:
-            actual = column_named(where, c.name, types)
+        for c in declared:
+            actual = column_named(what, c.name, types)
             if types[actual].typeName() not in ACCEPTS[c.type]:
-                raise wrong_type(where, actual, types[actual].simpleString(), "Spark", c.type)
+                raise wrong_type(what, actual, types[actual].simpleString(), "Spark", c.type)
             out[c.name] = actual
         return out
 
-    def _view(self, src: ir.Source, relation: str, frame: DataFrame, actual: Mapping[str, str], ns: Namespace) -> str:
+    def _view(self, src: ir.Source, what: str, frame: DataFrame, actual: Mapping[str, str], ns: Namespace) -> str:
         """A temporary view of ``frame`` with each declared column as the input rules have it."""
         name = ns.fresh(f"featc_src_{src.name}")
         items = [
             self.d.generate(exp.alias_(self._rule(exp.column(_ident(actual[c.name])), c.type), _ident(c.name)))
             for c in src.columns
         ]
-        self._register(frame.selectExpr(*items), name, f"source `{src.name}` (relation `{relation}`)")
+        self._register(frame.selectExpr(*items), name, what)
         return name
 
     def _rule(self, column: exp.Expr, t: DataType) -> exp.Expr:
@@ -144,22 +165,22 @@ class SparkEngine(Engine):
             return value
         return when(exp.LTE(this=exp.Abs(this=value), expression=exp.Literal.number(MAX_DOUBLE)), value.copy())
 
-    def _check_instants(self, src: ir.Source, relation: str, view: str) -> None:
+    def _check_instants(self, what: str, declared: Sequence[ir.Column], view: str) -> None:
         """Instants outside featc's range are errors (docs/semantics.md), as they are in files."""
-        kinds = {c.name: c.type for c in src.columns if c.type in (T.TIMESTAMP, T.DATE)}
+        kinds = {c.name: c.type for c in declared if c.type in (T.TIMESTAMP, T.DATE)}
         instants = list(kinds)
         if not instants:
             return
         bad = [self._outside(c, t) for c, t in kinds.items()]
         query = exp.select(*[exp.cast(_col(c), "STRING") for c in instants], *bad).from_(exp.to_table(view))
         query = query.where(exp.or_(*[b.copy() for b in bad])).limit(1)
-        rows = self._run(self.d.generate(query), f"source `{src.name}`").collect()
+        rows = self._run(self.d.generate(query), what).collect()
         if not rows:
             return
         values, flags = rows[0][: len(instants)], rows[0][len(instants) :]
         column, value = next((c, v) for c, v, flag in zip(instants, values, flags, strict=True) if flag)
         raise DataError(
-            f"source `{src.name}` (relation `{relation}`): column `{column}` has the instant {value}, outside "
+            f"{what}: column `{column}` has the instant {value}, outside "
             "featc's instants 0001-01-01T00:00:00 to 9999-12-31T23:59:59.999999 UTC; filter it out in a view"
         )
 
@@ -187,14 +208,45 @@ class SparkEngine(Engine):
             raise DataError(f"the spine: Spark refused it ({first_line(e)})") from None
         self._register(frame, table, "the spine")
 
-    def fetch(self, sql: str, params: Mapping[str, Any], schema: pa.Schema) -> pa.Table:
+    def fetch(self, sql: str, params: Mapping[str, Any], schema: pa.Schema | None) -> pa.Table:
+        """The rows as ``schema`` (None: as Spark gives them, but instants naive UTC as everywhere in featc)."""
         args = {k: _literal(v) for k, v in params.items()}
         try:
             rows = self.spark.sql(sql, args=args or None).toArrow()
         except PySparkException as e:
             raise run_error(e) from None
+        schema = schema if schema is not None else pa.schema([_naive(f) for f in rows.schema])
         arrays = [_as(rows.column(i), f.type) for i, f in enumerate(schema)]
         return pa.Table.from_arrays(arrays, schema=schema)
+
+    def write_table(self, table: str, sql: str) -> int:
+        """Creates or replaces the table ``table`` as the rows of ``sql``; returns their count.
+
+        The session catalog has no CREATE OR REPLACE TABLE ... AS (only v2 catalogs such as Delta
+        have it), and an overwriting ``saveAsTable`` drops the old table before the query runs. So
+        the rows go to a staged table first, which then replaces the target (drop, rename): a
+        failed query leaves the old table whole, and no reader ever sees a half-written one.
+        """
+        target, staged = _table(table), _table(table, STAGED)
+        what = f"--out-table {table}"
+        self._run(f"DROP TABLE IF EXISTS {staged}", what)
+        try:
+            self.spark.sql(f"CREATE TABLE {staged} AS {sql}")
+        except PySparkException as e:
+            self._run(f"DROP TABLE IF EXISTS {staged}", what)
+            raise run_error(e) from None
+        count = self.spark.table(staged).count()
+        self._replace(target, staged, what)
+        return count
+
+    def _replace(self, target: str, staged: str, what: str) -> None:
+        """``target`` dropped and ``staged`` renamed to it; if Spark will not drop it (a view), no staged table stays."""
+        try:
+            self.spark.sql(f"DROP TABLE IF EXISTS {target}")
+        except PySparkException as e:
+            self._run(f"DROP TABLE IF EXISTS {staged}", what)
+            raise DataError(f"{what}: Spark refused to drop the old table: {first_line(e)}") from None
+        self._run(f"ALTER TABLE {staged} RENAME TO {target}", f"{what} (its rows are in {staged})")
 
     def close(self) -> None:
         try:
@@ -271,6 +323,22 @@ def _literal(value: Any) -> Any:
         utc = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
         return utc.isoformat(sep=" ", timespec="microseconds")
     return value
+
+
+def _table(name: str, spelled: str = "{}") -> str:
+    """A table name given by the user (db.table), every part quoted; ``spelled`` renames its last part."""
+    try:
+        table = exp.to_table(name, dialect="spark")
+    except Exception:  # sqlglot raises several error types for text that is no table name
+        raise DataError(f"--out-table {name}: not a Spark table name (db.table)") from None
+    table.set("this", exp.to_identifier(spelled.format(table.name)))
+    for part in table.parts:
+        part.set("quoted", True)
+    return table.sql("spark")
+
+
+def _naive(field: pa.Field) -> pa.Field:
+    return field.with_type(pa.timestamp("us")) if pa.types.is_timestamp(field.type) else field
 
 
 def _utc(field: pa.Field) -> pa.Field:
