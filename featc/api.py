@@ -76,9 +76,10 @@ class Project:
     ) -> Any:
         """Training rows for ``spine``: a pandas DataFrame, an Arrow table, or a path (returns Arrow).
 
-        ``engine="postgres"`` computes them in PostgreSQL (``dsn=`` or ``connection=``); ``sources``
-        then name relations (``{"orders": "shop.orders"}``) instead of files, and ``spine`` may be
-        a relation too (rows ordered by the instant, then the keys). With ``out_table=`` the rows
+        ``engine="postgres"``, ``"spark"`` or ``"snowflake"`` computes them in that warehouse
+        (connection options: docs/engines.md); ``sources`` then name relations
+        (``{"orders": "shop.orders"}``) instead of files, and ``spine`` may be a relation too (rows
+        ordered by the instant, then the keys). With ``out_table=`` the rows
         are written to that table in the warehouse and the row count is returned.
         """
         done = self.training_result(

@@ -41,6 +41,9 @@ BATCH = 50_000
 INSTANTS = (T.TIMESTAMP, T.DATE)
 MIN_INSTANT, MAX_INSTANT = "0001-01-01 00:00:00", "9999-12-31 23:59:59.999999"
 
+SOURCE_HINT = "bind the source to a table or view with --source NAME=schema.table or [postgres.sources]"
+SPINE_HINT = "name a table or view (--spine schema.table)"
+
 
 class PostgresEngine(Engine):
     name = "postgres"
@@ -80,7 +83,7 @@ class PostgresEngine(Engine):
 
         Returns the view, its row-number column and the spine's columns in the relation's order.
         """
-        found = self._columns(relation, "the spine")
+        found = self._columns(relation, "the spine", SPINE_HINT)
         ns.reserve(found)
         declared = [ir.Column(name=n, type=t) for n, t in columns.items()]
         what = f"the spine (relation `{relation}`)"
@@ -118,7 +121,7 @@ class PostgresEngine(Engine):
             raise run_error(e) from None
         return int(count)
 
-    def _columns(self, relation: str, what: str) -> dict[str, str]:
+    def _columns(self, relation: str, what: str, hint: str = SOURCE_HINT) -> dict[str, str]:
         """Column name -> data type of ``relation``, matched as PostgreSQL would (unquoted names fold to lower case)."""
         table = exp.to_table(relation)
         if table.args.get("catalog"):
@@ -134,8 +137,7 @@ class PostgresEngine(Engine):
         rows = self.con.execute(query, (table.sql("postgres"),)).fetchall()
         if not rows:
             raise DataError(
-                f"{what}: the relation `{relation}` does not exist in PostgreSQL (or featc may not read it); "
-                "bind the source to a table or view with --source NAME=schema.table or [postgres.sources]"
+                f"{what}: the relation `{relation}` does not exist in PostgreSQL (or featc may not read it); {hint}"
             )
         return {str(r[0]): str(r[1]) for r in rows}
 

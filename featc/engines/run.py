@@ -76,8 +76,9 @@ def training_in_warehouse(
 ) -> embedded.Result | int:
     """Training data for a spine that is a relation in the warehouse: rows ordered by the instant, then the keys.
 
-    With ``out_table`` the rows are written to that table in the warehouse (created, or replaced
-    in one transaction) and only their count comes back; otherwise they come back as a Result.
+    With ``out_table`` the rows are written to that table in the warehouse (created or replaced:
+    in one transaction on PostgreSQL and Snowflake, staged then renamed on Spark) and only their
+    count comes back; otherwise they come back as a Result.
     """
     taken = {relations.get(s.name, s.table).casefold() for s in project.sources} | {spine.casefold()}
     if out_table is not None and out_table.casefold() in taken:
