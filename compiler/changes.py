@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 from . import ir
 from .hashing import FeatureHashes, Fingerprints, fingerprints, needs_rebuild
-from .lineage import lineage
 
 Kind = Literal["added", "removed", "renamed", "direct", "indirect", "metadata"]
 DATA_KINDS: frozenset[Kind] = frozenset({"added", "removed", "renamed", "direct", "indirect"})
@@ -118,15 +117,14 @@ def compare(
         if change is not None:
             plan.features.append(change)
     gone = set(old.features) - set(new.features) - set(renamed.values())
-    plan.features += [FeatureChange("removed", c, lineage(base).node(c).group.name) for c in old.features if c in gone]
+    plan.features += [FeatureChange("removed", c, old.graph.node(c).group.name) for c in old.features if c in gone]
     plan.blocks = _blocks(old, new)
     changed = [c.column for c in plan.features if c.kind in ("added", "direct", "indirect")]
-    graph = lineage(head)
-    reached = graph.descendants(changed)
-    plan.affected = [c for c, n in graph.nodes.items() if c in reached and (n.derived or n.label)]
+    reached = new.graph.descendants(changed)
+    plan.affected = [c for c, n in new.graph.nodes.items() if c in reached and (n.derived or n.label)]
     plan.moved = _moves(base, head, old, new, file)
     plan.bindings = _bindings(base_bindings or {}, head_bindings or {})
-    plan.names = {c: f"{n.group.name}.{n.feature.name}" for p in (base, head) for c, n in lineage(p).nodes.items()}
+    plan.names = {c: f"{n.group.name}.{n.feature.name}" for g in (old.graph, new.graph) for c, n in g.nodes.items()}
     return plan
 
 
