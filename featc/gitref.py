@@ -35,9 +35,10 @@ class Checkout:
 def locate(project_dir: Path) -> Checkout:
     """The repository holding ``project_dir``; a user error outside one."""
     directory = project_dir if project_dir.is_dir() else project_dir.parent
-    top = _git(directory, "rev-parse", "--show-toplevel").decode().strip()
-    if not top:
-        raise DataError(f"`{project_dir}` is not inside a git repository; `featc plan` compares against a git ref")
+    try:
+        top = _git(directory, "rev-parse", "--show-toplevel").decode().strip()
+    except DataError:
+        raise DataError(f"`{project_dir}` is not inside a git repository; `featc plan` compares against a git ref") from None
     top_path = Path(top).resolve()
     return Checkout(top_path, directory.resolve().relative_to(top_path))
 

@@ -253,4 +253,5 @@ def test_user_errors_exit_1(repo: Path, tmp_path_factory: pytest.TempPathFactory
     assert at_base.exit_code == 1 and "HEAD:proj/a.feat:" in at_base.stderr, "the base's errors name the ref"
     outside = tmp_path_factory.mktemp("nogit")
     (outside / "a.feat").write_text(BASE)
-    assert CliRunner().invoke(main, ["plan", str(outside), "--base", "HEAD"]).exit_code == 1
+    not_git = CliRunner().invoke(main, ["plan", str(outside), "--base", "HEAD"])
+    assert not_git.exit_code == 1 and "is not inside a git repository" in not_git.stderr
