@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from featc.runtime.aggregates import AGGREGATIONS as AGGREGATION_TABLE
+
 from .types import DataType, unify
 
 T = DataType
@@ -189,19 +191,15 @@ CASTS: frozenset[tuple[DataType, DataType]] = frozenset(
     | {(T.NULL, t) for t in DataType}
 )
 
-# Aggregations: their names, the argument types they accept and their result type.
-AGGREGATIONS = ("count", "count_distinct", "sum", "avg", "min", "max", "first", "last")
-AGG_NUMERIC = {"sum", "avg"}
-AGG_ORDERED = {"min", "max", "first", "last"}
+# Aggregations live in one table, in the runtime (``featc.runtime.aggregates``): its type rule, SQL
+# shape and partial state side by side, so the compiler, the SQL emitter and the online store
+# cannot disagree about what an aggregation is.
+AGGREGATIONS: tuple[str, ...] = tuple(AGGREGATION_TABLE)
 
 
 def agg_type(fn: str, arg: DataType | None) -> DataType | str:
     """Result type of an aggregation over ``arg`` (None for ``count(*)``), or why it is wrong."""
-    if fn in ("count", "count_distinct"):
-        return T.INT
-    assert arg is not None
-    if fn in AGG_NUMERIC:
-        if not (arg.numeric or arg == T.NULL):
-            return f"{fn} needs a number, got {arg}"
-        return T.DOUBLE if fn == "avg" or arg == T.DOUBLE else T.INT
-    return arg
+    entry = AGGREGATION_TABLE[fn]
+    name = None if arg is None else arg.value
+    why = entry.argument_error(name)
+    return why if why is not None else DataType(entry.result_type(name))

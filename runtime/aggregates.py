@@ -1,79 +1,285 @@
-"""The aggregation functions, over the rows one window of one entity holds.
+"""The aggregations, one entry each: the single place an aggregation's meaning is written down.
 
-Double sums use ``math.fsum`` so the answer does not depend on the order rows arrived in.
+An entry states what the compiler needs (the argument and result type rule, the SQL shape the
+emitter lowers it with) and what the runtime needs (its partial state: ``new()``,
+``add(state, ts, value)``, ``merge(a, b)``, ``finalize(state)``, and ``subtract(a, b)`` where
+the state is invertible). The compiler imports this table (``featc.compiler.catalog``), so a new
+aggregation is declared here once and every layer must then decide about it.
+
+Partial states are plain values (ints, tuples, sets), exact, and merge is associative and
+commutative: tiles merged in any order give exactly what the raw rows give. Double sums are
+exact dyadic rationals (``n / 2**k``, see ``_sum_add``), rounded once, in ``finalize``, so no
+order of arrival or merging can change a bit of the answer. ``add`` is only called with non-null
+values (SQL aggregates skip nulls; ``count(*)`` adds a ``1`` per row).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any, Literal
 
 from .spec import AggSpec, Row
-from .sqlfn import check_int, is_int, truth
+from .sqlfn import check_int, truth
 
-Pairs = list[tuple[int, Any]]
-"""(ts in epoch microseconds, non-null argument value) for each row that counts."""
+SqlShape = Literal["aggregate", "distinct", "lookup"]
+"""How the SQL emitter computes it over a frame: a plain window aggregate; distinct values (a frame
+where the engine has COUNT(DISTINCT) OVER, else a join); or the winning instant then a value lookup."""
+
+SumState = tuple[int, int, int, int, int]
+"""(n, k, count, floats, non-finite): the exact sum n / 2**k of ``count`` values, of which ``floats``
+were doubles and ``non-finite`` were infinities or NaN (the sum is then not a finite double)."""
 
 
-def _sum(values: Sequence[Any]) -> Any:
-    if not values:
+@dataclass(frozen=True)
+class Aggregation:
+    """One aggregation: type rule, SQL shape and partial state. States never share mutable parts
+    with their inputs through ``merge``/``subtract``; ``add`` may update a state it owns in place."""
+
+    name: str
+    doc: str
+    numeric: bool  # the argument must be a number (int or double)
+    result: str  # the result type name, or "argument": the argument's type (a bare NULL is int for numbers)
+    sql: SqlShape
+    new: Callable[[], Any]
+    add: Callable[[Any, int, Any], Any]
+    merge: Callable[[Any, Any], Any]
+    finalize: Callable[[Any], Any]
+    subtract: Callable[[Any, Any], Any] | None = None  # invertible: a window is a difference of prefixes
+    star: bool = False  # ``fn(*)`` is allowed (count: one per row)
+    compact: bool = True  # a state has a bounded size (count_distinct's set does not)
+    latest: bool = False  # lookup: the latest instant wins (last), else the earliest (first)
+    overflows: bool = False  # a double result can leave the double range (a sum): null then
+
+    def argument_error(self, arg: str | None) -> str | None:
+        """Why an argument of type ``arg`` (None for ``*``) is wrong for this aggregation, or None."""
+        if arg is None and not self.star:
+            return f"{self.name}(*) is not an aggregation"
+        if self.numeric and arg not in ("int", "double", "null"):
+            return f"{self.name} needs a number, got {arg}"
         return None
-    if all(is_int(v) for v in values):
-        return check_int(sum(values))
-    return _fsum(values)
+
+    def result_type(self, arg: str | None) -> str:
+        """The result type name for an argument of type ``arg`` (already checked)."""
+        if self.result != "argument":
+            return self.result
+        assert arg is not None, f"{self.name} takes an argument"
+        return "int" if self.numeric and arg == "null" else arg
+
+    def merge_all(self, states: Sequence[Any]) -> Any:
+        """Every state merged into one new state (sets in one union, not one copy per merge)."""
+        if not self.compact:
+            return set().union(*states)
+        return reduce(self.merge, states, self.new())
+
+    def fold(self, pairs: Iterable[tuple[int, Any]]) -> Any:
+        """The finalized value over (ts, non-null value) pairs: the full-list form of the aggregation."""
+        state = self.new()
+        for ts, value in pairs:
+            state = self.add(state, ts, value)
+        return self.finalize(state)
 
 
-def _fsum(values: Sequence[Any]) -> float:
-    """Exactly rounded sum; an overflow is infinite (and so null as a feature value)."""
+# ---------------------------------------------------------------- count
+
+
+def _count_add(state: int, ts: int, value: Any) -> int:
+    return state + 1
+
+
+def _plus(a: int, b: int) -> int:
+    return a + b
+
+
+def _minus(a: int, b: int) -> int:
+    return a - b
+
+
+def _same(state: Any) -> Any:
+    return state
+
+
+# ---------------------------------------------------------------- exact sums
+
+ZERO_SUM: SumState = (0, 0, 0, 0, 0)
+
+
+def _align(n1: int, k1: int, n2: int, k2: int) -> tuple[int, int, int]:
+    """Two dyadic numerators over the common denominator 2**max(k1, k2)."""
+    if k1 == k2:
+        return n1, n2, k1
+    if k1 < k2:
+        return n1 << (k2 - k1), n2, k2
+    return n1, n2 << (k1 - k2), k1
+
+
+def _sum_add(state: SumState, ts: int, value: Any) -> SumState:
+    """Add one value exactly: an int as n += v * 2**k; a finite double as its exact ratio n' / 2**k'."""
+    n, k, count, floats, odd = state
+    if type(value) is not float:
+        return n + (value << k), k, count + 1, floats, odd
+    if not math.isfinite(value):
+        return n, k, count + 1, floats + 1, odd + 1
+    num, den = value.as_integer_ratio()  # den is a power of two
+    a, b, k = _align(n, k, num, den.bit_length() - 1)
+    return a + b, k, count + 1, floats + 1, odd
+
+
+def _sum_merge(x: SumState, y: SumState) -> SumState:
+    a, b, k = _align(x[0], x[1], y[0], y[1])
+    return a + b, k, x[2] + y[2], x[3] + y[3], x[4] + y[4]
+
+
+def _sum_subtract(x: SumState, y: SumState) -> SumState:
+    a, b, k = _align(x[0], x[1], y[0], y[1])
+    return a - b, k, x[2] - y[2], x[3] - y[3], x[4] - y[4]
+
+
+def _ratio(n: int, d: int) -> float:
+    """n / d correctly rounded (Python's int division is); beyond the doubles it is infinite (null)."""
     try:
-        return math.fsum(values)
+        return n / d
     except OverflowError:
         return math.inf
 
 
-def _avg(values: Sequence[Any]) -> float | None:
-    if not values:
+def _sum_finalize(state: SumState) -> int | float | None:
+    """Null over nothing; an int sum of ints (checked against int64); else the exact sum rounded once."""
+    n, k, count, floats, odd = state
+    if count == 0:
         return None
-    if all(is_int(v) for v in values):
-        return float(sum(values) / len(values))  # exact int sum, one correctly rounded division
-    return _fsum(values) / len(values)
+    if odd:
+        return math.inf
+    if floats == 0:
+        return check_int(n >> k)  # only ints: n is a multiple of 2**k
+    return _ratio(n, 1 << k)
 
 
-def _last(pairs: Pairs) -> Any:
-    """Latest ts wins; among rows at that ts, the largest value."""
-    return max(pairs)[1] if pairs else None
+def _avg_finalize(state: SumState) -> float | None:
+    """The exact mean rounded once (for ints as for doubles)."""
+    n, k, count, _, odd = state
+    if count == 0:
+        return None
+    return math.inf if odd else _ratio(n, count << k)
 
 
-def _first(pairs: Pairs) -> Any:
-    """Earliest ts wins; among rows at that ts, the smallest value."""
-    return min(pairs)[1] if pairs else None
+# ---------------------------------------------------------------- distinct values
 
 
-_BY_VALUES: dict[str, Callable[[list[Any]], Any]] = {
-    "count": len,
-    "count_distinct": lambda vs: len(set(vs)),
-    "sum": _sum,
-    "avg": _avg,
-    "min": lambda vs: min(vs) if vs else None,
-    "max": lambda vs: max(vs) if vs else None,
-}
-_BY_PAIRS: dict[str, Callable[[Pairs], Any]] = {"last": _last, "first": _first}
+def _distinct_new() -> set[Any]:
+    return set()
 
-FUNCTIONS = frozenset(_BY_VALUES) | frozenset(_BY_PAIRS)
+
+def _distinct_add(state: set[Any], ts: int, value: Any) -> set[Any]:
+    state.add(value)  # equality: 0.0 and -0.0 are one value, as in SQL
+    return state
+
+
+def _union(a: set[Any], b: set[Any]) -> set[Any]:
+    return a | b
+
+
+# ---------------------------------------------------------------- extremes and instants
+
+
+def _none() -> None:
+    return None
+
+
+def _least(state: Any, ts: int, value: Any) -> Any:
+    return value if state is None or value < state else state
+
+
+def _greatest(state: Any, ts: int, value: Any) -> Any:
+    return value if state is None or value > state else state
+
+
+def _least_of(a: Any, b: Any) -> Any:
+    """The smaller of two states, either of which may be None (nothing seen): min and first."""
+    if a is None or b is None:
+        return b if a is None else a
+    return b if b < a else a
+
+
+def _greatest_of(a: Any, b: Any) -> Any:
+    """The larger of two states: max and last."""
+    if a is None or b is None:
+        return b if a is None else a
+    return b if b > a else a
+
+
+def _first_add(state: tuple[int, Any] | None, ts: int, value: Any) -> tuple[int, Any]:
+    """Earliest ts wins; among values at that ts, the smallest (the contract's tie rule)."""
+    pair = (ts, value)
+    return pair if state is None or pair < state else state
+
+
+def _last_add(state: tuple[int, Any] | None, ts: int, value: Any) -> tuple[int, Any]:
+    """Latest ts wins; among values at that ts, the largest."""
+    pair = (ts, value)
+    return pair if state is None or pair > state else state
+
+
+def _pair_value(state: tuple[int, Any] | None) -> Any:
+    return None if state is None else state[1]
+
+
+def _entry(name: str, doc: str, **kw: Any) -> Aggregation:
+    return Aggregation(name=name, doc=doc, **kw)
+
+
+_COUNTING = {"new": int, "merge": _plus, "subtract": _minus, "finalize": _same, "result": "int"}
+_SUMMING = {"numeric": True, "sql": "aggregate", "new": lambda: ZERO_SUM, "add": _sum_add, "merge": _sum_merge,
+            "subtract": _sum_subtract, "overflows": True}  # fmt: skip
+_EXTREME = {"numeric": False, "result": "argument", "sql": "aggregate", "new": _none, "finalize": _same}
+_LOOKUP = {"numeric": False, "result": "argument", "sql": "lookup", "new": _none, "finalize": _pair_value}
+
+AGGREGATIONS: dict[str, Aggregation] = {
+    a.name: a
+    for a in (
+        _entry("count", "number of rows (*), or of non-null values", numeric=False, sql="aggregate",
+               add=_count_add, star=True, **_COUNTING),
+        _entry("count_distinct", "number of distinct non-null values", numeric=False, result="int", sql="distinct",
+               new=_distinct_new, add=_distinct_add, merge=_union, finalize=len, compact=False),
+        _entry("sum", "sum of non-null values; int for int, double for double", result="argument",
+               finalize=_sum_finalize, **_SUMMING),
+        _entry("avg", "mean of non-null values, always double", result="double", finalize=_avg_finalize, **_SUMMING),
+        _entry("min", "smallest non-null value", add=_least, merge=_least_of, **_EXTREME),
+        _entry("max", "largest non-null value", add=_greatest, merge=_greatest_of, **_EXTREME),
+        _entry("first", "value of the earliest row; ties: the smallest value", add=_first_add,
+               merge=_least_of, **_LOOKUP),
+        _entry("last", "value of the latest row; ties: the largest value", add=_last_add,
+               merge=_greatest_of, latest=True, **_LOOKUP),
+    )
+}  # fmt: skip
+"""Every aggregation by name, in the order the language documents them."""
+
+FUNCTIONS = frozenset(AGGREGATIONS)
+
+
+def pairs(agg: AggSpec, ts: Sequence[int], rows: Sequence[Row]) -> list[tuple[int, Any]]:
+    """(ts, value) for each row that counts for ``agg``: its ``filter (where)`` true and its argument
+    non-null (``count(*)``: a 1 per row)."""
+    out = []
+    for t, row in zip(ts, rows, strict=True):
+        if agg.where is not None and not truth(agg.where(row)):
+            continue
+        value = 1 if agg.arg is None else agg.arg(row)
+        if value is not None:
+            out.append((t, value))
+    return out
 
 
 def aggregate(agg: AggSpec, ts: Sequence[int], rows: Sequence[Row]) -> Any:
-    """``agg`` over rows already in its window and through the group filter."""
-    kept = [(t, r) for t, r in zip(ts, rows, strict=True) if agg.where is None or truth(agg.where(r))]
-    if agg.arg is None:
-        if agg.fn != "count":
-            raise ValueError(f"{agg.fn}(*) is not an aggregation")
-        return len(kept)
-    arg = agg.arg
-    pairs = [(t, v) for t, v in ((t, arg(r)) for t, r in kept) if v is not None]
-    if agg.fn in _BY_PAIRS:
-        return _BY_PAIRS[agg.fn](pairs)
-    if agg.fn not in _BY_VALUES:
+    """``agg`` over rows already in its window and through the group filter (the raw-row path)."""
+    entry = AGGREGATIONS.get(agg.fn)
+    if entry is None:
         raise ValueError(f"unknown aggregation {agg.fn!r}")
-    return _BY_VALUES[agg.fn]([v for _, v in pairs])
+    if agg.arg is None and not entry.star:
+        raise ValueError(f"{agg.fn}(*) is not an aggregation")
+    return entry.fold(pairs(agg, ts, rows))
+
+
+__all__ = ["AGGREGATIONS", "FUNCTIONS", "Aggregation", "SqlShape", "aggregate", "pairs"]

@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from featc.dialects import get_dialect
 from featc.dialects.base import Dialect, and_all, not_null, num, paren, when
+from featc.runtime.aggregates import AGGREGATIONS as AGGREGATION_TABLE
 
 from .. import ir
 from ..lineage import lineage
@@ -25,7 +26,6 @@ from ..plan import plan_training as _plan_training
 from ..types import DataType
 from .sqlbuild import Names, alias, col, eq, ident, keys_of, select, subquery, table, table_parts
 
-_OVERFLOW = ("sum", "avg")
 _T = TypeVar("_T")
 
 
@@ -103,7 +103,8 @@ class _Emitter:
         cols = []
         types = {i.name: i.type for i in sc.inputs}
         for (fn, inp), name in self.values[sc.name][1].items():
-            func = self.d.extreme(fn == "last", col(inp), types[inp])  # ties: the largest (last), smallest (first)
+            latest = AGGREGATION_TABLE[fn].latest  # ties: the largest (last), smallest (first)
+            func = self.d.extreme(latest, col(inp), types[inp])
             cols.append(alias(func, name))
         group = [col(k) for k in keys_of(sc.entity)] + [col(self.n.ts)]
         q = select(*[c.copy() for c in group], *cols).from_(table(sc.name), copy=False)
@@ -143,7 +144,7 @@ class _Emitter:
         n, local = self.n, st.scan.names.scope()
         keys = keys_of(st.scan.entity)
         inputs = _unique([a.input.name for a in st.aggs])
-        lifetime_distinct = [a.input.name for a in st.aggs if a.fn == "count_distinct" and a.window.kind == "lifetime"]
+        lifetime_distinct = [a.input.name for a in st.aggs if _shape(a) == "distinct" and a.window.kind == "lifetime"]
         flags = {i: local.fresh(f"first_{i}") for i in _unique(lifetime_distinct)}
         union = exp.union(
             self.probe_branch(st, keys, inputs, flags),
@@ -197,14 +198,15 @@ class _Emitter:
         def over(func: exp.Expr) -> exp.Expr:
             return self.d.window(func, [col(k) for k in keys], col(self.n.ts), self.d.frame(a.window))
 
-        if a.fn in ("count", "sum", "avg", "min", "max"):
+        shape = _shape(a)
+        if shape == "aggregate":
             return self.d.window_aggregate(a.fn, x, a.input.type, over)
-        if a.fn == "count_distinct" and a.window.kind == "lifetime":
+        if shape == "distinct" and a.window.kind == "lifetime":
             return over(exp.Count(this=col(flags[a.input.name])))
-        if a.fn == "count_distinct":
+        if shape == "distinct":
             return self.d.distinct_count(x, over)
         seen = when(not_null(x), col(self.n.ts))  # last/first: the winning instant; the value join finds the value
-        return over(exp.Max(this=seen) if a.fn == "last" else exp.Min(this=seen))
+        return over(exp.Max(this=seen) if AGGREGATION_TABLE[a.fn].latest else exp.Min(this=seen))
 
     # ------------------------------------------------------------ distinct stages
 
@@ -240,7 +242,7 @@ class _Emitter:
         """A stage column; sums and averages of finite doubles can overflow, and infinity never leaves."""
         assert out.stage is not None and out.feature.agg is not None
         value = col(out.column, relation)
-        overflows = out.feature.type == DataType.DOUBLE and out.feature.agg.fn in _OVERFLOW
+        overflows = out.feature.type == DataType.DOUBLE and AGGREGATION_TABLE[out.feature.agg.fn].overflows
         return self.d.finite(value) if overflows else value
 
     def derived_value(self, out: Output) -> exp.Expr:
@@ -316,8 +318,13 @@ def _unique(names: list[_T]) -> list[_T]:
     return list(dict.fromkeys(names))
 
 
+def _shape(a: AggSpec) -> str:
+    """How the aggregation is computed over a frame: the runtime table's ``sql`` shape."""
+    return AGGREGATION_TABLE[a.fn].sql
+
+
 def _lookup(a: AggSpec) -> bool:
-    return a.fn in ("last", "first")
+    return _shape(a) == "lookup"
 
 
 def _lookup_groups(aggs: Sequence[AggSpec]) -> dict[int, list[int]]:
@@ -335,7 +342,7 @@ def _lookup_groups(aggs: Sequence[AggSpec]) -> dict[int, list[int]]:
         if not _lookup(a):
             continue
         kind = a.window.kind
-        shared = (a.fn == "last" and kind != "forward") or (a.fn == "first" and kind != "trailing")
+        shared = kind != ("forward" if AGGREGATION_TABLE[a.fn].latest else "trailing")
         key = (a.fn, a.input.name, kind == "forward", None if shared else a.window)
         groups.setdefault(key, []).append(i)
     out: dict[int, list[int]] = {}
