@@ -7,10 +7,11 @@ Spark as Arrow, compute in Spark, fetch the rows as Arrow and write Parquet with
 Before any timing each side runs once, untimed (it also warms the JVM), and the two outputs are
 compared row by row (bench/training.py ``compare``: every column, doubles to a relative 1e-9); a
 mismatch is a failure, not a time. The timed runs' outputs are compared again. Times are
-medians of interleaved runs in one process; peak memory is this Python process's (the Spark
+medians of interleaved runs in one process (``--runs 0``, for 1e7 events where one run takes
+many minutes: the checked run itself, featc first, is the one timed); peak memory is this Python process's (the Spark
 driver JVM is a child process with its own heap, the same for both sides).
 
-    python -m bench.spark [--sizes small,medium] [--runs 3 | --runs small=3,medium=1]
+    python -m bench.spark [--sizes small,medium] [--runs 3 | --runs small=3,medium=1 | --runs 0]
                           [--distinct collect_set|join]
 
 Results go to bench/results/spark.json; bench/README.md quotes them.
@@ -30,7 +31,7 @@ from pyspark.sql import SparkSession
 import featc
 
 from .data import SIZES, Dataset, counts, dataset
-from .measure import git_commit, interleaved, machine, median_s, peak_rss_mb
+from .measure import git_commit, interleaved, machine, median_s, peak_rss_mb, timed
 from .reference import DAY_US, HOUR_US, MIN_US, OUTPUT_SCHEMA
 from .training import EXAMPLE, compare
 
@@ -213,14 +214,16 @@ def bench_size(project: featc.Project, spark: SparkSession, size: str, runs: int
     WORK.mkdir(parents=True, exist_ok=True)
     for mode, exact in (("served", False), ("exact", True)):
         f_out, r_out = WORK / f"featc_{size}_{mode}.parquet", WORK / f"reference_{size}_{mode}.parquet"
-        run_featc(project, spark, ds, exact, f_out)
-        run_reference(spark, ds, exact, r_out, distinct)
+        checked = {  # the runs whose rows are checked; with --runs 0 (1e7 events) they are the timed ones
+            "featc": [timed(lambda: run_featc(project, spark, ds, exact, f_out))[0]],  # noqa: B023
+            "reference": [timed(lambda: run_reference(spark, ds, exact, r_out, distinct))[0]],  # noqa: B023
+        }
         verified = compare(f_out, r_out)
         if not verified["ok"]:
             out[mode] = {"verified": verified, "featc_s": None, "reference_s": None, "ratio": None}
             print(json.dumps({"size": size, "mode": mode, **out[mode]}, default=str), flush=True)
             continue
-        samples = interleaved(
+        samples = checked if runs == 0 else interleaved(
             {
                 "featc": lambda: run_featc(project, spark, ds, exact, f_out),  # noqa: B023
                 "reference": lambda: run_reference(spark, ds, exact, r_out, distinct),  # noqa: B023
@@ -252,7 +255,9 @@ def runs_for(spec: str, size: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="small,medium")
-    parser.add_argument("--runs", default="3", help="timed rounds: N for every size, or small=3,medium=1")
+    parser.add_argument(
+        "--runs", default="3", help="timed rounds: N for every size, or small=3,medium=1; 0 times the checked run"
+    )
     parser.add_argument("--distinct", choices=["join", "collect_set"], default=DISTINCT)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
