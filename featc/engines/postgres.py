@@ -210,20 +210,31 @@ class PostgresEngine(Engine):
         self.con.execute(f"ANALYZE {_q(table)}")
 
     def fetch(self, sql: str, params: Mapping[str, Any], schema: pa.Schema | None) -> pa.Table:
+        """Streams the rows through a server-side cursor, a batch at a time, into Arrow columns.
+
+        A client-side cursor would hold the whole result in libpq first, and rows as Python
+        objects twice over; here at most one batch of rows is in Python at once.
+        """
         args = [params[p] for p in PARAMS if p in params]
-        batches = []
+        chunks: list[pa.RecordBatch] = []
+        found: list[list[Any]] = []  # schema None: every row's values per column, typed once at the end
         try:
-            with psycopg.RawCursor(self.con) as cur:
+            with self.con.transaction(), psycopg.RawServerCursor(self.con, "featc_fetch") as cur:
                 cur.execute(sql, args)
                 names = [d.name for d in cur.description or []]
+                found = [[] for _ in names]
                 while rows := cur.fetchmany(BATCH):
-                    batches.append([dict(zip(names, r, strict=True)) for r in rows])
+                    columns = list(zip(*rows, strict=True))
+                    if schema is None:
+                        for values, column in zip(found, columns, strict=True):
+                            values.extend(column)
+                    else:
+                        chunks.append(_record_batch(names, columns, schema))
         except psycopg.Error as e:
             raise run_error(e) from None
-        if schema is None:  # one inference over every row, so all batches agree on each column's type
-            found = [r for batch in batches for r in batch]
-            return pa.Table.from_pylist(found) if found else pa.table({n: pa.array([], pa.null()) for n in names})
-        return pa.Table.from_batches([pa.RecordBatch.from_pylist(b, schema) for b in batches], schema)
+        if schema is None:  # one inference over every row, so the whole column has one type
+            return pa.table({n: pa.array(v) if v else pa.array([], pa.null()) for n, v in zip(names, found, strict=True)})
+        return pa.Table.from_batches(chunks, schema)
 
     def close(self) -> None:
         try:
@@ -245,6 +256,13 @@ class PostgresEngine(Engine):
             return self.con.execute(statement)
         except psycopg.Error as e:
             raise DataError(f"{what}: PostgreSQL refused it: {first_line(e)}") from None
+
+
+def _record_batch(names: Sequence[str], columns: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.RecordBatch:
+    """One fetched batch (values by column, in the query's order) as ``schema``, its columns matched by name."""
+    at = {n: i for i, n in enumerate(names)}
+    arrays = [pa.array(columns[at[f.name]], type=f.type) for f in schema]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def run_error(e: psycopg.Error) -> DataError:
