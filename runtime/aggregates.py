@@ -7,7 +7,8 @@ the state is invertible). The compiler imports this table (``featc.compiler.cata
 aggregation is declared here once and every layer must then decide about it.
 
 Partial states are plain values (ints, tuples, sets), exact, and merge is associative and
-commutative: tiles merged in any order give exactly what the raw rows give. Double sums are
+commutative: tiles merged in any order give exactly what the raw rows give. ``new()`` returns an
+immutable empty state that may be shared (so an empty tile costs no allocation per slot). Double sums are
 exact dyadic rationals (``n / 2**k``, see ``_sum_add``), rounded once, in ``finalize``, so no
 order of arrival or merging can change a bit of the answer. ``add`` is only called with non-null
 values (SQL aggregates skip nulls; ``count(*)`` adds a ``1`` per row).
@@ -35,8 +36,8 @@ were doubles and ``non-finite`` were infinities or NaN (the sum is then not a fi
 
 @dataclass(frozen=True)
 class Aggregation:
-    """One aggregation: type rule, SQL shape and partial state. States never share mutable parts
-    with their inputs through ``merge``/``subtract``; ``add`` may update a state it owns in place."""
+    """One aggregation: type rule, SQL shape and partial state. ``merge``/``subtract`` never change
+    their inputs; ``add`` may update a state in place, but never the shared empty one from ``new``."""
 
     name: str
     doc: str
@@ -52,6 +53,8 @@ class Aggregation:
     compact: bool = True  # a state has a bounded size (count_distinct's set does not)
     latest: bool = False  # lookup: the latest instant wins (last), else the earliest (first)
     overflows: bool = False  # a double result can leave the double range (a sum): null then
+    pick: Callable[..., Any] | None = None  # min or max: states are ordered and a merge keeps one of them
+    add_many: Callable[[Any, list[int], list[Any]], Any] | None = None  # ``add`` of a column slice, faster
 
     def argument_error(self, arg: str | None) -> str | None:
         """Why an argument of type ``arg`` (None for ``*``) is wrong for this aggregation, or None."""
@@ -70,9 +73,21 @@ class Aggregation:
 
     def merge_all(self, states: Sequence[Any]) -> Any:
         """Every state merged into one new state (sets in one union, not one copy per merge)."""
+        if self.pick is not None:
+            return self.pick([s for s in states if s is not None], default=None)
         if not self.compact:
             return set().union(*states)
         return reduce(self.merge, states, self.new())
+
+    def add_all(self, state: Any, ts: list[int], values: list[Any]) -> Any:
+        """``state`` with each non-null value of ``values`` (at the instant beside it in ``ts``) added;
+        it may be updated in place. One call per slice of a column, so builtins do the loop."""
+        if self.add_many is not None:
+            return self.add_many(state, ts, values)
+        for t, value in zip(ts, values, strict=True):
+            if value is not None:
+                state = self.add(state, t, value)
+        return state
 
     def fold(self, pairs: Iterable[tuple[int, Any]]) -> Any:
         """The finalized value over (ts, non-null value) pairs: the full-list form of the aggregation."""
@@ -168,17 +183,30 @@ def _avg_finalize(state: SumState) -> float | None:
 # ---------------------------------------------------------------- distinct values
 
 
-def _distinct_new() -> set[Any]:
-    return set()
+_NO_VALUES: frozenset[Any] = frozenset()
 
 
-def _distinct_add(state: set[Any], ts: int, value: Any) -> set[Any]:
-    state.add(value)  # equality: 0.0 and -0.0 are one value, as in SQL
+def _distinct_new() -> frozenset[Any]:
+    return _NO_VALUES
+
+
+def _distinct_add(state: set[Any] | frozenset[Any], ts: int, value: Any) -> set[Any]:
+    """The set with ``value`` (equality: 0.0 and -0.0 are one value, as in SQL); the shared empty
+    state is replaced by a set of its own, which is then updated in place."""
+    if type(state) is not set:
+        return {*state, value}
+    state.add(value)
     return state
 
 
-def _union(a: set[Any], b: set[Any]) -> set[Any]:
-    return a | b
+def _union(a: set[Any] | frozenset[Any], b: set[Any] | frozenset[Any]) -> set[Any]:
+    return set(a).union(b)
+
+
+def _distinct_many(state: set[Any] | frozenset[Any], ts: list[int], values: list[Any]) -> set[Any]:
+    out = set(state).union(values)
+    out.discard(None)
+    return out
 
 
 # ---------------------------------------------------------------- extremes and instants
@@ -226,11 +254,27 @@ def _pair_value(state: tuple[int, Any] | None) -> Any:
     return None if state is None else state[1]
 
 
+Many = Callable[[Any, list[int], list[Any]], Any]
+
+
+def _values_many(pick: Callable[..., Any], merge: Callable[[Any, Any], Any]) -> Many:
+    """``add_many`` for min/max: the state merged with the extreme of the non-null values."""
+    return lambda state, ts, values: merge(state, pick([v for v in values if v is not None], default=None))
+
+
+def _pairs_many(pick: Callable[..., Any], merge: Callable[[Any, Any], Any]) -> Many:
+    """``add_many`` for first/last: the state merged with the extreme (ts, value) pair of the non-null values."""
+    return lambda state, ts, values: merge(
+        state, pick([(t, v) for t, v in zip(ts, values, strict=True) if v is not None], default=None)
+    )
+
+
 def _entry(name: str, doc: str, **kw: Any) -> Aggregation:
     return Aggregation(name=name, doc=doc, **kw)
 
 
-_COUNTING = {"new": int, "merge": _plus, "subtract": _minus, "finalize": _same, "result": "int"}
+_COUNTING = {"new": int, "merge": _plus, "subtract": _minus, "finalize": _same, "result": "int",
+             "add_many": lambda state, ts, values: state + len(values) - values.count(None)}  # fmt: skip
 _SUMMING = {"numeric": True, "sql": "aggregate", "new": lambda: ZERO_SUM, "add": _sum_add, "merge": _sum_merge,
             "subtract": _sum_subtract, "overflows": True}  # fmt: skip
 _EXTREME = {"numeric": False, "result": "argument", "sql": "aggregate", "new": _none, "finalize": _same}
@@ -242,16 +286,19 @@ AGGREGATIONS: dict[str, Aggregation] = {
         _entry("count", "number of rows (*), or of non-null values", numeric=False, sql="aggregate",
                add=_count_add, star=True, **_COUNTING),
         _entry("count_distinct", "number of distinct non-null values", numeric=False, result="int", sql="distinct",
-               new=_distinct_new, add=_distinct_add, merge=_union, finalize=len, compact=False),
+               new=_distinct_new, add=_distinct_add, merge=_union, finalize=len, compact=False,
+               add_many=_distinct_many),
         _entry("sum", "sum of non-null values; int for int, double for double", result="argument",
                finalize=_sum_finalize, **_SUMMING),
         _entry("avg", "mean of non-null values, always double", result="double", finalize=_avg_finalize, **_SUMMING),
-        _entry("min", "smallest non-null value", add=_least, merge=_least_of, **_EXTREME),
-        _entry("max", "largest non-null value", add=_greatest, merge=_greatest_of, **_EXTREME),
+        _entry("min", "smallest non-null value", add=_least, merge=_least_of, pick=min,
+               add_many=_values_many(min, _least_of), **_EXTREME),
+        _entry("max", "largest non-null value", add=_greatest, merge=_greatest_of, pick=max,
+               add_many=_values_many(max, _greatest_of), **_EXTREME),
         _entry("first", "value of the earliest row; ties: the smallest value", add=_first_add,
-               merge=_least_of, **_LOOKUP),
+               merge=_least_of, pick=min, add_many=_pairs_many(min, _least_of), **_LOOKUP),
         _entry("last", "value of the latest row; ties: the largest value", add=_last_add,
-               merge=_greatest_of, latest=True, **_LOOKUP),
+               merge=_greatest_of, latest=True, pick=max, add_many=_pairs_many(max, _greatest_of), **_LOOKUP),
     )
 }  # fmt: skip
 """Every aggregation by name, in the order the language documents them."""

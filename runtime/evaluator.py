@@ -8,6 +8,9 @@ Every value that comes in (ingested rows, entity keys, request fields, ``at``) g
 input rules of ``values`` first, and every unknown name is an error: a bad input is a
 ``DataError`` that says where it is, never a wrong answer or a broken store. One lock
 serialises the store, so the evaluator may be called from several threads.
+
+The state behind it is a ``TileStore`` (tiles of partial aggregates with exact edges) unless a
+raw-row ``Store`` is passed, the baseline the tiles are compared with (docs/runtime.md).
 """
 
 from __future__ import annotations
@@ -15,15 +18,15 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
-from .aggregates import aggregate
 from .errors import DataError, unknown_name
-from .spec import AggSpec, GroupSpec, ProjectSpec, Row, SourceSpec, WindowSpec
-from .sqlfn import truth
-from .store import Key, MemoryStore, Store
+from .spec import GroupSpec, ProjectSpec, Row, SourceSpec
+from .state import ColumnOverflow, Key, Refused, State
+from .store import RawRows, Store
+from .tilestore import TileStore
 from .times import asof, to_us
 from .values import PARSERS, shown
 
@@ -34,15 +37,6 @@ def _result(value: Any, type_: str) -> Any:
         return value
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-def _bounds(window: WindowSpec, at: int) -> tuple[int | None, int]:
-    """The half-open [lo, hi) range of event times a window sees at ``at``."""
-    if window.kind == "lifetime":
-        return None, at
-    if window.kind == "trailing":
-        return at - window.us, at
-    return at, at + window.us
 
 
 class _MissingField(Exception):
@@ -71,11 +65,28 @@ class Evaluator:
 
     Thread-safe: ``ingest``, ``features`` and ``training_rows`` may be called from several threads
     at once; each ``ingest`` call is all-or-nothing (docs/runtime.md).
+
+    ``retain``: how far behind each entity's newest event questions must stay answerable. None
+    (the default) keeps everything, so any instant is exact; a duration bounds the state to the
+    longest window plus ``retain``, and a question about an older instant is refused.
+    ``store``: a ``TileStore`` built for the same project, or a raw-row ``Store`` (the baseline).
     """
 
-    def __init__(self, module: ModuleType | ProjectSpec, *, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        module: ModuleType | ProjectSpec,
+        *,
+        store: TileStore | Store | None = None,
+        retain: timedelta | None = None,
+    ) -> None:
         self.spec: ProjectSpec = module if isinstance(module, ProjectSpec) else module.SPEC
-        self.store: Store = store if store is not None else MemoryStore()
+        if store is not None and retain is not None:
+            raise ValueError("give retain= to the TileStore you pass, not to the Evaluator")
+        if isinstance(store, TileStore) and store.spec is not self.spec:
+            raise ValueError("this TileStore was built for another project's SPEC: its state means something else")
+        retain_us = None if retain is None else retain // timedelta(microseconds=1)
+        self.store: TileStore | Store = store if store is not None else TileStore(self.spec, retain_us)
+        self._state: State = self.store if isinstance(self.store, TileStore) else RawRows(self.spec, self.store)
         self._lock = threading.Lock()
         self._sources = {s.name: s for s in self.spec.sources}
         self._keys = {e.name: e.keys for e in self.spec.entities}
@@ -83,9 +94,6 @@ class Evaluator:
         self._fields = {f.name: f for r in self.spec.requests for f in r.fields}
         self._derived = {g.column(f): (g, f) for g in self.spec.groups if g.kind == "derived" for f in g.features}
         self._reads = {column: frozenset(f.requests) for column, (_, f) in self._derived.items()}
-        for g in self.spec.groups:
-            if g.source is not None:
-                self.store.index(g.source, self._key_tuple(g.entity))
 
     def _key_tuple(self, entity: str) -> tuple[str, ...]:
         return tuple(k.name for k in self._keys[entity])
@@ -102,14 +110,27 @@ class Evaluator:
         src = self._sources.get(source)
         if src is None:
             raise unknown_name("source", source, self._sources)
-        timed = self._validated(src, rows)
+        timed, numbers = self._validated(src, rows)
+        try:
+            prepared = self._state.prepare(source, timed)
+        except ColumnOverflow as e:
+            where = f"ingest {source!r}, row {numbers[e.row or 0]}: "
+            raise DataError(where + _overflow(e.column, e, None).args[0]) from None
         with self._lock:
-            self.store.add(source, timed)
+            self._state.apply(prepared)
 
-    def _validated(self, src: SourceSpec, rows: Iterable[Mapping[str, Any]]) -> list[tuple[int, Row]]:
-        """(ts, canonical row) for each row with an event time; the first bad value raises."""
+    def late_events(self) -> dict[str, int]:
+        """Per source, events that arrived older than their entity's retained edge (docs/runtime.md):
+        they count in lifetime features only, and no question the store answers needs them elsewhere."""
+        return dict(self.store.late) if isinstance(self.store, TileStore) else {}
+
+    def _validated(
+        self, src: SourceSpec, rows: Iterable[Mapping[str, Any]]
+    ) -> tuple[list[tuple[int, Row]], list[int]]:
+        """(ts, canonical row) for each row with an event time, and its row number; the first bad value raises."""
         columns = [(c, PARSERS[c.type]) for c in src.columns]
         out: list[tuple[int, Row]] = []
+        numbers: list[int] = []
         for i, raw in enumerate(rows, 1):
             if not isinstance(raw, dict) and not isinstance(raw, Mapping):  # dict first: the ABC check is slow
                 raise DataError(f"ingest {src.name!r}, row {i}: a row is a mapping of column names, not {shown(raw)}")
@@ -123,7 +144,8 @@ class Evaluator:
             ts = row.get(src.timestamp) if src.timestamp is not None else None
             if ts is not None:
                 out.append((to_us(ts), row))
-        return out
+                numbers.append(i)
+        return out, numbers
 
     # ------------------------------------------------------------ answers
 
@@ -222,7 +244,7 @@ class Evaluator:
         values: dict[str, Any] = {}
         for g in groups:
             if g.kind != "derived":
-                values.update(self._evaluate(g, keys[g.entity], t, exact))
+                values.update(self._evaluate(g, keys[g.entity], t, exact, where))
         self._derive(values, {g.name for g in groups}, request, where)
         return {g.column(f): values.get(g.column(f)) for g in groups for f in g.features}
 
@@ -232,32 +254,16 @@ class Evaluator:
             return t
         return asof(t, g.refresh.every_us, g.refresh.lag_us)
 
-    def _evaluate(self, g: GroupSpec, key: Key, t: int, exact: bool) -> dict[str, Any]:
+    def _evaluate(self, g: GroupSpec, key: Key, t: int, exact: bool, where: str) -> dict[str, Any]:
         """Every aggregate feature of one block for one entity; int64 overflow names the feature."""
-        at = self._instant(g, t, exact)
-        assert g.source is not None, f"group {g.name} has no source"
-        cache: dict[tuple[int | None, int], tuple[list[int], list[Row]]] = {}
-        out: dict[str, Any] = {}
-        for f in g.features:
-            agg: AggSpec | None = f.agg
-            assert agg is not None, f"feature {g.name}.{f.name} has no aggregation"
-            bounds = _bounds(agg.window, at)
-            column = g.column(f)
-            try:
-                if bounds not in cache:
-                    cache[bounds] = self._filtered(g, key, bounds)
-                out[column] = _result(aggregate(agg, *cache[bounds]), f.type)
-            except OverflowError as e:
-                raise _overflow(column, e, key) from None
-        return out
-
-    def _filtered(self, g: GroupSpec, key: Key, bounds: tuple[int | None, int]) -> tuple[list[int], list[Row]]:
-        """Rows of one window that pass the group filter (true only; null is false)."""
-        assert g.source is not None
-        with self._lock:
-            ts, rows = self.store.window(g.source, self._key_tuple(g.entity), key, *bounds)
-        keep = [i for i, r in enumerate(rows) if g.filter is None or truth(g.filter(r))]
-        return [ts[i] for i in keep], [rows[i] for i in keep]
+        try:
+            with self._lock:
+                found = self._state.values(g, key, self._instant(g, t, exact))
+        except ColumnOverflow as e:
+            raise _overflow(e.column, e, key) from None
+        except Refused as e:
+            raise DataError(f"{where}: for the key {key!r}, {e}") from None
+        return {g.column(f): _result(found[g.column(f)], f.type) for f in g.features}
 
     def _derive(self, values: dict[str, Any], included: set[str], request: _Request, where: str) -> None:
         """Derived features in dependency order, for the derived groups being answered."""

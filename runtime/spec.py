@@ -57,6 +57,14 @@ class WindowSpec:
     kind: WindowKind
     us: int = 0
 
+    def bounds(self, at: int) -> tuple[int | None, int]:
+        """The half-open [lo, hi) range of event times this window sees at ``at`` (lo None: no bound)."""
+        if self.kind == "lifetime":
+            return None, at
+        if self.kind == "trailing":
+            return at - self.us, at
+        return at, at + self.us
+
 
 @dataclass(frozen=True)
 class AggSpec:

@@ -1,4 +1,8 @@
-"""An in-process online store: per (source, entity key) rows kept sorted by event time.
+"""The raw-row store: per (source, entity key) whole rows kept sorted by event time.
+
+This was the evaluator's only store before tiles (``tilestore``); it is kept as the simple,
+obviously exact baseline (``Evaluator(module, store=MemoryStore())``), which the benchmark and
+the tests compare the tiles with. It grows with all history.
 
 Rows may arrive in any order and in any number of calls. A row at or after the newest one is
 appended; any other goes to a pending buffer that the next read of that series sorts (stably)
@@ -17,9 +21,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .spec import Row
-
-Key = tuple[Any, ...]
+from .aggregates import aggregate
+from .spec import GroupSpec, ProjectSpec, Row
+from .sqlfn import truth
+from .state import ColumnOverflow, Key
 
 
 @dataclass
@@ -111,3 +116,42 @@ class MemoryStore:
         if series is None:
             return [], []
         return series.between(lo, hi)
+
+
+class RawRows:
+    """The evaluator's ``State`` over a raw-row ``Store``: each window is read and aggregated in full."""
+
+    def __init__(self, spec: ProjectSpec, store: Store) -> None:
+        self.store = store
+        for g in spec.groups:
+            if g.source is not None:
+                store.index(g.source, spec.entity(g.entity).key_names)
+        self._keys = {e.name: e.key_names for e in spec.entities}
+
+    def prepare(self, source: str, rows: list[tuple[int, Row]]) -> tuple[str, list[tuple[int, Row]]]:
+        return source, rows
+
+    def apply(self, prepared: tuple[str, list[tuple[int, Row]]]) -> None:
+        self.store.add(*prepared)
+
+    def values(self, g: GroupSpec, key: Key, at: int) -> dict[str, Any]:
+        """Every aggregate feature of one block; the rows of each distinct window are read once."""
+        cache: dict[tuple[int | None, int], tuple[list[int], list[Row]]] = {}
+        out: dict[str, Any] = {}
+        for f in g.features:
+            assert f.agg is not None, f"feature {g.name}.{f.name} has no aggregation"
+            bounds = f.agg.window.bounds(at)
+            try:
+                if bounds not in cache:
+                    cache[bounds] = self._filtered(g, key, bounds)
+                out[g.column(f)] = aggregate(f.agg, *cache[bounds])
+            except OverflowError as e:
+                raise ColumnOverflow(g.column(f), e) from None
+        return out
+
+    def _filtered(self, g: GroupSpec, key: Key, bounds: tuple[int | None, int]) -> tuple[list[int], list[Row]]:
+        """Rows of one window that pass the group filter (true only; null is false)."""
+        assert g.source is not None
+        ts, rows = self.store.window(g.source, self._keys[g.entity], key, *bounds)
+        keep = [i for i, r in enumerate(rows) if g.filter is None or truth(g.filter(r))]
+        return [ts[i] for i in keep], [rows[i] for i in keep]

@@ -124,6 +124,11 @@ def test_merge_in_any_grouping_and_order_is_the_fold_of_all(
     parts = [fold(agg, shuffled[a:b]) for a, b in itertools.pairwise(bounds)]
     want = final(agg, fold(agg, pairs))
     assert identical(final(agg, merged(agg, parts, data.draw)), want)
+    assert identical(final(agg, agg.merge_all(parts)), want)  # the batch forms the tiles use
+    head = cuts[0] if cuts else 0  # the column form, nulls included (they are skipped)
+    rest = [(t, v) for t, v in shuffled[head:] for t, v in ((t, v), (t, None))]
+    batch = agg.add_all(fold(agg, shuffled[:head]), [t for t, _ in rest], [v for _, v in rest])
+    assert identical(final(agg, batch), want)
     assert identical(want, contract(agg.name, pairs))
 
 

@@ -1,0 +1,170 @@
+"""Which state a project needs: per (source, entity key columns) one feed of inputs and slots.
+
+A feed lists the inputs its blocks' aggregations read (for each: the group filter, the feature's
+``filter (where)``, the argument), and the slots kept per tile (one partial state over one input).
+Both are shared where they are the same, as the SQL planner shares scan columns: the generated
+module writes one row function per feature, so two that compute the same thing (``row['total']``
+for a sum and for an average) are recognised by their code (``behaviour``), and aggregations with
+the same partial state over one input (``sum`` and ``avg``) keep one slot. A feed also fixes the
+tile size and the reach: how far behind the instant asked about a block's windows can look.
+
+The tile rule (docs/semantics.md, "Tiles"): a block's tile size S divides every window length
+of the block and, for a batch block, its refresh cadence C, so that an "as served" window
+``[asof(t) - D, asof(t))`` starts and ends on tile edges; it is the largest such divisor that is
+at most a quarter of the shortest window and at most an hour (a block with no window lengths:
+one minute). Blocks sharing a feed take the gcd of their sizes, which keeps every edge aligned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field, replace
+from functools import reduce
+from math import gcd
+
+from .aggregates import AGGREGATIONS
+from .spec import AggSpec, GroupSpec, ProjectSpec, Row, RowFn, WindowSpec
+from .sqlfn import truth
+from .state import ColumnOverflow, Key
+from .tiles import Layout, Series, Slot, Values
+
+MINUTE_US = 60_000_000
+HOUR_US = 60 * MINUTE_US
+
+
+def _batch(g: GroupSpec) -> bool:
+    return g.kind == "features" and g.refresh.mode == "batch" and g.refresh.every_us > 0
+
+
+def _windows(g: GroupSpec) -> list[WindowSpec]:
+    return [f.agg.window for f in g.features if f.agg is not None]
+
+
+def tile_size(g: GroupSpec) -> int:
+    """The block's tile size in microseconds, by the tile rule above."""
+    lengths = [w.us for w in _windows(g) if w.kind != "lifetime"]
+    whole = reduce(gcd, lengths + ([g.refresh.every_us] if _batch(g) else []), 0)
+    if whole == 0:
+        return MINUTE_US
+    cap = max(1, min([d // 4 for d in lengths] + [HOUR_US]))
+    return divisor_at_most(whole, cap)
+
+
+def divisor_at_most(n: int, cap: int) -> int:
+    """The largest divisor of ``n`` that is at most ``cap`` (searched among n/k for k up to 4x the
+    first candidate; beyond that ``gcd(n, cap)``, a divisor too)."""
+    if n <= cap:
+        return n
+    low = -(-n // cap)
+    return next((n // k for k in range(low, 4 * low + 1) if n % k == 0), gcd(n, cap))
+
+
+def reach(g: GroupSpec, window: WindowSpec) -> int:
+    """How far before the instant asked about a window can start: its length, plus for a batch block
+    served as of ``asof(t) > t - L - C`` the lag and the cadence. Forward windows start at the instant."""
+    length = window.us if window.kind == "trailing" else 0
+    return length + (g.refresh.lag_us + g.refresh.every_us if _batch(g) else 0)
+
+
+def behaviour(fn: RowFn | None) -> Hashable:
+    """A key equal for two row functions only if they compute the same thing: the same bytecode,
+    constants (with their types: ``1`` is not ``1.0``), names and module globals. Anything else
+    (a closure, defaults, a built-in) is only ever equal to itself."""
+    code = getattr(fn, "__code__", None)
+    if fn is None or code is None or fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__:
+        return fn
+    consts = tuple((type(c), repr(c)) for c in code.co_consts)
+    return code.co_code, consts, code.co_names, code.co_varnames, id(fn.__globals__)
+
+
+@dataclass(eq=False)
+class Feed:
+    """One source read under one set of entity key columns, and the state of every entity in it."""
+
+    source: str
+    keys: tuple[str, ...]
+    filters: list[RowFn | None] = field(default_factory=list)
+    inputs: list[tuple[int, RowFn | None, RowFn | None]] = field(default_factory=list)  # (filter, where, arg)
+    columns: list[str] = field(default_factory=list)  # a feature reading each input, for messages
+    _known: dict[Hashable, int] = field(default_factory=dict)  # behaviour key -> filter or input index
+    slots: tuple[Slot, ...] = ()
+    tile_us: int = 0
+    reach_us: int = 0
+    series: dict[Key, Series] = field(default_factory=dict)
+    layout: Layout | None = None  # fixed once the project is planned, before any event
+
+    def slot(self, g: GroupSpec, agg: AggSpec, column: str) -> int:
+        """The slot for ``agg`` of block ``g``: shared with any aggregation of the feed that keeps
+        the same partial state (``add`` and ``merge``) over the same input."""
+        inp = self._input(g.filter, agg, column)
+        entry = AGGREGATIONS[agg.fn]
+        lifetime = agg.window.kind == "lifetime"
+        for i, s in enumerate(self.slots):
+            if s.input == inp and (s.agg.add, s.agg.merge) == (entry.add, entry.merge):
+                if lifetime and not s.lifetime:
+                    self.slots = (*self.slots[:i], replace(s, lifetime=True), *self.slots[i + 1 :])
+                return i
+        self.slots = (*self.slots, Slot(inp, entry, lifetime))
+        return len(self.slots) - 1
+
+    def _input(self, flt: RowFn | None, agg: AggSpec, column: str) -> int:
+        """The index of the input (filter, where, arg), added unless one that behaves the same is there."""
+        flt_key = ("filter", behaviour(flt))
+        if flt_key not in self._known:
+            self._known[flt_key] = len(self.filters)
+            self.filters.append(flt)
+        key = ("input", self._known[flt_key], behaviour(agg.where), behaviour(agg.arg))
+        if key not in self._known:
+            self._known[key] = len(self.inputs)
+            self.inputs.append((self._known[flt_key], agg.where, agg.arg))
+            self.columns.append(column)
+        return self._known[key]
+
+    def values(self, row: Row) -> Values | None:
+        """Each input's value for ``row`` (None where a filter is not true or the argument is null);
+        None when no input counts the row, which then need not be kept."""
+        passed = [flt is None or truth(flt(row)) for flt in self.filters]
+        out: list[object] = []
+        for i, (flt, where, arg) in enumerate(self.inputs):
+            try:
+                if not passed[flt] or (where is not None and not truth(where(row))):
+                    out.append(None)
+                else:
+                    out.append(1 if arg is None else arg(row))
+            except OverflowError as e:
+                raise ColumnOverflow(self.columns[i], e) from None
+        return tuple(out) if any(v is not None for v in out) else None
+
+    def entity(self, key: Key) -> Series:
+        """The state of one entity, created empty on its first event."""
+        found = self.series.get(key)
+        if found is None:
+            if self.layout is None:
+                self.layout = Layout(self.tile_us, self.slots, len(self.inputs))
+            found = self.series[key] = Series(self.layout)
+        return found
+
+
+def plan(spec: ProjectSpec) -> tuple[dict[str, list[Feed]], dict[str, Feed], dict[tuple[str, str], int]]:
+    """Feeds by source, the feed of each block, and each aggregate feature's slot in it."""
+    feeds: dict[tuple[str, tuple[str, ...]], Feed] = {}
+    of_group: dict[str, Feed] = {}
+    slot: dict[tuple[str, str], int] = {}
+    for g in spec.groups:
+        if g.source is None:
+            continue
+        keys = spec.entity(g.entity).key_names
+        feed = feeds.setdefault((g.source, keys), Feed(g.source, keys))
+        feed.tile_us = gcd(feed.tile_us, tile_size(g))
+        of_group[g.name] = feed
+        for f in g.features:
+            assert f.agg is not None, f"feature {g.name}.{f.name} has no aggregation"
+            feed.reach_us = max(feed.reach_us, reach(g, f.agg.window))
+            slot[g.name, f.name] = feed.slot(g, f.agg, g.column(f))
+    by_source: dict[str, list[Feed]] = {}
+    for feed in feeds.values():
+        by_source.setdefault(feed.source, []).append(feed)
+    return by_source, of_group, slot
+
+
+__all__ = ["Feed", "divisor_at_most", "plan", "reach", "tile_size"]

@@ -1,0 +1,257 @@
+"""Tiles with exact edges: one entity's state for one source, bounded by the longest window.
+
+A ``Series`` keeps, for each tiled slot (one partial state over one input), the state of every
+tile (``[i * S, (i + 1) * S)``, aligned to the epoch) and, from its ``edge`` on, each event
+itself: its instant and its input values (not the row), a list per input, so a slice of one
+input is added to a state by builtins (``Aggregation.add_all``). A window ``[lo, hi)`` is the whole tiles
+inside it, merged, plus the events of the two partial tiles at its ends, added one by one, so
+the answer is exactly the one the raw rows give, for any ``lo`` and ``hi`` at or after the edge.
+Tiles before the edge have been folded into ``base``, which only lifetime slots read: a window
+never starts before the edge (the store refuses such a question), so nothing older is needed.
+
+Slots whose state is not compact (``count_distinct``'s set) keep no tile states: a set per tile
+costs more than the events it would summarise, and every event of an answerable window is kept
+anyway; their windows read the events, their lifetime the base plus the events.
+
+Events are applied to their tile when they arrive, in any order (merge is commutative); only
+the event list needs order, and gets it as the raw store did: an event older than the newest
+waits in a pending list until the next read sorts it in. Prefix states over the tiles (for
+invertible slots, and for compact lifetime ones) are rebuilt lazily from the first tile that
+changed, so a stream that only touches its newest tile rebuilds one position per read.
+
+Not thread-safe on its own: the evaluator serialises every call (docs/runtime.md).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from typing import Any
+
+from .aggregates import Aggregation
+
+Values = tuple[Any, ...]
+"""One event's input values, one per input of its feed; None where the input does not count."""
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One partial state over input number ``input``, kept per tile if ``tiled``.
+
+    ``lifetime``: some feature reads it without a window, so events before the edge are kept
+    folded in the base. ``prefix``: prefix states over the tiles are kept, for invertible
+    aggregations (a window is a difference) and compact lifetime ones (a lifetime is a prefix).
+    """
+
+    input: int
+    agg: Aggregation
+    lifetime: bool
+
+    @property
+    def tiled(self) -> bool:
+        return self.agg.compact
+
+    @property
+    def prefix(self) -> bool:
+        return self.tiled and (self.agg.subtract is not None or self.lifetime)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What every entity of a feed shares: the tile size, the slots, the empty states of a new tile."""
+
+    tile_us: int
+    slots: tuple[Slot, ...]
+    inputs: int  # values per event
+    empty: list[Any] = field(init=False, compare=False)
+    tiled: tuple[tuple[int, int, Any], ...] = field(init=False, compare=False)  # (slot, input, add)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "empty", [s.agg.new() for s in self.slots])  # shared, immutable empties
+        tiled = tuple((i, s.input, s.agg.add) for i, s in enumerate(self.slots) if s.tiled)
+        object.__setattr__(self, "tiled", tiled)
+
+
+class Series:
+    """Tiles of partial states and the events from ``edge`` on, for one (source, entity key)."""
+
+    __slots__ = ("base", "built", "cols", "edge", "keys", "layout", "newest", "pending_ts", "pending_vals",
+                 "prefix", "states", "ts")  # fmt: skip
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.ts: list[int] = []  # events from the edge on, sorted
+        self.cols: list[list[Any]] = [[] for _ in range(layout.inputs)]  # their input values, a list per input
+        self.pending_ts: list[int] = []  # events older than the newest sorted one, not merged yet
+        self.pending_vals: list[Values] = []
+        self.keys: list[int] = []  # the tile indexes, sorted
+        self.states: list[list[Any]] = []  # beside each key: one state per slot
+        self.prefix: list[list[Any] | None] = [[] if s.prefix else None for s in layout.slots]
+        self.built = 0  # prefix positions below this are up to date
+        self.base: list[Any] = list(layout.empty)  # lifetime slots: every event before the edge
+        self.edge: int | None = None  # events before it live only in the base (None: nothing folded yet)
+        self.newest: int | None = None
+
+    # ------------------------------------------------------------ writing
+
+    def add(self, ts: int, values: Values) -> bool:
+        """Apply one event; False when it is older than the edge (then only lifetime slots see it)."""
+        if self.newest is None or ts > self.newest:
+            self.newest = ts
+        if self.edge is not None and ts < self.edge:
+            self._add_to_base(ts, values)
+            return False
+        states = self._tile(ts // self.layout.tile_us)
+        for i, column, add in self.layout.tiled:
+            value = values[column]
+            if value is not None:
+                states[i] = add(states[i], ts, value)
+        if not self.pending_ts and (not self.ts or ts >= self.ts[-1]):
+            self.ts.append(ts)
+            for col, value in zip(self.cols, values, strict=True):
+                col.append(value)
+        else:
+            self.pending_ts.append(ts)
+            self.pending_vals.append(values)
+        return True
+
+    def _tile(self, index: int) -> list[Any]:
+        """The states of tile ``index`` (created empty), marking prefixes stale from its position."""
+        keys = self.keys
+        if keys and keys[-1] == index:
+            position = len(keys) - 1
+        else:
+            position = len(keys) if not keys or index > keys[-1] else bisect_left(keys, index)
+            if position == len(keys) or keys[position] != index:
+                keys.insert(position, index)
+                self.states.insert(position, self.layout.empty.copy())
+        if position < self.built:
+            self.built = position
+        return self.states[position]
+
+    def _add_to_base(self, ts: int, values: Values) -> None:
+        for i, slot in enumerate(self.layout.slots):
+            value = values[slot.input]
+            if slot.lifetime and value is not None:
+                self.base[i] = slot.agg.add(self.base[i], ts, value)
+
+    def evict(self, edge: int) -> None:
+        """Fold every tile (and untiled slots' events) before ``edge``, a tile start, into the base."""
+        self._merge_pending()
+        cut = bisect_left(self.keys, edge // self.layout.tile_us)
+        events = bisect_left(self.ts, edge)
+        for i, slot in enumerate(self.layout.slots):
+            if not slot.lifetime:
+                continue
+            if slot.tiled:
+                self.base[i] = slot.agg.merge_all([self.base[i], *(states[i] for states in self.states[:cut])])
+            else:
+                self.base[i] = self._events(i, None, edge, self.base[i])
+        del self.keys[:cut]
+        del self.states[:cut]
+        del self.ts[:events]
+        for col in self.cols:
+            del col[:events]
+        self.built = 0  # prefixes start at the first kept tile
+        self.edge = edge
+
+    def evict_behind(self, span_us: int) -> None:
+        """Move the edge to ``span_us`` behind the newest event (tile aligned), a quarter span at a time.
+
+        The slack makes eviction, and the prefix rebuild it causes, happen once per quarter span
+        rather than once per tile: state stays within ``span_us * 5/4`` plus a tile of events.
+        """
+        if self.newest is None:
+            return
+        size = self.layout.tile_us
+        target = (self.newest - span_us) // size * size
+        oldest = self.edge if self.edge is not None else (self.keys[0] * size if self.keys else target)
+        if target - oldest >= max(size, span_us // 4):
+            self.evict(target)
+
+    # ------------------------------------------------------------ reading
+
+    def settle(self) -> None:
+        """Sort pending events in and bring the prefix states up to date (before any read)."""
+        self._merge_pending()
+        if self.built < len(self.keys):
+            self._build_prefixes()
+
+    def _merge_pending(self) -> None:
+        """One stable sort of the pending events and of the sorted tail they fall into."""
+        if not self.pending_ts:
+            return
+        cut = bisect_right(self.ts, min(self.pending_ts))
+        ts = self.ts[cut:] + self.pending_ts
+        order = sorted(range(len(ts)), key=ts.__getitem__)
+        self.ts[cut:] = map(ts.__getitem__, order)
+        for c, col in enumerate(self.cols):
+            tail = col[cut:] + [values[c] for values in self.pending_vals]
+            col[cut:] = map(tail.__getitem__, order)
+        self.pending_ts, self.pending_vals = [], []
+
+    def _build_prefixes(self) -> None:
+        start, tiles = self.built, self.states
+        for i, slot in enumerate(self.layout.slots):
+            prefix = self.prefix[i]
+            if prefix is None:
+                continue
+            del prefix[start:]
+            merge = slot.agg.merge
+            state = prefix[start - 1] if start else slot.agg.new()
+            for states in tiles[start:]:
+                state = merge(state, states[i])
+                prefix.append(state)
+        self.built = len(tiles)
+
+    def fold(self, i: int, lo: int | None, hi: int) -> Any:
+        """Slot ``i``'s state over events with ``lo <= ts < hi`` (no lower bound: lifetime, with the base).
+
+        Exact only when ``lo`` (for a lifetime: ``hi``) is at or after the edge: the caller checks.
+        """
+        slot = self.layout.slots[i]
+        agg, size = slot.agg, self.layout.tile_us
+        if not slot.tiled:  # a copy of the base: adding to a set updates it in place
+            return self._events(i, lo, hi, agg.merge(self.base[i], agg.new()) if lo is None else agg.new())
+        last = hi // size  # tiles before this one end at or before hi: whole
+        first = None if lo is None else -(-lo // size)  # tiles from this one start at or after lo
+        if first is not None and first >= last:
+            return self._events(i, lo, hi, agg.new())
+        head = self.base[i] if first is None or lo is None else self._events(i, lo, first * size, agg.new())
+        return agg.merge_all([head, self._tiles(i, first, last), self._events(i, last * size, hi, agg.new())])
+
+    def _events(self, i: int, lo: int | None, hi: int, state: Any) -> Any:
+        """``state`` with slot ``i``'s events in [lo, hi) added (``state`` may be updated in place)."""
+        ts = self.ts
+        a = 0 if lo is None else bisect_left(ts, lo)
+        b = bisect_left(ts, hi, a)
+        if a == b:
+            return state
+        slot = self.layout.slots[i]
+        return slot.agg.add_all(state, ts[a:b], self.cols[slot.input][a:b])
+
+    def _tiles(self, i: int, first: int | None, last: int) -> Any:
+        """Slot ``i``'s tiles with index in [first, last), merged: a prefix, a difference, or one by one."""
+        agg = self.layout.slots[i].agg
+        keys = self.keys
+        p = 0 if first is None else bisect_left(keys, first)
+        q = bisect_left(keys, last, p)
+        if p >= q:
+            return agg.new()
+        prefix = self.prefix[i]
+        if prefix is not None and p == 0:
+            return prefix[q - 1]
+        if prefix is not None and agg.subtract is not None:
+            return agg.subtract(prefix[q - 1], prefix[p - 1])
+        return agg.merge_all([states[i] for states in self.states[p:q]])
+
+    # ------------------------------------------------------------ size
+
+    def events(self) -> int:
+        return len(self.ts) + len(self.pending_ts)
+
+    def tile_count(self) -> int:
+        return len(self.keys)
+
+
+__all__ = ["Layout", "Series", "Slot", "Values"]

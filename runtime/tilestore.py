@@ -1,0 +1,135 @@
+"""The in-process state store: tiles of partial states with exact edges, per (source, entity key).
+
+State is what the aggregations need and nothing more: per entity of each feed (``feeds``), the
+tiles' partial states and each event since the edge as (ts, input values) (``tiles``). With
+``retain_us`` None nothing is ever forgotten, so any instant is exact (the offline ``Evaluator``
+default: training data asks about the past). With ``retain_us`` R, each entity keeps events from
+``R + reach`` behind its newest event on (``reach``: the longest window, plus lag and cadence for
+batch blocks), older tiles folded into lifetime partials: state is O(tiles + events within the
+longest window), any question at ``t >= newest - R`` is exact, and a question that needs older
+events is refused (``Refused``), never answered wrongly. An event older than the edge when it
+arrives is counted in ``late`` (per source) and still applied to the lifetime partials, the only
+state that covers it; no question the store answers is missing it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .aggregates import AGGREGATIONS
+from .feeds import Feed, plan
+from .spec import FeatureSpec, GroupSpec, ProjectSpec, Row
+from .state import ColumnOverflow, Key, Refused
+from .tiles import Series, Values
+from .times import from_us
+
+Prepared = list[tuple[Feed, list[tuple[Key, int, Values]]]]
+
+
+def _instant(us: int) -> str:
+    return from_us(us).isoformat()
+
+
+def _duration(us: int) -> str:
+    for unit, size in (("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000)):
+        if us and us % size == 0:
+            return f"{us // size}{unit}"
+    return f"{us}us"
+
+
+class TileStore:
+    """Tiles of partial aggregates with exact edges, in process (docs/runtime.md, "State")."""
+
+    def __init__(self, spec: ProjectSpec, retain_us: int | None = None) -> None:
+        if retain_us is not None and retain_us < 0:
+            raise ValueError(f"retain must not be negative, got {retain_us} us")
+        self.spec = spec
+        self.retain_us = retain_us
+        self._feeds, self._of_group, self._slot = plan(spec)
+        self.late: dict[str, int] = {}
+        """Per source: events that arrived older than their entity's edge (counted once per feed)."""
+
+    # ------------------------------------------------------------ ingest
+
+    def prepare(self, source: str, rows: list[tuple[int, Row]]) -> Prepared:
+        """Each feed's (key, ts, input values) per row; an argument overflowing int64 raises here."""
+        out: Prepared = []
+        for feed in self._feeds.get(source, ()):
+            events = []
+            for position, (ts, row) in enumerate(rows):
+                key = tuple([row.get(k) for k in feed.keys])
+                if None in key:  # values are canonical (no NaN, no objects with odd equality)
+                    continue
+                try:
+                    values = feed.values(row)
+                except ColumnOverflow as e:
+                    raise ColumnOverflow(e.column, e, position) from None
+                if values is not None:
+                    events.append((key, ts, values))
+            out.append((feed, events))
+        return out
+
+    def apply(self, prepared: Prepared) -> None:
+        """Store prepared events, then move each touched entity's edge if it keeps more than it must."""
+        for feed, events in prepared:
+            touched: dict[Key, Series] = {}
+            for key, ts, values in events:
+                series = touched.get(key) or feed.entity(key)
+                touched[key] = series
+                if not series.add(ts, values):
+                    self.late[feed.source] = self.late.get(feed.source, 0) + 1
+            if self.retain_us is not None:
+                for series in touched.values():
+                    series.evict_behind(self.retain_us + feed.reach_us)
+
+    # ------------------------------------------------------------ answers
+
+    def values(self, g: GroupSpec, key: Key, at: int) -> dict[str, Any]:
+        """Every aggregate feature of block ``g`` for one entity, evaluated at ``at``."""
+        feed = self._of_group[g.name]
+        series = feed.series.get(key)
+        if series is not None:
+            series.settle()
+        out: dict[str, Any] = {}
+        for f in g.features:
+            assert f.agg is not None, f"feature {g.name}.{f.name} has no aggregation"
+            i = self._slot[g.name, f.name]
+            lo, hi = f.agg.window.bounds(at)
+            if series is None:
+                state = feed.slots[i].agg.new()
+            else:
+                self._check(series, g, f, lo if lo is not None else hi, at)
+                state = series.fold(i, lo, hi)
+            try:
+                out[g.column(f)] = AGGREGATIONS[f.agg.fn].finalize(state)  # the slot's state may be shared: sum, avg
+            except OverflowError as e:
+                raise ColumnOverflow(g.column(f), e) from None
+        return out
+
+    def _check(self, series: Series, g: GroupSpec, f: FeatureSpec, needed: int, at: int) -> None:
+        """Refuse a window that starts before the entity's edge: its events are gone."""
+        if series.edge is None or needed >= series.edge:
+            return
+        newest = series.newest if series.newest is not None else series.edge
+        raise Refused(
+            f"{g.column(f)} at {_instant(at)} needs the events of source {g.source!r} from {_instant(needed)} on, "
+            f"but the store keeps this entity's events only from {_instant(series.edge)} on "
+            f"(retain={_duration(self.retain_us or 0)} behind its newest event, {_instant(newest)}, plus the "
+            "longest window): ask about a later instant, or use a store without retain= for history"
+        )
+
+    # ------------------------------------------------------------ size
+
+    def stats(self) -> dict[str, int]:
+        """How much state is kept: entities (series), events since their edges, tiles, and how many
+        series have folded old tiles away (``folded``)."""
+        series = [s for feeds in self._feeds.values() for feed in feeds for s in feed.series.values()]
+        return {
+            "series": len(series),
+            "events": sum(s.events() for s in series),
+            "tiles": sum(s.tile_count() for s in series),
+            "folded": sum(s.edge is not None for s in series),
+        }
+
+
+__all__ = ["Prepared", "TileStore"]
