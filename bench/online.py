@@ -1,21 +1,32 @@
-"""Online: the generated evaluator over the in-process store, until the serving runtime lands.
+"""Online: the generated evaluator over in-process state, before (raw rows) and after (tiles).
 
 The example project plus one more restaurant block gives a 20-feature vector per restaurant
-(9 + 11 aggregations as served, 2 derived from a request field; labels are not served). The
-store holds the small data set's orders (1,000 per restaurant over 28 days). Measured: ingest
-throughput, latency of one vector per call (p50/p99/p999 over many calls at spine instants),
-and per-entity latency when 100 restaurants are asked in a row. The store is the in-process
-MemoryStore: Redis comes with the runtime issue, and these numbers say nothing about it.
+(9 + 11 aggregations as served, 2 derived from a request field; labels are not served). Each
+store holds the small data set's orders (1,000 per restaurant over 28 days). Three stores run in
+the same process, one after the other:
 
-Before timing, the evaluator's answers for a sample of spine rows are checked against featc's
-DuckDB training data for the same project (as served; doubles to a relative 1e-9).
+* ``raw``: the raw-row ``MemoryStore`` (the evaluator before tiles): every window re-scanned;
+* ``tiles``: the ``TileStore`` keeping everything (the evaluator's default), asked at the same
+  spine instants across the 28 days;
+* ``tiles_retain_1h``: the ``TileStore`` as serving would run it (``retain=1h``: state bounded by
+  the longest window), asked at the spine instants of the last hour (older ones are refused).
+
+Measured per store: ingest throughput (one call of all orders), latency of one vector per call
+(p50/p99/p999), per-entity latency when 100 restaurants are asked in a row, and state bytes per
+restaurant (every object the store holds, counted once; the spec and code are not state).
+Redis comes later in issue 10; these numbers say nothing about it.
+
+Before timing, each store's answers for spine rows are checked against featc's DuckDB training
+data for the same project (as served; doubles to a relative 1e-9).
 """
 
 from __future__ import annotations
 
 import math
 import random
-from datetime import datetime
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +34,7 @@ import duckdb
 
 import featc
 from featc.compiler import ir
+from featc.runtime import Evaluator, MemoryStore, TileStore
 
 from .data import SIZES, dataset
 from .measure import timed
@@ -71,11 +83,10 @@ def _close(a: Any, b: Any) -> bool:
     return (bool(a == b) and type(a) is type(b)) or (a is None and b is None)
 
 
-def verify(ev: Any, proj: ir.Project, spine: list[dict[str, Any]], sources: dict[str, str]) -> dict[str, Any]:
-    """Evaluator vs featc's DuckDB training data on the first VERIFY_ROWS spine rows with an instant."""
+def verify(ev: Any, proj: ir.Project, sample: list[dict[str, Any]], sources: dict[str, str]) -> dict[str, Any]:
+    """Evaluator vs featc's DuckDB training data on the sample's spine rows."""
     import pyarrow as pa
 
-    sample = [r for r in spine if r["ts"] is not None][:VERIFY_ROWS]
     table = featc.training_data(proj, pa.Table.from_pylist(sample), sources).to_pylist()
     bad = []
     for row, want in zip(sample, table, strict=True):
@@ -97,10 +108,9 @@ def percentiles(ns: list[int]) -> dict[str, float]:
     return {"p50_us": p(0.50), "p99_us": p(0.99), "p999_us": p(0.999), "calls": len(s)}
 
 
-def _one_call_latency(ev: Any, spine: list[dict[str, Any]], calls: int) -> list[int]:
+def _one_call_latency(ev: Any, rows: list[dict[str, Any]], calls: int) -> list[int]:
     from time import perf_counter_ns
 
-    rows = [r for r in spine if r["ts"] is not None]
     out = []
     for i in range(calls):
         r = rows[i % len(rows)]
@@ -126,36 +136,85 @@ def _batch_latency(ev: Any, restaurants: list[str], at: list[datetime], batches:
     return out
 
 
+STORES: dict[str, Callable[[ir.Project], Evaluator]] = {
+    "raw": lambda p: featc.evaluator(p, store=MemoryStore()),
+    "tiles": lambda p: featc.evaluator(p),
+    "tiles_retain_1h": lambda p: featc.evaluator(p, retain=timedelta(hours=1)),
+}
+
+
+def state_bytes(ev: Evaluator) -> int:
+    """Bytes of every object the evaluator's store holds, each counted once (shared ones too).
+
+    The spec, the aggregation table and functions are the program, not state: not counted.
+    """
+    seen: set[int] = set()
+    todo: list[Any] = [ev.store._indexes if isinstance(ev.store, MemoryStore) else ev.store._feeds]
+    total = 0
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or callable(obj) or type(obj).__name__ in ("Slot", "Aggregation"):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        if isinstance(obj, dict):
+            todo.extend(obj.keys())
+            todo.extend(obj.values())
+        elif isinstance(obj, list | tuple | set | frozenset):
+            todo.extend(obj)
+        elif hasattr(obj, "__slots__"):
+            todo.extend(getattr(obj, name) for name in obj.__slots__ if hasattr(obj, name))
+        elif hasattr(obj, "__dict__"):
+            todo.extend(vars(obj).values())
+    return total
+
+
+def _store(name: str, proj: ir.Project, orders: list[dict[str, Any]], spine: list[dict[str, Any]],
+           sources: dict[str, str], size: str) -> dict[str, Any]:  # fmt: skip
+    """One store: ingest, verify, then time single calls and rounds of 100 restaurants."""
+    ev = STORES[name](proj)
+    ingest_s, _ = timed(lambda: ev.ingest("orders", orders))
+    rows = [r for r in spine if r["ts"] is not None]
+    if name.endswith("retain_1h"):  # serving asks about now: the spine instants of the last hour
+        newest = max(r["created_at"] for r in orders)
+        rows = [r for r in rows if r["ts"] >= newest - timedelta(hours=1)]
+    verified = verify(ev, proj, rows[:VERIFY_ROWS], sources)
+    out: dict[str, Any] = {"verification": verified, "ingest_events_per_s": round(len(orders) / ingest_s),
+                           "ingest_s": round(ingest_s, 3), "state_bytes_per_entity": state_bytes(ev) // RESTAURANTS}
+    if not verified["ok"]:
+        return out
+    restaurants = sorted({str(r["restaurant_id"]) for r in orders})
+    out["single"] = percentiles(_one_call_latency(ev, rows, CALLS[size]))
+    batch = _batch_latency(ev, restaurants, [r["ts"] for r in rows], BATCHES[size])
+    out["batch_of_100_per_entity"] = percentiles(batch)
+    if isinstance(ev.store, TileStore):
+        out["state"] = ev.store.stats()
+    return out
+
+
+RESTAURANTS = SIZES["small"].restaurants
+
+
 def bench(size: str) -> dict[str, Any]:
     ds = dataset(SIZES["small"])
     proj = project()
     orders = _rows(ds.orders)
     spine = _rows(ds.spine)
-    ev = featc.evaluator(proj)
-    ingest_s, _ = timed(lambda: ev.ingest("orders", orders))
-    at = spine[0]["ts"] or datetime(2024, 5, 10)
-    n_features = len(ev.features({"restaurant_id": "r00000"}, at=at, request={"basket_total": None}))
-    verified = verify(ev, proj, spine, ds.sources())
+    stores = {name: _store(name, proj, orders, spine, ds.sources(), size) for name in STORES}
+    failed = {name: r["verification"]["why"] for name, r in stores.items() if not r["verification"]["ok"]}
+    tiles = stores["tiles"]
     result: dict[str, Any] = {
         "benchmark": "online",
         "size": size,
-        "store": "in-process MemoryStore (Redis: later issue)",
+        "store": "in-process: raw rows before, tiles after (Redis: later in issue 10)",
         "events_in_store": len(orders),
-        "restaurants": SIZES["small"].restaurants,
-        "vector_features": n_features,
-        "verification": verified,
-    }
-    if not verified["ok"]:
+        "restaurants": RESTAURANTS,
+        "vector_features": tiles["verification"].get("features", 0),
+        "verification": {"ok": not failed, "rows": tiles["verification"].get("rows", 0),
+                         "why": "; ".join(f"{k}: {v}" for k, v in failed.items())},
+        "stores": stores,
+    }  # fmt: skip
+    if failed:
         return {**result, "status": "failed"}
-    single = _one_call_latency(ev, spine, CALLS[size])
-    restaurants = sorted({str(r["restaurant_id"]) for r in orders})
-    instants = [r["ts"] for r in spine if r["ts"] is not None]
-    batch = _batch_latency(ev, restaurants, instants, BATCHES[size])
-    return {
-        **result,
-        "status": "ok",
-        "ingest_events_per_s": round(len(orders) / ingest_s),
-        "ingest_s": round(ingest_s, 3),
-        "single": percentiles(single),
-        "batch_of_100_per_entity": percentiles(batch),
-    }
+    keep = ("ingest_events_per_s", "ingest_s", "single", "batch_of_100_per_entity")
+    return {**result, "status": "ok", **{k: tiles[k] for k in keep}}

@@ -162,6 +162,13 @@ def _wc(p: dict[str, Any], key: str) -> str:
     return f"{_s(p[key + '_s'])} / {_s(p[key + '_cpu_s'])}"
 
 
+STORE_NAMES = {
+    "raw": "raw rows (before: `MemoryStore`)",
+    "tiles": "tiles, nothing forgotten (the default)",
+    "tiles_retain_1h": "tiles, `retain=1h` (serving; asked in the last hour)",
+}
+
+
 def _online(r: dict[str, Any] | None) -> list[str]:
     if not r:
         return []
@@ -171,13 +178,18 @@ def _online(r: dict[str, Any] | None) -> list[str]:
     def row(name: str, p: dict[str, Any]) -> str:
         return f"| {name} | {p['p50_us'] / 1000:.2f} ms | {p['p99_us'] / 1000:.2f} ms | {p['p999_us'] / 1000:.2f} ms | {p['calls']:,} |"
 
-    return [
+    head = [
         f"### Online (generated evaluator, {r['store']})",
         "",
         f"{r['vector_features']}-feature vector for one restaurant, {r['events_in_store']:,} orders in the store "
         f"({r['events_in_store'] // r['restaurants']:,} per restaurant); answers verified equal to featc's DuckDB "
         f"training data on {r['verification']['rows']} spine rows.",
         "",
+    ]
+    if "stores" in r:
+        return head + _online_stores(r["stores"])
+    return [
+        *head,
         "| latency | p50 | p99 | p999 | samples |",
         "| --- | --- | --- | --- | --- |",
         row("one vector per call", r["single"]),
@@ -186,6 +198,27 @@ def _online(r: dict[str, Any] | None) -> list[str]:
         f"Ingest: {r['ingest_events_per_s']:,} events/s ({r['events_in_store']:,} orders in {_s(r['ingest_s'])}).",
         "",
     ]
+
+
+def _online_stores(stores: dict[str, dict[str, Any]]) -> list[str]:
+    """One row per store, in the same run: before (raw rows) and after (tiles)."""
+
+    def us(p: dict[str, Any], key: str) -> str:
+        return f"{p[key]:,.0f} us"
+
+    out = [
+        "| store | one vector: p50 | p99 | p999 | per entity, 100 in a row: p50 | ingest | state per restaurant |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, s in stores.items():
+        single, batch = s["single"], s["batch_of_100_per_entity"]
+        out.append(
+            f"| {STORE_NAMES.get(name, name)} | {us(single, 'p50_us')} | {us(single, 'p99_us')} | "
+            f"{us(single, 'p999_us')} | {us(batch, 'p50_us')} | {s['ingest_events_per_s']:,} events/s | "
+            f"{s['state_bytes_per_entity'] / 1024:,.0f} kB |"
+        )
+    calls = next(iter(stores.values()))["single"]["calls"]
+    return [*out, "", f"{calls:,} calls per store; state: every object the store keeps, counted once.", ""]
 
 
 def _load(results: Path) -> dict[str, dict[str, Any]]:
