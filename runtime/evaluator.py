@@ -94,6 +94,7 @@ class Evaluator:
         self._fields = {f.name: f for r in self.spec.requests for f in r.fields}
         self._derived = {g.column(f): (g, f) for g in self.spec.groups if g.kind == "derived" for f in g.features}
         self._reads = {column: frozenset(f.requests) for column, (_, f) in self._derived.items()}
+        self._typed = {g.name: [(g.column(f), f.type) for f in g.features] for g in self.spec.groups}
 
     def _key_tuple(self, entity: str) -> tuple[str, ...]:
         return tuple(k.name for k in self._keys[entity])
@@ -246,7 +247,7 @@ class Evaluator:
             if g.kind != "derived":
                 values.update(self._evaluate(g, keys[g.entity], t, exact, where))
         self._derive(values, {g.name for g in groups}, request, where)
-        return {g.column(f): values.get(g.column(f)) for g in groups for f in g.features}
+        return {column: values.get(column) for g in groups for column, _ in self._typed[g.name]}
 
     def _instant(self, g: GroupSpec, t: int, exact: bool) -> int:
         """The instant a block is evaluated at: asof(t) for a batch block as served, else t."""
@@ -263,7 +264,7 @@ class Evaluator:
             raise _overflow(e.column, e, key) from None
         except Refused as e:
             raise DataError(f"{where}: for the key {key!r}, {e}") from None
-        return {g.column(f): _result(found[g.column(f)], f.type) for f in g.features}
+        return {column: _result(found[column], type_) for column, type_ in self._typed[g.name]}
 
     def _derive(self, values: dict[str, Any], included: set[str], request: _Request, where: str) -> None:
         """Derived features in dependency order, for the derived groups being answered."""

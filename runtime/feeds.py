@@ -123,7 +123,12 @@ class Feed:
     def values(self, row: Row) -> Values | None:
         """Each input's value for ``row`` (None where a filter is not true or the argument is null);
         None when no input counts the row, which then need not be kept."""
-        passed = [flt is None or truth(flt(row)) for flt in self.filters]
+        passed = []
+        for f, check in enumerate(self.filters):
+            try:
+                passed.append(check is None or truth(check(row)))
+            except OverflowError as e:  # a group filter: named by a feature of its block
+                raise ColumnOverflow(self.columns[[i[0] for i in self.inputs].index(f)], e) from None
         out: list[object] = []
         for i, (flt, where, arg) in enumerate(self.inputs):
             try:

@@ -18,7 +18,7 @@ from typing import Any
 
 from .aggregates import AGGREGATIONS
 from .feeds import Feed, plan
-from .spec import FeatureSpec, GroupSpec, ProjectSpec, Row
+from .spec import GroupSpec, ProjectSpec, Row
 from .state import ColumnOverflow, Key, Refused
 from .tiles import Series, Values
 from .times import from_us
@@ -45,7 +45,13 @@ class TileStore:
             raise ValueError(f"retain must not be negative, got {retain_us} us")
         self.spec = spec
         self.retain_us = retain_us
-        self._feeds, self._of_group, self._slot = plan(spec)
+        self._feeds, self._of_group, slot = plan(spec)
+        self._features = {
+            g.name: [(g.column(f), slot[g.name, f.name], f.agg.window, AGGREGATIONS[f.agg.fn].finalize)
+                     for f in g.features if f.agg is not None]
+            for g in spec.groups if g.name in self._of_group
+        }  # fmt: skip
+        """Per block: (column, slot, window, finalize) of each aggregate feature, so a question only looks up."""
         self.late: dict[str, int] = {}
         """Per source: events that arrived older than their entity's edge (counted once per feed)."""
 
@@ -91,28 +97,26 @@ class TileStore:
         if series is not None:
             series.settle()
         out: dict[str, Any] = {}
-        for f in g.features:
-            assert f.agg is not None, f"feature {g.name}.{f.name} has no aggregation"
-            i = self._slot[g.name, f.name]
-            lo, hi = f.agg.window.bounds(at)
+        for column, i, window, finalize in self._features[g.name]:
+            lo, hi = window.bounds(at)
             if series is None:
                 state = feed.slots[i].agg.new()
             else:
-                self._check(series, g, f, lo if lo is not None else hi, at)
+                self._check(series, g, column, lo if lo is not None else hi, at)
                 state = series.fold(i, lo, hi)
             try:
-                out[g.column(f)] = AGGREGATIONS[f.agg.fn].finalize(state)  # the slot's state may be shared: sum, avg
+                out[column] = finalize(state)  # the feature's own finalize: a slot may be shared (sum, avg)
             except OverflowError as e:
-                raise ColumnOverflow(g.column(f), e) from None
+                raise ColumnOverflow(column, e) from None
         return out
 
-    def _check(self, series: Series, g: GroupSpec, f: FeatureSpec, needed: int, at: int) -> None:
+    def _check(self, series: Series, g: GroupSpec, column: str, needed: int, at: int) -> None:
         """Refuse a window that starts before the entity's edge: its events are gone."""
         if series.edge is None or needed >= series.edge:
             return
         newest = series.newest if series.newest is not None else series.edge
         raise Refused(
-            f"{g.column(f)} at {_instant(at)} needs the events of source {g.source!r} from {_instant(needed)} on, "
+            f"{column} at {_instant(at)} needs the events of source {g.source!r} from {_instant(needed)} on, "
             f"but the store keeps this entity's events only from {_instant(series.edge)} on "
             f"(retain={_duration(self.retain_us or 0)} behind its newest event, {_instant(newest)}, plus the "
             "longest window): ask about a later instant, or use a store without retain= for history"

@@ -199,3 +199,11 @@ def test_a_store_belongs_to_one_project(project: Any) -> None:
     with pytest.raises(ValueError, match="retain= to the TileStore"):
         Evaluator(spec, store=TileStore(spec), retain=timedelta(0))
     assert Evaluator(spec, store=TileStore(spec, retain_us=0)).features({"uid": "u"}, T0)["act__n"] == 0
+
+
+def test_a_group_filter_overflowing_int64_is_reported_at_ingest(project: Any) -> None:
+    text = TEXT.replace("  entity: user\n  source: ev\n  features {\n    n_1h", "  entity: user\n  source: ev\n  filter: v * 4611686018427387904 > 0\n  features {\n    n_1h")
+    ev = featc.evaluator(featc.compile_text(text))
+    ev.ingest("ev", [event(1, v=0)])
+    with pytest.raises(DataError, match=r"ingest 'ev', row 1: integer overflow in the feature act__n_1h"):
+        ev.ingest("ev", [event(1, v=3)])
