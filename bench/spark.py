@@ -46,6 +46,7 @@ CONF = {
     "spark.sql.ansi.enabled": "true",
     "spark.ui.showConsoleProgress": "false",
 }
+MODES = ("served", "exact")
 DISTINCT = "collect_set"
 """How the reference counts distinct customers over 7 days (see ``reference_sql``): both forms are
 verified equal to featc; ``size(collect_set(...)) OVER`` is the faster on this machine (medium, as
@@ -56,7 +57,7 @@ aggregation with its own shuffles."""
 
 
 def session() -> SparkSession:
-    """The one session of the run: local[2], UTC, UI off, 2 GB driver, 4 shuffle partitions, ANSI on."""
+    """The one session of the run: local[2], UTC, UI off, 2 GB driver (``--driver-memory``), 4 shuffle partitions, ANSI on."""
     builder = SparkSession.builder.master("local[2]").appName("featc-bench")
     for key, value in CONF.items():
         builder = builder.config(key, value)
@@ -208,11 +209,14 @@ def run_featc(project: featc.Project, spark: SparkSession, ds: Dataset, exact: b
         engine.close()
 
 
-def bench_size(project: featc.Project, spark: SparkSession, size: str, runs: int, distinct: str) -> dict[str, Any]:
+def bench_size(
+    project: featc.Project, spark: SparkSession, size: str, runs: int, distinct: str, modes: tuple[str, ...] = MODES
+) -> dict[str, Any]:
     ds = dataset(SIZES[size])
     out: dict[str, Any] = {"size": size, **counts(ds), "runs": runs}
     WORK.mkdir(parents=True, exist_ok=True)
-    for mode, exact in (("served", False), ("exact", True)):
+    for mode in modes:
+        exact = mode == "exact"
         f_out, r_out = WORK / f"featc_{size}_{mode}.parquet", WORK / f"reference_{size}_{mode}.parquet"
         checked = {  # the runs whose rows are checked; with --runs 0 (1e7 events) they are the timed ones
             "featc": [timed(lambda: run_featc(project, spark, ds, exact, f_out))[0]],  # noqa: B023
@@ -259,13 +263,17 @@ def main() -> None:
         "--runs", default="3", help="timed rounds: N for every size, or small=3,medium=1; 0 times the checked run"
     )
     parser.add_argument("--distinct", choices=["join", "collect_set"], default=DISTINCT)
+    parser.add_argument("--modes", default=",".join(MODES), help="served, exact or both")
+    parser.add_argument("--driver-memory", default=CONF["spark.driver.memory"], help="the local session's heap")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     project = featc.load_project(EXAMPLE)
+    CONF["spark.driver.memory"] = args.driver_memory
+    modes = tuple(m for m in args.modes.split(",") if m in MODES)
     spark = session()
     try:
         sizes = [s for s in args.sizes.split(",") if s]
-        rows = [bench_size(project, spark, s, runs_for(args.runs, s), args.distinct) for s in sizes]
+        rows = [bench_size(project, spark, s, runs_for(args.runs, s), args.distinct, modes) for s in sizes]
         m = {**machine(), "pyspark": spark.version}
     finally:
         spark.stop()
