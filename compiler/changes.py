@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import ir
-from .hashing import FeatureHashes, Fingerprints, fingerprints, needs_rebuild
+from .hashing import BLOCK_METADATA, FeatureHashes, Fingerprints, fingerprints, needs_rebuild
 
 Kind = Literal["added", "removed", "renamed", "direct", "indirect", "metadata"]
 DATA_KINDS: frozenset[Kind] = frozenset({"added", "removed", "renamed", "direct", "indirect"})
@@ -31,8 +31,6 @@ ASPECTS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("source",), "source"),
 )
 """Where in a feature's own data (``Fingerprints.own_data``) a difference lies -> what a person calls it; first match wins."""
-
-METADATA_FIELDS = ("description", "owner", "tags")
 
 
 @dataclass(frozen=True)
@@ -183,7 +181,7 @@ def _differences(a: Any, b: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]
 def _metadata_aspects(old: Fingerprints, new: Fingerprints, column: str) -> tuple[str, ...]:
     a, b = old.graph.node(column), new.graph.node(column)
     found = ["description"] if a.feature.description != b.feature.description else []
-    found += [f"block {k}" for k in METADATA_FIELDS if getattr(a.group, k) != getattr(b.group, k)]
+    found += [f"block {k}" for k in BLOCK_METADATA if getattr(a.group, k) != getattr(b.group, k)]
     return tuple(found)
 
 

@@ -30,6 +30,9 @@ from .lineage import Lineage, lineage, per_project
 SCHEME = 2
 """The version of what is hashed and how; part of every hash, so a new scheme never matches an old one."""
 
+BLOCK_METADATA = ("description", "owner", "tags")
+"""A block's metadata fields (``ir.Block``): hashed in ``metadata``, never in ``data``."""
+
 NAME = "a name: renaming changes no value (a plan reports renames by matching data hashes)"
 SPAN = "where the text is: moving a definition changes no value"
 METADATA = "metadata: documentation and ownership, hashed apart (``metadata``)"
@@ -121,18 +124,27 @@ class Fingerprints:
         self.graph = graph
         self.sources = {s.name: s for s in project.sources}
         self.entities = {e.name: e for e in project.entities}
+        self._contexts: dict[str, dict[str, Any]] = {}
 
     def own_data(self, column: str) -> Any:
         """What decides the values of ``column`` besides its parents."""
         node = self.graph.node(column)
         g, f = node.group, node.feature
-        payload = {"feature": dump(f, {p: i for i, p in enumerate(node.parents)}), "block": dump(g)}
-        payload["entity"] = dump(self.entities[g.entity])
+        payload = {"feature": dump(f, {p: i for i, p in enumerate(node.parents)}), **self._context(g)}
         if g.source is not None:
-            src = self.sources[g.source]
-            reads = [c for c in src.columns if c.name in node.columns]
-            payload["source"] = {**dump(src), "reads": dump(tuple(reads))}
+            reads = tuple(c for c in self.sources[g.source].columns if c.name in node.columns)
+            payload["source"] = {**payload["source"], "reads": dump(reads)}
         return payload
+
+    def _context(self, g: ir.Group) -> dict[str, Any]:
+        """What every feature of ``g`` shares (block, entity, source): dumped once per block, not once per feature."""
+        found = self._contexts.get(g.name)
+        if found is None:
+            found = {"block": dump(g), "entity": dump(self.entities[g.entity])}
+            if g.source is not None:
+                found["source"] = dump(self.sources[g.source])
+            self._contexts[g.name] = found
+        return found
 
     @cached_property
     def features(self) -> dict[str, FeatureHashes]:
@@ -144,7 +156,7 @@ class Fingerprints:
             parents = _digest([out[p].fingerprint for p in node.parents])
             meta = {
                 "feature": node.feature.description,
-                "block": {k: dump(getattr(node.group, k)) for k in ("description", "owner", "tags")},
+                "block": {k: dump(getattr(node.group, k)) for k in BLOCK_METADATA},
             }
             out[column] = FeatureHashes(data, _digest(meta), parents, _digest({"data": data, "parents": parents}))
         return {c: out[c] for c in self.graph.nodes}  # project order
