@@ -16,6 +16,16 @@ class DataError(ValueError):
     """Input does not fit the project: a user error, reported without a traceback."""
 
 
+class StoreError(RuntimeError):
+    """The state store could not be reached, or did not answer in time, after bounded retries:
+    nothing was written (a write is all or nothing), and the caller may try again."""
+
+
+class NotServed(DataError):
+    """The store cannot answer this question correctly (state missing for this definition, no
+    boundary landed yet, a batch view asked for exactly): refused rather than answered wrong."""
+
+
 def unknown_name(kind: str, name: object, valid: Iterable[str]) -> DataError:
     """``unknown <kind> 'x' (did you mean 'y'?); valid <kind>s: ...``: one wording for every unknown name."""
     names = sorted(set(valid))
@@ -33,4 +43,4 @@ def int_overflow(what: str, detail: str) -> DataError:
     )
 
 
-__all__ = ["DataError", "int_overflow", "unknown_name"]
+__all__ = ["DataError", "NotServed", "StoreError", "int_overflow", "unknown_name"]

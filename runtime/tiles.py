@@ -245,6 +245,23 @@ class Series:
             return agg.subtract(prefix[q - 1], prefix[p - 1])
         return agg.merge_all([states[i] for states in self.states[p:q]])
 
+    # ------------------------------------------------------------ state as plain values
+
+    def dump(self) -> tuple[Any, ...]:
+        """The whole state as plain values (lists, tuples, ints, sets, canonical values), settled
+        first, prefixes included, so a store can keep it and ``restore`` answer without rebuilding."""
+        self.settle()
+        return (self.ts, self.cols, self.keys, self.states, self.prefix, self.base, self.edge, self.newest)
+
+    @classmethod
+    def restore(cls, layout: Layout, state: tuple[Any, ...]) -> Series:
+        """A series from ``dump()``'s values, for the same layout."""
+        series = cls(layout)
+        (series.ts, series.cols, series.keys, series.states, series.prefix, series.base, series.edge,
+         series.newest) = state  # fmt: skip
+        series.built = len(series.keys)
+        return series
+
     # ------------------------------------------------------------ size
 
     def events(self) -> int:

@@ -14,13 +14,14 @@ state that covers it; no question the store answers is missing it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .aggregates import AGGREGATIONS
 from .feeds import Feed, plan
-from .spec import GroupSpec, ProjectSpec, Row
+from .spec import GroupSpec, ProjectSpec, Row, WindowSpec
 from .state import ColumnOverflow, Key, Refused
-from .tiles import Series, Values
+from .tiles import Series, Slot, Values
 from .times import from_us
 
 Prepared = list[tuple[Feed, list[tuple[Key, int, Values]]]]
@@ -46,11 +47,7 @@ class TileStore:
         self.spec = spec
         self.retain_us = retain_us
         self._feeds, self._of_group, slot = plan(spec)
-        self._features = {
-            g.name: [(g.column(f), slot[g.name, f.name], f.agg.window, AGGREGATIONS[f.agg.fn].finalize)
-                     for f in g.features if f.agg is not None]
-            for g in spec.groups if g.name in self._of_group
-        }  # fmt: skip
+        self._features = {g.name: features_of(g, slot) for g in spec.groups if g.name in self._of_group}
         """Per block: (column, slot, window, finalize) of each aggregate feature, so a question only looks up."""
         self.late: dict[str, int] = {}
         """Per source: events that arrived older than their entity's edge (counted once per feed)."""
@@ -78,49 +75,16 @@ class TileStore:
     def apply(self, prepared: Prepared) -> None:
         """Store prepared events, then move each touched entity's edge if it keeps more than it must."""
         for feed, events in prepared:
-            touched: dict[Key, Series] = {}
-            for key, ts, values in events:
-                series = touched.get(key) or feed.entity(key)
-                touched[key] = series
-                if not series.add(ts, values):
-                    self.late[feed.source] = self.late.get(feed.source, 0) + 1
-            if self.retain_us is not None:
-                for series in touched.values():
-                    series.evict_behind(self.retain_us + feed.reach_us)
+            late = apply_events(feed.entity, events, None if self.retain_us is None else self.retain_us + feed.reach_us)
+            if late:
+                self.late[feed.source] = self.late.get(feed.source, 0) + late
 
     # ------------------------------------------------------------ answers
 
     def values(self, g: GroupSpec, key: Key, at: int) -> dict[str, Any]:
         """Every aggregate feature of block ``g`` for one entity, evaluated at ``at``."""
         feed = self._of_group[g.name]
-        series = feed.series.get(key)
-        if series is not None:
-            series.settle()
-        out: dict[str, Any] = {}
-        for column, i, window, finalize in self._features[g.name]:
-            lo, hi = window.bounds(at)
-            if series is None:
-                state = feed.slots[i].agg.new()
-            else:
-                self._check(series, g, column, lo if lo is not None else hi, at)
-                state = series.fold(i, lo, hi)
-            try:
-                out[column] = finalize(state)  # the feature's own finalize: a slot may be shared (sum, avg)
-            except OverflowError as e:
-                raise ColumnOverflow(column, e) from None
-        return out
-
-    def _check(self, series: Series, g: GroupSpec, column: str, needed: int, at: int) -> None:
-        """Refuse a window that starts before the entity's edge: its events are gone."""
-        if series.edge is None or needed >= series.edge:
-            return
-        newest = series.newest if series.newest is not None else series.edge
-        raise Refused(
-            f"{column} at {_instant(at)} needs the events of source {g.source!r} from {_instant(needed)} on, "
-            f"but the store keeps this entity's events only from {_instant(series.edge)} on "
-            f"(retain={_duration(self.retain_us or 0)} behind its newest event, {_instant(newest)}, plus the "
-            "longest window): ask about a later instant, or use a store without retain= for history"
-        )
+        return answer(self._features[g.name], feed.slots, feed.series.get(key), at, g.source, self.retain_us)
 
     # ------------------------------------------------------------ size
 
@@ -136,4 +100,71 @@ class TileStore:
         }
 
 
-__all__ = ["Prepared", "TileStore"]
+Feature = tuple[str, int, WindowSpec, Callable[[Any], Any]]
+"""(column, slot, window, finalize) of one aggregate feature: what answering it looks up."""
+
+
+def features_of(g: GroupSpec, slot: Mapping[tuple[str, str], int]) -> list[Feature]:
+    """The aggregate features of block ``g`` as answering needs them, given their slots in its feed."""
+    return [(g.column(f), slot[g.name, f.name], f.agg.window, AGGREGATIONS[f.agg.fn].finalize)
+            for f in g.features if f.agg is not None]  # fmt: skip
+
+
+def apply_events(entity: Callable[[Key], Series], events: list[tuple[Key, int, Values]], span_us: int | None) -> int:
+    """Add (key, ts, values) events to the series ``entity(key)`` gives, then move each touched
+    series' edge to ``span_us`` behind its newest event (None: keep everything). Returns how many
+    events were late: older than their series' edge, so only lifetime slots saw them."""
+    touched: dict[Key, Series] = {}
+    late = 0
+    for key, ts, values in events:
+        series = touched.get(key) or entity(key)
+        touched[key] = series
+        if not series.add(ts, values):
+            late += 1
+    if span_us is not None:
+        for series in touched.values():
+            series.evict_behind(span_us)
+    return late
+
+
+def answer(
+    features: list[Feature],
+    slots: tuple[Slot, ...],
+    series: Series | None,
+    at: int,
+    source: str | None,
+    retain_us: int | None,
+) -> dict[str, Any]:
+    """Each feature's value for one entity's ``series`` (None: no events) at ``at``; a window that starts
+    before the series' edge is refused (``Refused``): its events are gone."""
+    if series is not None:
+        series.settle()
+    out: dict[str, Any] = {}
+    for column, i, window, finalize in features:
+        lo, hi = window.bounds(at)
+        if series is None:
+            state = slots[i].agg.new()
+        else:
+            _check(series, source, column, lo if lo is not None else hi, at, retain_us)
+            state = series.fold(i, lo, hi)
+        try:
+            out[column] = finalize(state)  # the feature's own finalize: a slot may be shared (sum, avg)
+        except OverflowError as e:
+            raise ColumnOverflow(column, e) from None
+    return out
+
+
+def _check(series: Series, source: str | None, column: str, needed: int, at: int, retain_us: int | None) -> None:
+    """Refuse a window that starts before the entity's edge: its events are gone."""
+    if series.edge is None or needed >= series.edge:
+        return
+    newest = series.newest if series.newest is not None else series.edge
+    raise Refused(
+        f"{column} at {_instant(at)} needs the events of source {source!r} from {_instant(needed)} on, "
+        f"but the store keeps this entity's events only from {_instant(series.edge)} on "
+        f"(retain={_duration(retain_us or 0)} behind its newest event, {_instant(newest)}, plus the "
+        "longest window): ask about a later instant, or use a store without retain= for history"
+    )
+
+
+__all__ = ["Feature", "Prepared", "TileStore", "answer", "apply_events", "features_of"]

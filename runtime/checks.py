@@ -1,0 +1,172 @@
+"""The questions a caller asks, checked against a project: rows, keys, request fields, instants.
+
+Both online entry points (the offline ``Evaluator`` and the serving ``OnlineStore``) take the same
+inputs, so they check them here, once: every value goes through the input rules of ``values``
+and every unknown name is a ``DataError`` with the valid names. Derived features are computed
+here too, in dependency order, because which request fields they need is part of the question.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .errors import DataError, unknown_name
+from .spec import ProjectSpec, Row, SourceSpec
+from .state import Key
+from .times import to_us
+from .values import PARSERS, shown
+
+
+def result(value: Any, type_: str) -> Any:
+    """A computed value in the canonical form of its declared type: doubles are floats, finite or null."""
+    if value is None or type_ != "double":
+        return value
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def checked(where: str, what: str, type_: str, value: Any) -> Any:
+    """``value`` under the input rule of ``type_``; a bad one is a DataError saying where it was."""
+    try:
+        return PARSERS[type_](value)
+    except DataError as e:
+        raise DataError(f"{where}, {what} ({type_}): {e}") from None
+
+
+def overflow(column: str, e: OverflowError, key: Key | None) -> DataError:
+    entity = "" if key is None else f" for the key {key!r}"
+    return DataError(
+        f"integer overflow in the feature {column}{entity}: {e}; an int result must fit in int64 "
+        "(cast the argument to double if the sum can be that large)"
+    )
+
+
+class _MissingField(Exception):
+    """A derived function read a request field the caller did not give."""
+
+
+class Request(dict[str, Any]):
+    """Request fields by name; reading one that was not given is an error, not a silent null."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name not in self:
+            raise _MissingField(name)
+        return self[name]
+
+
+class Checks:
+    """The input rules of one project, applied to what a caller passes."""
+
+    def __init__(self, spec: ProjectSpec) -> None:
+        self.spec = spec
+        self.sources = {s.name: s for s in spec.sources}
+        self.keys = {e.name: e.keys for e in spec.entities}
+        self.key_names = {k.name for e in spec.entities for k in e.keys}
+        self.fields = {f.name: f for r in spec.requests for f in r.fields}
+        self.derived = {g.column(f): (g, f) for g in spec.groups if g.kind == "derived" for f in g.features}
+        self._reads = {column: frozenset(f.requests) for column, (_, f) in self.derived.items()}
+
+    def source(self, name: str) -> SourceSpec:
+        src = self.sources.get(name)
+        if src is None:
+            raise unknown_name("source", name, self.sources)
+        return src
+
+    def rows(self, src: SourceSpec, rows: Iterable[Mapping[str, Any]]) -> tuple[list[tuple[int, Row]], list[int]]:
+        """(ts, canonical row) for each row with an event time, and its row number; the first bad value raises.
+
+        Absent columns are null; rows with a null event time are not inputs (as in SQL).
+        """
+        columns = [(c, PARSERS[c.type]) for c in src.columns]
+        out: list[tuple[int, Row]] = []
+        numbers: list[int] = []
+        for i, raw in enumerate(rows, 1):
+            if not isinstance(raw, dict) and not isinstance(raw, Mapping):  # dict first: the ABC check is slow
+                raise DataError(f"ingest {src.name!r}, row {i}: a row is a mapping of column names, not {shown(raw)}")
+            row: dict[str, Any] = {}
+            for c, rule in columns:
+                value = raw.get(c.name)
+                try:
+                    row[c.name] = None if value is None else rule(value)
+                except DataError as e:
+                    raise DataError(f"ingest {src.name!r}, row {i}, column {c.name!r} ({c.type}): {e}") from None
+            ts = row.get(src.timestamp) if src.timestamp is not None else None
+            if ts is not None:
+                out.append((to_us(ts), row))
+                numbers.append(i)
+        return out, numbers
+
+    def instant(self, at: Any, where: str) -> int:
+        """``at`` (a datetime, naive = UTC, or ISO-8601 text) as epoch microseconds; null is an error."""
+        instant = checked(where, "at", "timestamp", at)
+        if instant is None:
+            raise DataError(f"{where}: `at` is null: give the instant to answer at (a datetime or ISO-8601 text)")
+        return to_us(instant)
+
+    def names(self, key: Mapping[str, Any], request: Mapping[str, Any] | None) -> None:
+        """Every key column and request field name must be declared."""
+        for name in key:
+            if name not in self.key_names:
+                raise unknown_name("key column", name, self.key_names)
+        for name in request or {}:
+            if name not in self.fields:
+                raise unknown_name("request field", name, self.fields)
+
+    def entity_keys(self, given: Mapping[str, Any], where: str) -> dict[str, Key]:
+        """Canonical key tuples of the entities whose key columns are all given; at least one must be."""
+        out = {
+            entity: tuple(checked(where, f"key column {k.name!r}", k.type, given[k.name]) for k in keys)
+            for entity, keys in self.keys.items()
+            if all(k.name in given for k in keys)
+        }
+        if not out and self.keys:
+            wanted = "; or ".join(f"{', '.join(k.name for k in keys)} (entity {e})" for e, keys in self.keys.items())
+            raise DataError(f"{where}: no complete entity key among {sorted(given)!r}: give {wanted}")
+        return out
+
+    def request(self, given: Mapping[str, Any], where: str) -> Request:
+        """The declared request fields that are given, in canonical form (extra names are ignored here)."""
+        return Request(
+            {
+                name: checked(where, f"request field {name!r}", f.type, given[name])
+                for name, f in self.fields.items()
+                if name in given
+            }
+        )
+
+    def derive(self, values: dict[str, Any], included: set[str], request: Request, where: str) -> None:
+        """Derived features in dependency order, for the derived groups being answered."""
+        for column in self.spec.derived_order:
+            g, f = self.derived[column]
+            if g.name not in included:
+                continue
+            assert f.fn is not None, f"derived feature {column} has no expression"
+            missing = sorted(self._reads[column] - request.keys())
+            values[column] = result(_call(f.fn, values, request, column, where, missing), f.type)
+
+
+def _call(
+    fn: Callable[[Mapping[str, Any], Mapping[str, Any]], Any],
+    values: Mapping[str, Any],
+    request: Request,
+    column: str,
+    where: str,
+    missing: list[str],
+) -> Any:
+    """One derived function, with a missing request field or an int64 overflow as a located DataError."""
+    try:
+        if missing:
+            raise _MissingField(missing[0])
+        return fn(values, request)
+    except _MissingField as m:
+        raise DataError(
+            f"{where}: the request field {m.args[0]!r} is read by the derived feature {column} but not given: "
+            "pass it in the request (None for null)"
+        ) from None
+    except OverflowError as e:
+        raise overflow(column, e, None) from None
+
+
+__all__ = ["Checks", "Request", "checked", "overflow", "result"]

@@ -1,0 +1,532 @@
+"""The serving object: a compiled build on a state store, ingesting rows and answering vectors.
+
+``open_store(BUILD_DIR, URL)`` reads the build (``manifest.json`` and the generated
+``features.py``) and opens the state store the URL names (``statestore``: ``memory://`` or
+``redis://host:port/db``). Each served block has a namespace of its own, named by the project and
+the block's serving fingerprint, so a block whose definition changed reads new, empty state, and
+is refused until that state is loaded, never answered from state another definition wrote
+(that would be training/serving skew); unchanged blocks keep their state across a deploy.
+
+* Continuous views (``refresh: continuous``, the default) are fed by ``ingest``: tiles with exact
+  edges per entity (docs/semantics.md, "Tiles"), kept ``retain`` behind each entity's newest
+  event plus the block's longest window, and answered exactly at ``at``.
+* Batch views (``refresh: every C lag L``) are fed by ``load`` (``featc materialize --store``),
+  one boundary at a time. At ``at`` the contract serves ``floor((at - L) / C) * C``; the store
+  answers the newest landed boundary at or before it and reports the difference as staleness,
+  never a newer one (values fresher than training assumed are skew too).
+* Derived features are computed from the values of the same answer; labels are never served.
+
+Everything a caller passes goes through the input rules (``checks``). docs/serving.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from . import codec
+from .aggregates import AGGREGATIONS
+from .checks import Checks, checked, overflow, result
+from .errors import DataError, NotServed, unknown_name
+from .feeds import Feed, plan
+from .loader import load_module
+from .spec import GroupSpec, ProjectSpec, Row
+from .state import ColumnOverflow, Key, Refused
+from .statestore import BatchRead, MemoryState, Position, StateStore, TilesRead, Update
+from .tiles import Layout, Values
+from .tilestore import Feature, answer, features_of
+from .times import asof, from_us
+
+_US = timedelta(microseconds=1)
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Which boundary of a batch view an answer used: ``served``, and ``expected``, the one the
+    contract serves at the instant asked about; ``staleness`` is how far the first is behind."""
+
+    served: datetime
+    expected: datetime
+
+    @property
+    def staleness(self) -> timedelta:
+        return self.expected - self.served
+
+
+@dataclass(frozen=True)
+class Vector:
+    """One answer: ``values`` by output column (``block__feature``), the instant ``at`` it answers,
+    the ``build`` hash of the definitions that computed it, and each batch view's ``boundaries``."""
+
+    values: dict[str, Any]
+    at: datetime
+    build: str
+    boundaries: dict[str, Boundary]
+
+    def __getitem__(self, column: str) -> Any:
+        return self.values[column]
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """What one ``ingest`` call did: its ``rows`` with an event time, the ``blocks`` it updated,
+    the blocks that ``skipped`` it (they had committed its offset already), and the ``late``
+    events (older than their entity's retained edge: they count in lifetime features only)."""
+
+    rows: int
+    blocks: tuple[str, ...]
+    skipped: tuple[str, ...]
+    late: int
+
+
+# ---------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class _Continuous:
+    group: GroupSpec
+    namespace: str
+    feed: Feed
+    layout: Layout
+    features: list[Feature]
+    typed: list[tuple[str, str]]  # (column, type) of every feature, in block order
+    retain_us: int
+    span_us: int  # state kept behind each entity's newest event: retain plus the longest reach
+    ttl_ms: int | None
+
+    def events(self, timed: list[tuple[int, Row]]) -> list[tuple[Key, int, Values]]:
+        """(key, ts, input values) per row that counts for this block; an overflowing argument raises
+        ``ColumnOverflow`` with the row's position."""
+        out = []
+        keys = self.feed.keys
+        for position, (ts, row) in enumerate(timed):
+            key = tuple([row.get(k) for k in keys])
+            if None in key:
+                continue
+            try:
+                values = self.feed.values(row)
+            except ColumnOverflow as e:
+                raise ColumnOverflow(e.column, e, position) from None
+            if values is not None:
+                out.append((key, ts, values))
+        return out
+
+
+@dataclass(frozen=True)
+class _Batch:
+    group: GroupSpec
+    namespace: str
+    columns: tuple[tuple[str, str, str], ...]  # (column, feature name, type)
+    empty: tuple[Any, ...]  # the values of an entity with no events (count 0, the rest null)
+
+
+def _continuous(spec: ProjectSpec, g: GroupSpec, namespace: str, retain_us: int) -> _Continuous:
+    _, of_group, slot = plan(replace(spec, groups=(g,)))
+    feed = of_group[g.name]
+    layout = Layout(feed.tile_us, feed.slots, len(feed.inputs))
+    feed.layout = layout
+    span = retain_us + feed.reach_us
+    lifetime = any(f.agg is not None and f.agg.window.kind == "lifetime" for f in g.features)
+    typed = [(g.column(f), f.type) for f in g.features]
+    ttl = None if lifetime else span // 1000 + 1
+    return _Continuous(g, namespace, feed, layout, features_of(g, slot), typed, retain_us, span, ttl)
+
+
+def _batch(g: GroupSpec, namespace: str) -> _Batch:
+    columns = tuple((g.column(f), f.name, f.type) for f in g.features)
+    empty = tuple(result(AGGREGATIONS[f.agg.fn].finalize(AGGREGATIONS[f.agg.fn].new()), f.type) if f.agg else None
+                  for f in g.features)  # fmt: skip
+    return _Batch(g, namespace, columns, empty)
+
+
+# ---------------------------------------------------------------- the store
+
+
+class OnlineStore:
+    """A compiled build served from a state store (see the module docstring); thread-safe."""
+
+    def __init__(
+        self,
+        spec: ProjectSpec,
+        manifest: Mapping[str, Any],
+        state: StateStore,
+        *,
+        retain: timedelta = timedelta(hours=1),
+        keep: int = 4,
+    ) -> None:
+        if retain < timedelta(0):
+            raise ValueError(f"retain must not be negative, got {retain}")
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1 boundary, got {keep}")
+        self.spec, self.state, self.keep = spec, state, keep
+        self.build: str = spec.build
+        self.retain = retain
+        self._checks = Checks(spec)
+        self._prefix = f"featc:{codec.FORMAT}:{spec.name}:"
+        retain_us = retain // _US
+        self._continuous: dict[str, _Continuous] = {}
+        self._batch: dict[str, _Batch] = {}
+        for g in spec.groups:
+            if g.kind != "features":
+                continue
+            if not g.fingerprint:
+                raise DataError(f"block {g.name} has no serving fingerprint: this build is too old; compile it again")
+            namespace = self._prefix + g.fingerprint
+            if g.refresh.mode == "batch" and g.refresh.every_us > 0:
+                self._batch[g.name] = _batch(g, namespace)
+            else:
+                self._continuous[g.name] = _continuous(spec, g, namespace, retain_us)
+        self._by_source: dict[str, list[_Continuous]] = {}
+        for view in self._continuous.values():
+            self._by_source.setdefault(view.feed.source, []).append(view)
+        self._served = [g for g in spec.groups if g.kind != "label"]
+        self._columns = {g.column(f): g for g in self._served for f in g.features}
+        self._parents = {f["column"]: tuple(f["lineage"]["parents"]) for f in manifest.get("features", ())}
+        self._ready: set[str] = set()
+
+    # ------------------------------------------------------------ writing
+
+    def ingest(self, source: str, rows: Iterable[Mapping[str, Any]], offset: Any = None) -> Ingested:
+        """Add rows of ``source`` to every continuous view that reads it, all at once.
+
+        Rows are checked as ``Evaluator.ingest`` checks them; a call that raises stores nothing.
+        ``offset``: the position of the call's last row in its stream, an int, a Redis stream id
+        (``"1700000000000-0"``) or ``(partition, position)``; a view that has committed that
+        position (or a later one) of that partition skips the call, so a replay counts nothing twice.
+        """
+        src = self._checks.source(source)
+        timed, numbers = self._checks.rows(src, rows)
+        partition, position = _offset(source, offset)
+        views = self._by_source.get(source, [])
+        try:
+            updates = [Update(v.namespace, v.layout, v.events(timed), v.span_us, v.ttl_ms) for v in views]
+        except ColumnOverflow as e:
+            where = f"ingest {source!r}, row {numbers[e.row or 0]}: "
+            raise DataError(where + overflow(e.column, e, None).args[0]) from None
+        self._describe(views)
+        late = self.state.update(updates, partition, position)
+        return Ingested(
+            rows=len(timed),
+            blocks=tuple(v.group.name for v, n in zip(views, late, strict=True) if n is not None),
+            skipped=tuple(v.group.name for v, n in zip(views, late, strict=True) if n is None),
+            late=sum(n for n in late if n),
+        )
+
+    def load(self, block: str, boundary: Any, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Land ``rows`` (entity key columns plus each feature, by feature name or output column) as
+        the values of batch view ``block`` at ``boundary``; returns how many rows landed.
+
+        The rows become visible together once all are written, replacing an earlier load of the
+        same boundary; until then the previous boundaries are served. ``keep`` boundaries are kept.
+        """
+        view = self._batch.get(block)
+        if view is None:
+            if block in self._continuous:
+                raise DataError(f"block {block} is continuous: ingest() feeds it; load() is for batch views")
+            raise unknown_name("batch view", block, self._batch)
+        where = f"load {block!r}"
+        b_us = self._checks.instant(boundary, where)
+        every = view.group.refresh.every_us
+        if b_us % every:
+            grid = from_us(b_us // every * every).isoformat()
+            raise DataError(f"{where}: {from_us(b_us).isoformat()} is not a boundary of {block} "
+                            f"(every {every // 1_000_000} s from the epoch); the one before is {grid}")  # fmt: skip
+        key_columns = self._checks.keys[view.group.entity]
+        count = 0
+
+        def entries() -> Iterable[tuple[Key, tuple[Any, ...]]]:
+            nonlocal count
+            for i, row in enumerate(rows, 1):
+                at = f"{where}, row {i}"
+                key = tuple(checked(at, f"key column {k.name!r}", k.type, row.get(k.name)) for k in key_columns)
+                if None in key:
+                    raise DataError(f"{at}: a key column is null; every loaded row names its entity")
+                values = tuple(
+                    result(checked(at, f"feature {name!r}", type_, row.get(name, row.get(column))), type_)
+                    for column, name, type_ in view.columns
+                )
+                count += 1
+                yield key, values
+
+        self._describe([view])
+        self.state.load(view.namespace, b_us, entries(), self.keep)
+        return count
+
+    def _describe(self, views: Iterable[_Continuous | _Batch]) -> None:
+        for v in views:
+            if v.namespace not in self._ready:
+                g = v.group
+                self.state.describe(v.namespace, {"project": self.spec.name, "block": g.name, "kind": g.refresh.mode,
+                                                  "fingerprint": g.fingerprint, "build": self.build})  # fmt: skip
+                self._ready.add(v.namespace)
+
+    # ------------------------------------------------------------ answers
+
+    def get(
+        self,
+        keys: Mapping[str, Any],
+        request: Mapping[str, Any] | None = None,
+        at: Any = None,
+        exact: bool = False,
+        features: Sequence[str] | None = None,
+    ) -> Vector:
+        """One feature vector for the entities whose keys are given, as of ``at`` (None: now).
+
+        ``exact=True`` is for continuous views only (they are always exact); a batch view serves
+        landed boundaries, so asking it exactly is refused. ``features`` selects output columns.
+        """
+        return self._answer([(keys, request)], at, exact, features, "get()")[0]
+
+    def get_many(
+        self,
+        keys: Sequence[Mapping[str, Any]],
+        requests: Sequence[Mapping[str, Any] | None] | None = None,
+        at: Any = None,
+        features: Sequence[str] | None = None,
+    ) -> list[Vector]:
+        """``get`` for each key mapping (with the request beside it), all from one read of the store."""
+        if requests is not None and len(requests) != len(keys):
+            raise DataError(f"get_many(): {len(keys)} keys but {len(requests)} requests: give one request per key")
+        return self._answer(list(zip(keys, requests or [None] * len(keys), strict=True)), at, False, features,
+                            "get_many()")  # fmt: skip
+
+    def _answer(
+        self,
+        questions: list[tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+        at: Any,
+        exact: bool,
+        features: Sequence[str] | None,
+        where: str,
+    ) -> list[Vector]:
+        t = time.time_ns() // 1000 if at is None else self._checks.instant(at, where)
+        wanted = self._wanted(features)
+        asked = []
+        tiles: dict[tuple[str, Key], int] = {}
+        batches: dict[tuple[str, Key], int] = {}
+        for i, (given, request) in enumerate(questions):
+            w = where if len(questions) == 1 else f"{where}, item {i}"
+            if not isinstance(given, Mapping):
+                raise DataError(f"{w}: keys are a mapping of key column names to values, not {type(given).__name__}")
+            self._checks.names(given, request)
+            keys = self._checks.entity_keys(given, w)
+            groups = [g for g in self._served if g.entity in keys and (wanted is None or g.name in wanted)]
+            if wanted is not None and {g.name for g in groups} != wanted:
+                missing = sorted(wanted - {g.name for g in groups})
+                raise DataError(f"{w}: the features asked for need the keys of block(s) {', '.join(missing)}")
+            for g in groups:
+                if g.name in self._continuous:
+                    tiles.setdefault((g.name, keys[g.entity]), len(tiles))
+                elif g.name in self._batch:
+                    if exact:
+                        raise NotServed(f"{w}: block {g.name} is a batch view: it serves landed boundaries, "
+                                        "never exact values at `at`; drop exact=True (or select continuous features)")  # fmt: skip
+                    batches.setdefault((g.name, keys[g.entity]), len(batches))
+            asked.append((w, keys, groups, self._checks.request(request or {}, w)))
+        self._check_ready({g for _, _, groups, _ in asked for g in groups})
+        tile_reads = [TilesRead(self._continuous[n].namespace, self._continuous[n].layout, k) for n, k in tiles]
+        batch_reads = [BatchRead(self._batch[n].namespace, k, self._expected(n, t)) for n, k in batches]
+        with self.state.reading():
+            series, hits = self.state.read(tile_reads, batch_reads)
+            computed: dict[tuple[str, Key], dict[str, Any]] = {}
+            for (name, key), s in zip(tiles, series, strict=True):
+                view = self._continuous[name]
+                try:
+                    found = answer(view.features, view.layout.slots, s, t, view.feed.source, view.retain_us)
+                except ColumnOverflow as e:
+                    raise overflow(e.column, e, key) from None
+                except Refused as e:
+                    raise NotServed(f"{where}: for the key {key!r}, {e}") from None
+                computed[name, key] = {c: result(found[c], type_) for c, type_ in view.typed}
+        served: dict[tuple[str, Key], tuple[dict[str, Any], Boundary]] = {}
+        for (name, key), hit in zip(batches, hits, strict=True):
+            served[name, key] = self._batch_values(name, key, hit, t, where)
+        out = []
+        at_dt = from_us(t)
+        for w, keys, groups, request in asked:
+            values: dict[str, Any] = {}
+            boundaries: dict[str, Boundary] = {}
+            for g in groups:
+                if g.name in self._continuous:
+                    values.update(computed[g.name, keys[g.entity]])
+                elif g.name in self._batch:
+                    row, boundary = served[g.name, keys[g.entity]]
+                    values.update(row)
+                    boundaries[g.name] = boundary
+            self._checks.derive(values, {g.name for g in groups}, request, w)
+            columns = [g.column(f) for g in groups for f in g.features]
+            if features is not None:
+                columns = [c for c in columns if c in features]
+            out.append(Vector({c: values.get(c) for c in columns}, at_dt, self.build, boundaries))
+        return out
+
+    def _expected(self, block: str, t: int) -> int:
+        refresh = self._batch[block].group.refresh
+        return asof(t, refresh.every_us, refresh.lag_us)
+
+    def _batch_values(
+        self, name: str, key: Key, hit: tuple[int, tuple[Any, ...] | None] | None, t: int, where: str
+    ) -> tuple[dict[str, Any], Boundary]:
+        view = self._batch[name]
+        expected = self._expected(name, t)
+        if hit is None:
+            raise NotServed(f"{where}: no boundary of batch view {name} at or before {from_us(expected).isoformat()} "
+                            f"has landed in {self.state.url}: load it (featc materialize --store)")  # fmt: skip
+        boundary, row = hit
+        values = row if row is not None else view.empty
+        return ({c: v for (c, _, _), v in zip(view.columns, values, strict=True)},
+                Boundary(from_us(boundary), from_us(expected)))  # fmt: skip
+
+    def _wanted(self, features: Sequence[str] | None) -> set[str] | None:
+        """The blocks a selection of output columns needs (derived features need their parents' blocks)."""
+        if features is None:
+            return None
+        if isinstance(features, str):
+            features = [features]
+        blocks: set[str] = set()
+        todo = list(features)
+        while todo:
+            column = todo.pop()
+            g = self._columns.get(column)
+            if g is None:
+                raise unknown_name("feature", column, self._columns)
+            if g.name not in blocks or g.kind == "derived":
+                blocks.add(g.name)
+                todo.extend(p for p in self._parents.get(column, ()) if self._columns.get(p) is not g)
+        return blocks
+
+    def _check_ready(self, groups: set[GroupSpec]) -> None:
+        names = {self._view(g).namespace: g for g in groups if g.kind == "features"}
+        todo = set(names) - self._ready
+        if not todo:
+            return
+        self._ready |= self.state.ready(todo)
+        for namespace in sorted(todo - self._ready):
+            raise NotServed(self._not_ready(names[namespace]))
+
+    def _view(self, g: GroupSpec) -> _Continuous | _Batch:
+        return self._continuous.get(g.name) or self._batch[g.name]
+
+    def _not_ready(self, g: GroupSpec) -> str:
+        others = sorted(m.get("fingerprint", "?") for m in self.state.namespaces(self._prefix).values()
+                        if m.get("block") == g.name)  # fmt: skip
+        how = "featc materialize --store" if g.name in self._batch else "ingest (an empty ingest call starts it empty)"
+        text = f"block {g.name} has no state in {self.state.url} for this definition (fingerprint {g.fingerprint})"
+        if others:
+            text += (f"; state exists for other definitions of it (fingerprint {', '.join(others)}), which this build "
+                     "must not read: serving it would be training/serving skew")  # fmt: skip
+        return f"{text}. Load it first: {how}"
+
+    # ------------------------------------------------------------ state
+
+    def boundaries(self, block: str) -> list[datetime]:
+        """The landed boundaries of batch view ``block``, oldest first."""
+        view = self._batch.get(block)
+        if view is None:
+            raise unknown_name("batch view", block, self._batch)
+        return [from_us(b) for b in self.state.boundaries(view.namespace)]
+
+    def late_events(self) -> dict[str, int]:
+        """Per continuous view, events that arrived older than their entity's retained edge."""
+        return {name: self.state.late(v.namespace) for name, v in self._continuous.items()}
+
+    def namespaces(self) -> dict[str, str]:
+        """Block name -> the namespace its state lives in."""
+        return {name: self._view(g).namespace for g in self.spec.groups if (name := g.name) in self._continuous
+                or name in self._batch}  # fmt: skip
+
+    def close(self) -> None:
+        self.state.close()
+
+    def __enter__(self) -> OnlineStore:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------- opening
+
+
+def _offset(source: str, offset: Any) -> tuple[str, Position | None]:
+    """(partition, position) of an ``offset`` argument; the partition is per source."""
+    if offset is None:
+        return source, None
+    partition = ""
+    if isinstance(offset, tuple) and len(offset) == 2 and isinstance(offset[0], str):
+        partition, offset = offset
+    try:
+        if isinstance(offset, bool):
+            raise ValueError
+        if isinstance(offset, int):
+            position: Position = (offset,)
+        elif isinstance(offset, str | bytes):
+            text = offset.decode() if isinstance(offset, bytes) else offset
+            position = tuple(int(p) for p in text.split("-"))
+            if len(position) > 2:
+                raise ValueError
+        else:
+            raise ValueError
+    except ValueError:
+        raise DataError(f"ingest {source!r}: offset {offset!r} is not a position: give an int, a Redis stream id "
+                        "such as '1700000000000-0', or (partition, position)") from None  # fmt: skip
+    return f"{source}/{partition}", position
+
+
+def open_state(url: str, *, timeout: float = 1.0, retries: int = 3) -> StateStore:
+    """The state store a URL names: ``memory://`` or ``redis://host:port/db`` (also ``rediss://``, ``unix://``)."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme == "memory":
+        return MemoryState(url)
+    if scheme in ("redis", "rediss", "unix"):
+        from .redisstore import RedisState
+
+        return RedisState(url, timeout=timeout, retries=retries)
+    raise DataError(f"unknown store URL {url!r}: use memory:// or redis://host:port/db")
+
+
+def read_build(build_dir: str | Path) -> tuple[ProjectSpec, dict[str, Any]]:
+    """The SPEC of a build's generated module and its manifest, which must come from one compile."""
+    build = Path(build_dir)
+    paths = [build / "manifest.json", build / "features.py"]
+    for path in paths:
+        if not path.is_file():
+            raise DataError(f"{path}: not found; a build directory is what `featc compile PROJECT --out DIR` writes")
+    try:
+        manifest = json.loads(paths[0].read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise DataError(f"{paths[0]}: not a featc manifest ({e}); compile the project again") from None
+    spec: ProjectSpec = load_module(paths[1], name=f"featc_build_{build.name}").SPEC
+    if not isinstance(manifest, dict) or manifest.get("build") != spec.build:
+        raise DataError(f"{build}: manifest.json and features.py come from different compiles; compile again")
+    return spec, manifest
+
+
+def open_store(
+    build_dir: str | Path,
+    url: str = "memory://",
+    *,
+    retain: timedelta = timedelta(hours=1),
+    keep: int = 4,
+    timeout: float = 1.0,
+    retries: int = 3,
+) -> OnlineStore:
+    """A compiled build served from the state store at ``url`` (docs/serving.md).
+
+    ``retain``: how far behind each entity's newest event questions stay exact (older ones are
+    refused); ``keep``: landed boundaries kept per batch view; ``timeout`` (seconds) and
+    ``retries`` bound every call to a remote store, after which it raises ``StoreError``.
+    """
+    spec, manifest = read_build(build_dir)
+    return OnlineStore(spec, manifest, open_state(url, timeout=timeout, retries=retries), retain=retain, keep=keep)
+
+
+__all__ = ["Boundary", "Ingested", "OnlineStore", "Vector", "open_state", "open_store", "read_build"]

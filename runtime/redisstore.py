@@ -1,0 +1,292 @@
+"""The state store on Redis (``redis://host:port/db``): the same guarantees as ``MemoryState``.
+
+Key layout, per namespace N (``featc:<format>:<project>:<serving fingerprint>``; docs/serving.md):
+
+* ``N:meta`` hash: what N holds (block, kind, fingerprint, project, build that created it), and
+  ``late``, the events that arrived behind their entity's edge;
+* ``N:t:<key>`` string: one entity's tiles and edge events (``codec``), expiring after its TTL;
+* ``N:offsets`` hash: per ``<source>/<partition>``, the position of the last event applied;
+* ``N:landed`` sorted set: the landed boundaries of a batch view, ``<boundary µs>.<load id>``
+  scored by the boundary; ``N:b:<boundary µs>.<load id>`` hash: entity key -> feature row.
+
+Reads are one round trip: a script that only selects and fetches (the series, and for a batch
+row the newest landed boundary at or before the one asked for, then the row), so all arithmetic
+stays in Python and there is no second implementation of the semantics. An ingest call is one
+optimistic transaction (WATCH the entities it touches and the offsets, compute, MULTI/EXEC): its
+entities, offsets and late counts change together or not at all. A load writes its rows under a
+new load id nobody reads, then lands it in one transaction, so a reader sees the previous
+boundary or the whole new one, never a mix. Connection errors and timeouts are retried a bounded
+number of times; a retried transaction carries a token, so one that did commit is not applied
+twice. Keys of one namespace are computed by the read script, so this needs one Redis server (not
+a Cluster).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
+from typing import Any, TypeVar
+
+from . import codec
+from .errors import StoreError
+from .state import Key
+from .statestore import BatchRead, Hit, Position, Row, TilesRead, Update
+from .tiles import Series
+from .tilestore import apply_events
+
+T = TypeVar("T")
+
+_READ = """
+local nt = tonumber(ARGV[1])
+local out = {}
+for i = 1, nt do out[i] = redis.call('GET', KEYS[i]) end
+local j = 2
+for i = nt + 1, #KEYS do
+  local m = redis.call('ZREVRANGEBYSCORE', KEYS[i], ARGV[j], '-inf', 'LIMIT', 0, 1)
+  if #m == 0 then
+    out[i] = false
+  else
+    out[i] = {m[1], redis.call('HGET', ARGV[j + 2] .. ':b:' .. m[1], ARGV[j + 1])}
+  end
+  j = j + 3
+end
+return out
+"""
+
+STAGING_TTL_MS = 24 * 3600 * 1000
+"""A load's rows expire this long after it started unless it lands: an interrupted load leaves nothing behind."""
+TOKEN_TTL_MS = 3600 * 1000
+"""How long a committed ingest remembers its token, so a retry of it is recognised."""
+CHUNK = 1000
+
+
+def position_text(position: Position) -> str:
+    return "-".join(map(str, position))
+
+
+def position_of(text: bytes | str) -> Position:
+    return tuple(int(p) for p in (text.decode() if isinstance(text, bytes) else text).split("-"))
+
+
+class RedisState:
+    """State in one Redis database; thread-safe (a connection pool)."""
+
+    def __init__(self, url: str, *, timeout: float = 1.0, retries: int = 3) -> None:
+        try:
+            import redis
+            from redis.backoff import ExponentialBackoff
+            from redis.retry import Retry
+        except ImportError:
+            raise StoreError(
+                "the Redis store needs the redis package: pip install 'featc-runtime[redis]' (or 'featc[redis]')"
+            ) from None
+        self.url = url
+        self._errors: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
+        self._redis_error = redis.RedisError
+        self._watch_error = redis.WatchError
+        self._retries = retries
+        self._redis: Any = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(ExponentialBackoff(cap=timeout, base=0.01), retries),
+            retry_on_error=list(self._errors),
+        )
+        self._read = self._redis.register_script(_READ)
+
+    # ------------------------------------------------------------ plumbing
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """``fn()`` with a bounded number of retries on connection errors; then a StoreError."""
+        for attempt in range(self._retries + 1):
+            try:
+                return fn()
+            except self._errors as e:
+                if attempt == self._retries:
+                    raise StoreError(f"{self.url}: {what} failed after {attempt + 1} tries: {e}") from None
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            except self._redis_error as e:
+                raise StoreError(f"{self.url}: {what} failed: {e}") from None
+        raise AssertionError("unreachable")
+
+    def reading(self) -> Any:
+        return nullcontext()
+
+    # ------------------------------------------------------------ reads
+
+    def read(self, tiles: Sequence[TilesRead], batches: Sequence[BatchRead]) -> tuple[list[Series | None], list[Hit]]:
+        if not tiles and not batches:
+            return [], []
+        keys = [f"{r.namespace}:t:{codec.key_text(r.key)}" for r in tiles]
+        keys += [f"{r.namespace}:landed" for r in batches]
+        args: list[Any] = [len(tiles)]
+        for r in batches:
+            args += [r.boundary_us, codec.key_text(r.key), r.namespace]
+        found = self._call("reading state", lambda: self._read(keys=keys, args=args))
+        series = [
+            None if blob is None else Series.restore(r.layout, codec.loads(blob))
+            for r, blob in zip(tiles, found[: len(tiles)], strict=True)
+        ]
+        hits: list[Hit] = []
+        for got in found[len(tiles) :]:
+            if got is None:
+                hits.append(None)
+            else:
+                member, blob = got
+                hits.append((int(member.split(b".")[0]), None if blob is None else codec.loads(blob)))
+        return series, hits
+
+    # ------------------------------------------------------------ ingest
+
+    def update(self, updates: Sequence[Update], partition: str, position: Position | None) -> list[int | None]:
+        if not updates:
+            return []
+        token = f"{updates[0].namespace}:done:{uuid.uuid4().hex}"
+        entities = [[f"{u.namespace}:t:{codec.key_text(k)}" for k in dict.fromkeys(k for k, _, _ in u.events)]
+                    for u in updates]  # fmt: skip
+        offsets = [f"{u.namespace}:offsets" for u in updates]
+        watched = [k for keys in entities for k in keys] + offsets
+        outcome: list[list[int | None]] = []
+
+        def transaction(pipe: Any) -> None:
+            outcome.clear()
+            earlier = pipe.hget(token, "late")
+            if earlier is not None:  # an earlier try committed, then its reply was lost
+                outcome.append(codec.loads(earlier))
+                return
+            done = [pipe.hget(key, partition) for key in offsets] if position is not None else [None] * len(updates)
+            writes: list[tuple[Update, list[str], dict[Key, Series]]] = []
+            late: list[int | None] = []
+            for u, keys, committed in zip(updates, entities, done, strict=True):
+                if committed is not None and position is not None and position_of(committed) >= position:
+                    late.append(None)
+                    continue
+                blobs = pipe.mget(keys) if keys else []
+                series = {
+                    key: Series.restore(u.layout, codec.loads(blob)) if blob is not None else Series(u.layout)
+                    for key, blob in zip(dict.fromkeys(k for k, _, _ in u.events), blobs, strict=True)
+                }
+                late.append(apply_events(series.__getitem__, u.events, u.span_us))
+                writes.append((u, keys, series))
+            pipe.multi()
+            for u, keys, series in writes:
+                for key, s in zip(keys, series.values(), strict=True):
+                    pipe.set(key, codec.dumps(s.dump()), px=u.ttl_ms)
+                if position is not None:
+                    pipe.hset(f"{u.namespace}:offsets", partition, position_text(position))
+            for u, n in zip(updates, late, strict=True):
+                if n:
+                    pipe.hincrby(f"{u.namespace}:meta", "late", n)
+            pipe.hset(token, "late", codec.dumps(late))
+            pipe.pexpire(token, TOKEN_TTL_MS)
+            outcome.append(late)
+
+        self._call("ingest", lambda: self._redis.transaction(transaction, *watched, token))
+        return outcome[0]
+
+    # ------------------------------------------------------------ batch loads
+
+    def load(self, namespace: str, boundary_us: int, rows: Iterable[tuple[Key, Row]], keep: int) -> None:
+        member = f"{boundary_us}.{uuid.uuid4().hex[:12]}"
+        staged = f"{namespace}:b:{member}"
+        chunk: dict[str, bytes] = {}
+
+        def flush() -> None:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hset(staged, mapping=chunk)
+            pipe.pexpire(staged, STAGING_TTL_MS)
+            pipe.execute()
+
+        for key, row in rows:
+            chunk[codec.key_text(key)] = codec.dumps(row)
+            if len(chunk) >= CHUNK:
+                self._call("loading a boundary", flush)
+                chunk = {}
+        if chunk:
+            self._call("loading a boundary", flush)
+        landed = f"{namespace}:landed"
+
+        def land(pipe: Any) -> None:
+            members = [m.decode() for m in pipe.zrange(landed, 0, -1)]
+            if pipe.zscore(landed, member) is not None:  # an earlier try landed it, then its reply was lost
+                return
+            replaced = [m for m in members if int(m.split(".")[0]) == boundary_us]
+            kept = sorted({int(m.split(".")[0]) for m in members} | {boundary_us})
+            dropped = [m for m in members if int(m.split(".")[0]) in kept[: max(0, len(kept) - keep)]]
+            gone = list(dict.fromkeys(replaced + dropped))
+            pipe.multi()
+            if gone:
+                pipe.zrem(landed, *gone)
+                pipe.unlink(*(f"{namespace}:b:{m}" for m in gone))
+            if boundary_us in kept[max(0, len(kept) - keep) :]:
+                pipe.zadd(landed, {member: boundary_us})
+                pipe.persist(staged)
+            else:
+                pipe.unlink(staged)
+
+        self._call("landing a boundary", lambda: self._redis.transaction(land, landed))
+
+    # ------------------------------------------------------------ namespaces
+
+    def describe(self, namespace: str, meta: dict[str, str]) -> None:
+        def write() -> None:
+            pipe = self._redis.pipeline(transaction=True)
+            for field, value in meta.items():
+                pipe.hsetnx(f"{namespace}:meta", field, value)
+            pipe.execute()
+
+        self._call("describing a namespace", write)
+
+    def ready(self, namespaces: Iterable[str]) -> set[str]:
+        names = list(namespaces)
+
+        def check() -> list[Any]:
+            pipe = self._redis.pipeline(transaction=False)
+            for n in names:
+                pipe.exists(f"{n}:meta")
+            return list(pipe.execute())
+
+        return {n for n, found in zip(names, self._call("checking namespaces", check), strict=True) if found}
+
+    def namespaces(self, prefix: str) -> dict[str, dict[str, str]]:
+        def scan() -> dict[str, dict[str, str]]:
+            out = {}
+            for key in self._redis.scan_iter(match=f"{_glob(prefix)}*:meta", count=1000):
+                name = key.decode()[: -len(":meta")]
+                out[name] = {k.decode(): v.decode() for k, v in self._redis.hgetall(key).items()}
+            return out
+
+        return self._call("listing namespaces", scan)
+
+    def late(self, namespace: str) -> int:
+        return int(self._call("reading late counts", lambda: self._redis.hget(f"{namespace}:meta", "late")) or 0)
+
+    def boundaries(self, namespace: str) -> list[int]:
+        members = self._call("reading boundaries", lambda: self._redis.zrange(f"{namespace}:landed", 0, -1))
+        return sorted({int(m.split(b".")[0]) for m in members})
+
+    def drop(self, namespace: str) -> None:
+        def unlink() -> None:
+            batch: list[bytes] = []
+            for key in self._redis.scan_iter(match=f"{_glob(namespace)}:*", count=1000):
+                batch.append(key)
+                if len(batch) >= CHUNK:
+                    self._redis.unlink(*batch)
+                    batch = []
+            if batch:
+                self._redis.unlink(*batch)
+
+        self._call("dropping a namespace", unlink)
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def _glob(text: str) -> str:
+    """``text`` with Redis glob characters escaped, for SCAN MATCH."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+__all__ = ["RedisState"]
