@@ -55,3 +55,30 @@ def postgres_dsn() -> str:
         missing("PostgreSQL is not reachable at 127.0.0.1:5432 (database `test`), or psycopg is not installed")
     assert dsn is not None
     return dsn
+
+
+@cache
+def _redis_reachable(url: str) -> bool:
+    try:
+        import redis
+    except ImportError:
+        return False
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=3).ping())
+    except redis.RedisError:
+        return False
+
+
+def redis_url(db: int) -> str:
+    """A URL for database ``db`` of the test Redis (FEATC_TEST_REDIS, else 127.0.0.1:6379), emptied first.
+
+    Each test module owns one database number, so modules running at once never see each other's keys.
+    """
+    base = os.environ.get("FEATC_TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
+    url = f"{base}/{db}"
+    if not _redis_reachable(url):
+        missing(f"Redis is not reachable at {base}, or the redis package is not installed")
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    return url
