@@ -13,12 +13,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# featc depends on featc-runtime==0.1.0, the distribution in ./runtime (docs/runtime.md): both go
+# in one pip call, so pip takes the runtime from this clone and never looks for it on an index.
+$(VENV)/.installed: pyproject.toml runtime/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ./runtime -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml runtime/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ./runtime -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
 example: $(VENV)/.installed
