@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
-from .runtime.errors import DataError
+from .runtime.errors import DataError, StoreError
 
 F = TypeVar("F", bound=Callable[..., Any])
 ISSUES = "https://github.com/featc/featc/issues"
@@ -43,7 +43,7 @@ def handled(fn: F) -> F:
             click.echo(render_all(e.diagnostics, e.files, _colour()), err=True)
             _summary(e.diagnostics)
             sys.exit(1)
-        except DataError as e:
+        except (DataError, StoreError) as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
