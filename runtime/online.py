@@ -171,7 +171,8 @@ class OnlineStore:
         self.build: str = spec.build
         self.retain = retain
         self._checks = Checks(spec)
-        self._prefix = f"featc:{codec.FORMAT}:{spec.name}:"
+        self.namespace_prefix = f"featc:{codec.FORMAT}:{spec.name}:"
+        """Every namespace of this project starts with it (docs/serving.md, "Key layout")."""
         retain_us = retain // _US
         self._continuous: dict[str, _Continuous] = {}
         self._batch: dict[str, _Batch] = {}
@@ -180,7 +181,7 @@ class OnlineStore:
                 continue
             if not g.fingerprint:
                 raise DataError(f"block {g.name} has no serving fingerprint: this build is too old; compile it again")
-            namespace = self._prefix + g.fingerprint
+            namespace = self.namespace_prefix + g.fingerprint
             if g.refresh.mode == "batch" and g.refresh.every_us > 0:
                 self._batch[g.name] = _batch(g, namespace)
             else:
@@ -191,6 +192,7 @@ class OnlineStore:
         self._served = [g for g in spec.groups if g.kind != "label"]
         self._columns = {g.column(f): g for g in self._served for f in g.features}
         self._parents = {f["column"]: tuple(f["lineage"]["parents"]) for f in manifest.get("features", ())}
+        self._namespace = {name: v.namespace for views in (self._continuous, self._batch) for name, v in views.items()}
         self._ready: set[str] = set()
 
     # ------------------------------------------------------------ writing
@@ -331,7 +333,7 @@ class OnlineStore:
                                         "never exact values at `at`; drop exact=True (or select continuous features)")  # fmt: skip
                     batches.setdefault((g.name, keys[g.entity]), len(batches))
             asked.append((w, keys, groups, self._checks.request(request or {}, w)))
-        self._check_ready({g for _, _, groups, _ in asked for g in groups})
+        self._check_ready({g.name for _, _, groups, _ in asked for g in groups})
         tile_reads = [TilesRead(self._continuous[n].namespace, self._continuous[n].layout, k) for n, k in tiles]
         batch_reads = [BatchRead(self._batch[n].namespace, k, self._expected(n, t)) for n, k in batches]
         with self.state.reading():
@@ -403,20 +405,21 @@ class OnlineStore:
                 todo.extend(p for p in self._parents.get(column, ()) if self._columns.get(p) is not g)
         return blocks
 
-    def _check_ready(self, groups: set[GroupSpec]) -> None:
-        names = {self._view(g).namespace: g for g in groups if g.kind == "features"}
-        todo = set(names) - self._ready
+    def _check_ready(self, blocks: set[str]) -> None:
+        """Refuse blocks whose namespace holds no state yet (asked of the store once, then remembered)."""
+        names = {self._namespace[b]: b for b in blocks if b in self._namespace}
+        todo = names.keys() - self._ready
         if not todo:
             return
         self._ready |= self.state.ready(todo)
         for namespace in sorted(todo - self._ready):
-            raise NotServed(self._not_ready(names[namespace]))
+            raise NotServed(self._not_ready(self._view(names[namespace]).group))
 
-    def _view(self, g: GroupSpec) -> _Continuous | _Batch:
-        return self._continuous.get(g.name) or self._batch[g.name]
+    def _view(self, block: str) -> _Continuous | _Batch:
+        return self._continuous.get(block) or self._batch[block]
 
     def _not_ready(self, g: GroupSpec) -> str:
-        others = sorted(m.get("fingerprint", "?") for m in self.state.namespaces(self._prefix).values()
+        others = sorted(m.get("fingerprint", "?") for m in self.state.namespaces(self.namespace_prefix).values()
                         if m.get("block") == g.name)  # fmt: skip
         how = "featc materialize --store" if g.name in self._batch else "ingest (an empty ingest call starts it empty)"
         text = f"block {g.name} has no state in {self.state.url} for this definition (fingerprint {g.fingerprint})"
@@ -440,8 +443,7 @@ class OnlineStore:
 
     def namespaces(self) -> dict[str, str]:
         """Block name -> the namespace its state lives in."""
-        return {name: self._view(g).namespace for g in self.spec.groups if (name := g.name) in self._continuous
-                or name in self._batch}  # fmt: skip
+        return dict(self._namespace)
 
     def close(self) -> None:
         self.state.close()
@@ -489,7 +491,13 @@ def open_state(url: str, *, timeout: float = 1.0, retries: int = 3) -> StateStor
     if scheme in ("redis", "rediss", "unix"):
         from .redisstore import RedisState
 
-        return RedisState(url, timeout=timeout, retries=retries)
+        db = url.split("?", 1)[0].split("://", 1)[1].partition("/")[2] if scheme != "unix" else "0"
+        if not (db == "" or db.isdigit()):  # redis-py would take redis://host/x as database 0
+            raise DataError(f"store URL {url!r}: the database is a number, as in redis://host:port/4")
+        try:
+            return RedisState(url, timeout=timeout, retries=retries)
+        except ValueError as e:  # redis-py's parse errors: a port that is not a number, or out of range
+            raise DataError(f"store URL {url!r}: {e}") from None
     raise DataError(f"unknown store URL {url!r}: use memory:// or redis://host:port/db")
 
 

@@ -306,3 +306,31 @@ def test_an_unreachable_redis_is_a_store_error(tmp_path: Path) -> None:
         pytest.raises(StoreError, match=r"redis://127.0.0.1:9/0: .* failed after 2 tries"),
     ):
         store.ingest("ev", ROWS[:1])
+
+
+def test_featc_store_status_and_prune(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from featc.cli import main
+
+    url = redis_url(2)
+    old_build, new_build = build(tmp_path), build(tmp_path, TEXT.replace("over 2h", "over 3h"), "b2")
+    with open_store(old_build, url) as old, open_store(new_build, url) as new:
+        old.ingest("ev", ROWS)
+        new.ingest("ev", ROWS)
+        kept, gone = new.namespaces()["recent"], old.namespaces()["recent"]
+    runner = CliRunner()
+    status = runner.invoke(main, ["store", "status", str(new_build), "--store", url])
+    assert status.exit_code == 0, status.output
+    assert f"recent                   {kept}  continuous, late events: 0" in status.output
+    assert "served" in status.output and "NO STATE: not served until loaded" in status.output
+    dry = runner.invoke(main, ["store", "prune", str(new_build), "--store", url, "--dry-run"])
+    assert dry.exit_code == 0 and f"would remove {gone} (block recent" in dry.output
+    pruned = runner.invoke(main, ["store", "prune", str(new_build), "--store", url])
+    assert pruned.exit_code == 0 and f"removed {gone}" in pruned.output
+    with open_store(old_build, url) as old:
+        assert old.state.ready([gone, kept]) == {kept}
+        with pytest.raises(NotServed, match="block recent has no state"):
+            old.get({"uid": "u1"}, at=T0, features=["recent__max_v_2h"])
+    down = runner.invoke(main, ["store", "status", str(new_build), "--store", "redis://127.0.0.1:9/0"])
+    assert down.exit_code == 1 and "error: redis://127.0.0.1:9/0: checking namespaces failed" in down.output
