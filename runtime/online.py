@@ -430,6 +430,15 @@ class OnlineStore:
 
     # ------------------------------------------------------------ state
 
+    def committed(self, source: str, partition: str = "") -> dict[str, tuple[int, ...] | None]:
+        """Per continuous view reading ``source``, the position it has committed in ``partition``
+        (None: none yet). A call is skipped or applied whole, so a caller replaying a partition in
+        calls cut differently than before splits them at these positions (``streams.Partition``)."""
+        self._checks.source(source)
+        views = self._by_source.get(source, [])
+        found = self.state.committed([v.namespace for v in views], f"{source}/{partition}")
+        return {v.group.name: p for v, p in zip(views, found, strict=True)}
+
     def boundaries(self, block: str) -> list[datetime]:
         """The landed boundaries of batch view ``block``, oldest first."""
         view = self._batch.get(block)
@@ -483,7 +492,7 @@ def _offset(source: str, offset: Any) -> tuple[str, Position | None]:
     return f"{source}/{partition}", position
 
 
-def open_state(url: str, *, timeout: float = 1.0, retries: int = 3) -> StateStore:
+def open_state(url: str, *, timeout: float = 1.0, retries: int = 3, cache: int = 1024) -> StateStore:
     """The state store a URL names: ``memory://`` or ``redis://host:port/db`` (also ``rediss://``, ``unix://``)."""
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme == "memory":
@@ -495,7 +504,7 @@ def open_state(url: str, *, timeout: float = 1.0, retries: int = 3) -> StateStor
         if not (db == "" or db.isdigit()):  # redis-py would take redis://host/x as database 0
             raise DataError(f"store URL {url!r}: the database is a number, as in redis://host:port/4")
         try:
-            return RedisState(url, timeout=timeout, retries=retries)
+            return RedisState(url, timeout=timeout, retries=retries, cache=cache)
         except ValueError as e:  # redis-py's parse errors: a port that is not a number, or out of range
             raise DataError(f"store URL {url!r}: {e}") from None
     raise DataError(f"unknown store URL {url!r}: use memory:// or redis://host:port/db")
@@ -526,15 +535,18 @@ def open_store(
     keep: int = 4,
     timeout: float = 1.0,
     retries: int = 3,
+    cache: int = 1024,
 ) -> OnlineStore:
     """A compiled build served from the state store at ``url`` (docs/serving.md).
 
     ``retain``: how far behind each entity's newest event questions stay exact (older ones are
     refused); ``keep``: landed boundaries kept per batch view; ``timeout`` (seconds) and
-    ``retries`` bound every call to a remote store, after which it raises ``StoreError``.
+    ``retries`` bound every call to a remote store, after which it raises ``StoreError``; ``cache``:
+    decoded entity states a remote store keeps in this process, re-read only when they changed.
     """
     spec, manifest = read_build(build_dir)
-    return OnlineStore(spec, manifest, open_state(url, timeout=timeout, retries=retries), retain=retain, keep=keep)
+    state = open_state(url, timeout=timeout, retries=retries, cache=cache)
+    return OnlineStore(spec, manifest, state, retain=retain, keep=keep)
 
 
 __all__ = ["Boundary", "Ingested", "OnlineStore", "Vector", "open_state", "open_store", "read_build"]

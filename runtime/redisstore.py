@@ -23,8 +23,10 @@ a Cluster).
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from typing import Any, TypeVar
@@ -41,8 +43,17 @@ T = TypeVar("T")
 _READ = """
 local nt = tonumber(ARGV[1])
 local out = {}
-for i = 1, nt do out[i] = redis.call('GET', KEYS[i]) end
-local j = 2
+for i = 1, nt do
+  local version = redis.call('GETRANGE', KEYS[i], 0, VERSION_BYTES - 1)
+  if version == '' then
+    out[i] = false
+  elseif version == ARGV[i + 1] then
+    out[i] = 1
+  else
+    out[i] = {redis.call('GET', KEYS[i])}
+  end
+end
+local j = nt + 2
 for i = nt + 1, #KEYS do
   local m = redis.call('ZREVRANGEBYSCORE', KEYS[i], ARGV[j], '-inf', 'LIMIT', 0, 1)
   if #m == 0 then
@@ -53,7 +64,12 @@ for i = nt + 1, #KEYS do
   j = j + 3
 end
 return out
-"""
+""".replace("VERSION_BYTES", "16")
+"""Select and fetch, nothing else: per series its bytes unless the caller's cached copy has the same
+version (then 1), per batch read the newest landed boundary at or before the one asked for and
+the entity's row there."""
+VERSION_BYTES = 16
+"""A series' bytes start with a version, new at every write, so a client can keep decoded copies."""
 
 STAGING_TTL_MS = 24 * 3600 * 1000
 """A load's rows expire this long after it started unless it lands: an interrupted load leaves nothing behind."""
@@ -73,7 +89,7 @@ def position_of(text: bytes | str) -> Position:
 class RedisState:
     """State in one Redis database; thread-safe (a connection pool)."""
 
-    def __init__(self, url: str, *, timeout: float = 1.0, retries: int = 3) -> None:
+    def __init__(self, url: str, *, timeout: float = 1.0, retries: int = 3, cache: int = 1024) -> None:
         try:
             import redis
             from redis.backoff import ExponentialBackoff
@@ -95,6 +111,11 @@ class RedisState:
             retry_on_error=list(self._errors),
         )
         self._read = self._redis.register_script(_READ)
+        self._cache: OrderedDict[str, tuple[bytes, Series]] = OrderedDict()
+        """Decoded series by key, with their version, the ``cache`` most recently read: a read
+        fetches only what changed since (the version is compared inside the read script)."""
+        self._cache_size = cache
+        self._cache_lock = threading.Lock()
 
     # ------------------------------------------------------------ plumbing
 
@@ -120,14 +141,16 @@ class RedisState:
         if not tiles and not batches:
             return [], []
         keys = [f"{r.namespace}:t:{codec.key_text(r.key)}" for r in tiles]
-        keys += [f"{r.namespace}:landed" for r in batches]
-        args: list[Any] = [len(tiles)]
+        with self._cache_lock:
+            cached = [self._cache.get(key) for key in keys]
+        args: list[Any] = [len(tiles), *(b"" if c is None else c[0] for c in cached)]
         for r in batches:
             args += [r.boundary_us, codec.key_text(r.key), r.namespace]
-        found = self._call("reading state", lambda: self._read(keys=keys, args=args))
+        found = self._call("reading state", lambda: self._read(keys=keys + [f"{r.namespace}:landed" for r in batches],
+                                                                  args=args))  # fmt: skip
         series = [
-            None if blob is None else Series.restore(r.layout, codec.loads(blob))
-            for r, blob in zip(tiles, found[: len(tiles)], strict=True)
+            self._series(r, key, got, c)
+            for r, key, got, c in zip(tiles, keys, found[: len(tiles)], cached, strict=True)
         ]
         hits: list[Hit] = []
         for got in found[len(tiles) :]:
@@ -138,12 +161,31 @@ class RedisState:
                 hits.append((int(member.split(b".")[0]), None if blob is None else codec.loads(blob)))
         return series, hits
 
+    def _series(self, r: TilesRead, key: str, got: Any, cached: tuple[bytes, Series] | None) -> Series | None:
+        """The series a read returned: None (no state), the cached copy (same version), or new bytes."""
+        if got is None:
+            return None
+        if got == 1 and cached is not None:
+            with self._cache_lock:
+                self._cache.move_to_end(key)
+            return cached[1]
+        blob = got[0]
+        series = Series.restore(r.layout, codec.loads(blob[VERSION_BYTES:]))
+        if self._cache_size:
+            with self._cache_lock:
+                self._cache[key] = (blob[:VERSION_BYTES], series)
+                self._cache.move_to_end(key)
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return series
+
     # ------------------------------------------------------------ ingest
 
     def update(self, updates: Sequence[Update], partition: str, position: Position | None) -> list[int | None]:
         if not updates:
             return []
-        token = f"{updates[0].namespace}:done:{uuid.uuid4().hex}"
+        version = uuid.uuid4().bytes  # VERSION_BYTES long
+        token = f"{updates[0].namespace}:done:{version.hex()}"
         entities = [[f"{u.namespace}:t:{codec.key_text(k)}" for k in dict.fromkeys(k for k, _, _ in u.events)]
                     for u in updates]  # fmt: skip
         offsets = [f"{u.namespace}:offsets" for u in updates]
@@ -165,7 +207,9 @@ class RedisState:
                     continue
                 blobs = pipe.mget(keys) if keys else []
                 series = {
-                    key: Series.restore(u.layout, codec.loads(blob)) if blob is not None else Series(u.layout)
+                    key: Series(u.layout)
+                    if blob is None
+                    else Series.restore(u.layout, codec.loads(blob[VERSION_BYTES:]))
                     for key, blob in zip(dict.fromkeys(k for k, _, _ in u.events), blobs, strict=True)
                 }
                 late.append(apply_events(series.__getitem__, u.events, u.span_us))
@@ -173,7 +217,7 @@ class RedisState:
             pipe.multi()
             for u, keys, series in writes:
                 for key, s in zip(keys, series.values(), strict=True):
-                    pipe.set(key, codec.dumps(s.dump()), px=u.ttl_ms)
+                    pipe.set(key, version + codec.dumps(s.dump()), px=u.ttl_ms)
                 if position is not None:
                     pipe.hset(f"{u.namespace}:offsets", partition, position_text(position))
             for u, n in zip(updates, late, strict=True):
@@ -185,6 +229,16 @@ class RedisState:
 
         self._call("ingest", lambda: self._redis.transaction(transaction, *watched, token))
         return outcome[0]
+
+    def committed(self, namespaces: Sequence[str], partition: str) -> list[Position | None]:
+        def fetch() -> list[Any]:
+            pipe = self._redis.pipeline(transaction=False)
+            for n in namespaces:
+                pipe.hget(f"{n}:offsets", partition)
+            return list(pipe.execute())
+
+        found = self._call("reading offsets", fetch) if namespaces else []
+        return [None if text is None else position_of(text) for text in found]
 
     # ------------------------------------------------------------ batch loads
 
