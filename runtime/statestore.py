@@ -79,6 +79,9 @@ class StateStore(Protocol):
         """Apply every update at once; per update the late events, or None when its namespace had
         already committed ``position`` (or a later one) of ``partition`` and skipped the call."""
 
+    def committed(self, namespaces: Sequence[str], partition: str) -> list[Position | None]:
+        """Per namespace, the position it has committed in ``partition`` (None: none yet)."""
+
     def load(self, namespace: str, boundary_us: int, rows: Iterable[tuple[Key, Row]], keep: int) -> None:
         """Land ``rows`` as the boundary ``boundary_us`` (replacing an earlier load of it) in one step;
         keep the ``keep`` newest boundaries."""
@@ -150,6 +153,10 @@ class MemoryState:
                     offsets[partition] = position
                 out.append(late)
         return out
+
+    def committed(self, namespaces: Sequence[str], partition: str) -> list[Position | None]:
+        with self._lock:
+            return [self._offsets.get(n, {}).get(partition) for n in namespaces]
 
     def load(self, namespace: str, boundary_us: int, rows: Iterable[tuple[Key, Row]], keep: int) -> None:
         staged = dict(rows)  # built before the lock: readers see the old boundary until the swap
