@@ -7,10 +7,12 @@ only when used, so a missing driver is a one-line error naming the extra that in
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..runtime.errors import DataError
-from .base import Engine
+
+if TYPE_CHECKING:  # base imports pyarrow, which the embedded engine (`make example`) does not need
+    from .base import Engine
 
 ADAPTERS: dict[str, tuple[str, str, str]] = {
     "duckdb": ("featc.engines.duckdb", "DuckDBEngine", "duckdb"),  # a database's tables; files: featc.embedded
@@ -36,4 +38,4 @@ def open_engine(name: str, **options: Any) -> Engine:
     return engine
 
 
-__all__ = ["ENGINES", "Engine", "open_engine"]
+__all__ = ["ENGINES", "open_engine"]
