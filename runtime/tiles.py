@@ -32,6 +32,9 @@ from .aggregates import Aggregation
 
 Values = tuple[Any, ...]
 """One event's input values, one per input of its feed; None where the input does not count."""
+Span = tuple[int, int, int, int, int, int]
+"""A window's place in a series (``Series.span``): events a:b; events a:h and t:b around tiles p:q
+(all -1 when no whole tile fits in the window)."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,8 @@ class Series:
             if slot.tiled:
                 self.base[i] = slot.agg.merge_all([self.base[i], *(states[i] for states in self.states[:cut])])
             else:
-                self.base[i] = self._events(i, None, edge, self.base[i])
+                b = bisect_left(self.ts, edge)
+                self.base[i] = slot.agg.add_all(self.base[i], self.ts[:b], self.cols[slot.input][:b])
         del self.keys[:cut]
         del self.states[:cut]
         del self.ts[:events]
@@ -204,40 +208,46 @@ class Series:
                 prefix.append(state)
         self.built = len(tiles)
 
-    def fold(self, i: int, lo: int | None, hi: int) -> Any:
-        """Slot ``i``'s state over events with ``lo <= ts < hi`` (no lower bound: lifetime, with the base).
+    def span(self, lo: int | None, hi: int) -> Span:
+        """Where the window ``[lo, hi)`` lies in this series, found once for every slot read over it:
+        the events in it (``a:b``), and when whole tiles fit in it, the events before the first
+        whole tile (``a:h``) and after the last (``t:b``) and those tiles (``p:q`` in ``keys``).
 
         Exact only when ``lo`` (for a lifetime: ``hi``) is at or after the edge: the caller checks.
         """
-        slot = self.layout.slots[i]
-        agg, size = slot.agg, self.layout.tile_us
-        if not slot.tiled:  # a copy of the base: adding to a set updates it in place
-            return self._events(i, lo, hi, agg.merge(self.base[i], agg.new()) if lo is None else agg.new())
+        ts, keys, size = self.ts, self.keys, self.layout.tile_us
+        a = 0 if lo is None else bisect_left(ts, lo)
+        b = bisect_left(ts, hi, a)
         last = hi // size  # tiles before this one end at or before hi: whole
         first = None if lo is None else -(-lo // size)  # tiles from this one start at or after lo
         if first is not None and first >= last:
-            return self._events(i, lo, hi, agg.new())
-        head = self.base[i] if first is None or lo is None else self._events(i, lo, first * size, agg.new())
-        return agg.merge_all([head, self._tiles(i, first, last), self._events(i, last * size, hi, agg.new())])
-
-    def _events(self, i: int, lo: int | None, hi: int, state: Any) -> Any:
-        """``state`` with slot ``i``'s events in [lo, hi) added (``state`` may be updated in place)."""
-        ts = self.ts
-        a = 0 if lo is None else bisect_left(ts, lo)
-        b = bisect_left(ts, hi, a)
-        if a == b:
-            return state
-        slot = self.layout.slots[i]
-        return slot.agg.add_all(state, ts[a:b], self.cols[slot.input][a:b])
-
-    def _tiles(self, i: int, first: int | None, last: int) -> Any:
-        """Slot ``i``'s tiles with index in [first, last), merged: a prefix, a difference, or one by one."""
-        agg = self.layout.slots[i].agg
-        keys = self.keys
+            return a, b, -1, -1, -1, -1
+        h = a if first is None else bisect_left(ts, first * size, a, b)
+        t = bisect_left(ts, last * size, h, b)
         p = 0 if first is None else bisect_left(keys, first)
-        q = bisect_left(keys, last, p)
-        if p >= q:
-            return agg.new()
+        return a, b, h, t, p, bisect_left(keys, last, p)
+
+    def fold(self, i: int, lo: int | None, span: Span) -> Any:
+        """Slot ``i``'s state over the window ``span`` describes (``lo`` None: a lifetime, with the base)."""
+        slot = self.layout.slots[i]
+        agg = slot.agg
+        a, b, h, t, p, q = span
+        values = self.cols[slot.input]
+        if not slot.tiled or p < 0:  # a copy of the base: adding to a set updates it in place
+            state = agg.new() if lo is not None else agg.merge(self.base[i], agg.new())
+            return state if a == b else agg.add_all(state, self.ts[a:b], values[a:b])
+        state = self.base[i] if lo is None else agg.new()
+        if a < h:
+            state = agg.add_all(state if lo is not None else agg.merge(state, agg.new()), self.ts[a:h], values[a:h])
+        if p < q:
+            state = agg.merge(state, self._tiles(i, p, q))
+        if t < b:
+            state = agg.merge(state, agg.add_all(agg.new(), self.ts[t:b], values[t:b]))
+        return state
+
+    def _tiles(self, i: int, p: int, q: int) -> Any:
+        """Slot ``i``'s tiles at positions [p, q), merged: a prefix, a difference, or one by one."""
+        agg = self.layout.slots[i].agg
         prefix = self.prefix[i]
         if prefix is not None and p == 0:
             return prefix[q - 1]
@@ -271,4 +281,4 @@ class Series:
         return len(self.keys)
 
 
-__all__ = ["Layout", "Series", "Slot", "Values"]
+__all__ = ["Layout", "Series", "Slot", "Span", "Values"]

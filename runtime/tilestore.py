@@ -21,7 +21,7 @@ from .aggregates import AGGREGATIONS
 from .feeds import Feed, plan
 from .spec import GroupSpec, ProjectSpec, Row, WindowSpec
 from .state import ColumnOverflow, Key, Refused
-from .tiles import Series, Slot, Values
+from .tiles import Series, Slot, Span, Values
 from .times import from_us
 
 Prepared = list[tuple[Feed, list[tuple[Key, int, Values]]]]
@@ -140,13 +140,17 @@ def answer(
     if series is not None:
         series.settle()
     out: dict[str, Any] = {}
+    spans: dict[tuple[int | None, int], Span] = {}
     for column, i, window, finalize in features:
-        lo, hi = window.bounds(at)
+        lo, hi = bounds = window.bounds(at)
         if series is None:
             state = slots[i].agg.new()
         else:
-            _check(series, source, column, lo if lo is not None else hi, at, retain_us)
-            state = series.fold(i, lo, hi)
+            span = spans.get(bounds)
+            if span is None:
+                _check(series, source, column, lo if lo is not None else hi, at, retain_us)
+                span = spans[bounds] = series.span(lo, hi)
+            state = series.fold(i, lo, span)
         try:
             out[column] = finalize(state)  # the feature's own finalize: a slot may be shared (sum, avg)
         except OverflowError as e:
