@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,9 @@ from .compiler.emit.python import python_module
 from .compiler.emit.sql import materialize_sql, training_sql
 from .compiler.project import CONFIG, Compiled, Config, compile_files, load_dir
 from .compiler.source import SourceFile
-from .runtime import Evaluator, load_module
+from .runtime import Evaluator, OnlineStore, load_module
 from .runtime.errors import DataError
+from .runtime.online import open_state
 
 
 @dataclass
@@ -159,6 +160,24 @@ class Project:
     def evaluator(self, **kwargs: Any) -> Evaluator:
         """An online evaluator running the generated Python module for this project."""
         return Evaluator(load_module(python_module(self.ir), name=f"featc_{self.ir.name}"), **kwargs)
+
+    def online_store(
+        self,
+        url: str = "memory://",
+        *,
+        retain: timedelta = timedelta(hours=1),
+        keep: int = 4,
+        timeout: float = 1.0,
+        retries: int = 3,
+    ) -> OnlineStore:
+        """This project served from the state store at ``url``, as ``featc.runtime.open_store`` serves
+        its build directory: the same generated module and manifest, so the same namespaces
+        (docs/serving.md; the options are ``open_store``'s)."""
+        from .artifacts import manifest
+
+        spec = load_module(python_module(self.ir), name=f"featc_{self.ir.name}").SPEC
+        state = open_state(url, timeout=timeout, retries=retries)
+        return OnlineStore(spec, manifest(self.ir), state, retain=retain, keep=keep)
 
     def sql(
         self,

@@ -13,7 +13,6 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -388,96 +387,6 @@ def _output_file(out: Path) -> None:
 
 def _feature_count(project: Any) -> int:
     return sum(len(g.features) for g in project.ir.groups)
-
-
-@main.command()
-@PROJECT
-@click.option("--at", "at", required=True, help="The instant, ISO-8601 (UTC unless an offset is given).")
-@click.option("--entity", default=None, help="Entity to materialise (default: every entity with features).")
-@click.option(
-    "--out",
-    type=_path(),
-    required=True,
-    help="Output .csv/.parquet file (one entity), or a directory (one .parquet file per entity; created if missing).",
-)
-@SOURCES
-@ENGINE
-@_connection_options
-@handled
-def materialize(
-    project_dir: Path,
-    at: str,
-    entity: str | None,
-    out: Path,
-    sources: tuple[str, ...],
-    engine: str,
-    **connect: str | None,
-) -> None:
-    """Every feature of every entity key as of one instant (what a batch run serves)."""
-    from .outputs import prepare_dir, refuse_inputs
-
-    project = _load(project_dir)
-    instant = _instant(at)  # in range already: embedded.materialize checks again for API callers
-    entities = [_entity(project.ir, entity)] if entity else project.ir.materialized_entities()
-    warehouse = engine != "duckdb" or connect["database"] is not None
-    bound = _pairs(sources) if warehouse else project.sources(_bindings(sources))
-    inputs = [*([Path(connect["database"])] if connect["database"] else []), *project.inputs({} if warehouse else bound)]
-    refuse_inputs(out, inputs)
-    targets = _targets(out, entities)
-    for target in targets.values():
-        refuse_inputs(target, inputs)
-    if warehouse:
-        project.require_dialect(engine)
-    if len(targets) > 1 or not out.suffix or out.is_dir():
-        prepare_dir(out)
-    options = _connection(engine, connect)
-    for name, target in targets.items():
-        result = project.materialize_result(name, instant, bound, engine=engine, progress=sys.stdout.isatty(), **options)
-        result.write(target)
-        click.echo(f"featc: materialised {name} as of {instant.isoformat()} to {target}", err=True)
-
-
-def _entity(project: Any, name: str) -> str:
-    from .compiler.diagnostics import did_you_mean
-
-    known = [e.name for e in project.entities]
-    if name not in known:
-        hint = did_you_mean(name, known)
-        hint = f". {hint[0].upper()}{hint[1:]}" if hint else ""
-        raise DataError(f"--entity {name!r} is not an entity of this project; entities: {', '.join(known)}{hint}")
-    if name not in project.materialized_entities():
-        raise DataError(f"--entity {name!r} has no features block with a source: there is nothing to materialise")
-    return name
-
-
-def _targets(out: Path, entities: list[str]) -> dict[str, Path]:
-    """One file per entity: ``out`` itself for one entity and a file name, else files in the directory ``out``."""
-    from .embedded import OUTPUT_SUFFIXES
-
-    if out.is_dir() or not out.suffix:
-        return {name: out / f"{name}.parquet" for name in entities}
-    if out.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise DataError(f"--out {out}: name a .csv or .parquet file, or a directory")
-    if len(entities) > 1:
-        raise DataError(
-            f"--out {out} is one file but {len(entities)} entities are materialised ({', '.join(entities)}): "
-            "name a directory (one file per entity) or pass --entity"
-        )
-    return {entities[0]: out}
-
-
-def _instant(text: str) -> datetime:
-    """``--at`` by the input rules every instant follows (docs/semantics.md "Inputs"): naive UTC, in range."""
-    from .runtime.errors import DataError
-    from .runtime.values import parse_timestamp
-
-    try:
-        instant = parse_timestamp(text)
-    except DataError as e:
-        raise click.BadParameter(str(e), param_hint="--at") from None
-    if instant is None:  # empty text is a null instant
-        raise click.BadParameter("an instant is required, e.g. 2024-05-01T12:00:00Z", param_hint="--at")
-    return instant
 
 
 @main.command()
