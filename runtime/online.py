@@ -194,6 +194,9 @@ class OnlineStore:
         self._parents = {f["column"]: tuple(f["lineage"]["parents"]) for f in manifest.get("features", ())}
         self._namespace = {name: v.namespace for views in (self._continuous, self._batch) for name, v in views.items()}
         self._ready: set[str] = set()
+        self._plans: dict[
+            tuple[frozenset[str], tuple[str, ...] | None], tuple[list[GroupSpec], set[str], list[str]]
+        ] = {}
 
     # ------------------------------------------------------------ writing
 
@@ -320,9 +323,9 @@ class OnlineStore:
                 raise DataError(f"{w}: keys are a mapping of key column names to values, not {type(given).__name__}")
             self._checks.names(given, request)
             keys = self._checks.entity_keys(given, w)
-            groups = [g for g in self._served if g.entity in keys and (wanted is None or g.name in wanted)]
-            if wanted is not None and {g.name for g in groups} != wanted:
-                missing = sorted(wanted - {g.name for g in groups})
+            groups, names, columns = self._plan(frozenset(keys), wanted, features)
+            if wanted is not None and names != wanted:
+                missing = sorted(wanted - names)
                 raise DataError(f"{w}: the features asked for need the keys of block(s) {', '.join(missing)}")
             for g in groups:
                 if g.name in self._continuous:
@@ -332,8 +335,8 @@ class OnlineStore:
                         raise NotServed(f"{w}: block {g.name} is a batch view: it serves landed boundaries, "
                                         "never exact values at `at`; drop exact=True (or select continuous features)")  # fmt: skip
                     batches.setdefault((g.name, keys[g.entity]), len(batches))
-            asked.append((w, keys, groups, self._checks.request(request or {}, w)))
-        self._check_ready({g.name for _, _, groups, _ in asked for g in groups})
+            asked.append((w, keys, groups, names, columns, self._checks.request(request or {}, w)))
+        self._check_ready({name for question in asked for name in question[3]})
         tile_reads = [TilesRead(self._continuous[n].namespace, self._continuous[n].layout, k) for n, k in tiles]
         batch_reads = [BatchRead(self._batch[n].namespace, k, self._expected(n, t)) for n, k in batches]
         with self.state.reading():
@@ -353,7 +356,7 @@ class OnlineStore:
             served[name, key] = self._batch_values(name, key, hit, t, where)
         out = []
         at_dt = from_us(t)
-        for w, keys, groups, request in asked:
+        for w, keys, groups, names, columns, request in asked:
             values: dict[str, Any] = {}
             boundaries: dict[str, Boundary] = {}
             for g in groups:
@@ -363,12 +366,25 @@ class OnlineStore:
                     row, boundary = served[g.name, keys[g.entity]]
                     values.update(row)
                     boundaries[g.name] = boundary
-            self._checks.derive(values, {g.name for g in groups}, request, w)
-            columns = [g.column(f) for g in groups for f in g.features]
-            if features is not None:
-                columns = [c for c in columns if c in features]
+            self._checks.derive(values, names, request, w)
             out.append(Vector({c: values.get(c) for c in columns}, at_dt, self.build, boundaries))
         return out
+
+    def _plan(
+        self, entities: frozenset[str], wanted: set[str] | None, features: Sequence[str] | None
+    ) -> tuple[list[GroupSpec], set[str], list[str]]:
+        """The blocks answered for these entities (and selection), their names and the output columns."""
+        selection = None if features is None else tuple(features)
+        found = self._plans.get((entities, selection))
+        if found is None:
+            groups = [g for g in self._served if g.entity in entities and (wanted is None or g.name in wanted)]
+            columns = [g.column(f) for g in groups for f in g.features]
+            if selection is not None:
+                columns = [c for c in columns if c in selection]
+            if len(self._plans) >= 4096:  # selections come from callers: keep the memo bounded
+                self._plans.clear()
+            found = self._plans[entities, selection] = (groups, {g.name for g in groups}, columns)
+        return found
 
     def _expected(self, block: str, t: int) -> int:
         refresh = self._batch[block].group.refresh

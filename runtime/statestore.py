@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_right, insort
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .state import Key
 from .tiles import Layout, Series, Values
@@ -50,15 +49,13 @@ class Update:
     ttl_ms: int | None  # an entity idle this long expires (None: never)
 
 
-@dataclass(frozen=True)
-class TilesRead:
+class TilesRead(NamedTuple):  # named tuples: built on every read, and a frozen dataclass costs a microsecond
     namespace: str
     layout: Layout
     key: Key
 
 
-@dataclass(frozen=True)
-class BatchRead:
+class BatchRead(NamedTuple):
     namespace: str
     key: Key
     boundary_us: int  # the newest landed boundary at or before this one is served
@@ -120,10 +117,8 @@ class MemoryState:
         self._meta: dict[str, dict[str, str]] = {}
         self._late: dict[str, int] = {}
 
-    @contextmanager
-    def reading(self) -> Iterator[None]:
-        with self._lock:
-            yield
+    def reading(self) -> threading.RLock:
+        return self._lock
 
     def read(self, tiles: Sequence[TilesRead], batches: Sequence[BatchRead]) -> tuple[list[Series | None], list[Hit]]:
         with self._lock:
