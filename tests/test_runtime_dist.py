@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from .services import redis_url
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "food_delivery"
 HEAVY = ("sqlglot", "duckdb", "pydantic", "click", "featc.compiler")
@@ -38,23 +40,37 @@ args = json.loads(Path(sys.argv[1]).read_text())
 importable = [name for name in args["heavy"] if importlib.util.find_spec(name) is not None]
 
 import featc, featc.runtime
-from featc.runtime import Evaluator, load_module
+from featc.runtime import Evaluator, load_module, open_store, parse
+from featc.runtime.times import asof, from_us, to_us
 
 
-def serve(build, sources, questions):
-    """The answers to the questions after ingesting every source file, and the build hash."""
+def serve(build, sources, questions, stores):
+    """The answers to the questions after ingesting every source file (the offline evaluator), the
+    same questions served by open_store on each store URL after loading the boundaries they need
+    (what `featc materialize --store` does), and the build hash."""
     features = load_module(Path(build) / "features.py")
     ev = Evaluator(features)
     for source, path in sources.items():
         with open(path, newline="", encoding="utf-8") as f:
             ev.ingest(source, csv.DictReader(f))
     answers = [ev.features(q["keys"], at=q["at"], request=q["request"]) for q in questions]
-    # The serving API (featc.runtime.open_store(build, "memory://" | "redis://...")) goes here
-    # when it lands: answer the same questions through it and return both.
-    return {"build": features.SPEC.build, "answers": answers}
+    served = {}
+    for url in stores:
+        with open_store(build, url, keep=len(questions)) as store:  # one boundary per question at most
+            for g in features.SPEC.groups:
+                if g.kind == "features" and g.refresh.mode == "batch":
+                    rows = {}  # boundary -> the rows of the entities asked about there
+                    for q in questions:
+                        b = from_us(asof(to_us(parse(q["at"], "timestamp")), g.refresh.every_us, g.refresh.lag_us))
+                        values = ev.features(q["keys"], b, request=q["request"], exact=True)
+                        rows.setdefault(b, []).append({**q["keys"], **values})
+                    for b, loaded in rows.items():
+                        store.load(g.name, b, loaded)
+            served[url.split(":")[0]] = [store.get(q["keys"], q["request"], at=q["at"]).values for q in questions]
+    return {"build": features.SPEC.build, "answers": answers, "served": served}
 
 
-served = serve(args["build"], args["sources"], args["questions"])
+served = serve(args["build"], args["sources"], args["questions"], args["stores"])
 heavy = tuple(args["heavy"])
 loaded = sorted(m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in heavy))
 site = Path(sysconfig.get_paths()["purelib"])
@@ -167,6 +183,7 @@ def _probe(python: Path, compiled: Path, tmp: Path) -> dict[str, Any]:
         spine = list(csv.DictReader(f))[:5]
     args = {
         "heavy": HEAVY,
+        "stores": ["memory://", redis_url(8)],
         "build": str(compiled),
         "sources": {s: str(EXAMPLE / "data" / f"{s}.csv") for s in ("orders", "prep_events")},
         "questions": [
@@ -200,3 +217,5 @@ def test_runtime_alone_serves_a_compiled_build(slim_python: Path, compiled: Path
     assert slim["answers"] == here["answers"]
     assert len(slim["answers"]) == 5
     assert any(a["restaurant_activity__lifetime_orders"] for a in slim["answers"])
+    # open_store serves them, in memory and from Redis, as the offline evaluator computes them.
+    assert slim["served"] == {"memory": slim["answers"], "redis": slim["answers"]}
