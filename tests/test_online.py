@@ -21,6 +21,7 @@ from featc.artifacts import write_artifacts
 from featc.runtime import DataError, Evaluator, NotServed, OnlineStore, load_module, open_store
 from featc.runtime.errors import StoreError
 from featc.runtime.online import open_state, read_build
+from featc.runtime.statestore import TilesRead
 
 from .services import redis_url
 
@@ -334,3 +335,24 @@ def test_featc_store_status_and_prune(tmp_path: Path) -> None:
             old.get({"uid": "u1"}, at=T0, features=["recent__max_v_2h"])
     down = runner.invoke(main, ["store", "status", str(new_build), "--store", "redis://127.0.0.1:9/0"])
     assert down.exit_code == 1 and "error: redis://127.0.0.1:9/0: checking namespaces failed" in down.output
+
+
+def test_state_stays_bounded_over_a_long_history(tmp_path: Path, url: str) -> None:
+    """20 days of one event a minute for one entity: the state holds the longest window plus retain
+    (with the eviction slack), not the history; on Redis the entity's bytes stop growing."""
+    with open_store(build(tmp_path), url, retain=timedelta(hours=1)) as store:
+        sizes = []
+        for day in range(20):
+            start = T0 + timedelta(days=day)
+            store.ingest("ev", [{"uid": "u1", "at": start + timedelta(minutes=m), "v": m, "s": "abc"[m % 3]}
+                                for m in range(24 * 60)])  # fmt: skip
+            (series,), _ = store.state.read([TilesRead(store.namespaces()["act"], store._continuous["act"].layout,
+                                                       ("u1",))], [])  # fmt: skip
+            assert series is not None
+            sizes.append(series.events())
+            reach = timedelta(days=1) + timedelta(hours=1)  # the longest window (1d) plus retain
+            assert series.events() <= (reach * 5 / 4) / timedelta(minutes=1) + 60
+        assert max(sizes[3:]) <= sizes[2] * 1.3  # bounded from the first days on, not growing
+        newest = T0 + timedelta(days=20) - timedelta(minutes=1)
+        got = store.get({"uid": "u1"}, at=newest + timedelta(minutes=1), features=["act__n", "act__n_1h", "act__v_1d"])
+        assert got.values == {"act__n": 20 * 24 * 60, "act__n_1h": 60, "act__v_1d": sum(range(24 * 60))}
