@@ -74,7 +74,7 @@ VERSION_BYTES = 16
 STAGING_TTL_MS = 24 * 3600 * 1000
 """A load's rows expire this long after it started unless it lands: an interrupted load leaves nothing behind."""
 TOKEN_TTL_MS = 3600 * 1000
-"""How long a committed ingest remembers its token, so a retry of it is recognised."""
+"""How long a committed ingest or landing remembers its token, so a retry of it is recognised."""
 CHUNK = 1000
 
 
@@ -92,7 +92,7 @@ class RedisState:
     def __init__(self, url: str, *, timeout: float = 1.0, retries: int = 3, cache: int = 1024) -> None:
         try:
             import redis
-            from redis.backoff import ExponentialBackoff
+            from redis.backoff import NoBackoff
             from redis.retry import Retry
         except ImportError:
             raise StoreError(
@@ -107,7 +107,7 @@ class RedisState:
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
-            retry=Retry(ExponentialBackoff(cap=timeout, base=0.01), retries),
+            retry=Retry(NoBackoff(), 0),  # ``_call`` retries: one budget, (retries + 1) tries in all
             retry_on_error=list(self._errors),
         )
         self._read = self._redis.register_script(_READ)
@@ -116,6 +116,9 @@ class RedisState:
         fetches only what changed since (the version is compared inside the read script)."""
         self._cache_size = cache
         self._cache_lock = threading.Lock()
+        self._meta: dict[str, dict[str, str]] = {}
+        """What ``describe`` recorded per namespace: written again (HSETNX) by every transaction that
+        writes the namespace's state, so state never exists without it, even after Redis lost it."""
 
     # ------------------------------------------------------------ plumbing
 
@@ -131,6 +134,22 @@ class RedisState:
             except self._redis_error as e:
                 raise StoreError(f"{self.url}: {what} failed: {e}") from None
         raise AssertionError("unreachable")
+
+    def _transaction(self, fn: Callable[[Any], None], watched: Sequence[str]) -> None:
+        """One try of ``fn(pipe)`` under WATCH of ``watched``, then its MULTI/EXEC, run again while
+        another writer changes a watched key first (each time someone else committed). A connection
+        error or timeout ends the try (``_call`` counts it): redis-py reports one that happens while
+        watching as a WatchError caused by it, which ``Redis.transaction`` would retry forever."""
+        while True:
+            try:
+                with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.watch(*watched)
+                    fn(pipe)
+                    pipe.execute()
+                return
+            except self._watch_error as e:
+                if isinstance(e.__context__, self._errors):
+                    raise e.__context__ from None
 
     def reading(self) -> Any:
         return nullcontext()
@@ -223,11 +242,13 @@ class RedisState:
             for u, n in zip(updates, late, strict=True):
                 if n:
                     pipe.hincrby(f"{u.namespace}:meta", "late", n)
+            for u in updates:
+                self._describe_in(pipe, u.namespace)
             pipe.hset(token, "late", codec.dumps(late))
             pipe.pexpire(token, TOKEN_TTL_MS)
             outcome.append(late)
 
-        self._call("ingest", lambda: self._redis.transaction(transaction, *watched, token))
+        self._call("ingest", lambda: self._transaction(transaction, [*watched, token]))
         return outcome[0]
 
     def committed(self, namespaces: Sequence[str], partition: str) -> list[Position | None]:
@@ -261,16 +282,18 @@ class RedisState:
         if chunk:
             self._call("loading a boundary", flush)
         landed = f"{namespace}:landed"
+        token = f"{namespace}:done:{member}"
 
         def land(pipe: Any) -> None:
-            members = [m.decode() for m in pipe.zrange(landed, 0, -1)]
-            if pipe.zscore(landed, member) is not None:  # an earlier try landed it, then its reply was lost
+            if pipe.exists(token):  # an earlier try landed it, then its reply was lost (it may be replaced since)
                 return
+            members = [m.decode() for m in pipe.zrange(landed, 0, -1)]
             replaced = [m for m in members if int(m.split(".")[0]) == boundary_us]
             kept = sorted({int(m.split(".")[0]) for m in members} | {boundary_us})
             dropped = [m for m in members if int(m.split(".")[0]) in kept[: max(0, len(kept) - keep)]]
             gone = list(dict.fromkeys(replaced + dropped))
             pipe.multi()
+            self._describe_in(pipe, namespace)
             if gone:
                 pipe.zrem(landed, *gone)
                 pipe.unlink(*(f"{namespace}:b:{m}" for m in gone))
@@ -279,19 +302,25 @@ class RedisState:
                 pipe.persist(staged)
             else:
                 pipe.unlink(staged)
+            pipe.set(token, 1, px=TOKEN_TTL_MS)
 
-        self._call("landing a boundary", lambda: self._redis.transaction(land, landed))
+        self._call("landing a boundary", lambda: self._transaction(land, [landed, token]))
 
     # ------------------------------------------------------------ namespaces
 
     def describe(self, namespace: str, meta: dict[str, str]) -> None:
+        self._meta[namespace] = dict(meta)
+
         def write() -> None:
             pipe = self._redis.pipeline(transaction=True)
-            for field, value in meta.items():
-                pipe.hsetnx(f"{namespace}:meta", field, value)
+            self._describe_in(pipe, namespace)
             pipe.execute()
 
         self._call("describing a namespace", write)
+
+    def _describe_in(self, pipe: Any, namespace: str) -> None:
+        for field, value in self._meta.get(namespace, {}).items():
+            pipe.hsetnx(f"{namespace}:meta", field, value)
 
     def ready(self, namespaces: Iterable[str]) -> set[str]:
         names = list(namespaces)
