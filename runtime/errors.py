@@ -17,8 +17,9 @@ class DataError(ValueError):
 
 
 class StoreError(RuntimeError):
-    """The state store could not be reached, or did not answer in time, after bounded retries:
-    nothing was written (a write is all or nothing), and the caller may try again."""
+    """The state store could not be reached, or did not answer in time, after bounded retries.
+    A write was applied whole or not at all (if the connection went after the store applied it,
+    the caller cannot know which): send it again with its offset, which counts it once."""
 
 
 class NotServed(DataError):

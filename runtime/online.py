@@ -38,7 +38,7 @@ from .feeds import Feed, plan
 from .loader import load_module
 from .spec import GroupSpec, ProjectSpec, Row
 from .state import ColumnOverflow, Key, Refused
-from .statestore import BatchRead, MemoryState, Position, StateStore, TilesRead, Update
+from .statestore import BatchRead, MemoryState, Position, StateLost, StateStore, TilesRead, Update
 from .tiles import Layout, Values
 from .tilestore import Feature, answer, features_of
 from .times import asof, from_us
@@ -340,7 +340,12 @@ class OnlineStore:
         tile_reads = [TilesRead(self._continuous[n].namespace, self._continuous[n].layout, k) for n, k in tiles]
         batch_reads = [BatchRead(self._batch[n].namespace, k, self._expected(n, t)) for n, k in batches]
         with self.state.reading():
-            series, hits = self.state.read(tile_reads, batch_reads)
+            try:
+                series, hits = self.state.read(tile_reads, batch_reads)
+            except StateLost as e:  # state lost since it was seen: refused as if never loaded
+                self._ready.discard(e.namespace)
+                block = next(name for name, ns in self._namespace.items() if ns == e.namespace)
+                raise NotServed(f"{where}: {self._not_ready(self._view(block).group)}") from None
             computed: dict[tuple[str, Key], dict[str, Any]] = {}
             for (name, key), s in zip(tiles, series, strict=True):
                 view = self._continuous[name]

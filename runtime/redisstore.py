@@ -27,14 +27,14 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any, TypeVar
 
 from . import codec
 from .errors import StoreError
 from .state import Key
-from .statestore import BatchRead, Hit, Position, Row, TilesRead, Update
+from .statestore import BatchRead, Hit, Position, Row, StateLost, TilesRead, Update
 from .tiles import Series
 from .tilestore import apply_events
 
@@ -46,14 +46,14 @@ local out = {}
 for i = 1, nt do
   local version = redis.call('GETRANGE', KEYS[i], 0, VERSION_BYTES - 1)
   if version == '' then
-    out[i] = false
+    out[i] = redis.call('EXISTS', ARGV[nt + i + 1])  -- 1: no state for this entity; 0: none for the namespace
   elseif version == ARGV[i + 1] then
-    out[i] = 1
+    out[i] = version
   else
     out[i] = {redis.call('GET', KEYS[i])}
   end
 end
-local j = nt + 2
+local j = 2 * nt + 2
 for i = nt + 1, #KEYS do
   local m = redis.call('ZREVRANGEBYSCORE', KEYS[i], ARGV[j], '-inf', 'LIMIT', 0, 1)
   if #m == 0 then
@@ -65,9 +65,10 @@ for i = nt + 1, #KEYS do
 end
 return out
 """.replace("VERSION_BYTES", "16")
-"""Select and fetch, nothing else: per series its bytes unless the caller's cached copy has the same
-version (then 1), per batch read the newest landed boundary at or before the one asked for and
-the entity's row there."""
+"""Select and fetch, nothing else: per series its bytes (in a list) unless the caller's cached copy
+has the same version (then the string of it), or, when there are none, whether its namespace still
+exists (1: the entity has no events; 0: the namespace is gone, e.g. Redis lost its data); per batch
+read the newest landed boundary at or before the one asked for and the entity's row there."""
 VERSION_BYTES = 16
 """A series' bytes start with a version, new at every write, so a client can keep decoded copies."""
 
@@ -163,6 +164,7 @@ class RedisState:
         with self._cache_lock:
             cached = [self._cache.get(key) for key in keys]
         args: list[Any] = [len(tiles), *(b"" if c is None else c[0] for c in cached)]
+        args += [f"{r.namespace}:meta" for r in tiles]
         for r in batches:
             args += [r.boundary_us, codec.key_text(r.key), r.namespace]
         found = self._call("reading state", lambda: self._read(keys=keys + [f"{r.namespace}:landed" for r in batches],
@@ -182,9 +184,11 @@ class RedisState:
 
     def _series(self, r: TilesRead, key: str, got: Any, cached: tuple[bytes, Series] | None) -> Series | None:
         """The series a read returned: None (no state), the cached copy (same version), or new bytes."""
-        if got is None:
+        if got == 1:
             return None
-        if got == 1 and cached is not None:
+        if got == 0:
+            raise StateLost(r.namespace)
+        if type(got) is bytes and cached is not None:
             with self._cache_lock:
                 self._cache.move_to_end(key)
             return cached[1]
@@ -260,6 +264,23 @@ class RedisState:
 
         found = self._call("reading offsets", fetch) if namespaces else []
         return [None if text is None else position_of(text) for text in found]
+
+    def replace(
+        self, namespace: str, series: Mapping[Key, Series], ttl_ms: int | None, partition: str, position: Position | None
+    ) -> None:
+        version = uuid.uuid4().bytes  # VERSION_BYTES long
+        blobs = {f"{namespace}:t:{codec.key_text(k)}": version + codec.dumps(s.dump()) for k, s in series.items()}
+
+        def write() -> None:  # blind writes in one MULTI/EXEC: a retry after a lost reply writes the same bytes
+            pipe = self._redis.pipeline(transaction=True)
+            for key, blob in blobs.items():
+                pipe.set(key, blob, px=ttl_ms)
+            if position is not None:
+                pipe.hset(f"{namespace}:offsets", partition, position_text(position))
+            pipe.execute()
+
+        if blobs or position is not None:
+            self._call("bootstrapping state", write)
 
     # ------------------------------------------------------------ batch loads
 

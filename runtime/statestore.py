@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_right, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -61,6 +61,15 @@ class BatchRead(NamedTuple):
     boundary_us: int  # the newest landed boundary at or before this one is served
 
 
+class StateLost(Exception):
+    """A namespace a read needed holds no state any more (the store lost it, or it was pruned):
+    the serving object refuses its blocks until they are loaded again."""
+
+    def __init__(self, namespace: str) -> None:
+        super().__init__(namespace)
+        self.namespace = namespace
+
+
 class StateStore(Protocol):
     """What the serving object needs from a state store; every method is safe from several threads."""
 
@@ -78,6 +87,12 @@ class StateStore(Protocol):
 
     def committed(self, namespaces: Sequence[str], partition: str) -> list[Position | None]:
         """Per namespace, the position it has committed in ``partition`` (None: none yet)."""
+
+    def replace(
+        self, namespace: str, series: Mapping[Key, Series], ttl_ms: int | None, partition: str, position: Position | None
+    ) -> None:
+        """Write each entity's whole ``series`` (replacing its state) in one step, with ``position`` (if
+        any) as ``partition``'s committed offset: a bootstrap from SQL (``bootstrap``) writes a batch."""
 
     def load(self, namespace: str, boundary_us: int, rows: Iterable[tuple[Key, Row]], keep: int) -> None:
         """Land ``rows`` as the boundary ``boundary_us`` (replacing an earlier load of it) in one step;
@@ -122,6 +137,9 @@ class MemoryState:
 
     def read(self, tiles: Sequence[TilesRead], batches: Sequence[BatchRead]) -> tuple[list[Series | None], list[Hit]]:
         with self._lock:
+            for r in tiles:
+                if r.namespace not in self._meta:
+                    raise StateLost(r.namespace)
             series = [self._series.get(r.namespace, {}).get(r.key) for r in tiles]
             return series, [self._hit(r) for r in batches]
 
@@ -152,6 +170,15 @@ class MemoryState:
     def committed(self, namespaces: Sequence[str], partition: str) -> list[Position | None]:
         with self._lock:
             return [self._offsets.get(n, {}).get(partition) for n in namespaces]
+
+    def replace(
+        self, namespace: str, series: Mapping[Key, Series], ttl_ms: int | None, partition: str, position: Position | None
+    ) -> None:
+        staged = dict(series)
+        with self._lock:
+            self._series.setdefault(namespace, {}).update(staged)
+            if position is not None:
+                self._offsets.setdefault(namespace, {})[partition] = position
 
     def load(self, namespace: str, boundary_us: int, rows: Iterable[tuple[Key, Row]], keep: int) -> None:
         staged = dict(rows)  # built before the lock: readers see the old boundary until the swap
@@ -205,4 +232,15 @@ def _apply(series: dict[Key, Series], u: Update) -> int:
     return apply_events(entity, u.events, u.span_us)
 
 
-__all__ = ["BatchRead", "Hit", "MemoryState", "Offset", "Position", "Row", "StateStore", "TilesRead", "Update"]
+__all__ = [
+    "BatchRead",
+    "Hit",
+    "MemoryState",
+    "Offset",
+    "Position",
+    "Row",
+    "StateLost",
+    "StateStore",
+    "TilesRead",
+    "Update",
+]

@@ -356,3 +356,14 @@ def test_state_stays_bounded_over_a_long_history(tmp_path: Path, url: str) -> No
         newest = T0 + timedelta(days=20) - timedelta(minutes=1)
         got = store.get({"uid": "u1"}, at=newest + timedelta(minutes=1), features=["act__n", "act__n_1h", "act__v_1d"])
         assert got.values == {"act__n": 20 * 24 * 60, "act__n_1h": 60, "act__v_1d": sum(range(24 * 60))}
+
+
+def test_state_lost_after_it_was_seen_is_refused_not_answered_empty(tmp_path: Path, store: OnlineStore) -> None:
+    store.ingest("ev", ROWS)
+    at = T0 + timedelta(hours=2)
+    assert store.get({"uid": "u1"}, at=at, features=["act__n"])["act__n"] > 0
+    store.state.drop(store.namespaces()["act"])  # Redis restarted empty, or another deploy pruned it
+    with pytest.raises(NotServed, match="block act has no state"):
+        store.get({"uid": "u1"}, at=at, features=["act__n"])
+    store.ingest("ev", [])  # started again (empty): served again
+    assert store.get({"uid": "u1"}, at=at, features=["act__n"])["act__n"] == 0
