@@ -1,4 +1,4 @@
-"""Online: the generated evaluator over in-process state, before (raw rows) and after (tiles).
+"""Online: the generated evaluator over in-process state (raw rows, tiles), then serving (serving.py).
 
 The example project plus one more restaurant block gives a 20-feature vector per restaurant
 (9 + 11 aggregations as served, 2 derived from a request field; labels are not served). Each
@@ -14,17 +14,19 @@ the same process, one after the other:
 Measured per store: ingest throughput (one call of all orders), latency of one vector per call
 (p50/p99/p999), per-entity latency when 100 restaurants are asked in a row, and state bytes per
 restaurant (every object the store holds, counted once; the spec and code are not state).
-Redis comes later in issue 10; these numbers say nothing about it.
 
 Before timing, each store's answers for spine rows are checked against featc's DuckDB training
 data for the same project (as served; doubles to a relative 1e-9).
+
+Then, in the same process and on the same orders, the compiled build served by ``open_store``
+on ``memory://`` and on Redis, against a Feast-style floor (``serving.py``): the "after" of
+issue 10, where the evaluator's stores are the "before".
 """
 
 from __future__ import annotations
 
 import math
 import random
-import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,8 +38,10 @@ import featc
 from featc.compiler import ir
 from featc.runtime import Evaluator, MemoryStore, TileStore
 
+from . import serving
 from .data import SIZES, dataset
 from .measure import timed
+from .serving import deep_size, percentiles
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "food_delivery" / "features.feat"
 EXTRA = """
@@ -98,16 +102,6 @@ def verify(ev: Any, proj: ir.Project, sample: list[dict[str, Any]], sources: dic
     return {"ok": True, "rows": len(sample), "features": len(got)}
 
 
-def percentiles(ns: list[int]) -> dict[str, float]:
-    """p50/p99/p999 in microseconds (nearest rank)."""
-    s = sorted(ns)
-
-    def p(q: float) -> float:
-        return round(s[min(len(s) - 1, math.ceil(q * len(s)) - 1)] / 1000, 1)
-
-    return {"p50_us": p(0.50), "p99_us": p(0.99), "p999_us": p(0.999), "calls": len(s)}
-
-
 def _one_call_latency(ev: Any, rows: list[dict[str, Any]], calls: int) -> list[int]:
     from time import perf_counter_ns
 
@@ -148,25 +142,8 @@ def state_bytes(ev: Evaluator) -> int:
 
     The spec, the aggregation table and functions are the program, not state: not counted.
     """
-    seen: set[int] = set()
-    todo: list[Any] = [ev.store._indexes if isinstance(ev.store, MemoryStore) else ev.store._feeds]
-    total = 0
-    while todo:
-        obj = todo.pop()
-        if id(obj) in seen or callable(obj) or type(obj).__name__ in ("Slot", "Aggregation"):
-            continue
-        seen.add(id(obj))
-        total += sys.getsizeof(obj)
-        if isinstance(obj, dict):
-            todo.extend(obj.keys())
-            todo.extend(obj.values())
-        elif isinstance(obj, list | tuple | set | frozenset):
-            todo.extend(obj)
-        elif hasattr(obj, "__slots__"):
-            todo.extend(getattr(obj, name) for name in obj.__slots__ if hasattr(obj, name))
-        elif hasattr(obj, "__dict__"):
-            todo.extend(vars(obj).values())
-    return total
+    store: Any = ev.store
+    return deep_size(store._indexes if isinstance(store, MemoryStore) else store._feeds, ("Slot", "Aggregation"))
 
 
 def _store(name: str, proj: ir.Project, orders: list[dict[str, Any]], spine: list[dict[str, Any]],
@@ -179,8 +156,12 @@ def _store(name: str, proj: ir.Project, orders: list[dict[str, Any]], spine: lis
         newest = max(r["created_at"] for r in orders)
         rows = [r for r in rows if r["ts"] >= newest - timedelta(hours=1)]
     verified = verify(ev, proj, rows[:VERIFY_ROWS], sources)
-    out: dict[str, Any] = {"verification": verified, "ingest_events_per_s": round(len(orders) / ingest_s),
-                           "ingest_s": round(ingest_s, 3), "state_bytes_per_entity": state_bytes(ev) // RESTAURANTS}
+    out: dict[str, Any] = {
+        "verification": verified,
+        "ingest_events_per_s": round(len(orders) / ingest_s),
+        "ingest_s": round(ingest_s, 3),
+        "state_bytes_per_entity": state_bytes(ev) // RESTAURANTS,
+    }
     if not verified["ok"]:
         return out
     restaurants = sorted({str(r["restaurant_id"]) for r in orders})
@@ -195,24 +176,33 @@ def _store(name: str, proj: ir.Project, orders: list[dict[str, Any]], spine: lis
 RESTAURANTS = SIZES["small"].restaurants
 
 
-def bench(size: str) -> dict[str, Any]:
+def bench(size: str, redis_url: str = serving.REDIS_URL) -> dict[str, Any]:
+    """The evaluator's stores, then the serving stores and their floor, on the small data set's orders."""
     ds = dataset(SIZES["small"])
     proj = project()
     orders = _rows(ds.orders)
     spine = _rows(ds.spine)
     stores = {name: _store(name, proj, orders, spine, ds.sources(), size) for name in STORES}
+    served = serving.bench(proj, orders, spine, ds.sources(), size, redis_url)
     failed = {name: r["verification"]["why"] for name, r in stores.items() if not r["verification"]["ok"]}
+    if served["status"] != "ok":
+        failed["serving"] = served.get("why") or "; ".join(
+            f"{name}: {s['verification']['why']}"
+            for name, s in served["stores"].items()
+            if not s.get("verification", {"ok": True})["ok"]
+        )
     tiles = stores["tiles"]
     result: dict[str, Any] = {
         "benchmark": "online",
         "size": size,
-        "store": "in-process: raw rows before, tiles after (Redis: later in issue 10)",
+        "store": "in process: raw rows before, tiles after",
         "events_in_store": len(orders),
         "restaurants": RESTAURANTS,
         "vector_features": tiles["verification"].get("features", 0),
         "verification": {"ok": not failed, "rows": tiles["verification"].get("rows", 0),
                          "why": "; ".join(f"{k}: {v}" for k, v in failed.items())},
         "stores": stores,
+        "serving": served,
     }  # fmt: skip
     if failed:
         return {**result, "status": "failed"}

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # bench/ is not installed
-from bench import check_scaling, features_scaling, ingest, measure, online, report, run, training
+from bench import check_scaling, features_scaling, ingest, measure, online, report, run, serving, training
 from bench import compile as compile_bench
+
+from .services import CI
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +49,27 @@ def test_online_through_the_command(results: Path) -> None:
     assert result["status"] == "ok", result["verification"]
     assert result["vector_features"] == 20
     assert result["single"]["calls"] == online.CALLS["small"]
+    _check_serving(result["serving"])
+
+
+def _check_serving(s: dict[str, object]) -> None:
+    """open_store on memory:// (and on Redis database 6 when reachable) answered the same vectors as DuckDB."""
+    assert s["status"] == "ok", s
+    stores, floor = s["stores"], s["floor"]
+    assert isinstance(stores, dict) and isinstance(floor, dict)
+    verified = {"ok": True, "rows": s["questions"], "features": 20}
+    assert stores["memory"]["verification"] == verified
+    assert stores["memory"]["single"]["calls"] == serving.CALLS["small"]
+    assert floor["dict"]["batch_of_100_per_entity"]["calls"] == serving.BATCHES["small"]
+    assert s["floor_verified"] is True
+    if "skipped" in stores["redis_warm"]:  # a benchmark reports a missing server; CI must have one
+        assert not CI, stores["redis_warm"]["skipped"]
+        return
+    for name in ("redis_warm", "redis_cold"):
+        assert stores[name]["verification"] == verified
+        assert stores[name]["over_floor"]["single_p99"] > 0
+    assert floor["hgetall"]["single"]["calls"] == serving.CALLS["small"]
+    assert s["ingest"]["redis"]["events"] == 100_000 and s["state_bytes_per_entity"]["redis"]["continuous"] > 0
 
 
 def test_check_scaling_checks_a_generated_project_cleanly() -> None:
@@ -70,12 +93,12 @@ def test_ingest_orders_give_the_same_answers() -> None:
 
 def test_report_renders_every_table(results: Path) -> None:
     text = report.render(results)
-    for heading in ("### Training data", "### Compile", "### Online", "Machine:"):
+    for heading in ("### Training data", "### Compile", "### Online", "### Serving", "issue 10 target", "Machine:"):
         assert heading in text
     readme = results / "README.md"
-    readme.write_text(f"# x\n{report.START}\nold\n{report.END}\ntail\n")
+    readme.write_text(f"# x\n{report.START}\nthe previous tables\n{report.END}\ntail\n")
     report.write_readme(results, readme)
-    assert "old" not in readme.read_text() and "### Online" in readme.read_text()
+    assert "the previous tables" not in readme.read_text() and "### Serving" in readme.read_text()
 
 
 def _stamp() -> dict[str, object]:
