@@ -169,17 +169,18 @@ class RedisState:
             args += [r.boundary_us, codec.key_text(r.key), r.namespace]
         found = self._call("reading state", lambda: self._read(keys=keys + [f"{r.namespace}:landed" for r in batches],
                                                                   args=args))  # fmt: skip
-        series = [
-            self._series(r, key, got, c)
-            for r, key, got, c in zip(tiles, keys, found[: len(tiles)], cached, strict=True)
-        ]
-        hits: list[Hit] = []
-        for got in found[len(tiles) :]:
-            if got is None:
-                hits.append(None)
-            else:
-                member, blob = got
-                hits.append((int(member.split(b".")[0]), None if blob is None else codec.loads(blob)))
+        with codec.collector_paused():
+            series = [
+                self._series(r, key, got, c)
+                for r, key, got, c in zip(tiles, keys, found[: len(tiles)], cached, strict=True)
+            ]
+            hits: list[Hit] = []
+            for got in found[len(tiles) :]:
+                if got is None:
+                    hits.append(None)
+                else:
+                    member, blob = got
+                    hits.append((int(member.split(b".")[0]), None if blob is None else codec.loads(blob)))
         return series, hits
 
     def _series(self, r: TilesRead, key: str, got: Any, cached: tuple[bytes, Series] | None) -> Series | None:
@@ -266,7 +267,12 @@ class RedisState:
         return [None if text is None else position_of(text) for text in found]
 
     def replace(
-        self, namespace: str, series: Mapping[Key, Series], ttl_ms: int | None, partition: str, position: Position | None
+        self,
+        namespace: str,
+        series: Mapping[Key, Series],
+        ttl_ms: int | None,
+        partition: str,
+        position: Position | None,
     ) -> None:
         version = uuid.uuid4().bytes  # VERSION_BYTES long
         blobs = {f"{namespace}:t:{codec.key_text(k)}": version + codec.dumps(s.dump()) for k, s in series.items()}
