@@ -1,7 +1,7 @@
 """Evaluator ingest in any order: 200k rows in order, newest first and shuffled, into its default store.
 
 The store (tiles since issue 10: runtime/tiles.py; results/ingest.json was measured on the raw
-MemoryStore before) appends events that arrive in order and sorts the others lazily, on the next
+RawRowStore before) appends events that arrive in order and sorts the others lazily, on the next
 read of their series, so the cost that matters is ingest plus the first read: both
 are timed, separately and together. Before timing, every order is checked to give the same
 answers as in-order ingest at a few instants. Runs are interleaved (in order, reversed,

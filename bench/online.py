@@ -5,7 +5,7 @@ The example project plus one more restaurant block gives a 20-feature vector per
 store holds the small data set's orders (1,000 per restaurant over 28 days). Three stores run in
 the same process, one after the other:
 
-* ``raw``: the raw-row ``MemoryStore`` (the evaluator before tiles): every window re-scanned;
+* ``raw``: the raw-row ``RawRowStore`` (the evaluator before tiles): every window re-scanned;
 * ``tiles``: the ``TileStore`` keeping everything (the evaluator's default), asked at the same
   spine instants across the 28 days;
 * ``tiles_retain_1h``: the ``TileStore`` as serving would run it (``retain=1h``: state bounded by
@@ -36,7 +36,7 @@ import duckdb
 
 import featc
 from featc.compiler import ir
-from featc.runtime import Evaluator, MemoryStore, TileStore
+from featc.runtime import Evaluator, RawRowStore, TileStore
 
 from . import serving
 from .data import SIZES, dataset
@@ -131,7 +131,7 @@ def _batch_latency(ev: Any, restaurants: list[str], at: list[datetime], batches:
 
 
 STORES: dict[str, Callable[[ir.Project], Evaluator]] = {
-    "raw": lambda p: featc.evaluator(p, store=MemoryStore()),
+    "raw": lambda p: featc.evaluator(p, store=RawRowStore()),
     "tiles": lambda p: featc.evaluator(p),
     "tiles_retain_1h": lambda p: featc.evaluator(p, retain=timedelta(hours=1)),
 }
@@ -143,7 +143,7 @@ def state_bytes(ev: Evaluator) -> int:
     The spec, the aggregation table and functions are the program, not state: not counted.
     """
     store: Any = ev.store
-    return deep_size(store._indexes if isinstance(store, MemoryStore) else store._feeds, ("Slot", "Aggregation"))
+    return deep_size(store._indexes if isinstance(store, RawRowStore) else store._feeds, ("Slot", "Aggregation"))
 
 
 def _store(name: str, proj: ir.Project, orders: list[dict[str, Any]], spine: list[dict[str, Any]],

@@ -163,7 +163,7 @@ def _wc(p: dict[str, Any], key: str) -> str:
 
 
 STORE_NAMES = {
-    "raw": "raw rows (before: `MemoryStore`)",
+    "raw": "raw rows (before: `RawRowStore`)",
     "tiles": "tiles, nothing forgotten (the default)",
     "tiles_retain_1h": "tiles, `retain=1h` (asked in the last hour)",
 }

@@ -20,6 +20,7 @@ from .errors import DataError, NotServed, StoreError
 from .evaluator import Evaluator
 from .loader import load_module
 from .online import Boundary, Ingested, OnlineStore, Vector, open_store
+from .rawrows import RawRowStore, RowStore
 from .spec import (
     AggSpec,
     ColumnSpec,
@@ -32,7 +33,6 @@ from .spec import (
     SourceSpec,
     WindowSpec,
 )
-from .store import MemoryStore, Store
 from .tilestore import TileStore
 from .values import parse
 
@@ -48,14 +48,14 @@ __all__ = [
     "FeatureSpec",
     "GroupSpec",
     "Ingested",
-    "MemoryStore",
     "NotServed",
     "OnlineStore",
     "ProjectSpec",
+    "RawRowStore",
     "RefreshSpec",
     "RequestSpec",
+    "RowStore",
     "SourceSpec",
-    "Store",
     "StoreError",
     "TileStore",
     "Vector",

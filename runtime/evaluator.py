@@ -10,7 +10,7 @@ input rules of ``values`` first, and every unknown name is an error: a bad input
 serialises the store, so the evaluator may be called from several threads.
 
 The state behind it is a ``TileStore`` (tiles of partial aggregates with exact edges) unless a
-raw-row ``Store`` is passed, the baseline the tiles are compared with (docs/runtime.md).
+raw-row ``RowStore`` is passed, the baseline the tiles are compared with (docs/runtime.md).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typing import Any
 
 from .checks import Checks, Request, checked, overflow, result
 from .errors import DataError
+from .rawrows import RawRows, RowStore
 from .spec import GroupSpec, ProjectSpec
 from .state import ColumnOverflow, Key, Refused, State
-from .store import RawRows, Store
 from .tilestore import TileStore
 from .times import asof, to_us
 
@@ -39,14 +39,14 @@ class Evaluator:
     ``retain``: how far behind each entity's newest event questions must stay answerable. None
     (the default) keeps everything, so any instant is exact; a duration bounds the state to the
     longest window plus ``retain``, and a question about an older instant is refused.
-    ``store``: a ``TileStore`` built for the same project, or a raw-row ``Store`` (the baseline).
+    ``store``: a ``TileStore`` built for the same project, or a raw-row ``RowStore`` (the baseline).
     """
 
     def __init__(
         self,
         module: ModuleType | ProjectSpec,
         *,
-        store: TileStore | Store | None = None,
+        store: TileStore | RowStore | None = None,
         retain: timedelta | None = None,
     ) -> None:
         self.spec: ProjectSpec = module if isinstance(module, ProjectSpec) else module.SPEC
@@ -55,7 +55,7 @@ class Evaluator:
         if isinstance(store, TileStore) and store.spec is not self.spec:
             raise ValueError("this TileStore was built for another project's SPEC: its state means something else")
         retain_us = None if retain is None else retain // timedelta(microseconds=1)
-        self.store: TileStore | Store = store if store is not None else TileStore(self.spec, retain_us)
+        self.store: TileStore | RowStore = store if store is not None else TileStore(self.spec, retain_us)
         self._state: State = self.store if isinstance(self.store, TileStore) else RawRows(self.spec, self.store)
         self._lock = threading.Lock()
         self._checks = Checks(self.spec)

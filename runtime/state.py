@@ -1,5 +1,5 @@
 """What the evaluator asks of the state behind it, whichever it is: tiles (``TileStore``, the
-default) or raw rows (``MemoryStore``, the baseline kept for comparison).
+default) or raw rows (``RawRowStore``, the baseline kept for comparison).
 
 Ingest is two steps so that a call is all or nothing: ``prepare`` computes everything that can
 fail (an argument overflowing int64) outside the lock, ``apply`` stores it and cannot fail.

@@ -12,7 +12,7 @@ HEAVY = ("sqlglot", "duckdb", "pydantic", "featc.compiler")
 PROBE = f"""
 import json, sys
 import featc.runtime
-from featc.runtime import Evaluator, load_module, sqlfn, aggregates, store, evaluator
+from featc.runtime import Evaluator, load_module, sqlfn, aggregates, rawrows, evaluator
 heavy = {HEAVY!r}
 loaded = [m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in heavy)]
 print(json.dumps(sorted(loaded)))

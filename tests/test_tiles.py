@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import featc
-from featc.runtime import Evaluator, MemoryStore
+from featc.runtime import Evaluator, RawRowStore
 from featc.runtime.errors import DataError
 from featc.runtime.feeds import HOUR_US, MINUTE_US, divisor_at_most, tile_size
 
@@ -115,7 +115,7 @@ def test_a_long_history_keeps_state_bounded(project: Any) -> None:
 def test_the_raw_store_keeps_everything(project: Any) -> None:
     """The baseline the benchmark compares with: whole rows, all history, the same answers."""
     rows = [event(m, v=m) for m in range(3000)]
-    raw, tiles = Evaluator(featc.evaluator(project).spec, store=MemoryStore()), featc.evaluator(project)
+    raw, tiles = Evaluator(featc.evaluator(project).spec, store=RawRowStore()), featc.evaluator(project)
     for ev in (raw, tiles):
         ev.ingest("ev", rows)
     for m in (0, 59.5, 60, 1500, 2999, 3000, 4440):

@@ -1,7 +1,7 @@
 """The raw-row store: per (source, entity key) whole rows kept sorted by event time.
 
 This was the evaluator's only store before tiles (``tilestore``); it is kept as the simple,
-obviously exact baseline (``Evaluator(module, store=MemoryStore())``), which the benchmark and
+obviously exact baseline (``Evaluator(module, store=RawRowStore())``), which the benchmark and
 the tests compare the tiles with. It grows with all history.
 
 Rows may arrive in any order and in any number of calls. A row at or after the newest one is
@@ -73,8 +73,8 @@ class Series:
         return self.ts[i:j], self.rows[i:j]
 
 
-class Store(Protocol):
-    """What the evaluator needs from an online store (it never calls one from two threads at once)."""
+class RowStore(Protocol):
+    """What the evaluator needs from a raw-row store (it never calls one from two threads at once)."""
 
     def index(self, source: str, keys: tuple[str, ...]) -> None: ...
 
@@ -85,8 +85,9 @@ class Store(Protocol):
     ) -> tuple[Sequence[int], Sequence[Row]]: ...
 
 
-class MemoryStore:
-    """The default store: dictionaries of sorted series, one index per (source, key columns)."""
+class RawRowStore:
+    """Whole rows in dictionaries of sorted series, one index per (source, key columns): the
+    baseline (the serving state stores, ``statestore``, keep partial states instead)."""
 
     def __init__(self) -> None:
         self._indexes: dict[str, dict[tuple[str, ...], dict[Key, Series]]] = {}
@@ -119,9 +120,9 @@ class MemoryStore:
 
 
 class RawRows:
-    """The evaluator's ``State`` over a raw-row ``Store``: each window is read and aggregated in full."""
+    """The evaluator's ``State`` over a raw-row ``RowStore``: each window is read and aggregated in full."""
 
-    def __init__(self, spec: ProjectSpec, store: Store) -> None:
+    def __init__(self, spec: ProjectSpec, store: RowStore) -> None:
         self.store = store
         for g in spec.groups:
             if g.source is not None:
