@@ -41,7 +41,7 @@ from .state import ColumnOverflow, Key, Refused
 from .statestore import BatchRead, MemoryState, Position, StateLost, StateStore, TilesRead, Update
 from .tiles import Layout, Values
 from .tilestore import Feature, answer, features_of
-from .times import asof, from_us
+from .times import MIN_INSTANT_US, asof, from_us
 
 _US = timedelta(microseconds=1)
 
@@ -401,7 +401,8 @@ class OnlineStore:
         view = self._batch[name]
         expected = self._expected(name, t)
         if hit is None:
-            raise NotServed(f"{where}: no boundary of batch view {name} at or before {from_us(expected).isoformat()} "
+            before = from_us(expected).isoformat() if expected >= MIN_INSTANT_US else "the first instant (0001-01-01)"
+            raise NotServed(f"{where}: no boundary of batch view {name} at or before {before} "
                             f"has landed in {self.state.url}: load it (featc materialize --store)")  # fmt: skip
         boundary, row = hit
         values = row if row is not None else view.empty
