@@ -1,0 +1,160 @@
+"""What a server run is given, checked before it binds: the build, the store, the address and access.
+
+Standard library only, so the commands can check their options before the server's packages load.
+A ``ServeConfig`` travels to worker processes as JSON in an environment variable (``to_env``);
+the token never does: each worker reads it again from ``FEATC_SERVE_TOKEN`` or the token file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import DataError
+
+TOKEN_ENV = "FEATC_SERVE_TOKEN"
+"""The environment variable holding the bearer token (``--token-file`` takes precedence)."""
+CONFIG_ENV = "FEATC_SERVE_CONFIG"
+"""How the parent hands a ``ServeConfig`` to its worker processes."""
+MIN_TOKEN = 16
+"""The shortest token accepted: a bearer token is a password sent on every request."""
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """One server run (docs/server.md, "Running it")."""
+
+    build_dir: str
+    store: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    token_file: str | None = None
+    allow_unauthenticated: bool = False
+    max_body: int = 1 << 20
+    """Bytes of one request body; a larger one is a 413."""
+    max_batch: int = 1000
+    """Items of one batch request; more is a 413."""
+    store_timeout: float = 0.5
+    """Seconds per call to a remote store; with ``store_retries`` it bounds a request's wait for it."""
+    store_retries: int = 2
+    retain_seconds: float = 3600.0
+    keep: int = 4
+    shutdown_timeout: int = 30
+    """Seconds in-flight requests get to finish after SIGTERM/SIGINT before the server stops."""
+    access_log: bool = False
+    log_level: str = "info"
+    sink: str | None = None
+    """``module:function`` called with this config in each worker process; it returns the callable that
+    receives every served vector (``app.Served``), e.g. a vector logger. None: nothing is called."""
+    metrics_dir: str | None = None
+    """Set by the server for several workers: where they write their metrics (prometheus_client's
+    multiprocess mode), so that /metrics on any worker answers for all of them."""
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls, text: str) -> ServeConfig:
+        data = json.loads(text)
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def check(config: ServeConfig) -> None:
+    """Options that cannot work together, refused before anything starts."""
+    memory = config.store.split("://", 1)[0] == "memory"
+    if config.workers < 1:
+        raise DataError(f"--workers {config.workers}: at least 1")
+    if memory and config.workers > 1:
+        raise DataError(
+            f"--workers {config.workers} with {config.store}: each worker process would hold its own store, "
+            "so they would answer differently; serve memory:// with one worker, or serve from redis://"
+        )
+    if config.max_body < 1 or config.max_batch < 1:
+        raise DataError("--max-body and --max-batch must be at least 1")
+    if not 0 < config.port < 65536:
+        raise DataError(f"--port {config.port}: a TCP port is 1 to 65535")
+
+
+def read_token(config: ServeConfig) -> str | None:
+    """The bearer token: the first line of ``--token-file``, else ``FEATC_SERVE_TOKEN``; None without either."""
+    if config.token_file is not None:
+        path = Path(config.token_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise DataError(f"--token-file {path}: cannot read it ({e})") from None
+        token, where = (text.splitlines() or [""])[0].strip(), f"--token-file {path}"
+    elif os.environ.get(TOKEN_ENV) is not None:
+        token, where = os.environ[TOKEN_ENV].strip(), TOKEN_ENV
+    else:
+        return None
+    if len(token) < MIN_TOKEN or not token.isascii() or not token.isprintable() or " " in token:
+        raise DataError(
+            f"{where}: the token must be at least {MIN_TOKEN} printable ASCII characters without spaces "
+            "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return token
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address ``host`` names is a loopback address (127.0.0.0/8, ::1)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError as e:
+        raise DataError(f"--host {host}: not an address this machine can bind ({e})") from None
+    return bool(found) and all(ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in found)
+
+
+def check_access(config: ServeConfig, token: str | None) -> None:
+    """A non-loopback address needs a token, unless unauthenticated access is asked for explicitly."""
+    if token is None and not config.allow_unauthenticated and not is_loopback(config.host):
+        raise DataError(
+            f"--host {config.host} is reachable from other machines, and no token is set: set {TOKEN_ENV} or "
+            "--token-file so that every request must carry `Authorization: Bearer <token>`, or pass "
+            "--allow-unauthenticated if a proxy in front of the server authenticates callers"
+        )
+
+
+def redacted(url: str) -> str:
+    """A store URL without its password, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.hostname or ""
+        netloc = f"{parts.username + ':' if parts.username else ':'}***@{host}"
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return url.split("://", 1)[0] + "://***"
+
+
+def scrub(message: str, config: ServeConfig) -> str:
+    """``message`` with the store URL's password removed (store errors name the URL)."""
+    clean = redacted(config.store)
+    return message if clean == config.store else message.replace(config.store, clean)
+
+
+def options(config: ServeConfig) -> dict[str, Any]:
+    """The open_store options of a run."""
+    from datetime import timedelta
+
+    return {
+        "retain": timedelta(seconds=config.retain_seconds),
+        "keep": config.keep,
+        "timeout": config.store_timeout,
+        "retries": config.store_retries,
+    }
