@@ -5,7 +5,7 @@
 POST a JSON body {"keys": {...}, "request": {...}, "at": "2024-05-04T12:00:00Z" (optional)} to
 any path; the answer is {"features": {...}, "build": "...", "boundaries": {...}}. A bad question
 is a 400, a question the store cannot answer correctly a 409, an unreachable store a 503; the
-message says why. `featc serve` (docs/server.md, when it lands) is the production server; this is
+message says why. `featc serve` (docs/server.md) is the production server; this is
 the shape of the code a team writes around `open_store` in its own service.
 """
 
