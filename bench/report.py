@@ -325,6 +325,106 @@ def _targets(targets: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _ms(us: float | None) -> str:
+    return "-" if us is None else f"{us / 1000:,.2f} ms" if us < 100_000 else f"{us / 1000:,.0f} ms"
+
+
+def _rate(x: float | None) -> str:
+    return "none" if x is None else f"{x:,.0f}/s"
+
+
+def _server_load(r: dict[str, Any] | None) -> list[str]:
+    """Issue 11: featc serve under an open-loop load, at fixed rates; the ceiling; the HTTP cost; the target."""
+    if not r:
+        return []
+    head = ["### Feature server under load (`featc serve` on Redis, open-loop generator)", ""]
+    if r.get("status") != "ok":
+        return [*head, f"**{r.get('status')}**: {r.get('why', '')}", ""]
+    setup, m = r["setup"], r["machine"]
+    plan, conns = r["plan"], r["connections"]
+    text = (
+        f"The serving benchmark's {r['vector_features']}-feature vector ({r['restaurants']} restaurants, "
+        f"{r['events_in_store']:,} orders ingested; `restaurant_activity` landed at {', '.join(setup['boundaries_loaded'])}) "
+        f"from Redis database {r['redis_db']}, asked at {setup['at']}. Before timing: the store's answers equal DuckDB "
+        "for every restaurant, and each server's answers over HTTP (every restaurant, and 3 batches of 100) equal "
+        f"`open_store(...).get` in process. Open-loop generator (Python asyncio, raw HTTP/1.1 keep-alive): "
+        f"{r['arrivals']} arrivals, {conns['single']} connections for single vectors and {conns['batch']} for "
+        f"batches, {plan['seconds']:g} s per rate; latency from each request's due instant, so waiting for the "
+        "server is counted (in brackets: from the send), and so is the generator's own timer, which sleeps in whole "
+        "milliseconds and waits for a CPU like everything else (how late it dispatched is shown). Sustained: every request answered 200, the achieved rate "
+        f"within {100 - r['sustained_share'] * 100:g}% of the target and p99 at most {r['p99_bound_ms']:g} ms. "
+        f"CPU columns: CPU seconds per second of the generator (this process), the server's processes and "
+        f"Redis (its whole server). {m['cores']} cores shared by all three, and by others: 1-minute load "
+        f"{m['load_average'][0]} at the start and {m['load_average_end'][0]} at the end ({r['when']}, commit {r['commit']})."
+    )
+    out = [*head, text, "", *_load_steps(r), "", *_load_ceilings(r), "", *_http_cost(r), ""]
+    out += ["| issue 11 target | workers | measured p99 | achieved rate | met |", "| --- | --- | --- | --- | --- |"]
+    for t in r.get("targets", []):
+        met = "- (not run at this size)" if t["met"] is None else "yes" if t["met"] else "**no**"
+        measured = "-" if t["measured_ms"] is None else f"{t['measured_ms']:,.2f} ms"
+        out.append(f"| {t['target']} | {t['workers']} | {measured} | {_rate(t['achieved_rate'])} | {met} |")
+    return [*out, ""]
+
+
+def _load_steps(r: dict[str, Any]) -> list[str]:
+    out = [
+        "| workers | request | target rate | achieved | p50 | p99 (from send) | p999 | errors, unfinished "
+        "| generator's timer late: p50 / p99 | CPU: generator / server / Redis | server CPU per request | load "
+        "| sustained |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for w, s in r["servers"].items():
+        for kind, label in (("single", "1 vector"), ("batch", "batch of 100")):
+            for x in sorted(s[kind]["steps"], key=lambda x: x["target_rate"]):
+                lat, send, cpu, late = x["latency"], x["latency_from_send"], x["cpu_per_s"], x["dispatch_lag"]
+                errors = sum(x["errors"].values())
+                out.append(
+                    f"| {w} | {label} | {x['target_rate']:,.0f}/s | {x['achieved_rate']:,.0f}/s | {_ms(lat.get('p50_us'))} "
+                    f"| {_ms(lat.get('p99_us'))} ({_ms(send.get('p99_us'))}) | {_ms(lat.get('p999_us'))} "
+                    f"| {errors}, {x['unfinished']} | {_ms(late['p50_us'])} / {_ms(late['p99_us'])} "
+                    f"| {cpu['generator']:.2f} / {cpu['server']:.2f} / {cpu['redis']:.2f} "
+                    f"| {x['server_cpu_ms_per_request']:.2f} ms | {x['load_average_start']:.1f} "
+                    f"| {'yes' if x['sustained'] else 'no: ' + x['why']} |"
+                )
+    return out
+
+
+def _load_ceilings(r: dict[str, Any]) -> list[str]:
+    out = [
+        "| workers | single vectors: highest sustained rate | lowest failed | batches of 100: highest sustained "
+        "| lowest failed | vectors/s in batches |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for w, s in r["servers"].items():
+        one, many = s["single"], s["batch"]
+        vectors = "-" if many["ceiling"] is None else f"{many['ceiling'] * 100:,.0f}"
+        out.append(
+            f"| {w} | {_rate(one['ceiling'])} | {_rate(one['failed_at'])} | {_rate(many['ceiling'])} "
+            f"| {_rate(many['failed_at'])} | {vectors} |"
+        )
+    return out
+
+
+def _http_cost(r: dict[str, Any]) -> list[str]:
+    """The same questions in process and over HTTP, one at a time, interleaved: what HTTP adds."""
+    out = [
+        "The HTTP cost: the same questions in process (`get`, `get_many` on a store opened as the server opens "
+        "it) and over HTTP one at a time on one connection, interleaved in rounds of 100:",
+        "",
+        "| workers | question | calls | in process: p50 | p99 | over HTTP: p50 | p99 | HTTP adds at p50 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for w, s in r["servers"].items():
+        c = s["closed_loop"]
+        for kind, label in (("single", "1 vector"), ("batch", "batch of 100")):
+            mine, http = c[f"in_process_{kind}"], c[f"http_{kind}"]
+            out.append(
+                f"| {w} | {label} | {mine['calls']:,} | {_ms(mine['p50_us'])} | {_ms(mine['p99_us'])} "
+                f"| {_ms(http['p50_us'])} | {_ms(http['p99_us'])} | {_ms(c['http_cost_us'][kind + '_p50'])} |"
+            )
+    return out
+
+
 def _load(results: Path) -> dict[str, dict[str, Any]]:
     return {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("*.json"))}
 
@@ -333,12 +433,13 @@ def render(results: Path) -> str:
     """The generated part of bench/README.md."""
     found = _load(results)
     training = [found[f"training_{s}"] for s in SIZES if f"training_{s}" in found]
-    ordered = [*training, *(found[k] for k in ("compile", "online") if k in found)]
+    ordered = [*training, *(found[k] for k in ("compile", "online", "server_load") if k in found)]
     lines = [
         *_machine(ordered),
         *_training(training),
         *_compile(found.get("compile")),
         *_online(found.get("online")),
+        *_server_load(found.get("server_load")),
     ]
     return "\n".join(lines).rstrip() + "\n"
 

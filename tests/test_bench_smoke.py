@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # bench/ is not installed
-from bench import check_scaling, features_scaling, ingest, measure, online, report, run, serving, training
+from bench import check_scaling, features_scaling, ingest, measure, online, report, run, server_load, serving, training
 from bench import compile as compile_bench
 
-from .services import CI
+from .services import CI, redis_url
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +70,32 @@ def _check_serving(s: dict[str, object]) -> None:
         assert stores[name]["over_floor"]["single_p99"] > 0
     assert floor["hgetall"]["single"]["calls"] == serving.CALLS["small"]
     assert s["ingest"]["redis"]["events"] == 100_000 and s["state_bytes_per_entity"]["redis"]["continuous"] > 0
+
+
+def test_server_load_small_verifies_and_drives_featc_serve(results: Path) -> None:
+    """featc serve on Redis database 11 answered like open_store in process, then took a few hundred
+    requests from the open-loop generator at fixed rates (no timed assertions: any latency passes)."""
+    result = server_load.bench("small", redis_url=redis_url(11))
+    assert result["status"] == "ok", result.get("why")
+    assert result["setup"]["verification"] == {"ok": True, "rows": 100, "features": 20}
+    plan = server_load.PLANS["small"]
+    (server,) = result["servers"].values()
+    assert server["verification"] == {"ok": True, "vectors": 100 + 3 * server_load.BATCH}
+    assert server["server_exit"] == 0 and server["server_log_clean"]
+    assert server["closed_loop"]["errors"] == 0
+    assert (
+        server["closed_loop"]["in_process_single"]["calls"]
+        == server["closed_loop"]["http_single"]["calls"]
+        == plan.calls
+    )
+    for kind, rates in (("single", plan.single), ("batch", plan.batch)):
+        steps = server[kind]["steps"]
+        assert [s["target_rate"] for s in steps] == list(rates)
+        for s in steps:
+            assert s["requests"] == round(s["target_rate"] * plan.seconds) and s["errors"] == {}, s
+            assert s["ok"] + s["unfinished"] == s["requests"] and s["cpu_per_s"]["generator"] > 0
+    (results / "server_load.json").write_text(json.dumps({**result, **_stamp()}))
+    assert "### Feature server under load" in report.render(results)
 
 
 def test_check_scaling_checks_a_generated_project_cleanly() -> None:
