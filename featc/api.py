@@ -8,11 +8,13 @@ ev = project.evaluator(); ev.ingest("orders", rows); ev.features({...}, at=t)
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from . import embedded
 from .compiler import ir
@@ -23,6 +25,7 @@ from .compiler.emit.sql import materialize_sql, training_sql
 from .compiler.project import CONFIG, Compiled, Config, compile_files, load_dir
 from .compiler.source import SourceFile
 from .runtime import Evaluator, OnlineStore, load_module
+from .runtime.bootstrap import Bootstrapped
 from .runtime.errors import DataError
 from .runtime.online import open_state
 
@@ -178,6 +181,66 @@ class Project:
         spec = load_module(python_module(self.ir), name=f"featc_{self.ir.name}").SPEC
         state = open_state(url, timeout=timeout, retries=retries)
         return OnlineStore(spec, manifest(self.ir), state, retain=retain, keep=keep)
+
+    def bootstrap(
+        self,
+        store: OnlineStore | str,
+        at: Any,
+        sources: Mapping[str, Any] | None = None,
+        *,
+        blocks: Sequence[str] | None = None,
+        engine: str = "duckdb",
+        retain: timedelta = timedelta(hours=1),
+        offset: Any = None,
+        overwrite: bool = False,
+        check: bool = False,
+        batch: int = 1000,
+    ) -> list[Bootstrapped]:
+        """Build the state of continuous views as of ``at`` from their sources in SQL, instead of
+        replaying every row through ``ingest`` (docs/serving-bootstrap.md); then ingest the stream from ``at`` on.
+
+        ``store``: an ``OnlineStore`` of this project, or a URL opened with ``retain``. Every continuous
+        view with no state yet is built (``blocks``: those named; one with state is refused unless
+        ``overwrite``): the engine computes each entity's events from ``at - retain - reach`` (floored
+        to a tile) to ``at`` and its lifetime states over everything older; the Python writer makes
+        the tiles; ``batch`` entities are written per atomic write, and the view is ready once all are.
+        ``offset``: the stream position the state covers (as ``ingest`` takes it), committed with it.
+        ``check``: the tiles are computed in SQL too, and a difference from the Python writer's refused.
+        Returns what was done per view (``kept``: it had state and was left alone).
+        """
+        from .artifacts import manifest
+        from .compiler.emit.bootstrap import bootstrap_sql
+        from .compiler.names import namespace
+        from .runtime import bootstrap as boot
+
+        if engine != "duckdb":
+            raise DataError(f"bootstrap computes on the embedded DuckDB engine for now, not {engine}: "
+                            "export the sources to files (or bind them as DataFrames) and pass engine='duckdb'")  # fmt: skip
+        if not isinstance(store, str) and store.build != manifest(self.ir)["build"]:
+            raise DataError(f"bootstrap: the store serves build {store.build}, not this project's definitions "
+                            f"(build {manifest(self.ir)['build']}): open it from this project (project.online_store)")  # fmt: skip
+        online = self.online_store(store, retain=retain) if isinstance(store, str) else store
+        try:
+            targets, done = boot.plan(online, at, blocks, overwrite)
+            if not targets:
+                return done
+            con = embedded.connect()
+            used = list(dict.fromkeys(t.source for t in targets))
+            embedded.bind_sources(con, self.ir, self.sources(sources), used, namespace(self.ir))
+            for t in targets:
+                sql = bootstrap_sql(self.ir, t, "duckdb")
+                try:
+                    base = con.execute(sql.base).fetchall() if sql.base else []
+                    tiles = boot.sql_tiles(t, con.execute(sql.tiles).fetchall()) if check and sql.tiles else None
+                    events = boot.fetched(con.execute(sql.events))
+                    done.append(boot.bootstrap(online, t, events, base, batch=batch, offset=offset, tiles=tiles))
+                except (duckdb.OutOfRangeException, duckdb.ConversionException, duckdb.InvalidInputException) as e:
+                    raise embedded.run_error(e, f"the state of block `{t.block}`") from None
+            order = list(online.namespaces())
+            return sorted(done, key=lambda d: order.index(d.block))
+        finally:
+            if isinstance(store, str):
+                online.close()
 
     def sql(
         self,

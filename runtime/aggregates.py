@@ -6,6 +6,10 @@ emitter lowers it with) and what the runtime needs (its partial state: ``new()``
 the state is invertible). The compiler imports this table (``featc.compiler.catalog``), so a new
 aggregation is declared here once and every layer must then decide about it.
 
+Each entry also says how SQL computes its partial state over a group of rows (``sql_state``): the
+bootstrap of a continuous view from a warehouse (``featc.runtime.bootstrap``) builds tiles and
+lifetime states with it, and the compiler lowers its parts (``compiler/emit/bootstrap.py``).
+
 Partial states are plain values (ints, tuples, sets), exact, and merge is associative and
 commutative: tiles merged in any order give exactly what the raw rows give. ``new()`` returns an
 immutable empty state that may be shared (so an empty tile costs no allocation per slot). Double sums are
@@ -34,6 +38,34 @@ SumState = tuple[int, int, int, int, int]
 were doubles and ``non-finite`` were infinities or NaN (the sum is then not a finite double)."""
 
 
+SqlPart = Literal["count", "sum", "non_finite", "min", "max", "first_ts", "first", "last_ts", "last", "distinct"]
+"""One SQL aggregate over the non-null values ``x`` of a group of rows (a tile, or every event before
+an edge), as ``compiler/emit/bootstrap.py`` lowers it for each dialect:
+
+* ``count``: COUNT(x);
+* ``sum``: SUM(x), the engine's exact integer sum for ints; for doubles SUM(x * 2^-SQL_SCALE), so no
+  partial sum leaves the double range (scaling by a power of two is exact);
+* ``non_finite``: how many values are infinite or NaN (0 for other types);
+* ``min``, ``max``: MIN(x), MAX(x) in the contract's order (false < true, strings by code point);
+* ``first_ts``, ``last_ts``: the earliest, latest instant (epoch us) of a non-null value;
+* ``first``, ``last``: the smallest, largest value at that instant (the contract's tie rule);
+* ``distinct``: the distinct values, as an array (nulls among them are ignored).
+"""
+SQL_SCALE = 64
+"""Double sums are computed in SQL over ``x * 2^-SQL_SCALE`` and scaled back exactly (``SqlState``)."""
+
+
+@dataclass(frozen=True)
+class SqlState:
+    """How SQL computes a partial state: its ``parts`` (``SqlPart``), and ``state``, which turns their
+    results (in that order) into the partial state ``add`` builds from the same rows. Exact for every
+    state but a double sum, which SQL rounds: its state is the rounded sum's exact ratio
+    (``float.as_integer_ratio``), within the contract's relative 1e-9 after ``finalize``."""
+
+    parts: tuple[SqlPart, ...]
+    state: Callable[[Sequence[Any]], Any]
+
+
 @dataclass(frozen=True)
 class Aggregation:
     """One aggregation: type rule, SQL shape and partial state. ``merge``/``subtract`` never change
@@ -48,6 +80,7 @@ class Aggregation:
     add: Callable[[Any, int, Any], Any]
     merge: Callable[[Any, Any], Any]
     finalize: Callable[[Any], Any]
+    sql_state: SqlState  # the partial state computed by SQL aggregates (bootstrapping from a warehouse)
     subtract: Callable[[Any, Any], Any] | None = None  # invertible: a window is a difference of prefixes
     star: bool = False  # ``fn(*)`` is allowed (count: one per row)
     compact: bool = True  # a state has a bounded size (count_distinct's set does not)
@@ -269,14 +302,54 @@ def _pairs_many(pick: Callable[..., Any], merge: Callable[[Any, Any], Any]) -> M
     )
 
 
+# ---------------------------------------------------------------- partial states from SQL
+
+
+def _count_from_sql(parts: Sequence[Any]) -> int:
+    return int(parts[0] or 0)
+
+
+def _sum_from_sql(parts: Sequence[Any]) -> SumState:
+    """(COUNT, SUM, non-finite) as a sum state: an int sum exactly; a double sum, which SQL computed
+    scaled by 2^-SQL_SCALE and rounded, as that double's exact ratio scaled back."""
+    count, total, odd = int(parts[0] or 0), parts[1], int(parts[2] or 0)
+    if count == 0 or total is None:
+        return ZERO_SUM
+    if not isinstance(total, float):  # ints (and exact decimals): the engine's exact sum
+        return int(total), 0, count, 0, 0
+    if odd:
+        return 0, 0, count, count, odd
+    if not math.isfinite(total):  # beyond 2^SQL_SCALE doubles near the limit: a sum no double holds
+        return int(math.copysign(1, total)) << 2048, 0, count, count, 0
+    num, den = total.as_integer_ratio()
+    k = den.bit_length() - 1 - SQL_SCALE
+    return (num, k, count, count, 0) if k >= 0 else (num << -k, 0, count, count, 0)
+
+
+def _value_from_sql(parts: Sequence[Any]) -> Any:
+    return parts[0]
+
+
+def _pair_from_sql(parts: Sequence[Any]) -> tuple[int, Any] | None:
+    ts, value = parts
+    return None if ts is None else (int(ts), value)
+
+
+def _distinct_from_sql(parts: Sequence[Any]) -> set[Any] | frozenset[Any]:
+    values = {v for v in parts[0] or () if v is not None}
+    return values if values else _NO_VALUES
+
+
 def _entry(name: str, doc: str, **kw: Any) -> Aggregation:
     return Aggregation(name=name, doc=doc, **kw)
 
 
 _COUNTING = {"new": int, "merge": _plus, "subtract": _minus, "finalize": _same, "result": "int",
-             "add_many": lambda state, ts, values: state + len(values) - values.count(None)}  # fmt: skip
+             "add_many": lambda state, ts, values: state + len(values) - values.count(None),
+             "sql_state": SqlState(("count",), _count_from_sql)}  # fmt: skip
 _SUMMING = {"numeric": True, "sql": "aggregate", "new": lambda: ZERO_SUM, "add": _sum_add, "merge": _sum_merge,
-            "subtract": _sum_subtract, "overflows": True}  # fmt: skip
+            "subtract": _sum_subtract, "overflows": True,
+            "sql_state": SqlState(("count", "sum", "non_finite"), _sum_from_sql)}  # fmt: skip
 _EXTREME = {"numeric": False, "result": "argument", "sql": "aggregate", "new": _none, "finalize": _same}
 _LOOKUP = {"numeric": False, "result": "argument", "sql": "lookup", "new": _none, "finalize": _pair_value}
 
@@ -287,18 +360,22 @@ AGGREGATIONS: dict[str, Aggregation] = {
                add=_count_add, star=True, **_COUNTING),
         _entry("count_distinct", "number of distinct non-null values", numeric=False, result="int", sql="distinct",
                new=_distinct_new, add=_distinct_add, merge=_union, finalize=len, compact=False,
-               add_many=_distinct_many),
+               add_many=_distinct_many, sql_state=SqlState(("distinct",), _distinct_from_sql)),
         _entry("sum", "sum of non-null values; int for int, double for double", result="argument",
                finalize=_sum_finalize, **_SUMMING),
         _entry("avg", "mean of non-null values, always double", result="double", finalize=_avg_finalize, **_SUMMING),
         _entry("min", "smallest non-null value", add=_least, merge=_least_of, pick=min,
-               add_many=_values_many(min, _least_of), **_EXTREME),
+               add_many=_values_many(min, _least_of), sql_state=SqlState(("min",), _value_from_sql),
+               **_EXTREME),
         _entry("max", "largest non-null value", add=_greatest, merge=_greatest_of, pick=max,
-               add_many=_values_many(max, _greatest_of), **_EXTREME),
+               add_many=_values_many(max, _greatest_of), sql_state=SqlState(("max",), _value_from_sql),
+               **_EXTREME),
         _entry("first", "value of the earliest row; ties: the smallest value", add=_first_add,
-               merge=_least_of, pick=min, add_many=_pairs_many(min, _least_of), **_LOOKUP),
+               merge=_least_of, pick=min, add_many=_pairs_many(min, _least_of),
+               sql_state=SqlState(("first_ts", "first"), _pair_from_sql), **_LOOKUP),
         _entry("last", "value of the latest row; ties: the largest value", add=_last_add,
-               merge=_greatest_of, latest=True, pick=max, add_many=_pairs_many(max, _greatest_of), **_LOOKUP),
+               merge=_greatest_of, latest=True, pick=max, add_many=_pairs_many(max, _greatest_of),
+               sql_state=SqlState(("last_ts", "last"), _pair_from_sql), **_LOOKUP),
     )
 }  # fmt: skip
 """Every aggregation by name, in the order the language documents them."""
@@ -329,4 +406,14 @@ def aggregate(agg: AggSpec, ts: Sequence[int], rows: Sequence[Row]) -> Any:
     return entry.fold(pairs(agg, ts, rows))
 
 
-__all__ = ["AGGREGATIONS", "FUNCTIONS", "Aggregation", "SqlShape", "aggregate", "pairs"]
+__all__ = [
+    "AGGREGATIONS",
+    "FUNCTIONS",
+    "SQL_SCALE",
+    "Aggregation",
+    "SqlPart",
+    "SqlShape",
+    "SqlState",
+    "aggregate",
+    "pairs",
+]
