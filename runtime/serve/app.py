@@ -8,6 +8,8 @@ everything else (checking the body, encoding the answer) runs on it.
 A *sink* receives every served vector (``Served``) after it is computed, on the event loop, before
 the answer is sent: it must not block (put it on a queue and return). It is where a vector logger
 plugs in; an exception it raises is counted (``featc_sink_errors_total``) and the answer goes out.
+A sink object may also have ``attach(metrics)``, called with the app's ``Metrics`` once they exist,
+and ``close()``, called at shutdown after the requests in flight (in a thread: it may write files).
 """
 
 from __future__ import annotations
@@ -252,6 +254,9 @@ def create_app(
     metrics = Metrics(store, config.metrics_dir)
     manifest = manifest if manifest is not None else read_build(config.build_dir)[1]
     service = Service(store, manifest, config, metrics, sink)
+    attach = getattr(sink, "attach", None)
+    if attach is not None:
+        attach(metrics)
     service.openapi = wire.dumps(openapi.document(store.spec, manifest, config, auth=token is not None))
 
     @contextlib.asynccontextmanager
@@ -261,6 +266,9 @@ def create_app(
             done = on_shutdown()
             if done is not None:
                 await done
+        close = getattr(sink, "close", None)
+        if close is not None:
+            await run_in_threadpool(close)
         metrics.close()
         store.close()
 
