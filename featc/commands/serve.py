@@ -109,6 +109,29 @@ SERVE_PACKAGES = ("starlette", "uvicorn", "orjson", "prometheus_client")
     show_default=True,
     help="Seconds in-flight requests get to finish after SIGTERM.",
 )
+@click.option(
+    "--log",
+    "log_dir",
+    type=_path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Write served vectors to Parquet files in DIR, one per worker per --log-rotate (for featc replay).",
+)
+@click.option(
+    "--log-sample",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=1.0,
+    show_default=True,
+    metavar="RATE",
+    help="With --log: the fraction of requests logged (a batch's vectors together).",
+)
+@click.option(
+    "--log-rotate",
+    default="60s",
+    show_default=True,
+    metavar="DURATION",
+    help="With --log: each file is closed this long after its first vector (and at shutdown).",
+)
 @click.option("--access-log", is_flag=True, help="Log every request (off by default: see /metrics).")
 @click.option(
     "--log-level",
@@ -118,13 +141,21 @@ SERVE_PACKAGES = ("starlette", "uvicorn", "orjson", "prometheus_client")
 )
 @handled
 def command(
-    build_dir: Path, url: str, ingests: tuple[str, ...], token_file: Path | None, retain: str, **options: Any
+    build_dir: Path,
+    url: str,
+    ingests: tuple[str, ...],
+    token_file: Path | None,
+    retain: str,
+    log_dir: Path | None,
+    log_rotate: str,
+    **options: Any,
 ) -> None:
     """Serve the feature vectors of a compiled build over HTTP (JSON; OpenAPI at /openapi.json)."""
-    missing = [name for name in SERVE_PACKAGES if importlib.util.find_spec(name) is None]
+    packages = (*SERVE_PACKAGES, "pyarrow") if log_dir is not None else SERVE_PACKAGES
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
     if missing:
         raise DataError(f"featc serve needs the serve extra ({', '.join(missing)} missing): pip install 'featc[serve]'")
-    from ..runtime.serve.config import ServeConfig, check
+    from ..runtime.serve.config import VECTOR_LOG, ServeConfig, check
     from ..runtime.serve.server import run
     from ..runtime.serve.startup import seconds
 
@@ -133,6 +164,9 @@ def command(
         store=url,
         token_file=None if token_file is None else str(token_file),
         retain_seconds=seconds(retain, "--retain"),
+        log_dir=None if log_dir is None else str(log_dir),
+        log_rotate_seconds=seconds(log_rotate, "--log-rotate"),
+        sink=VECTOR_LOG if log_dir is not None else None,
         **options,
     )
     check(config)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import DataError, StoreError
-from .config import ServeConfig, check
+from .config import VECTOR_LOG, ServeConfig, check
 from .server import run, say
 from .startup import batch_views, ingest, pairs, read_csv, seconds
 
@@ -47,6 +47,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--shutdown-timeout", type=int, default=30, help="seconds in-flight requests get after SIGTERM (default: 30)"
     )
+    p.add_argument(
+        "--log", default=None, metavar="DIR", help="write served vectors to Parquet files in DIR (for featc replay)"
+    )
+    p.add_argument(
+        "--log-sample", type=float, default=1.0, metavar="RATE", help="with --log: the fraction of requests logged"
+    )
+    p.add_argument(
+        "--log-rotate", default="60s", metavar="DURATION", help="with --log: a new file this often (default: 60s)"
+    )
     p.add_argument("--access-log", action="store_true", help="log every request (default: off; see /metrics)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return p
@@ -72,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutdown_timeout=args.shutdown_timeout,
             access_log=args.access_log,
             log_level=args.log_level,
+            log_dir=args.log,
+            log_sample=args.log_sample,
+            log_rotate_seconds=seconds(args.log_rotate, "--log-rotate"),
+            sink=VECTOR_LOG if args.log is not None else None,
         )
         check(config)
         if not args.ingest:

@@ -24,6 +24,8 @@ CONFIG_ENV = "FEATC_SERVE_CONFIG"
 """How the parent hands a ``ServeConfig`` to its worker processes."""
 MIN_TOKEN = 16
 """The shortest token accepted: a bearer token is a password sent on every request."""
+VECTOR_LOG = "featc.runtime.serve.vectorlog:open_log"
+"""The sink that ``--log DIR`` sets: each process writes its served vectors to Parquet files in DIR."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,14 @@ class ServeConfig:
     sink: str | None = None
     """``module:function`` called with this config in each worker process; it returns the callable that
     receives every served vector (``app.Served``), e.g. a vector logger. None: nothing is called."""
+    log_dir: str | None = None
+    """``--log DIR``: served vectors written to Parquet files there (with ``sink = VECTOR_LOG``)."""
+    log_sample: float = 1.0
+    """The fraction of requests logged, each with all its vectors."""
+    log_rotate_seconds: float = 60.0
+    """A log file is closed (and a new one begun) this long after its first vector, and at shutdown."""
+    log_queue: int = 10_000
+    """Vectors waiting for the log's writer; beyond, new ones are dropped and counted, never waited for."""
     metrics_dir: str | None = None
     """Set by the server for several workers: where they write their metrics (prometheus_client's
     multiprocess mode), so that /metrics on any worker answers for all of them."""
@@ -81,6 +91,29 @@ def check(config: ServeConfig) -> None:
         raise DataError("--max-body and --max-batch must be at least 1")
     if not 0 < config.port < 65536:
         raise DataError(f"--port {config.port}: a TCP port is 1 to 65535")
+    if config.log_dir is not None:
+        check_log(config)
+
+
+def check_log(config: ServeConfig) -> None:
+    """``--log DIR``: its options in range, pyarrow importable, DIR a directory this process can write (created)."""
+    import importlib.util
+
+    if not 0 < config.log_sample <= 1:
+        raise DataError(f"--log-sample {config.log_sample}: a fraction of requests, more than 0 and at most 1")
+    if not config.log_rotate_seconds > 0 or config.log_queue < 1:
+        raise DataError("--log-rotate must be more than 0 seconds, and the log's queue at least 1")
+    if importlib.util.find_spec("pyarrow") is None:
+        raise DataError("--log writes Parquet with pyarrow, which is missing: pip install 'featc-runtime[serve]'")
+    directory = Path(config.log_dir or "")
+    if directory.exists() and not directory.is_dir():
+        raise DataError(f"--log {directory}: not a directory (name a directory for the log files; it is created)")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"--log {directory}: cannot create the directory ({e.strerror or e})") from None
+    if not directory.is_dir() or not os.access(directory, os.W_OK | os.X_OK):
+        raise DataError(f"--log {directory}: not a directory this process can write")
 
 
 def read_token(config: ServeConfig) -> str | None:

@@ -61,6 +61,18 @@ class Metrics:
         self.sink_errors = Counter(
             "featc_sink_errors", "Served vectors the sink raised on (the answers went out).", **own
         )
+        self.logged = Counter(
+            "featc_vectors_logged", "Served vectors written to the vector log (--log), in closed files.", **own
+        )
+        self.log_dropped = Counter(
+            "featc_vectors_log_dropped",
+            "Served vectors the vector log dropped, by reason: queue_full (its writer fell behind; "
+            "the request path never waits), write_error.",
+            ["reason"],
+            **own,
+        )
+        for reason in ("queue_full", "write_error"):  # shown at 0 from the start, so that rate() sees the first drop
+            self.log_dropped.labels(reason)
         self.worker = Gauge(
             "featc_worker_requests",
             "Requests this worker process has answered (pid label with several workers).",
