@@ -465,3 +465,26 @@ def test_at_now_lands_the_boundary_served_now(url: str) -> None:
     line = err.splitlines()[0]
     assert line.startswith("featc: landed restaurant_activity boundary ") and line.endswith(": 20 rows")
     assert datetime.fromisoformat(line.split(" boundary ")[1].rsplit(": ", 1)[0]) in {before, served_now()}
+
+
+def test_bootstrap_builds_continuous_views_as_of_at_equal_to_training_data(tmp_path: Path, url: str) -> None:
+    project_dir, _ = small_project(tmp_path)
+    project = featc.load_project(project_dir)
+    build = tmp_path / "build"
+    assert cli("compile", project_dir, "--out", build)[0] == 0
+    t = datetime(2024, 3, 3, 7, 30)
+    err = landed(project_dir, "--at", t.isoformat(), "--store", url, "--bootstrap", "--retain", "2h")
+    assert "featc: bootstrapped live as of 2024-03-03T07:30:00: 5 entities" in err
+    again = landed(project_dir, "--at", t.isoformat(), "--store", url, "--bootstrap")
+    assert "featc: bootstrapped live as of 2024-03-03T07:30:00: kept: it has state" in again
+    users = [1, 2, 3, 4, 5, 6]
+    with open_store(build, url, retain=timedelta(hours=2)) as store:
+        for at in (t, t + timedelta(minutes=20)):  # no event ingested: the state is the SQL-built one
+            exact = training(project, "id", users, min(at, t), exact=True, bonus=0.5)
+            for user in users:
+                live = [c for c in exact[user] if c.startswith("live__")]
+                assert live
+                vector = store.get({"id": user}, {"bonus": 0.5}, at=t, features=live)
+                assert_vectors_equal(vector.values, exact[user], f"user {user} at {t}")
+    code, err = cli("materialize", project_dir, "--at", t.isoformat(), "--bootstrap", "--out", tmp_path / "x.csv")
+    assert code != 0 and "--bootstrap builds continuous views as of --at T in --store URL" in err

@@ -10,7 +10,10 @@ is what the contract serves from ``B + L`` to ``B + C + L``:
 * ``--from F --to T``: a backfill, every boundary ``F <= B <= T``; those older than the ``--keep``
   newest (counting boundaries already landed) would be dropped on landing, so they are skipped.
 
-docs/serving-batch.md.
+``--bootstrap`` (with ``--at T``) also builds the state of every continuous view that has none
+yet, as of ``T``, from SQL (``Project.bootstrap``), so a stream can be ingested from ``T`` on.
+
+docs/serving.md.
 """
 
 from __future__ import annotations
@@ -87,6 +90,18 @@ MAX_BOUNDARIES = 10_000
     default=None,
     help="With --store: the newest boundaries the store keeps per batch view.  [default: 4]",
 )
+@click.option(
+    "--bootstrap",
+    is_flag=True,
+    help="With --store and --at T: also build, from SQL, the state as of T of every continuous view that has none.",
+)
+@click.option(
+    "--retain",
+    default="1h",
+    show_default=True,
+    metavar="DURATION",
+    help="With --bootstrap: how far behind each entity's newest event the state is kept (as the servers' retain).",
+)
 @SOURCES
 @ENGINE
 @_connection_options
@@ -100,12 +115,16 @@ def command(
     out: Path | None,
     store: str | None,
     keep: int | None,
+    bootstrap: bool,
+    retain: str,
     sources: tuple[str, ...],
     engine: str,
     **connect: str | None,
 ) -> None:
     """Every feature of every entity key as of one instant (--out), or batch views into an online store (--store)."""
     _check_options(at, start, end, out, store, keep)
+    if bootstrap and (store is None or at is None):
+        raise click.UsageError("--bootstrap builds continuous views as of --at T in --store URL: give both")
     project = _load(project_dir)
     warehouse = engine != "duckdb" or connect["database"] is not None
     bound = _pairs(sources) if warehouse else project.sources(_bindings(sources))
@@ -115,7 +134,7 @@ def command(
         assert out is not None and instant is not None  # _check_options
         _write_files(run, instant, entity, out)
         return
-    views = _batch_views(project.ir, entity)
+    views = _batch_views(project.ir, entity, required=not bootstrap)
     if instant is not None:
         wanted = {g.name: [_served(g, instant)] for g in views}
     else:
@@ -123,12 +142,15 @@ def command(
         wanted = _ranges(views, _instant(start, "--from"), _instant(end, "--to"))
     if warehouse:
         project.require_dialect(engine)
-    with project.online_store(store, keep=keep or 4) as online:
+    with project.online_store(store, keep=keep or 4, retain=_retain(retain)) as online:
         work = _plan(online, views, wanted)  # reads the store first: an unreachable one fails before any work
         if out is not None:
             assert instant is not None
             _write_files(run, instant, entity, out)
         _land(run, online, work)
+        if bootstrap:
+            assert instant is not None
+            _bootstrap(run, online, instant, entity, _retain(retain))
     if store.startswith("memory:"):
         click.echo("featc: memory:// lives in this process: the values were checked and loaded, and are gone "
                    "now that featc exits; serve from redis://", err=True)  # fmt: skip
@@ -241,17 +263,48 @@ def _instant(text: str, option: str) -> datetime:
 # ---------------------------------------------------------------- --store
 
 
-def _batch_views(project: ir.Project, entity: str | None) -> list[ir.Group]:
+def _batch_views(project: ir.Project, entity: str | None, required: bool = True) -> list[ir.Group]:
     """The batch views --store loads: every features block with ``refresh: every C`` (of ``entity``)."""
     if entity is not None:
         _entity(project, entity)
     views = [g for g in project.groups if g.kind == "features" and g.refresh.mode == "batch"
              and g.refresh.every_us > 0 and entity in (None, g.entity)]  # fmt: skip
-    if not views:
+    if not views and required:
         where = f"entity {entity!r}" if entity else f"project {project.name!r}"
         raise DataError(f"--store: {where} has no batch view (a features block with `refresh: every C lag L`) "
                         "to load; continuous views are fed by OnlineStore.ingest()")  # fmt: skip
     return views
+
+
+def _bootstrap(run: Run, online: OnlineStore, instant: datetime, entity: str | None, retain: Any) -> None:
+    """--bootstrap: continuous views without state, built as of ``instant`` from SQL (Project.bootstrap)."""
+    if run.engine != "duckdb" or run.database is not None:
+        raise DataError("--bootstrap computes on the embedded DuckDB engine over files for now: "
+                        "drop --engine/--database (bind the sources to files with --source)")  # fmt: skip
+    blocks = [g.name for g in run.project.ir.groups if g.kind == "features" and g.refresh.mode != "batch"
+              and g.source is not None and entity in (None, g.entity)]  # fmt: skip
+    if not blocks:
+        raise DataError("--bootstrap: no continuous view to build (a features block with `refresh: continuous`)")
+    namespaces = online.namespaces()
+    held = online.state.ready(namespaces[b] for b in blocks)  # a stream may be feeding these: left alone
+    for block in (b for b in blocks if namespaces[b] in held):
+        click.echo(f"featc: bootstrapped {block} as of {instant.isoformat()}: kept: it has state", err=True)
+    blocks = [b for b in blocks if namespaces[b] not in held]
+    for done in run.project.bootstrap(online, instant, run.sources, blocks=blocks, retain=retain) if blocks else []:
+        what = (
+            "kept: it has state" if done.kept else f"{done.entities} entities, {done.events} events since {done.edge}"
+        )
+        click.echo(f"featc: bootstrapped {done.block} as of {instant.isoformat()}: {what}", err=True)
+
+
+def _retain(text: str) -> Any:
+    """``--retain``: ``90s``, ``15m``, ``1h``, ``7d`` (as `featc ingest --retain`)."""
+    from ..runtime.streams import parse_duration
+
+    try:
+        return parse_duration(text)
+    except DataError as e:
+        raise click.BadParameter(str(e), param_hint="--retain") from None
 
 
 def _served(view: ir.Group, instant: datetime) -> datetime:
