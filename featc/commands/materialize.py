@@ -147,7 +147,8 @@ def command(
         if out is not None:
             assert instant is not None
             _write_files(run, instant, entity, out)
-        _land(run, online, work)
+        if views or not bootstrap:
+            _land(run, online, work)
         if bootstrap:
             assert instant is not None
             _bootstrap(run, online, instant, entity, _retain(retain))
@@ -291,9 +292,8 @@ def _bootstrap(run: Run, online: OnlineStore, instant: datetime, entity: str | N
         click.echo(f"featc: bootstrapped {block} as of {instant.isoformat()}: kept: it has state", err=True)
     blocks = [b for b in blocks if namespaces[b] not in held]
     for done in run.project.bootstrap(online, instant, run.sources, blocks=blocks, retain=retain) if blocks else []:
-        what = (
-            "kept: it has state" if done.kept else f"{done.entities} entities, {done.events} events since {done.edge}"
-        )
+        since = done.edge.isoformat() if done.edge else "the start"
+        what = "kept: it has state" if done.kept else f"{done.entities} entities, {done.events} events since {since}"
         click.echo(f"featc: bootstrapped {done.block} as of {instant.isoformat()}: {what}", err=True)
 
 
