@@ -42,7 +42,7 @@ class ServeConfig:
     max_body: int = 1 << 20
     """Bytes of one request body; a larger one is a 413."""
     max_batch: int = 1000
-    """Items of one batch request; more is a 413."""
+    """Items of one batch request; more is a 422 (the spec's maxItems: a schema violation)."""
     store_timeout: float = 0.5
     """Seconds per call to a remote store; with ``store_retries`` it bounds a request's wait for it."""
     store_retries: int = 2
