@@ -212,17 +212,21 @@ class OnlineStore:
         timed, numbers = self._checks.rows(src, rows)
         partition, position = _offset(source, offset)
         views = self._by_source.get(source, [])
+        # Blocks with the same definition (names aside) share a namespace: one update each, or every
+        # event would be counted once per block.
+        shared = list({v.namespace: v for v in views}.values())
         try:
-            updates = [Update(v.namespace, v.layout, v.events(timed), v.span_us, v.ttl_ms) for v in views]
+            updates = [Update(v.namespace, v.layout, v.events(timed), v.span_us, v.ttl_ms) for v in shared]
         except ColumnOverflow as e:
             where = f"ingest {source!r}, row {numbers[e.row or 0]}: "
             raise DataError(where + overflow(e.column, e, None).args[0]) from None
         self._describe(views)
         late = self.state.update(updates, partition, position)
+        done = {v.namespace: n for v, n in zip(shared, late, strict=True)}
         return Ingested(
             rows=len(timed),
-            blocks=tuple(v.group.name for v, n in zip(views, late, strict=True) if n is not None),
-            skipped=tuple(v.group.name for v, n in zip(views, late, strict=True) if n is None),
+            blocks=tuple(v.group.name for v in views if done[v.namespace] is not None),
+            skipped=tuple(v.group.name for v in views if done[v.namespace] is None),
             late=sum(n for n in late if n),
         )
 
