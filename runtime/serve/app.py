@@ -41,6 +41,10 @@ from .metrics import Instrumented, Metrics
 from .wire import WireError
 
 LOG = logging.getLogger("featc.serve")
+DIRECT_S = 0.005
+"""A store call slower than this (or failing) moves the store calls of the next ``POOLED_S`` seconds
+off the event loop, into the thread pool."""
+POOLED_S = 30.0
 JSON = "application/json"
 T = TypeVar("T")
 
@@ -84,6 +88,7 @@ class Service:
         self.build = wire.dumps(describe(store, manifest))
         self.health = wire.dumps({"status": "ok"})
         self.openapi = b""
+        self._pooled_until = 0.0  # until then (monotonic), store calls go through the thread pool
 
     # ------------------------------------------------------------ endpoints
 
@@ -161,14 +166,29 @@ class Service:
         return b"".join(chunks)
 
     async def _call(self, endpoint: str, fn: Callable[..., T], *args: Any) -> T:
-        """A store call in the thread pool, its errors as wire errors."""
+        """A store call, its errors as wire errors.
+
+        While the store answers fast, the call runs on the event loop: handing it to the thread pool
+        and back cost more CPU than the answer (at 1,000 vectors/s one worker's p99 went from 29 ms to
+        6 ms; bench/README.md, "Feature server under load"). A call slower than ``DIRECT_S``, or a
+        store error, sends the calls of the next ``POOLED_S`` seconds to the thread pool, so a slow or
+        failing store stalls the loop (/health, other requests, a SIGTERM) for one call at most.
+        """
         try:
-            return await run_in_threadpool(fn, *args)
+            if time.monotonic() < self._pooled_until:
+                return await run_in_threadpool(fn, *args)
+            started = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                if time.perf_counter() - started > DIRECT_S:
+                    self._pooled_until = time.monotonic() + POOLED_S
         except NotServed as e:
             raise WireError(409, "not_served", scrub(str(e), self.config)) from None
         except DataError as e:
             raise WireError(422, "invalid_input", scrub(str(e), self.config)) from None
         except StoreError as e:
+            self._pooled_until = time.monotonic() + POOLED_S
             self.metrics.store_errors.labels(endpoint).inc()
             raise WireError(503, "store_unavailable", scrub(str(e), self.config)) from None
 
