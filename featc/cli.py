@@ -280,6 +280,16 @@ def _connection_options(fn: F) -> F:
     return fn
 
 
+def _retain(text: str) -> Any:
+    """``--retain``: ``90s``, ``15m``, ``1h``, ``7d`` (featc ingest, featc materialize --bootstrap)."""
+    from .runtime.streams import parse_duration
+
+    try:
+        return parse_duration(text)
+    except DataError as e:
+        raise click.BadParameter(str(e), param_hint="--retain") from None
+
+
 def _connection(engine: str, connect: dict[str, str | None]) -> dict[str, str]:
     """The connection options of the chosen engine, as the API takes them (nothing: the engine's defaults)."""
     given = {

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..cli import _path, handled
+from ..cli import _path, _retain, handled
 from ..runtime.errors import DataError
 
 if TYPE_CHECKING:
@@ -82,15 +82,6 @@ def command(
         else:
             assert source is not None  # _file_options
             _ingest_file(store, Path(origin), source, batch, partition or Path(origin).name)
-
-
-def _retain(text: str) -> Any:
-    from ..runtime.streams import parse_duration
-
-    try:
-        return parse_duration(text)
-    except DataError as e:
-        raise click.BadParameter(str(e), param_hint="--retain") from None
 
 
 def _file_options(path: Path, source: str | None, dead_letter: str | None) -> None:

@@ -40,6 +40,7 @@ from ..cli import (
     _load,
     _pairs,
     _path,
+    _retain,
     handled,
 )
 from ..runtime.errors import DataError
@@ -142,7 +143,8 @@ def command(
         wanted = _ranges(views, _instant(start, "--from"), _instant(end, "--to"))
     if warehouse:
         project.require_dialect(engine)
-    with project.online_store(store, keep=keep or 4, retain=_retain(retain)) as online:
+    kept = _retain(retain)
+    with project.online_store(store, keep=keep or 4, retain=kept) as online:
         work = _plan(online, views, wanted)  # reads the store first: an unreachable one fails before any work
         if out is not None:
             assert instant is not None
@@ -151,7 +153,7 @@ def command(
             _land(run, online, work)
         if bootstrap:
             assert instant is not None
-            _bootstrap(run, online, instant, entity, _retain(retain))
+            _bootstrap(run, online, instant, entity, kept)
     if store.startswith("memory:"):
         click.echo("featc: memory:// lives in this process: the values were checked and loaded, and are gone "
                    "now that featc exits; serve from redis://", err=True)  # fmt: skip
@@ -295,16 +297,6 @@ def _bootstrap(run: Run, online: OnlineStore, instant: datetime, entity: str | N
         since = done.edge.isoformat() if done.edge else "the start"
         what = "kept: it has state" if done.kept else f"{done.entities} entities, {done.events} events since {since}"
         click.echo(f"featc: bootstrapped {done.block} as of {instant.isoformat()}: {what}", err=True)
-
-
-def _retain(text: str) -> Any:
-    """``--retain``: ``90s``, ``15m``, ``1h``, ``7d`` (as `featc ingest --retain`)."""
-    from ..runtime.streams import parse_duration
-
-    try:
-        return parse_duration(text)
-    except DataError as e:
-        raise click.BadParameter(str(e), param_hint="--retain") from None
 
 
 def _served(view: ir.Group, instant: datetime) -> datetime:
