@@ -6,8 +6,8 @@ passes; each records its diagnostics through the resolver's ``error``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 from . import ast, ir
 from .diagnostics import Label
@@ -72,20 +72,24 @@ def references(text: str, block: str) -> list[tuple[str, str]]:
     return [(q or block, n) for q, n, _ in names]
 
 
-def post_order(deps: Mapping[K, Sequence[K]]) -> tuple[list[K], set[K]]:
-    """Every node after the nodes it depends on, and the members of cycles.
+def post_order(roots: Iterable[K], deps: Callable[[K], Iterable[K]]) -> Iterator[K]:
+    """Every node after the nodes it depends on, leaving out the members of cycles.
+
+    Lazy: ``deps(node)`` is asked once, when the node is first reached, and each node is yielded
+    as soon as everything it depends on has been, so a caller can finish with a node while what
+    it computed for ``deps`` is still at hand. A node's cycle membership is final when it leaves
+    the stack: only nodes on the stack are ever marked.
 
     Iterative (no recursion however long a chain is) and linear: the stack position of each
     node on it is kept, so a back edge is recognised in O(1).
     """
-    order: list[K] = []
     seen: set[K] = set()
     cyclic: set[K] = set()
-    for root in deps:
+    for root in roots:
         if root in seen:
             continue
         seen.add(root)
-        stack: list[tuple[K, Any]] = [(root, iter(deps[root]))]
+        stack: list[tuple[K, Iterator[K]]] = [(root, iter(deps(root)))]
         depth_of = {root: 0}
         while stack:
             node, pending = stack[-1]
@@ -99,9 +103,9 @@ def post_order(deps: Mapping[K, Sequence[K]]) -> tuple[list[K], set[K]]:
             if nxt is None:
                 stack.pop()
                 del depth_of[node]
-                order.append(node)
+                if node not in cyclic:
+                    yield node
             else:
                 seen.add(nxt)
                 depth_of[nxt] = len(stack)
-                stack.append((nxt, iter(deps[nxt])))
-    return order, cyclic
+                stack.append((nxt, iter(deps(nxt))))

@@ -8,7 +8,7 @@ resolution goes on with what is valid, so one run reports as much as it can.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
@@ -447,16 +447,21 @@ class Resolver:
                 index.setdefault(c.name.text, c)
         return index.get(name)
 
-    def derived_order(self) -> list[tuple[ast.Block, ast.FeatureDef]]:
+    def derived_order(self) -> Iterator[tuple[ast.Block, ast.FeatureDef]]:
         """Acyclic derived features, each after the derived features it names.
 
         Members of a cycle are left out, so they resolve in source order and the cycle is reported
-        where it is first written.
+        where it is first written. Lazy: a feature comes out right after its references were read,
+        so the caller lowers it while its parsed tree is still in ``sql_parse``'s small cache, and
+        an expression is parsed once rather than once for its references and once for lowering.
         """
         defs = {(b.name.text, d.name.text): (b, d) for b in self.of_kind("derived") for d in b.features}
-        deps = {key: [r for r in references(d.expr.text, b.name.text) if r in defs] for key, (b, d) in defs.items()}
-        order, cyclic = post_order(deps)
-        return [defs[k] for k in order if k not in cyclic]
+
+        def deps(key: tuple[str, str]) -> list[tuple[str, str]]:
+            b, d = defs[key]
+            return [r for r in references(d.expr.text, b.name.text) if r in defs]
+
+        return (defs[k] for k in post_order(defs, deps))
 
     def row_column_check(self, b: ast.Block, qualifier: str | None, name: str, where: Callable[[], ir.Span]) -> None:
         """A source column in a derived feature: a row value where only per-entity values exist."""
