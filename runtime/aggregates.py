@@ -87,7 +87,7 @@ class Aggregation:
     latest: bool = False  # lookup: the latest instant wins (last), else the earliest (first)
     overflows: bool = False  # a double result can leave the double range (a sum): null then
     pick: Callable[..., Any] | None = None  # min or max: states are ordered and a merge keeps one of them
-    add_many: Callable[[Any, list[int], list[Any]], Any] | None = None  # ``add`` of a column slice, faster
+    add_many: Callable[[Any, list[Any]], Any] | None = None  # ``add`` of a column slice, for states blind to instants
 
     def argument_error(self, arg: str | None) -> str | None:
         """Why an argument of type ``arg`` (None for ``*``) is wrong for this aggregation, or None."""
@@ -116,7 +116,7 @@ class Aggregation:
         """``state`` with each non-null value of ``values`` (at the instant beside it in ``ts``) added;
         it may be updated in place. One call per slice of a column, so builtins do the loop."""
         if self.add_many is not None:
-            return self.add_many(state, ts, values)
+            return self.add_many(state, values)
         for t, value in zip(ts, values, strict=True):
             if value is not None:
                 state = self.add(state, t, value)
@@ -173,6 +173,13 @@ def _sum_add(state: SumState, ts: int, value: Any) -> SumState:
     num, den = value.as_integer_ratio()  # den is a power of two
     a, b, k = _align(n, k, num, den.bit_length() - 1)
     return a + b, k, count + 1, floats + 1, odd
+
+
+def _sum_many(state: SumState, values: list[Any]) -> SumState:
+    for value in values:
+        if value is not None:
+            state = _sum_add(state, 0, value)
+    return state
 
 
 def _sum_merge(x: SumState, y: SumState) -> SumState:
@@ -236,7 +243,7 @@ def _union(a: set[Any] | frozenset[Any], b: set[Any] | frozenset[Any]) -> set[An
     return set(a).union(b)
 
 
-def _distinct_many(state: set[Any] | frozenset[Any], ts: list[int], values: list[Any]) -> set[Any]:
+def _distinct_many(state: set[Any] | frozenset[Any], values: list[Any]) -> set[Any]:
     out = set(state).union(values)
     out.discard(None)
     return out
@@ -287,19 +294,9 @@ def _pair_value(state: tuple[int, Any] | None) -> Any:
     return None if state is None else state[1]
 
 
-Many = Callable[[Any, list[int], list[Any]], Any]
-
-
-def _values_many(pick: Callable[..., Any], merge: Callable[[Any, Any], Any]) -> Many:
+def _values_many(pick: Callable[..., Any], merge: Callable[[Any, Any], Any]) -> Callable[[Any, list[Any]], Any]:
     """``add_many`` for min/max: the state merged with the extreme of the non-null values."""
-    return lambda state, ts, values: merge(state, pick([v for v in values if v is not None], default=None))
-
-
-def _pairs_many(pick: Callable[..., Any], merge: Callable[[Any, Any], Any]) -> Many:
-    """``add_many`` for first/last: the state merged with the extreme (ts, value) pair of the non-null values."""
-    return lambda state, ts, values: merge(
-        state, pick([(t, v) for t, v in zip(ts, values, strict=True) if v is not None], default=None)
-    )
+    return lambda state, values: merge(state, pick([v for v in values if v is not None], default=None))
 
 
 # ---------------------------------------------------------------- partial states from SQL
@@ -345,10 +342,10 @@ def _entry(name: str, doc: str, **kw: Any) -> Aggregation:
 
 
 _COUNTING = {"new": int, "merge": _plus, "subtract": _minus, "finalize": _same, "result": "int",
-             "add_many": lambda state, ts, values: state + len(values) - values.count(None),
+             "add_many": lambda state, values: state + len(values) - values.count(None),
              "sql_state": SqlState(("count",), _count_from_sql)}  # fmt: skip
 _SUMMING = {"numeric": True, "sql": "aggregate", "new": lambda: ZERO_SUM, "add": _sum_add, "merge": _sum_merge,
-            "subtract": _sum_subtract, "overflows": True,
+            "subtract": _sum_subtract, "overflows": True, "add_many": _sum_many,
             "sql_state": SqlState(("count", "sum", "non_finite"), _sum_from_sql)}  # fmt: skip
 _EXTREME = {"numeric": False, "result": "argument", "sql": "aggregate", "new": _none, "finalize": _same}
 _LOOKUP = {"numeric": False, "result": "argument", "sql": "lookup", "new": _none, "finalize": _pair_value}
@@ -371,10 +368,9 @@ AGGREGATIONS: dict[str, Aggregation] = {
                add_many=_values_many(max, _greatest_of), sql_state=SqlState(("max",), _value_from_sql),
                **_EXTREME),
         _entry("first", "value of the earliest row; ties: the smallest value", add=_first_add,
-               merge=_least_of, pick=min, add_many=_pairs_many(min, _least_of),
-               sql_state=SqlState(("first_ts", "first"), _pair_from_sql), **_LOOKUP),
+               merge=_least_of, pick=min, sql_state=SqlState(("first_ts", "first"), _pair_from_sql), **_LOOKUP),
         _entry("last", "value of the latest row; ties: the largest value", add=_last_add,
-               merge=_greatest_of, latest=True, pick=max, add_many=_pairs_many(max, _greatest_of),
+               merge=_greatest_of, latest=True, pick=max,
                sql_state=SqlState(("last_ts", "last"), _pair_from_sql), **_LOOKUP),
     )
 }  # fmt: skip

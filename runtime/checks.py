@@ -43,6 +43,10 @@ def overflow(column: str, e: OverflowError, key: Key | None) -> DataError:
     )
 
 
+Derived = tuple[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Any], frozenset[str], str]
+"""(column, function of the values and the request, the request fields it reads, type) of a derived feature."""
+
+
 class _MissingField(Exception):
     """A derived function read a request field the caller did not give."""
 
@@ -65,8 +69,7 @@ class Checks:
         self.keys = {e.name: e.keys for e in spec.entities}
         self.key_names = {k.name for e in spec.entities for k in e.keys}
         self.fields = {f.name: f for r in spec.requests for f in r.fields}
-        self.derived = {g.column(f): (g, f) for g in spec.groups if g.kind == "derived" for f in g.features}
-        self._reads = {column: frozenset(f.requests) for column, (_, f) in self.derived.items()}
+        self.derived_features = {g.column(f): (g, f) for g in spec.groups if g.kind == "derived" for f in g.features}
 
     def source(self, name: str) -> SourceSpec:
         src = self.sources.get(name)
@@ -136,15 +139,21 @@ class Checks:
             }
         )
 
-    def derive(self, values: dict[str, Any], included: set[str], request: Request, where: str) -> None:
-        """Derived features in dependency order, for the derived groups being answered."""
+    def derived(self, included: set[str]) -> list[Derived]:
+        """The derived features of the blocks ``included``, in dependency order, as ``derive`` computes them."""
+        out = []
         for column in self.spec.derived_order:
-            g, f = self.derived[column]
-            if g.name not in included:
-                continue
-            assert f.fn is not None, f"derived feature {column} has no expression"
-            missing = sorted(self._reads[column] - request.keys())
-            values[column] = result(_call(f.fn, values, request, column, where, missing), f.type)
+            g, f = self.derived_features[column]
+            if g.name in included:
+                assert f.fn is not None, f"derived feature {column} has no expression"
+                out.append((column, f.fn, frozenset(f.requests), f.type))
+        return out
+
+    def derive(self, values: dict[str, Any], derived: list[Derived], request: Request, where: str) -> None:
+        """Add each of ``derived`` (from ``derived()``) to ``values``, computed from them and the request."""
+        for column, fn, reads, type_ in derived:
+            missing = sorted(reads - request.keys()) if reads else []
+            values[column] = result(_call(fn, values, request, column, where, missing), type_)
 
 
 def _call(
@@ -169,4 +178,4 @@ def _call(
         raise overflow(column, e, None) from None
 
 
-__all__ = ["Checks", "Request", "checked", "overflow", "result"]
+__all__ = ["Checks", "Derived", "Request", "checked", "overflow", "result"]

@@ -151,7 +151,7 @@ class Evaluator:
         for g in groups:
             if g.kind != "derived":
                 values.update(self._evaluate(g, keys[g.entity], t, exact, where))
-        self._checks.derive(values, {g.name for g in groups}, request, where)
+        self._checks.derive(values, self._checks.derived({g.name for g in groups}), request, where)
         return {column: values.get(column) for g in groups for column, _ in self._typed[g.name]}
 
     def _instant(self, g: GroupSpec, t: int, exact: bool) -> int:

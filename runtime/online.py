@@ -26,13 +26,14 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from . import codec
 from .aggregates import AGGREGATIONS
-from .checks import Checks, checked, overflow, result
+from .checks import Checks, Derived, checked, overflow, result
 from .errors import DataError, NotServed, unknown_name
 from .feeds import Feed, plan
 from .loader import load_module
@@ -40,7 +41,7 @@ from .spec import GroupSpec, ProjectSpec, Row
 from .state import ColumnOverflow, Key, Refused
 from .statestore import BatchRead, MemoryState, Position, StateLost, StateStore, TilesRead, Update
 from .tiles import Layout, Values
-from .tilestore import Feature, answer, features_of
+from .tilestore import Reader
 from .times import MIN_INSTANT_US, asof, from_us
 
 _US = timedelta(microseconds=1)
@@ -60,6 +61,12 @@ class Boundary:
     @property
     def staleness(self) -> timedelta:
         return self.expected - self.served
+
+
+@lru_cache(maxsize=1024)
+def _boundary(served_us: int, expected_us: int) -> Boundary:
+    """Boundaries are few and immutable: one object each, not two datetimes per answer."""
+    return Boundary(from_us(served_us), from_us(expected_us))
 
 
 @dataclass(frozen=True)
@@ -91,14 +98,13 @@ class Ingested:
 # ---------------------------------------------------------------- views
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one per block
 class _Continuous:
     group: GroupSpec
     namespace: str
     feed: Feed
     layout: Layout
-    features: list[Feature]
-    typed: list[tuple[str, str]]  # (column, type) of every feature, in block order
+    reader: Reader
     retain_us: int
     span_us: int  # state kept behind each entity's newest event: retain plus the longest reach
     ttl_ms: int | None
@@ -121,12 +127,13 @@ class _Continuous:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one per block
 class _Batch:
     group: GroupSpec
     namespace: str
     columns: tuple[tuple[str, str, str], ...]  # (column, feature name, type)
     empty: tuple[Any, ...]  # the values of an entity with no events (count 0, the rest null)
+    names: tuple[str, ...]  # the output columns, in block order
 
 
 def _continuous(spec: ProjectSpec, g: GroupSpec, namespace: str, retain_us: int) -> _Continuous:
@@ -136,16 +143,29 @@ def _continuous(spec: ProjectSpec, g: GroupSpec, namespace: str, retain_us: int)
     feed.layout = layout
     span = retain_us + feed.reach_us
     lifetime = any(f.agg is not None and f.agg.window.kind == "lifetime" for f in g.features)
-    typed = [(g.column(f), f.type) for f in g.features]
     ttl = None if lifetime else span // 1000 + 1
-    return _Continuous(g, namespace, feed, layout, features_of(g, slot), typed, retain_us, span, ttl)
+    return _Continuous(g, namespace, feed, layout, Reader(g, feed.slots, slot), retain_us, span, ttl)
 
 
 def _batch(g: GroupSpec, namespace: str) -> _Batch:
     columns = tuple((g.column(f), f.name, f.type) for f in g.features)
     empty = tuple(result(AGGREGATIONS[f.agg.fn].finalize(AGGREGATIONS[f.agg.fn].new()), f.type) if f.agg else None
                   for f in g.features)  # fmt: skip
-    return _Batch(g, namespace, columns, empty)
+    return _Batch(g, namespace, columns, empty, tuple(c for c, _, _ in columns))
+
+
+@dataclass(frozen=True, eq=False)
+class _Plan:
+    """What answering one set of entities (and selection of features) takes, found once per such question."""
+
+    names: set[str]  # the blocks answered
+    every: tuple[str, ...]  # their output columns, in project order
+    selection: tuple[str, ...] | None  # the columns asked for, in project order (None: every one)
+    views: list[tuple[_Continuous | _Batch, str]]  # (view, its entity), in project order
+    continuous: list[tuple[_Continuous, str]]
+    batch: list[tuple[_Batch, str]]
+    derived: list[Derived]  # in dependency order
+    namespaces: frozenset[str]  # where the views' state lives
 
 
 # ---------------------------------------------------------------- the store
@@ -194,9 +214,7 @@ class OnlineStore:
         self._parents = {f["column"]: tuple(f["lineage"]["parents"]) for f in manifest.get("features", ())}
         self._namespace = {name: v.namespace for views in (self._continuous, self._batch) for name, v in views.items()}
         self._ready: set[str] = set()
-        self._plans: dict[
-            tuple[frozenset[str], tuple[str, ...] | None], tuple[list[GroupSpec], set[str], list[str]]
-        ] = {}
+        self._plans: dict[tuple[frozenset[str], tuple[str, ...] | None], _Plan] = {}
 
     # ------------------------------------------------------------ writing
 
@@ -319,30 +337,31 @@ class OnlineStore:
         t = time.time_ns() // 1000 if at is None else self._checks.instant(at, where)
         wanted = self._wanted(features)
         asked = []
-        tiles: dict[tuple[str, Key], int] = {}
-        batches: dict[tuple[str, Key], int] = {}
+        tiles: dict[tuple[_Continuous, Key], int] = {}
+        batches: dict[tuple[_Batch, Key], int] = {}
         for i, (given, request) in enumerate(questions):
             w = where if len(questions) == 1 else f"{where}, item {i}"
             if not isinstance(given, Mapping):
                 raise DataError(f"{w}: keys are a mapping of key column names to values, not {type(given).__name__}")
             self._checks.names(given, request)
             keys = self._checks.entity_keys(given, w)
-            groups, names, columns = self._plan(frozenset(keys), wanted, features)
-            if wanted is not None and names != wanted:
-                missing = sorted(wanted - names)
+            plan = self._plan(frozenset(keys), wanted, features)
+            if wanted is not None and plan.names != wanted:
+                missing = sorted(wanted - plan.names)
                 raise DataError(f"{w}: the features asked for need the keys of block(s) {', '.join(missing)}")
-            for g in groups:
-                if g.name in self._continuous:
-                    tiles.setdefault((g.name, keys[g.entity]), len(tiles))
-                elif g.name in self._batch:
-                    if exact:
-                        raise NotServed(f"{w}: block {g.name} is a batch view: it serves landed boundaries, "
-                                        "never exact values at `at`; drop exact=True (or select continuous features)")  # fmt: skip
-                    batches.setdefault((g.name, keys[g.entity]), len(batches))
-            asked.append((w, keys, groups, names, columns, self._checks.request(request or {}, w)))
-        self._check_ready({name for question in asked for name in question[3]})
-        tile_reads = [TilesRead(self._continuous[n].namespace, self._continuous[n].layout, k) for n, k in tiles]
-        batch_reads = [BatchRead(self._batch[n].namespace, k, self._expected(n, t)) for n, k in batches]
+            if exact and plan.batch:
+                raise NotServed(f"{w}: block {plan.batch[0][0].group.name} is a batch view: it serves landed "
+                                "boundaries, never exact values at `at`; drop exact=True (or select continuous "
+                                "features)")  # fmt: skip
+            for continuous, entity in plan.continuous:
+                tiles.setdefault((continuous, keys[entity]), len(tiles))
+            for batch, entity in plan.batch:
+                batches.setdefault((batch, keys[entity]), len(batches))
+            asked.append((w, keys, plan, self._checks.request(request or {}, w)))
+            if not plan.namespaces <= self._ready:
+                self._check_ready(plan.names)
+        tile_reads = [TilesRead(v.namespace, v.layout, k) for v, k in tiles]
+        batch_reads = [BatchRead(v.namespace, k, self._expected(v, t)) for v, k in batches]
         with self.state.reading():
             try:
                 series, hits = self.state.read(tile_reads, batch_reads)
@@ -350,68 +369,72 @@ class OnlineStore:
                 self._ready.discard(e.namespace)
                 block = next(name for name, ns in self._namespace.items() if ns == e.namespace)
                 raise NotServed(f"{where}: {self._not_ready(self._view(block).group)}") from None
-            computed: dict[tuple[str, Key], dict[str, Any]] = {}
-            for (name, key), s in zip(tiles, series, strict=True):
-                view = self._continuous[name]
+            computed = {}
+            for (view, key), s in zip(tiles, series, strict=True):
                 try:
-                    found = answer(view.features, view.layout.slots, s, t, view.feed.source, view.retain_us)
+                    computed[view, key] = view.reader.values(s, t, view.retain_us)
                 except ColumnOverflow as e:
                     raise overflow(e.column, e, key) from None
                 except Refused as e:
                     raise NotServed(f"{where}: for the key {key!r}, {e}") from None
-                computed[name, key] = {c: result(found[c], type_) for c, type_ in view.typed}
-        served: dict[tuple[str, Key], tuple[dict[str, Any], Boundary]] = {}
-        for (name, key), hit in zip(batches, hits, strict=True):
-            served[name, key] = self._batch_values(name, key, hit, t, where)
+        served = {(view, key): self._batch_values(view, key, hit, t, where)
+                  for (view, key), hit in zip(batches, hits, strict=True)}  # fmt: skip
         out = []
         at_dt = from_us(t)
-        for w, keys, groups, names, columns, request in asked:
-            values: dict[str, Any] = {}
+        for w, keys, plan, request in asked:
+            values = dict.fromkeys(plan.every)  # every column in its place, filled in any order
             boundaries: dict[str, Boundary] = {}
-            for g in groups:
-                if g.name in self._continuous:
-                    values.update(computed[g.name, keys[g.entity]])
-                elif g.name in self._batch:
-                    row, boundary = served[g.name, keys[g.entity]]
+            for answered, entity in plan.views:
+                if isinstance(answered, _Continuous):
+                    values.update(computed[answered, keys[entity]])
+                else:
+                    row, boundaries[answered.group.name] = served[answered, keys[entity]]
                     values.update(row)
-                    boundaries[g.name] = boundary
-            self._checks.derive(values, names, request, w)
-            out.append(Vector({c: values.get(c) for c in columns}, at_dt, self.build, boundaries))
+            self._checks.derive(values, plan.derived, request, w)
+            out.append(Vector(values if plan.selection is None else {c: values[c] for c in plan.selection}, at_dt,
+                              self.build, boundaries))  # fmt: skip
         return out
 
-    def _plan(
-        self, entities: frozenset[str], wanted: set[str] | None, features: Sequence[str] | None
-    ) -> tuple[list[GroupSpec], set[str], list[str]]:
-        """The blocks answered for these entities (and selection), their names and the output columns."""
+    def _plan(self, entities: frozenset[str], wanted: set[str] | None, features: Sequence[str] | None) -> _Plan:
+        """What answering these entities (and selection) takes, found once per such question."""
         selection = None if features is None else tuple(features)
         found = self._plans.get((entities, selection))
         if found is None:
             groups = [g for g in self._served if g.entity in entities and (wanted is None or g.name in wanted)]
-            columns = [g.column(f) for g in groups for f in g.features]
-            if selection is not None:
-                columns = [c for c in columns if c in selection]
+            names = {g.name for g in groups}
+            every = tuple(g.column(f) for g in groups for f in g.features)
+            views = [(self._view(g.name), g.entity) for g in groups if g.kind == "features"]
+            derived = self._checks.derived(names)
             if len(self._plans) >= 4096:  # selections come from callers: keep the memo bounded
                 self._plans.clear()
-            found = self._plans[entities, selection] = (groups, {g.name for g in groups}, columns)
+            found = self._plans[entities, selection] = _Plan(
+                names=names,
+                every=every,
+                selection=None if selection is None else tuple(c for c in every if c in selection),
+                views=views,
+                continuous=[(v, e) for v, e in views if isinstance(v, _Continuous)],
+                batch=[(v, e) for v, e in views if isinstance(v, _Batch)],
+                derived=derived,
+                namespaces=frozenset(v.namespace for v, _ in views),
+            )
         return found
 
-    def _expected(self, block: str, t: int) -> int:
-        refresh = self._batch[block].group.refresh
+    @staticmethod
+    def _expected(view: _Batch, t: int) -> int:
+        refresh = view.group.refresh
         return asof(t, refresh.every_us, refresh.lag_us)
 
     def _batch_values(
-        self, name: str, key: Key, hit: tuple[int, tuple[Any, ...] | None] | None, t: int, where: str
+        self, view: _Batch, key: Key, hit: tuple[int, tuple[Any, ...] | None] | None, t: int, where: str
     ) -> tuple[dict[str, Any], Boundary]:
-        view = self._batch[name]
-        expected = self._expected(name, t)
+        expected = self._expected(view, t)
+        name = view.group.name
         if hit is None:
             before = from_us(expected).isoformat() if expected >= MIN_INSTANT_US else "the first instant (0001-01-01)"
             raise NotServed(f"{where}: no boundary of batch view {name} at or before {before} "
                             f"has landed in {self.state.url}: load it (featc materialize --store)")  # fmt: skip
         boundary, row = hit
-        values = row if row is not None else view.empty
-        return ({c: v for (c, _, _), v in zip(view.columns, values, strict=True)},
-                Boundary(from_us(boundary), from_us(expected)))  # fmt: skip
+        return dict(zip(view.names, row if row is not None else view.empty, strict=True)), _boundary(boundary, expected)
 
     def _wanted(self, features: Sequence[str] | None) -> set[str] | None:
         """The blocks a selection of output columns needs (derived features need their parents' blocks)."""

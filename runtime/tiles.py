@@ -208,52 +208,31 @@ class Series:
                 prefix.append(state)
         self.built = len(tiles)
 
-    def span(self, lo: int | None, hi: int) -> Span:
+    def end(self, hi: int) -> tuple[int, int, int]:
+        """The part of ``span`` that only the window's end ``hi`` decides: ``b``, ``t`` and ``q``,
+        found once for every window ending at ``hi`` (all the trailing ones and the lifetime)."""
+        b = bisect_left(self.ts, hi)
+        last = hi // self.layout.tile_us  # tiles before this one end at or before hi: whole
+        return b, bisect_left(self.ts, last * self.layout.tile_us, 0, b), bisect_left(self.keys, last)
+
+    def span(self, lo: int | None, hi: int, end: tuple[int, int, int] | None = None) -> Span:
         """Where the window ``[lo, hi)`` lies in this series, found once for every slot read over it:
         the events in it (``a:b``), and when whole tiles fit in it, the events before the first
         whole tile (``a:h``) and after the last (``t:b``) and those tiles (``p:q`` in ``keys``).
+        ``end`` is ``self.end(hi)``, when the caller has it.
 
         Exact only when ``lo`` (for a lifetime: ``hi``) is at or after the edge: the caller checks.
+        How each slot is then read over it is in ``windows``.
         """
-        ts, keys, size = self.ts, self.keys, self.layout.tile_us
-        a = 0 if lo is None else bisect_left(ts, lo)
-        b = bisect_left(ts, hi, a)
-        last = hi // size  # tiles before this one end at or before hi: whole
-        first = None if lo is None else -(-lo // size)  # tiles from this one start at or after lo
-        if first is not None and first >= last:
+        b, t, q = self.end(hi) if end is None else end
+        if lo is None:
+            return 0, b, 0, t, 0, q
+        size = self.layout.tile_us
+        a = bisect_left(self.ts, lo, 0, b)
+        first = -(-lo // size)  # tiles from this one start at or after lo
+        if first >= hi // size:
             return a, b, -1, -1, -1, -1
-        h = a if first is None else bisect_left(ts, first * size, a, b)
-        t = bisect_left(ts, last * size, h, b)
-        p = 0 if first is None else bisect_left(keys, first)
-        return a, b, h, t, p, bisect_left(keys, last, p)
-
-    def fold(self, i: int, lo: int | None, span: Span) -> Any:
-        """Slot ``i``'s state over the window ``span`` describes (``lo`` None: a lifetime, with the base)."""
-        slot = self.layout.slots[i]
-        agg = slot.agg
-        a, b, h, t, p, q = span
-        values = self.cols[slot.input]
-        if not slot.tiled or p < 0:  # a copy of the base: adding to a set updates it in place
-            state = agg.new() if lo is not None else agg.merge(self.base[i], agg.new())
-            return state if a == b else agg.add_all(state, self.ts[a:b], values[a:b])
-        state = self.base[i] if lo is None else agg.new()
-        if a < h:
-            state = agg.add_all(state if lo is not None else agg.merge(state, agg.new()), self.ts[a:h], values[a:h])
-        if p < q:
-            state = agg.merge(state, self._tiles(i, p, q))
-        if t < b:
-            state = agg.merge(state, agg.add_all(agg.new(), self.ts[t:b], values[t:b]))
-        return state
-
-    def _tiles(self, i: int, p: int, q: int) -> Any:
-        """Slot ``i``'s tiles at positions [p, q), merged: a prefix, a difference, or one by one."""
-        agg = self.layout.slots[i].agg
-        prefix = self.prefix[i]
-        if prefix is not None and p == 0:
-            return prefix[q - 1]
-        if prefix is not None and agg.subtract is not None:
-            return agg.subtract(prefix[q - 1], prefix[p - 1])
-        return agg.merge_all([states[i] for states in self.states[p:q]])
+        return a, b, bisect_left(self.ts, first * size, a, t), t, bisect_left(self.keys, first, 0, q), q
 
     # ------------------------------------------------------------ state as plain values
 

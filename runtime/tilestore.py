@@ -18,11 +18,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .aggregates import AGGREGATIONS
+from .checks import result
 from .feeds import Feed, plan
 from .spec import GroupSpec, ProjectSpec, Row, WindowSpec
 from .state import ColumnOverflow, Key, Refused
-from .tiles import Series, Slot, Span, Values
+from .tiles import Series, Slot, Values
 from .times import from_us
+from .windows import Read, reader
 
 Prepared = list[tuple[Feed, list[tuple[Key, int, Values]]]]
 
@@ -47,8 +49,8 @@ class TileStore:
         self.spec = spec
         self.retain_us = retain_us
         self._feeds, self._of_group, slot = plan(spec)
-        self._features = {g.name: features_of(g, slot) for g in spec.groups if g.name in self._of_group}
-        """Per block: (column, slot, window, finalize) of each aggregate feature, so a question only looks up."""
+        self._readers = {g.name: Reader(g, self._of_group[g.name].slots, slot)
+                         for g in spec.groups if g.name in self._of_group}  # fmt: skip
         self.late: dict[str, int] = {}
         """Per source: events that arrived older than their entity's edge (counted once per feed)."""
 
@@ -83,8 +85,7 @@ class TileStore:
 
     def values(self, g: GroupSpec, key: Key, at: int) -> dict[str, Any]:
         """Every aggregate feature of block ``g`` for one entity, evaluated at ``at``."""
-        feed = self._of_group[g.name]
-        return answer(self._features[g.name], feed.slots, feed.series.get(key), at, g.source, self.retain_us)
+        return self._readers[g.name].values(self._of_group[g.name].series.get(key), at, self.retain_us)
 
     # ------------------------------------------------------------ size
 
@@ -100,14 +101,58 @@ class TileStore:
         }
 
 
-Feature = tuple[str, int, WindowSpec, Callable[[Any], Any]]
-"""(column, slot, window, finalize) of one aggregate feature: what answering it looks up."""
+class Reader:
+    """Every aggregate feature of one block, for one entity's series at one instant, as answering
+    needs it: each distinct window's place in the series found (and checked against the edge)
+    once, each slot read by the strategy ``windows.reader`` chose for it, each feature finalized
+    (its own finalize: a slot may be shared, as by sum and avg) and a double put in canonical form."""
 
+    def __init__(self, g: GroupSpec, slots: tuple[Slot, ...], slot_of: Mapping[tuple[str, str], int]) -> None:
+        windows: dict[WindowSpec, int] = {}
+        readers: dict[int, Read] = {}
+        self.features: list[tuple[str, int, Read, Callable[[Any], Any], bool]] = []
+        """(column, window number, read, finalize, double) of each aggregate feature, in block order."""
+        self.empty: dict[str, Any] = {}
+        """Every feature's value for an entity with no events."""
+        self.windows: list[tuple[WindowSpec, str]] = []
+        """Each distinct window, with the first feature over it (named when a question is refused)."""
+        for f in g.features:
+            if f.agg is None:
+                continue
+            i = slot_of[g.name, f.name]
+            if i not in readers:
+                readers[i] = reader(slots[i], i)
+            finalize = AGGREGATIONS[f.agg.fn].finalize
+            column, double = g.column(f), f.type == "double"
+            if f.agg.window not in windows:
+                windows[f.agg.window] = len(windows)
+                self.windows.append((f.agg.window, column))
+            self.features.append((column, windows[f.agg.window], readers[i], finalize, double))
+            self.empty[column] = result(finalize(slots[i].agg.new()), f.type)
+        self.source = g.source
 
-def features_of(g: GroupSpec, slot: Mapping[tuple[str, str], int]) -> list[Feature]:
-    """The aggregate features of block ``g`` as answering needs them, given their slots in its feed."""
-    return [(g.column(f), slot[g.name, f.name], f.agg.window, AGGREGATIONS[f.agg.fn].finalize)
-            for f in g.features if f.agg is not None]  # fmt: skip
+    def values(self, series: Series | None, at: int, retain_us: int | None) -> dict[str, Any]:
+        """Each feature's value for ``series`` (None: no events) at ``at``; a window that starts before
+        the series' edge is refused (``Refused``): its events are gone."""
+        if series is None:
+            return dict(self.empty)
+        series.settle()
+        spans = []
+        ends: dict[int, tuple[int, int, int]] = {}
+        for window, column in self.windows:
+            lo, hi = window.bounds(at)
+            _check(series, self.source, column, lo if lo is not None else hi, at, retain_us)
+            end = ends.get(hi) or ends.setdefault(hi, series.end(hi))
+            spans.append((lo, series.span(lo, hi, end)))
+        out: dict[str, Any] = {}
+        for column, w, read, finalize, double in self.features:
+            lo, span = spans[w]
+            try:
+                value = finalize(read(series, lo, span))
+            except OverflowError as e:
+                raise ColumnOverflow(column, e) from None
+            out[column] = value if not double or value is None else result(value, "double")
+        return out
 
 
 def apply_events(entity: Callable[[Key], Series], events: list[tuple[Key, int, Values]], span_us: int | None) -> int:
@@ -127,37 +172,6 @@ def apply_events(entity: Callable[[Key], Series], events: list[tuple[Key, int, V
     return late
 
 
-def answer(
-    features: list[Feature],
-    slots: tuple[Slot, ...],
-    series: Series | None,
-    at: int,
-    source: str | None,
-    retain_us: int | None,
-) -> dict[str, Any]:
-    """Each feature's value for one entity's ``series`` (None: no events) at ``at``; a window that starts
-    before the series' edge is refused (``Refused``): its events are gone."""
-    if series is not None:
-        series.settle()
-    out: dict[str, Any] = {}
-    spans: dict[tuple[int | None, int], Span] = {}
-    for column, i, window, finalize in features:
-        lo, hi = bounds = window.bounds(at)
-        if series is None:
-            state = slots[i].agg.new()
-        else:
-            span = spans.get(bounds)
-            if span is None:
-                _check(series, source, column, lo if lo is not None else hi, at, retain_us)
-                span = spans[bounds] = series.span(lo, hi)
-            state = series.fold(i, lo, span)
-        try:
-            out[column] = finalize(state)  # the feature's own finalize: a slot may be shared (sum, avg)
-        except OverflowError as e:
-            raise ColumnOverflow(column, e) from None
-    return out
-
-
 def _check(series: Series, source: str | None, column: str, needed: int, at: int, retain_us: int | None) -> None:
     """Refuse a window that starts before the entity's edge: its events are gone."""
     if series.edge is None or needed >= series.edge:
@@ -171,4 +185,4 @@ def _check(series: Series, source: str | None, column: str, needed: int, at: int
     )
 
 
-__all__ = ["Feature", "Prepared", "TileStore", "answer", "apply_events", "features_of"]
+__all__ = ["Prepared", "Reader", "TileStore", "apply_events"]

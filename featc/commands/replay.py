@@ -302,7 +302,7 @@ def _derive(spec: ProjectSpec, checks: Checks, vector: Logged, values: dict[str,
         for f in g.features:
             values[g.column(f)] = None
     with contextlib.suppress(DataError, KeyError):  # a derived feature this vector was not served: compared as null
-        checks.derive(values, included, Request(vector.request), "replay")
+        checks.derive(values, checks.derived(included), Request(vector.request), "replay")
 
 
 # ---------------------------------------------------------------- comparing
