@@ -78,7 +78,6 @@ UNHASHED: dict[type[ir.Node], dict[str, str]] = {
         "requests": "reached from each feature",
         "groups": "reached from each feature",
     },
-    ir.Span: {"file": SPAN, "start": SPAN, "end": SPAN},
 }
 
 

@@ -7,6 +7,7 @@ hashes and the manifest depend on meaning only.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,8 +39,14 @@ class Node(BaseModel):
         object.__setattr__(self, "__pydantic_fields_set__", _all_fields(type(self)))
 
 
-class Span(Node):
-    """A half-open range of character offsets in one file."""
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open range of character offsets in one file.
+
+    A plain slotted dataclass rather than a model: a project has several spans per feature (on
+    definitions and in the syntax tree), a model costs four times the memory (an instance dict),
+    and spans are never dumped, hashed or validated from data.
+    """
 
     file: str
     start: int
