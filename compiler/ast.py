@@ -19,8 +19,14 @@ def _span(self: Name | Text | Duration | WindowSpec | Block) -> Span:
     return Span(file=self.file, start=self.start, end=self.end)
 
 
-# Nodes keep (file, start, end) and build their Span when asked: a project has several names per
-# line, and most of them never appear in a diagnostic or in the IR. Slots keep each node small.
+def _end(self: Name | Text) -> int:
+    return self.start + len(self.text)
+
+
+# Nodes keep (file, start) and build their Span when asked: a project has several names per line,
+# and most of them never appear in a diagnostic or in the IR. Slots keep each node small, and
+# a node whose text is exactly what it spans computes its end rather than storing it: positions
+# are ints above 256, each an object of its own.
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +36,8 @@ class Name:
     text: str
     file: str
     start: int
-    end: int
 
+    end = property(_end)
     span = property(_span)
 
 
@@ -49,8 +55,8 @@ class Text:
     text: str
     file: str
     start: int
-    end: int
 
+    end = property(_end)
     span = property(_span)
 
 
@@ -100,7 +106,6 @@ class Block:
     start: int
     end: int  # set when the block is closed
     props: dict[str, Text] = field(default_factory=dict)  # entity:, source:, table:, filter: ...
-    prop_keys: dict[str, Name] = field(default_factory=dict)  # where each property was written
     keys: list[TypedName] = field(default_factory=list)  # entity keys
     columns: list[TypedName] = field(default_factory=list)  # source columns, request fields
     features: list[FeatureDef] = field(default_factory=list)

@@ -123,7 +123,7 @@ class Parser:
             end = self.pos + (1 if self.pos < len(self.text) and self.text[self.pos] != "\n" else 0)
             raise self.error("E001", f"expected {what}, found {self.found()}", self.pos, end, label=f"expected {what}")
         self.pos = m.end()
-        return ast.Name(sys.intern(m.group(1)), self.path, m.start(1), m.end(1))  # keywords and names repeat
+        return ast.Name(sys.intern(m.group(1)), self.path, m.start(1))  # keywords and names repeat
 
     def end_of_line(self) -> None:
         """Requires nothing but a comment before the end of the line (or a closing brace)."""
@@ -160,7 +160,7 @@ class Parser:
         self.pos = i
         if end == start:
             raise self.error("E001", "expected an expression", start, start + 1, label="missing value")
-        return ast.Text(text[start:end], self.path, start, end)
+        return ast.Text(text[start:end], self.path, start)
 
     def expression_end(self, start: int) -> int:
         """Where the expression starting at ``start`` ends: a comment, or a newline or `}` outside parentheses."""
@@ -369,12 +369,11 @@ class Parser:
                 help="keep one of the two",
             )
         block.props[key.text] = value
-        block.prop_keys[key.text] = key
 
     def simple_prop(self, block: ast.Block, key: ast.Name, pattern: re.Pattern[str] = IDENT) -> None:
         self.expect_char(":", f"`:` after `{key.text}`", newlines=False)
         value = self.name(f"a name after `{key.text}:`", pattern)
-        self.prop(block, key, ast.Text(value.text, value.file, value.start, value.end))
+        self.prop(block, key, ast.Text(value.text, value.file, value.start))
 
     def unknown(self, block: ast.Block, key: ast.Name, allowed: tuple[str, ...]) -> SyntaxFailure:
         from .diagnostics import did_you_mean
@@ -448,7 +447,7 @@ class Parser:
                 expr.end,
             )
             body = expr.text[: m.start()].rstrip()
-            expr = ast.Text(body, self.path, expr.start, expr.start + len(body))
+            expr = ast.Text(body, self.path, expr.start)
         doc = self.doc_above(word.start)
         block.features.append(ast.FeatureDef(word, expr, window, self.span(word.start, self.pos), doc))
 
@@ -472,7 +471,6 @@ class Parser:
                 if block.refresh is not None:
                     raise self.error("E102", "`refresh` is set twice", word.start, word.end, label="set again here")
                 block.refresh = self.refresh()
-                block.prop_keys["refresh"] = word
             else:
                 self.prop(block, word, self.rest_of_line())
 
