@@ -116,3 +116,16 @@ class Block:
     @property
     def span(self) -> Span:
         return _span(self)
+
+    def drop_body(self) -> None:
+        """Forgets what only resolving this block reads: its properties, keys and columns.
+
+        Called by the resolver once the block is in the IR. What other blocks' checks read later
+        stays: the name, a request's fields, a group's features. Without this the whole syntax
+        tree stayed alive next to the whole IR, and was the larger of the two.
+        """
+        self.props = {}
+        self.keys = []
+        self.refresh = None
+        if self.kind != "request":
+            self.columns = []

@@ -503,9 +503,11 @@ class Resolver:
         for kind, fn in (("entity", self.entity), ("source", self.source), ("request", self.request)):
             for b in self.of_kind(kind):
                 fn(b)
+                b.drop_body()
         for b in self.blocks:
             if b.kind in ("features", "label") and self.by_name["block"].get(b.name.text) is b:
                 self.aggregate_group(b)
+                b.drop_body()
         for b, d in self.derived_order():
             self.derived_type(b, d)  # dependencies first: resolving never recurses down a long chain
         for b in self.of_kind("derived"):
