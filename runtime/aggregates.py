@@ -145,7 +145,8 @@ def _minus(a: int, b: int) -> int:
     return a - b
 
 
-def _same(state: Any) -> Any:
+def identity(state: Any) -> Any:
+    """The finalize of states that are their value (count, min, max)."""
     return state
 
 
@@ -341,13 +342,13 @@ def _entry(name: str, doc: str, **kw: Any) -> Aggregation:
     return Aggregation(name=name, doc=doc, **kw)
 
 
-_COUNTING = {"new": int, "merge": _plus, "subtract": _minus, "finalize": _same, "result": "int",
+_COUNTING = {"new": int, "merge": _plus, "subtract": _minus, "finalize": identity, "result": "int",
              "add_many": lambda state, values: state + len(values) - values.count(None),
              "sql_state": SqlState(("count",), _count_from_sql)}  # fmt: skip
 _SUMMING = {"numeric": True, "sql": "aggregate", "new": lambda: ZERO_SUM, "add": _sum_add, "merge": _sum_merge,
             "subtract": _sum_subtract, "overflows": True, "add_many": _sum_many,
             "sql_state": SqlState(("count", "sum", "non_finite"), _sum_from_sql)}  # fmt: skip
-_EXTREME = {"numeric": False, "result": "argument", "sql": "aggregate", "new": _none, "finalize": _same}
+_EXTREME = {"numeric": False, "result": "argument", "sql": "aggregate", "new": _none, "finalize": identity}
 _LOOKUP = {"numeric": False, "result": "argument", "sql": "lookup", "new": _none, "finalize": _pair_value}
 
 AGGREGATIONS: dict[str, Aggregation] = {
@@ -411,5 +412,6 @@ __all__ = [
     "SqlShape",
     "SqlState",
     "aggregate",
+    "identity",
     "pairs",
 ]

@@ -68,18 +68,22 @@ class Layout:
     inputs: int  # values per event
     empty: list[Any] = field(init=False, compare=False)
     tiled: tuple[tuple[int, int, Any], ...] = field(init=False, compare=False)  # (slot, input, add)
+    extremes: tuple[tuple[int, bool], ...] = field(init=False, compare=False)  # (slot, greatest) of min and max
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "empty", [s.agg.new() for s in self.slots])  # shared, immutable empties
         tiled = tuple((i, s.input, s.agg.add) for i, s in enumerate(self.slots) if s.tiled)
         object.__setattr__(self, "tiled", tiled)
+        extremes = tuple((i, s.agg.pick is max) for i, s in enumerate(self.slots)
+                         if s.tiled and s.agg.pick is not None and s.agg.sql != "lookup")  # fmt: skip
+        object.__setattr__(self, "extremes", extremes)
 
 
 class Series:
     """Tiles of partial states and the events from ``edge`` on, for one (source, entity key)."""
 
-    __slots__ = ("base", "built", "cols", "edge", "keys", "layout", "newest", "pending_ts", "pending_vals",
-                 "prefix", "states", "ts")  # fmt: skip
+    __slots__ = ("base", "built", "cols", "edge", "keys", "layout", "leaders", "newest", "pending_ts",
+                 "pending_vals", "prefix", "states", "ts")  # fmt: skip
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
@@ -94,6 +98,10 @@ class Series:
         self.base: list[Any] = list(layout.empty)  # lifetime slots: every event before the edge
         self.edge: int | None = None  # events before it live only in the base (None: nothing folded yet)
         self.newest: int | None = None
+        self.leaders: dict[int, tuple[list[int], list[Any]]] | None = {i: ([], []) for i, _ in layout.extremes}
+        """Per min or max slot, the tiles (indexes, states) whose state beats every later tile's: the
+        first at or after a tile is the extreme from it to the newest (``suffix_extreme``). Kept as
+        the newest tile grows; None (rebuilt when read) after a change to an older tile."""
 
     # ------------------------------------------------------------ writing
 
@@ -104,11 +112,14 @@ class Series:
         if self.edge is not None and ts < self.edge:
             self._add_to_base(ts, values)
             return False
-        states = self._tile(ts // self.layout.tile_us)
+        index = ts // self.layout.tile_us
+        states = self._tile(index)
         for i, column, add in self.layout.tiled:
             value = values[column]
             if value is not None:
                 states[i] = add(states[i], ts, value)
+        if self.leaders is not None and self.layout.extremes:
+            self._lead(index, states)
         if not self.pending_ts and (not self.ts or ts >= self.ts[-1]):
             self.ts.append(ts)
             for col, value in zip(self.cols, values, strict=True):
@@ -132,6 +143,24 @@ class Series:
             self.built = position
         return self.states[position]
 
+    def _lead(self, index: int, states: list[Any]) -> None:
+        """Keep the leaders after tile ``index`` changed: only the newest tile's change is cheap. Its
+        state only gets better, so its own entry, if any, goes with those it now beats."""
+        assert self.leaders is not None
+        if index != self.keys[-1]:
+            self.leaders = None
+            return
+        for i, greatest in self.layout.extremes:
+            value = states[i]
+            if value is None:
+                continue
+            tiles, best = self.leaders[i]
+            while best and (best[-1] <= value if greatest else best[-1] >= value):
+                tiles.pop()
+                best.pop()
+            tiles.append(index)
+            best.append(value)
+
     def _add_to_base(self, ts: int, values: Values) -> None:
         for i, slot in enumerate(self.layout.slots):
             value = values[slot.input]
@@ -151,6 +180,11 @@ class Series:
             else:
                 b = bisect_left(self.ts, edge)
                 self.base[i] = slot.agg.add_all(self.base[i], self.ts[:b], self.cols[slot.input][:b])
+        if self.leaders is not None:
+            for tiles, best in self.leaders.values():
+                before = bisect_left(tiles, edge // self.layout.tile_us)
+                del tiles[:before]
+                del best[:before]
         del self.keys[:cut]
         del self.states[:cut]
         del self.ts[:events]
@@ -234,6 +268,29 @@ class Series:
             return a, b, -1, -1, -1, -1
         return a, b, bisect_left(self.ts, first * size, a, t), t, bisect_left(self.keys, first, 0, q), q
 
+    def suffix_extreme(self, i: int, position: int) -> Any:
+        """Min or max slot ``i``'s extreme over the tiles from ``position`` to the newest (None: no value)."""
+        if self.leaders is None:
+            self._rebuild_leaders()
+            assert self.leaders is not None
+        tiles, best = self.leaders[i]
+        k = bisect_left(tiles, self.keys[position]) if position < len(self.keys) else len(tiles)
+        return best[k] if k < len(best) else None
+
+    def _rebuild_leaders(self) -> None:
+        self.leaders = {}
+        for i, greatest in self.layout.extremes:
+            tiles: list[int] = []
+            best: list[Any] = []
+            for index, states in zip(reversed(self.keys), reversed(self.states), strict=True):
+                value = states[i]
+                if value is not None and (not best or (value > best[-1] if greatest else value < best[-1])):
+                    tiles.append(index)
+                    best.append(value)
+            tiles.reverse()
+            best.reverse()
+            self.leaders[i] = (tiles, best)
+
     # ------------------------------------------------------------ state as plain values
 
     def dump(self) -> tuple[Any, ...]:
@@ -249,6 +306,7 @@ class Series:
         (series.ts, series.cols, series.keys, series.states, series.prefix, series.base, series.edge,
          series.newest) = state  # fmt: skip
         series.built = len(series.keys)
+        series.leaders = None
         return series
 
     # ------------------------------------------------------------ size

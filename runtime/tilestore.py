@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .aggregates import AGGREGATIONS
+from .aggregates import AGGREGATIONS, identity
 from .checks import result
 from .feeds import Feed, plan
 from .spec import GroupSpec, ProjectSpec, Row, WindowSpec
@@ -110,12 +110,14 @@ class Reader:
     def __init__(self, g: GroupSpec, slots: tuple[Slot, ...], slot_of: Mapping[tuple[str, str], int]) -> None:
         windows: dict[WindowSpec, int] = {}
         readers: dict[int, Read] = {}
-        self.features: list[tuple[str, int, Read, Callable[[Any], Any], bool]] = []
-        """(column, window number, read, finalize, double) of each aggregate feature, in block order."""
+        self.features: list[tuple[str, int, Read, Callable[[Any], Any] | None, bool]] = []
+        """(column, window number, read, finalize or None for none, double) of each aggregate feature."""
         self.empty: dict[str, Any] = {}
         """Every feature's value for an entity with no events."""
-        self.windows: list[tuple[WindowSpec, str]] = []
-        """Each distinct window, with the first feature over it (named when a question is refused)."""
+        self.offsets: list[tuple[int | None, int]] = []
+        """Each distinct window's [lo, hi) as offsets from the instant asked about (lo None: a lifetime)."""
+        self.first: list[str] = []
+        """Beside each window, the first feature over it (named when a question is refused)."""
         for f in g.features:
             if f.agg is None:
                 continue
@@ -126,29 +128,43 @@ class Reader:
             column, double = g.column(f), f.type == "double"
             if f.agg.window not in windows:
                 windows[f.agg.window] = len(windows)
-                self.windows.append((f.agg.window, column))
-            self.features.append((column, windows[f.agg.window], readers[i], finalize, double))
+                self.offsets.append(f.agg.window.bounds(0))
+                self.first.append(column)
+            plain = finalize is identity  # count, min, max: the state is the value (one call less per feature)
+            self.features.append((column, windows[f.agg.window], readers[i], None if plain else finalize, double))
             self.empty[column] = result(finalize(slots[i].agg.new()), f.type)
         self.source = g.source
+        self.earliest = min((lo if lo is not None else hi for lo, hi in self.offsets), default=0)
+        """The earliest instant a window reads, as an offset from the instant asked about (a lifetime: its end)."""
+
+    def _refuse(self, series: Series, at: int, retain_us: int | None) -> None:
+        """Refuse the first feature, in block order, whose window starts before the series' edge."""
+        for (lo, hi), column in zip(self.offsets, self.first, strict=True):
+            needed = at + (lo if lo is not None else hi)
+            if series.edge is not None and needed < series.edge:
+                _refuse(series, self.source, column, needed, at, retain_us)
 
     def values(self, series: Series | None, at: int, retain_us: int | None) -> dict[str, Any]:
         """Each feature's value for ``series`` (None: no events) at ``at``; a window that starts before
         the series' edge is refused (``Refused``): its events are gone."""
         if series is None:
             return dict(self.empty)
-        series.settle()
-        spans = []
+        if series.pending_ts or series.built < len(series.keys):
+            series.settle()
+        if series.edge is not None and at + self.earliest < series.edge:
+            self._refuse(series, at, retain_us)
         ends: dict[int, tuple[int, int, int]] = {}
-        for window, column in self.windows:
-            lo, hi = window.bounds(at)
-            _check(series, self.source, column, lo if lo is not None else hi, at, retain_us)
+        spans = []
+        for start, stop in self.offsets:
+            hi = at + stop
             end = ends.get(hi) or ends.setdefault(hi, series.end(hi))
+            lo = None if start is None else at + start
             spans.append((lo, series.span(lo, hi, end)))
         out: dict[str, Any] = {}
         for column, w, read, finalize, double in self.features:
             lo, span = spans[w]
             try:
-                value = finalize(read(series, lo, span))
+                value = read(series, lo, span) if finalize is None else finalize(read(series, lo, span))
             except OverflowError as e:
                 raise ColumnOverflow(column, e) from None
             out[column] = value if not double or value is None else result(value, "double")
@@ -172,10 +188,9 @@ def apply_events(entity: Callable[[Key], Series], events: list[tuple[Key, int, V
     return late
 
 
-def _check(series: Series, source: str | None, column: str, needed: int, at: int, retain_us: int | None) -> None:
+def _refuse(series: Series, source: str | None, column: str, needed: int, at: int, retain_us: int | None) -> None:
     """Refuse a window that starts before the entity's edge: its events are gone."""
-    if series.edge is None or needed >= series.edge:
-        return
+    assert series.edge is not None
     newest = series.newest if series.newest is not None else series.edge
     raise Refused(
         f"{column} at {_instant(at)} needs the events of source {source!r} from {_instant(needed)} on, "

@@ -7,8 +7,10 @@ aggregation entry says of its state (never by its name):
 
 * invertible (count, sum, avg): the whole tiles as a difference of two prefix states, plus the
   events of the two partial tiles at the window's ends (``Series.span``);
-* the winner of an order (min, max: ``pick``): one pass of builtins over the partial tiles' events
-  and the whole tiles' states, nulls skipped;
+* the winner of an order (min, max: ``pick``): for a window that reaches past the newest event
+  (serving asks about now), the leader kept from its first whole tile on (``Series.suffix_extreme``)
+  and the events before that tile; else one pass of builtins over the partial tiles' events and
+  the whole tiles' states, nulls skipped;
 * the value at the earliest or latest instant (first, last: ``sql == "lookup"``): the first (last)
   event in the window with a value, then the events tied with it; no tile is read;
 * distinct values: a set of the window's events;
@@ -117,6 +119,8 @@ def _extreme(slot: Slot, i: int) -> Read:
             assert prefix is not None
             whole = (series.base[i], prefix[q - 1] if q else None)
             return pick(filter(_known, chain(whole, values[t:b])), default=None)
+        if b == len(series.ts):  # every event from tile p on is in the window: the tiles' leader
+            return pick(filter(_known, (series.suffix_extreme(i, p), *values[a:h])), default=None)
         tiles = map(tile_state, series.states[p:q])
         return pick(filter(_known, chain(values[a:h], tiles, values[t:b])), default=None)
 

@@ -2,8 +2,8 @@
 
 The end-to-end property tests (test_tile_properties.py, test_online_consistency.py) prove answers
 on drawn projects, whose histories are sparse; here one series per aggregation is filled with a
-dense random history (several events per tile, equal instants, nulls, arrival out of order, an
-edge moved by eviction, late events behind it), then every window at or after the edge, and the
+dense random history (several events per tile, equal instants, nulls, arrival in or out of
+order, an edge moved by eviction, late events behind it), then every window at or after the edge, and the
 lifetime, is read three ways: the slot's chosen strategy, ``fold`` (tiles and prefixes merged),
 and the aggregation folded over the raw events of the window (plus, for a lifetime, every event).
 """
@@ -52,14 +52,15 @@ def series(name: str, lifetime: bool, events: list[tuple[int, object]], edge: in
     history=st.lists(EVENT, max_size=120),
     edge=st.one_of(st.none(), st.integers(0, 12).map(lambda n: n * TILE)),
     late=st.lists(EVENT, max_size=5),
+    in_order=st.booleans(),
 )
 def test_every_strategy_equals_the_merge_and_the_raw_events(
     name: str, lifetime: bool, data: st.DataObject, history: list[tuple[int, bool]], edge: int | None,
-    late: list[tuple[int, bool]],
+    late: list[tuple[int, bool]], in_order: bool,
 ) -> None:  # fmt: skip
     agg = AGGREGATIONS[name]
     draw = VALUES[name]
-    events = [(at, None if null else data.draw(draw)) for at, null in history]
+    events = [(at, None if null else data.draw(draw)) for at, null in (sorted(history) if in_order else history)]
     s = series(name, lifetime, events, edge)
     kept = [(at, v) for at, v in events if edge is None or at >= edge]
     for at, null in late:  # behind the edge when they arrive: only the base (lifetime slots) sees them
@@ -76,6 +77,10 @@ def test_every_strategy_equals_the_merge_and_the_raw_events(
     for lo, hi in windows:
         span = s.span(lo, hi)
         inside = events if lo is None else kept
-        raw = agg.fold((at, v) for at, v in sorted(inside, key=lambda e: e[0]) if v is not None and (lo is None or at >= lo) and at < hi)
+        raw = agg.fold(
+            (at, v)
+            for at, v in sorted(inside, key=lambda e: e[0])
+            if v is not None and (lo is None or at >= lo) and at < hi
+        )
         got, merged = agg.finalize(read(s, lo, span)), agg.finalize(fold(s, 0, lo, span))
         assert got == merged == raw, (lo, hi, span)
