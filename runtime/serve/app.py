@@ -37,6 +37,7 @@ from ..online import OnlineStore, Vector, open_state, read_build
 from . import health, openapi, wire
 from .auth import BearerAuth
 from .config import CONFIG_ENV, ServeConfig, options, read_token, scrub
+from .front import Endpoint, Front
 from .metrics import Instrumented, Metrics
 from .wire import WireError
 
@@ -92,32 +93,29 @@ class Service:
 
     # ------------------------------------------------------------ endpoints
 
-    async def features(self, request: Request) -> Response:
-        received = time.time()
+    async def features(self, body: bytes, query: bytes, received: float) -> tuple[int, bytes]:
+        """POST /v1/features: (status, JSON body)."""
         try:
-            body = wire.loads(await self._body(request))
-            q = self.wire.single(body, wire.query_flag(request.query_params.get("int_as_string")))
+            q = self.wire.single(wire.loads(body), wire.query_string_flag(query))
             vector = await self._call("/v1/features", self.store.get, q.keys, q.request, q.at, False, q.features)
         except WireError as e:
-            return _error(e.status, e.code, e.message)
+            return e.status, wire.error_body(e.code, e.message)
         self._emit("/v1/features", [(q.keys, q.request)], q.at, q.features, [vector], received)
-        return _response(wire.dumps(self.wire.answer(vector, q.int_as_string)))
+        return 200, wire.dumps(self.wire.answer(vector, q.int_as_string))
 
-    async def batch(self, request: Request) -> Response:
-        received = time.time()
+    async def batch(self, body: bytes, query: bytes, received: float) -> tuple[int, bytes]:
+        """POST /v1/features/batch: (status, JSON body)."""
         try:
-            body = wire.loads(await self._body(request))
-            flag = wire.query_flag(request.query_params.get("int_as_string"))
-            b = self.wire.batch(body, flag, self.config.max_batch)
+            b = self.wire.batch(wire.loads(body), wire.query_string_flag(query), self.config.max_batch)
             keys, requests = [k for k, _ in b.items], [r for _, r in b.items]
             vectors = await self._call("/v1/features/batch", self.store.get_many, keys, requests, b.at, b.features)
         except WireError as e:
-            return _error(e.status, e.code, e.message)
+            return e.status, wire.error_body(e.code, e.message)
         self._emit("/v1/features/batch", b.items, b.at, b.features, vectors, received)
         values = self.wire.values
         results = [{"features": values(v.values, b.int_as_string), "boundaries": wire.boundaries(v)} for v in vectors]
         at = vectors[0].at if vectors else (b.at or datetime.now(UTC).replace(tzinfo=None))
-        return _response(wire.dumps({"results": results, "build": self.store.build, "at": at}))
+        return 200, wire.dumps({"results": results, "build": self.store.build, "at": at})
 
     async def describe_build(self, request: Request) -> Response:
         return _response(self.build)
@@ -149,21 +147,6 @@ class Service:
         return _response(self.openapi)
 
     # ------------------------------------------------------------ plumbing
-
-    async def _body(self, request: Request) -> bytes:
-        """The body, refused as soon as it is known to exceed ``max_body``."""
-        limit = self.config.max_body
-        too_large = WireError(413, "body_too_large", f"the body is larger than {limit} bytes; send less per request")
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise too_large
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     async def _call(self, endpoint: str, fn: Callable[..., T], *args: Any) -> T:
         """A store call, its errors as wire errors.
@@ -305,9 +288,12 @@ def create_app(
         LOG.error("internal error answering %s %s", request.method, request.url.path, exc_info=exc)
         return _error(500, "internal", "internal error: the server's log has the details")
 
+    hot = {
+        "/v1/features": Endpoint(service.features, config.max_body),
+        "/v1/features/batch": Endpoint(service.batch, config.max_body),
+    }
     routes = [
-        Route("/v1/features", service.features, methods=["POST"]),
-        Route("/v1/features/batch", service.batch, methods=["POST"]),
+        *(Route(path, endpoint, methods=["POST"]) for path, endpoint in hot.items()),
         Route("/v1/build", service.describe_build, methods=["GET"]),
         Route("/health", service.alive, methods=["GET"]),
         Route("/ready", service.ready, methods=["GET"]),
@@ -319,7 +305,7 @@ def create_app(
     )
     if token is not None:
         app = BearerAuth(app, token)
-    return Instrumented(app, metrics)
+    return Front(hot, Instrumented(app, metrics), metrics, token)
 
 
 def load_sink(config: ServeConfig) -> Sink | None:

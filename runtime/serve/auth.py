@@ -25,27 +25,29 @@ class BearerAuth:
         self.token = token.encode("ascii")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self._allowed(scope):
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 401,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(_UNAUTHORIZED)).encode()),
-                        (b"www-authenticate", b'Bearer realm="featc"'),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": _UNAUTHORIZED})
+        if scope["type"] == "http" and not allowed(scope, self.token):
+            await refuse(send)
             return
         await self.app(scope, receive, send)
 
-    def _allowed(self, scope: Scope) -> bool:
-        given = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                given = value
-                break
-        scheme, _, credentials = given.partition(b" ")
-        return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(b" "), self.token)
+
+def allowed(scope: Scope, token: bytes) -> bool:
+    """Whether the request carries ``Authorization: Bearer <token>`` (compared in constant time)."""
+    given = b""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            given = value
+            break
+    scheme, _, credentials = given.partition(b" ")
+    return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(b" "), token)
+
+
+async def refuse(send: Send) -> None:
+    """The 401 answer, with ``WWW-Authenticate``."""
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_UNAUTHORIZED)).encode()),
+        (b"www-authenticate", b'Bearer realm="featc"'),
+    ]
+    await send({"type": "http.response.start", "status": 401, "headers": headers})
+    await send({"type": "http.response.body", "body": _UNAUTHORIZED})

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -246,6 +247,17 @@ def _flag(body: Mapping[str, Any], query: bool) -> bool:
     if not isinstance(flag, bool):
         raise invalid("invalid_body", f'"int_as_string" is true or false, not {_kind(flag)}')
     return flag or query
+
+
+def query_string_flag(query: bytes) -> bool:
+    """``?int_as_string=`` of a raw query string (the last one given wins, as in Starlette's ``query_params``)."""
+    if not query:
+        return False
+    found = None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if name == "int_as_string":
+            found = value
+    return query_flag(found)
 
 
 def query_flag(text: str | None) -> bool:
