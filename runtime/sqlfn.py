@@ -37,6 +37,8 @@ def check_int(v: int) -> int:
 
 def _pair(a: Any, b: Any) -> tuple[Any, Any]:
     """Promote an int beside a double to double, as SQL does before comparing or adding."""
+    if type(a) is type(b):  # the common case: nothing to promote
+        return a, b
     if isinstance(a, float) and is_int(b):
         return a, float(b)
     if isinstance(b, float) and is_int(a):

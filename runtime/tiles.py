@@ -4,8 +4,9 @@ A ``Series`` keeps, for each tiled slot (one partial state over one input), the 
 tile (``[i * S, (i + 1) * S)``, aligned to the epoch) and, from its ``edge`` on, each event
 itself: its instant and its input values (not the row), a list per input, so a slice of one
 input is added to a state by builtins (``Aggregation.add_all``). A window ``[lo, hi)`` is the whole tiles
-inside it, merged, plus the events of the two partial tiles at its ends, added one by one, so
-the answer is exactly the one the raw rows give, for any ``lo`` and ``hi`` at or after the edge.
+inside it plus the events of the two partial tiles at its ends (``span``; ``windows`` reads each
+kind of slot over it), so the answer is exactly the one the raw rows give, for any ``lo`` and
+``hi`` at or after the edge.
 Tiles before the edge have been folded into ``base``, which only lifetime slots read: a window
 never starts before the edge (the store refuses such a question), so nothing older is needed.
 
@@ -17,7 +18,8 @@ Events are applied to their tile when they arrive, in any order (merge is commut
 the event list needs order, and gets it as the raw store did: an event older than the newest
 waits in a pending list until the next read sorts it in. Prefix states over the tiles (for
 invertible slots, and for compact lifetime ones) are rebuilt lazily from the first tile that
-changed, so a stream that only touches its newest tile rebuilds one position per read.
+changed, so a stream that only touches its newest tile rebuilds one position per read. Min and
+max slots keep their leaders (``suffix_extreme``) the same way.
 
 Not thread-safe on its own: the evaluator serialises every call (docs/runtime.md).
 """
