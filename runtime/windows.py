@@ -18,7 +18,7 @@ aggregation entry says of its state (never by its name):
 
 Each reader returns the slot's partial state over the window (for a lifetime, ``lo`` None, with
 the base: the events folded before the edge), which the feature's ``finalize`` turns into its value.
-Tests compare every strategy with ``fold`` and with the raw rows (tests/test_tiles.py).
+tests/test_windows.py compares every strategy with ``fold`` and with the raw events.
 """
 
 from __future__ import annotations
