@@ -82,19 +82,16 @@ class Checks:
 
         Absent columns are null; rows with a null event time are not inputs (as in SQL).
         """
-        columns = [(c, PARSERS[c.type]) for c in src.columns]
+        columns = [(c.name, PARSERS[c.type]) for c in src.columns]
         out: list[tuple[int, Row]] = []
         numbers: list[int] = []
         for i, raw in enumerate(rows, 1):
-            if not isinstance(raw, dict) and not isinstance(raw, Mapping):  # dict first: the ABC check is slow
+            if type(raw) is not dict and not isinstance(raw, Mapping):  # dict first: the ABC check is slow
                 raise DataError(f"ingest {src.name!r}, row {i}: a row is a mapping of column names, not {shown(raw)}")
-            row: dict[str, Any] = {}
-            for c, rule in columns:
-                value = raw.get(c.name)
-                try:
-                    row[c.name] = None if value is None else rule(value)
-                except DataError as e:
-                    raise DataError(f"ingest {src.name!r}, row {i}, column {c.name!r} ({c.type}): {e}") from None
+            try:  # one try per row; the column at fault is looked for only when one is
+                row = {name: None if (value := raw.get(name)) is None else rule(value) for name, rule in columns}
+            except DataError:
+                raise _bad_column(src, i, raw) from None
             ts = row.get(src.timestamp) if src.timestamp is not None else None
             if ts is not None:
                 out.append((to_us(ts), row))
@@ -154,6 +151,17 @@ class Checks:
         for column, fn, reads, type_ in derived:
             missing = sorted(reads - request.keys()) if reads else []
             values[column] = result(_call(fn, values, request, column, where, missing), type_)
+
+
+def _bad_column(src: SourceSpec, i: int, raw: Mapping[str, Any]) -> DataError:
+    """The error of the first column of row ``i`` whose value breaks its type's input rule."""
+    for c in src.columns:
+        value = raw.get(c.name)
+        try:
+            PARSERS[c.type](value)
+        except DataError as e:
+            return DataError(f"ingest {src.name!r}, row {i}, column {c.name!r} ({c.type}): {e}")
+    raise AssertionError(f"row {i} of {src.name!r} was refused, but every column passes")
 
 
 def _call(

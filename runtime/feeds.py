@@ -123,22 +123,29 @@ class Feed:
     def values(self, row: Row) -> Values | None:
         """Each input's value for ``row`` (None where a filter is not true or the argument is null);
         None when no input counts the row, which then need not be kept."""
+        try:  # one try per row; the input at fault is looked for only when one overflows
+            passed = [check is None or check(row) is True for check in self.filters]
+            out = tuple([None if not passed[flt] or (where is not None and where(row) is not True)
+                         else 1 if arg is None else arg(row) for flt, where, arg in self.inputs])  # fmt: skip
+        except OverflowError as e:
+            raise self._overflow(row) or ColumnOverflow(self.columns[0], e) from None
+        return None if out.count(None) == len(out) else out
+
+    def _overflow(self, row: Row) -> ColumnOverflow | None:
+        """The overflow of the first filter or input that overflows on ``row``, named by a feature reading it."""
         passed = []
         for f, check in enumerate(self.filters):
             try:
                 passed.append(check is None or truth(check(row)))
             except OverflowError as e:  # a group filter: named by a feature of its block
-                raise ColumnOverflow(self.columns[[i[0] for i in self.inputs].index(f)], e) from None
-        out: list[object] = []
+                return ColumnOverflow(self.columns[[i[0] for i in self.inputs].index(f)], e)
         for i, (flt, where, arg) in enumerate(self.inputs):
             try:
-                if not passed[flt] or (where is not None and not truth(where(row))):
-                    out.append(None)
-                else:
-                    out.append(1 if arg is None else arg(row))
+                if passed[flt] and (where is None or truth(where(row))) and arg is not None:
+                    arg(row)
             except OverflowError as e:
-                raise ColumnOverflow(self.columns[i], e) from None
-        return tuple(out) if any(v is not None for v in out) else None
+                return ColumnOverflow(self.columns[i], e)
+        return None
 
     def entity(self, key: Key) -> Series:
         """The state of one entity, created empty on its first event."""
