@@ -182,7 +182,7 @@ class Service:
         vectors: list[Vector],
         received: float,
     ) -> None:
-        self.metrics.vectors.labels(endpoint).inc(len(vectors))
+        self.metrics.served(endpoint, len(vectors))
         if self.sink is None:
             return
         single = len(vectors) == 1 and endpoint == "/v1/features"
