@@ -149,8 +149,18 @@ class Checks:
     def derive(self, values: dict[str, Any], derived: list[Derived], request: Request, where: str) -> None:
         """Add each of ``derived`` (from ``derived()``) to ``values``, computed from them and the request."""
         for column, fn, reads, type_ in derived:
-            missing = sorted(reads - request.keys()) if reads else []
-            values[column] = result(_call(fn, values, request, column, where, missing), type_)
+            try:
+                if reads and not reads <= request.keys():
+                    raise _MissingField(min(reads - request.keys()))
+                value = fn(values, request)
+            except _MissingField as m:
+                raise DataError(
+                    f"{where}: the request field {m.args[0]!r} is read by the derived feature {column} but not "
+                    "given: pass it in the request (None for null)"
+                ) from None
+            except OverflowError as e:
+                raise overflow(column, e, None) from None
+            values[column] = value if type_ != "double" else result(value, type_)
 
 
 def _bad_column(src: SourceSpec, i: int, raw: Mapping[str, Any]) -> DataError:
@@ -162,28 +172,6 @@ def _bad_column(src: SourceSpec, i: int, raw: Mapping[str, Any]) -> DataError:
         except DataError as e:
             return DataError(f"ingest {src.name!r}, row {i}, column {c.name!r} ({c.type}): {e}")
     raise AssertionError(f"row {i} of {src.name!r} was refused, but every column passes")
-
-
-def _call(
-    fn: Callable[[Mapping[str, Any], Mapping[str, Any]], Any],
-    values: Mapping[str, Any],
-    request: Request,
-    column: str,
-    where: str,
-    missing: list[str],
-) -> Any:
-    """One derived function, with a missing request field or an int64 overflow as a located DataError."""
-    try:
-        if missing:
-            raise _MissingField(missing[0])
-        return fn(values, request)
-    except _MissingField as m:
-        raise DataError(
-            f"{where}: the request field {m.args[0]!r} is read by the derived feature {column} but not given: "
-            "pass it in the request (None for null)"
-        ) from None
-    except OverflowError as e:
-        raise overflow(column, e, None) from None
 
 
 __all__ = ["Checks", "Derived", "Request", "checked", "overflow", "result"]

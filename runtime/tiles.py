@@ -27,6 +27,7 @@ Not thread-safe on its own: the evaluator serialises every call (docs/runtime.md
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,31 +245,40 @@ class Series:
                 prefix.append(state)
         self.built = len(tiles)
 
-    def end(self, hi: int) -> tuple[int, int, int]:
-        """The part of ``span`` that only the window's end ``hi`` decides: ``b``, ``t`` and ``q``,
-        found once for every window ending at ``hi`` (all the trailing ones and the lifetime)."""
-        b = bisect_left(self.ts, hi)
-        last = hi // self.layout.tile_us  # tiles before this one end at or before hi: whole
-        return b, bisect_left(self.ts, last * self.layout.tile_us, 0, b), bisect_left(self.keys, last)
-
-    def span(self, lo: int | None, hi: int, end: tuple[int, int, int] | None = None) -> Span:
+    def span(self, lo: int | None, hi: int) -> Span:
         """Where the window ``[lo, hi)`` lies in this series, found once for every slot read over it:
         the events in it (``a:b``), and when whole tiles fit in it, the events before the first
         whole tile (``a:h``) and after the last (``t:b``) and those tiles (``p:q`` in ``keys``).
-        ``end`` is ``self.end(hi)``, when the caller has it.
 
         Exact only when ``lo`` (for a lifetime: ``hi``) is at or after the edge: the caller checks.
         How each slot is then read over it is in ``windows``.
         """
-        b, t, q = self.end(hi) if end is None else end
-        if lo is None:
-            return 0, b, 0, t, 0, q
-        size = self.layout.tile_us
-        a = bisect_left(self.ts, lo, 0, b)
-        first = -(-lo // size)  # tiles from this one start at or after lo
-        if first >= hi // size:
-            return a, b, -1, -1, -1, -1
-        return a, b, bisect_left(self.ts, first * size, a, t), t, bisect_left(self.keys, first, 0, q), q
+        return self.spans(hi, [(None if lo is None else lo - hi, 0)])[0][1]
+
+    def spans(self, at: int, windows: Sequence[tuple[int | None, int]]) -> list[tuple[int | None, Span]]:
+        """``(lo, span)`` of each window, given as ``[lo, hi)`` offsets from ``at`` (lo None: a
+        lifetime). Consecutive windows with the same end (the trailing ones and the lifetime) share
+        the bisections of their end (``b``, ``t``, ``q``)."""
+        ts, keys, size = self.ts, self.keys, self.layout.tile_us
+        out: list[tuple[int | None, Span]] = []
+        end = b = t = q = last = -1
+        for start, stop in windows:
+            if at + stop != end:
+                end = at + stop
+                b = bisect_left(ts, end)
+                last = end // size  # tiles before this one end at or before the window's end: whole
+                t, q = bisect_left(ts, last * size, 0, b), bisect_left(keys, last)
+            if start is None:
+                out.append((None, (0, b, 0, t, 0, q)))
+                continue
+            lo = at + start
+            a = bisect_left(ts, lo, 0, b)
+            first = -(-lo // size)  # tiles from this one start at or after lo
+            if first >= last:
+                out.append((lo, (a, b, -1, -1, -1, -1)))
+            else:
+                out.append((lo, (a, b, bisect_left(ts, first * size, a, t), t, bisect_left(keys, first, 0, q), q)))
+        return out
 
     def suffix_extreme(self, i: int, position: int) -> Any:
         """Min or max slot ``i``'s extreme over the tiles from ``position`` to the newest (None: no value)."""

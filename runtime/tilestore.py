@@ -15,12 +15,13 @@ state that covers it; no question the store answers is missing it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from math import isfinite
 from typing import Any
 
 from .aggregates import AGGREGATIONS, identity
 from .checks import result
 from .feeds import Feed, plan
-from .spec import GroupSpec, ProjectSpec, Row, WindowSpec
+from .spec import GroupSpec, ProjectSpec, Row
 from .state import ColumnOverflow, Key, Refused
 from .tiles import Series, Slot, Values
 from .times import from_us
@@ -108,30 +109,26 @@ class Reader:
     (its own finalize: a slot may be shared, as by sum and avg) and a double put in canonical form."""
 
     def __init__(self, g: GroupSpec, slots: tuple[Slot, ...], slot_of: Mapping[tuple[str, str], int]) -> None:
-        windows: dict[WindowSpec, int] = {}
+        aggregated = [f for f in g.features if f.agg is not None]
+        # Windows with the same end next to each other: they share its bisections (``Series.spans``).
+        distinct = dict.fromkeys(f.agg.window.bounds(0) for f in aggregated if f.agg is not None)
+        self.offsets: list[tuple[int | None, int]] = sorted(distinct, key=lambda w: w[1])
+        """Each distinct window's [lo, hi) as offsets from the instant asked about (lo None: a lifetime)."""
+        number = {w: n for n, w in enumerate(self.offsets)}
         readers: dict[int, Read] = {}
         self.features: list[tuple[str, int, Read, Callable[[Any], Any] | None, bool]] = []
         """(column, window number, read, finalize or None for none, double) of each aggregate feature."""
         self.empty: dict[str, Any] = {}
         """Every feature's value for an entity with no events."""
-        self.offsets: list[tuple[int | None, int]] = []
-        """Each distinct window's [lo, hi) as offsets from the instant asked about (lo None: a lifetime)."""
-        self.first: list[str] = []
-        """Beside each window, the first feature over it (named when a question is refused)."""
-        for f in g.features:
-            if f.agg is None:
-                continue
+        for f in aggregated:
+            assert f.agg is not None
             i = slot_of[g.name, f.name]
             if i not in readers:
                 readers[i] = reader(slots[i], i)
             finalize = AGGREGATIONS[f.agg.fn].finalize
-            column, double = g.column(f), f.type == "double"
-            if f.agg.window not in windows:
-                windows[f.agg.window] = len(windows)
-                self.offsets.append(f.agg.window.bounds(0))
-                self.first.append(column)
             plain = finalize is identity  # count, min, max: the state is the value (one call less per feature)
-            self.features.append((column, windows[f.agg.window], readers[i], None if plain else finalize, double))
+            column, window = g.column(f), number[f.agg.window.bounds(0)]
+            self.features.append((column, window, readers[i], None if plain else finalize, f.type == "double"))
             self.empty[column] = result(finalize(slots[i].agg.new()), f.type)
         self.source = g.source
         self.earliest = min((lo if lo is not None else hi for lo, hi in self.offsets), default=0)
@@ -139,7 +136,8 @@ class Reader:
 
     def _refuse(self, series: Series, at: int, retain_us: int | None) -> None:
         """Refuse the first feature, in block order, whose window starts before the series' edge."""
-        for (lo, hi), column in zip(self.offsets, self.first, strict=True):
+        for column, w, *_ in self.features:
+            lo, hi = self.offsets[w]
             needed = at + (lo if lo is not None else hi)
             if series.edge is not None and needed < series.edge:
                 _refuse(series, self.source, column, needed, at, retain_us)
@@ -153,13 +151,7 @@ class Reader:
             series.settle()
         if series.edge is not None and at + self.earliest < series.edge:
             self._refuse(series, at, retain_us)
-        ends: dict[int, tuple[int, int, int]] = {}
-        spans = []
-        for start, stop in self.offsets:
-            hi = at + stop
-            end = ends.get(hi) or ends.setdefault(hi, series.end(hi))
-            lo = None if start is None else at + start
-            spans.append((lo, series.span(lo, hi, end)))
+        spans = series.spans(at, self.offsets)
         out: dict[str, Any] = {}
         for column, w, read, finalize, double in self.features:
             lo, span = spans[w]
@@ -167,7 +159,11 @@ class Reader:
                 value = read(series, lo, span) if finalize is None else finalize(read(series, lo, span))
             except OverflowError as e:
                 raise ColumnOverflow(column, e) from None
-            out[column] = value if not double or value is None else result(value, "double")
+            if double and value is not None:  # canonical doubles: finite or null (``checks.result``), inline
+                value = float(value)
+                out[column] = value if isfinite(value) else None
+            else:
+                out[column] = value
         return out
 
 
