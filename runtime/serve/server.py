@@ -85,8 +85,11 @@ def _check_store(store: OnlineStore, config: ServeConfig) -> None:
 def _uvicorn_config(app: Any, config: ServeConfig, **extra: Any) -> Any:
     import uvicorn
 
+    from .protocol import Protocol
+
     return uvicorn.Config(
         app,
+        http=Protocol,  # httptools, each answer's head and body in one write
         host=config.host,
         port=config.port,
         lifespan="on",
