@@ -307,18 +307,23 @@ class Series:
 
     def dump(self) -> tuple[Any, ...]:
         """The whole state as plain values (lists, tuples, ints, sets, canonical values), settled
-        first, prefixes included, so a store can keep it and ``restore`` answer without rebuilding."""
+        first, prefixes and leaders included, so a store can keep it and ``restore`` answer without
+        rebuilding."""
         self.settle()
-        return (self.ts, self.cols, self.keys, self.states, self.prefix, self.base, self.edge, self.newest)
+        if self.leaders is None:
+            self._rebuild_leaders()
+        return (self.ts, self.cols, self.keys, self.states, self.prefix, self.base, self.edge, self.newest,
+                self.leaders)  # fmt: skip
 
     @classmethod
     def restore(cls, layout: Layout, state: tuple[Any, ...]) -> Series:
-        """A series from ``dump()``'s values, for the same layout."""
+        """A series from ``dump()``'s values, for the same layout (leaders are rebuilt when read if
+        the values come from a version that did not keep them)."""
         series = cls(layout)
         (series.ts, series.cols, series.keys, series.states, series.prefix, series.base, series.edge,
-         series.newest) = state  # fmt: skip
+         series.newest) = state[:8]  # fmt: skip
         series.built = len(series.keys)
-        series.leaders = None
+        series.leaders = state[8] if len(state) > 8 else None
         return series
 
     # ------------------------------------------------------------ size
