@@ -45,7 +45,7 @@ from .metrics import Instrumented, Metrics
 from .wire import WireError
 
 LOG = logging.getLogger("featc.serve")
-WAIT_S = 0.005
+WAIT_S = 0.001
 """When the store calls' recent waiting time (see ``Placement``) passes this, or a call fails, the store
 calls of the next ``POOLED_S`` seconds go to the thread pool."""
 POOLED_S = 30.0
@@ -199,13 +199,17 @@ class Placement:
     else in the thread pool for ``POOLED_S`` seconds, so that a slow or failing store stalls the loop
     (/health, other requests, a SIGTERM) for about one call.
 
-    On the loop, a call costs what it computes; handed to the thread pool and back it cost more CPU
-    than the answer (bench/README.md, "Feature server under load"). What says the store is slow is a
-    call's *waiting*: its wall time minus the CPU time of this thread during it, averaged over the last
-    calls (``RECENT``). Judged by the wall time of single calls (before), a loaded machine sent every
-    store call to the pool for 30 s whenever the scheduler kept the process off a CPU for 5 ms (0.5%
-    of calls at a load of 5 on 2 cores), and a batch of 100 always went, since it computes for 6 ms.
-    A call that waits a second counts 31 ms in the average and moves the next ones at once.
+    On the loop, a call costs what it computes; handed to the thread pool and back it costs about
+    0.25 ms more CPU, as much as the answer (bench/README.md, "Feature server under load"). But on the
+    loop the calls' waits (the store's round trip, and on a busy machine the time until Redis and this
+    process get a CPU again) add up one after the other, while threads overlap them: with waits of
+    about a millisecond one worker could no longer keep up with 1,000 vectors/s on the loop. What
+    decides is a call's *waiting*: its wall time minus the CPU time of this thread during it,
+    averaged over the last calls (``RECENT``), against ``WAIT_S``. Judged by the wall time of single
+    calls (before), a loaded machine sent every store call to the pool for 30 s whenever the
+    scheduler kept the process off a CPU for 5 ms once (0.5% of calls at a load of 5 on 2 cores),
+    and a batch of 100 always went, since it computes for 6 ms. A call that waits a second counts 31
+    ms in the average and moves the next ones at once.
     """
 
     def __init__(self) -> None:
