@@ -119,12 +119,13 @@ class Wire:
         served = [g for g in spec.groups if g.kind != "label"]
         self.column_types = {g.column(f): f.type for g in served for f in g.features}
         self.int_columns = frozenset(c for c, t in self.column_types.items() if t == "int")
+        self._complete: set[frozenset[str]] = set()  # sets of key columns found to complete entities
 
     # ------------------------------------------------------------ requests
 
     def single(self, body: Mapping[str, Any], int_as_string: bool) -> Question:
         _fields(body, SINGLE_FIELDS, "the body")
-        keys, request = self._item(body, "")
+        keys, request = self._item(body, None)
         return Question(keys, request, self._at(body), self._features(body), _flag(body, int_as_string))
 
     def batch(self, body: Mapping[str, Any], int_as_string: bool, limit: int) -> Batch:
@@ -138,51 +139,66 @@ class Wire:
             raise invalid("batch_too_large", f"{len(items)} items in one batch; at most {limit}: split it")
         checked = []
         for i, item in enumerate(items):
-            where = f"items[{i}]"
             if not isinstance(item, dict):
-                raise invalid("invalid_body", f'{where} is an object with "keys" (and "request"), not {_kind(item)}')
-            _fields(item, ITEM_FIELDS, where)
-            checked.append(self._item(item, where + "."))
+                raise invalid("invalid_body", f'items[{i}] is an object with "keys" (and "request"), not {_kind(item)}')
+            _fields(item, ITEM_FIELDS, f"items[{i}]")
+            checked.append(self._item(item, i))
         return Batch(checked, self._at(body), self._features(body), _flag(body, int_as_string))
 
-    def _item(self, body: Mapping[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        if "keys" not in body:
-            raise invalid("invalid_body", f'{where or "the body"} needs "keys": the entity key columns by name')
-        return self._keys(body["keys"], where + "keys"), self._request(body.get("request"), where + "request")
+    # Where a value sits (``items[3].keys``) is only spelled out for an error message: ``item`` is the
+    # index in a batch, None for a single question.
 
-    def _keys(self, given: Any, where: str) -> dict[str, Any]:
+    def _item(self, body: Mapping[str, Any], item: int | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        if "keys" not in body:
+            where = "the body" if item is None else f"items[{item}]"
+            raise invalid("invalid_body", f'{where} needs "keys": the entity key columns by name')
+        return self._keys(body["keys"], item), self._request(body.get("request"), item)
+
+    def _keys(self, given: Any, item: int | None) -> dict[str, Any]:
         if not isinstance(given, dict):
-            raise invalid("invalid_body", f"{where} is an object of key columns, not {_kind(given)}")
+            raise invalid("invalid_body", f"{_where(item, 'keys')} is an object of key columns, not {_kind(given)}")
         keys = {}
         for name, value in given.items():
             type_ = self.key_types.get(name)
             if type_ is None:
+                where = _where(item, "keys")
                 raise invalid("unknown_key", f"{where}: {unknown_name('key column', name, self.key_types)}")
             if value is None:
-                raise invalid("invalid_value", f"{where}.{name} is null: an entity key has a value")
-            keys[name] = _value(value, type_, f"{where}.{name}")
-            if keys[name] is None:  # "" for a type other than string is null by the input rules
-                raise invalid("invalid_value", f"{where}.{name} is empty: an entity key has a value")
+                raise invalid("invalid_value", f"{_where(item, 'keys')}.{name} is null: an entity key has a value")
+            keys[name] = checked = _value(value, type_, item, "keys", name)
+            if checked is None:  # "" for a type other than string is null by the input rules
+                raise invalid("invalid_value", f"{_where(item, 'keys')}.{name} is empty: an entity key has a value")
+        names = frozenset(keys)
+        if names not in self._complete:
+            self._check_complete(keys, item)
+            if len(self._complete) < 1024:
+                self._complete.add(names)
+        return keys
+
+    def _check_complete(self, keys: dict[str, Any], item: int | None) -> None:
+        """The key columns given complete at least one entity, and each of them completes one."""
         complete = {k for names in self.entities.values() if all(n in keys for n in names) for k in names}
         if not complete or len(complete) < len(keys):
             wanted = "; or ".join(f"{', '.join(ks)} (entity {e})" for e, ks in self.entities.items())
             partial = f"; {', '.join(sorted(set(keys) - complete))} completes no entity" if complete else ""
+            where = _where(item, "keys")
             raise invalid("missing_key", f"{where}: give every key column of an entity: {wanted}{partial}")
-        return keys
 
-    def _request(self, given: Any, where: str) -> dict[str, Any] | None:
+    def _request(self, given: Any, item: int | None) -> dict[str, Any] | None:
         if given is None:
             return None
         if not isinstance(given, dict):
+            where = _where(item, "request")
             raise invalid("invalid_body", f"{where} is an object of request fields, not {_kind(given)}")
         out = {}
         for name, value in given.items():
             type_ = self.field_types.get(name)
             if type_ is None:
+                where = _where(item, "request")
                 raise invalid(
                     "unknown_request_field", f"{where}: {unknown_name('request field', name, self.field_types)}"
                 )
-            out[name] = None if value is None else _value(value, type_, f"{where}.{name}")
+            out[name] = None if value is None else _value(value, type_, item, "request", name)
         return out
 
     def _at(self, body: Mapping[str, Any]) -> datetime | None:
@@ -272,14 +288,21 @@ def query_flag(text: str | None) -> bool:
     raise invalid("invalid_query", f"int_as_string={shown(text)}: give true or false")
 
 
-def _value(value: Any, type_: str, where: str) -> Any:
+def _where(item: int | None, part: str) -> str:
+    """``keys`` or ``items[3].keys``: where a value sits, for a message."""
+    return part if item is None else f"items[{item}].{part}"
+
+
+def _value(value: Any, type_: str, item: int | None, part: str, name: str) -> Any:
     """A key or request value: first its JSON type, then the input rule of its declared type."""
+    if type_ == "string" and type(value) is str:  # the commonest key: text, kept exactly (parse_string)
+        return value
     if isinstance(value, bool):
         ok = type_ == "bool"
     elif isinstance(value, int):
         ok = type_ in ("int", "double")
         if ok and type_ == "int" and not INT64_MIN <= value <= INT64_MAX:
-            raise invalid("invalid_value", f"{where} (int): {shown(value)} is outside int64")
+            raise invalid("invalid_value", f"{_where(item, part)}.{name} (int): {shown(value)} is outside int64")
     elif isinstance(value, float):
         ok = type_ == "double"
     elif isinstance(value, str):
@@ -287,14 +310,23 @@ def _value(value: Any, type_: str, where: str) -> Any:
     else:
         ok = False
     if not ok:
+        where = f"{_where(item, part)}.{name}"
         raise invalid("invalid_value", f"{where} ({type_}) is {_JSON_TYPES[type_]}, not {_kind(value)}: {shown(value)}")
-    return _parse(value, type_, f"{where} ({type_})")
+    try:
+        return PARSERS[type_](value)
+    except (DataError, OverflowError, ValueError) as e:
+        raise _unparsed(value, f"{_where(item, part)}.{name} ({type_})", e) from None
 
 
 def _parse(value: Any, type_: str, where: str) -> Any:
     try:
         return PARSERS[type_](value)
-    except DataError as e:
-        raise invalid("invalid_value", f"{where}: {e}") from None
-    except (OverflowError, ValueError) as e:  # a JSON integer too large for a double
-        raise invalid("invalid_value", f"{where}: {shown(value)} {e}") from None
+    except (DataError, OverflowError, ValueError) as e:
+        raise _unparsed(value, where, e) from None
+
+
+def _unparsed(value: Any, where: str, error: Exception) -> WireError:
+    """The 422 for a value its type's input rule refused."""
+    if isinstance(error, DataError):
+        return invalid("invalid_value", f"{where}: {error}")
+    return invalid("invalid_value", f"{where}: {shown(value)} {error}")  # a JSON integer too large for a double
