@@ -36,7 +36,7 @@ BLOCK_METADATA = ("description", "owner", "tags")
 NAME = "a name: renaming changes no value (a plan reports renames by matching data hashes)"
 SPAN = "where the text is: moving a definition changes no value"
 METADATA = "metadata: documentation and ownership, hashed apart (``metadata``)"
-UNHASHED: dict[type[ir.Node], dict[str, str]] = {
+UNHASHED: dict[type, dict[str, str]] = {
     ir.Feature: {"name": NAME, "span": SPAN, "description": METADATA},
     ir.Group: {
         "name": NAME,
@@ -95,9 +95,9 @@ def dump(node: Any, parents: Mapping[str, int] | None = None) -> Any:
     if isinstance(node, ir.FeatureRef):
         assert parents is not None, "a feature reference outside a derived feature"
         return {"kind": "feature", "parent": parents[node.column], "type": node.type.value}
-    if isinstance(node, ir.Node):
+    if ir.is_node(node):
         skip = UNHASHED.get(type(node), {})
-        return {k: dump(getattr(node, k), parents) for k in type(node).model_fields if k not in skip}
+        return {k: dump(getattr(node, k), parents) for k in ir.fields(type(node)) if k not in skip}
     if isinstance(node, tuple):
         return [dump(x, parents) for x in node]
     if isinstance(node, Enum):

@@ -23,7 +23,7 @@ from .source import SourceFile
 from .types import TYPE_NAMES, DataType
 
 GROUP_KINDS = ("features", "label", "derived")
-N = TypeVar("N", bound=ir.Node)
+N = TypeVar("N")  # an IR node: a model or a leaf
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Resolver:
     leaky: dict[tuple[str, str], str] = field(default_factory=dict)  # derived feature -> the label it reads
     resolving: list[tuple[str, str]] = field(default_factory=list)
     agg_types: dict[tuple[str, str], DataType] = field(default_factory=dict)  # aggregate feature -> its type
-    interned: dict[tuple[object, ...], ir.Node] = field(default_factory=dict)  # see shared()
+    interned: dict[tuple[object, ...], object] = field(default_factory=dict)  # see shared()
     memo: RowMemo = field(default_factory=RowMemo)
     refs: dict[str, dict[str, ir.ColumnRef]] = field(default_factory=dict)  # see column_refs()
     members: dict[str, dict[str, ast.FeatureDef | ast.TypedName]] = field(default_factory=dict)  # see member()

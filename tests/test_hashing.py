@@ -174,8 +174,9 @@ def test_needs_rebuild_is_one_rule() -> None:
 ABSTRACT = (ir.Node, ir.Described, ir.Block)
 
 
-def _concrete_classes() -> list[type[ir.Node]]:
-    found, stack = [], [ir.Node]
+def _concrete_classes() -> list[type]:
+    """Every IR class: the models below ``ir.Node`` and the leaves."""
+    found, stack = list(ir.LEAVES), [ir.Node]
     while stack:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
@@ -184,15 +185,15 @@ def _concrete_classes() -> list[type[ir.Node]]:
     return found
 
 
-def _instances(project: ir.Project) -> dict[type[ir.Node], ir.Node]:
+def _instances(project: ir.Project) -> dict[type, object]:
     """One node of each IR class found in ``project`` (spans included)."""
-    found: dict[type[ir.Node], ir.Node] = {}
+    found: dict[type, object] = {}
     stack: list[object] = [project]
     while stack:
         x = stack.pop()
-        if isinstance(x, ir.Node):
+        if ir.is_node(x):
             found.setdefault(type(x), x)
-            stack.extend(getattr(x, k) for k in type(x).model_fields)
+            stack.extend(getattr(x, k) for k in ir.fields(type(x)))
         elif isinstance(x, tuple):
             stack.extend(x)
     return found
@@ -201,7 +202,7 @@ def _instances(project: ir.Project) -> dict[type[ir.Node], ir.Node]:
 def test_every_unhashed_field_exists_and_says_why() -> None:
     for cls, fields in UNHASHED.items():
         for name, reason in fields.items():
-            assert name in cls.model_fields, f"{cls.__name__}.{name} is declared unhashed but does not exist"
+            assert name in ir.fields(cls), f"{cls.__name__}.{name} is declared unhashed but does not exist"
             assert reason.strip(), f"{cls.__name__}.{name}: say why it is not data"
 
 
@@ -215,7 +216,7 @@ def test_every_ir_field_is_hashed_or_declared() -> None:
             assert dump(found[cls], parents) == {"kind": "feature", "parent": 0, "type": "double"}
             continue
         hashed = set(dump(found[cls], parents))
-        assert hashed == set(cls.model_fields) - set(UNHASHED.get(cls, {})), cls.__name__
+        assert hashed == set(ir.fields(cls)) - set(UNHASHED.get(cls, {})), cls.__name__
 
 
 def test_the_manifest_carries_hashes_lineage_and_metadata() -> None:
