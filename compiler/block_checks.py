@@ -6,11 +6,12 @@ passes; each records its diagnostics through the resolver's ``error``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 from . import ast, ir
 from .diagnostics import Label
+from .ir import SEP
 from .sql_parse import column_names
 from .types import TYPE_NAMES
 
@@ -22,8 +23,13 @@ def shadowed_fields(
     requests: Iterable[ast.Block], groups: Iterable[ast.Block], entities: Iterable[ir.Entity], error: Error
 ) -> None:
     """Request fields are spine columns: two meanings for one column name would be ambiguous."""
+    requests = [b for b in requests if b.columns]
+    if not requests:
+        return
     keys = {k.name: (e, k) for e in entities for k in e.keys}
-    outputs = {f"{b.name.text}__{d.name.text}" for b in groups for d in b.features}
+    by_name: dict[str, list[ast.Block]] = {}
+    for b in groups:
+        by_name.setdefault(b.name.text, []).append(b)  # a block defined twice is E102; both count here
     seen: dict[str, tuple[ast.Block, ast.TypedName]] = {}
     for b in requests:
         for f in b.columns:
@@ -32,7 +38,7 @@ def shadowed_fields(
             if name in keys and TYPE_NAMES.get(f.type.text.lower()) != keys[name][1].type:
                 entity, key = keys[name]
                 clash = f"entity key `{entity.name}.{key.name}` ({key.type})"
-            elif name in outputs:
+            elif _is_output(name, by_name):
                 clash = f"the output column `{name}`"
             elif name in seen and seen[name][1].type.text.lower() != f.type.text.lower():
                 clash = f"field `{seen[name][0].name.text}.{name}` of another type"
@@ -45,6 +51,22 @@ def shadowed_fields(
                     help="rename the request field; request fields are read from the spine column of the same name",
                 )
             seen.setdefault(name, (b, f))
+
+
+def _is_output(name: str, groups: Mapping[str, list[ast.Block]]) -> bool:
+    """Whether ``name`` is an output column `group__feature`.
+
+    Tried at each `__` in the name rather than looked up in a set of every output column: a
+    project has few request fields and many features, and that set of new strings was built at
+    the end of resolving, when memory is at its peak.
+    """
+    at = name.find(SEP)
+    while at >= 0:
+        feature = name[at + len(SEP) :]
+        if any(d.name.text == feature for b in groups.get(name[:at], ()) for d in b.features):
+            return True
+        at = name.find(SEP, at + 1)
+    return False
 
 
 def duplicate_features(blocks: Iterable[ast.Block], error: Error) -> None:
