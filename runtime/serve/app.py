@@ -46,11 +46,14 @@ from .wire import WireError
 
 LOG = logging.getLogger("featc.serve")
 WAIT_S = 0.001
-"""When the store calls' recent waiting time (see ``Placement``) passes this, or a call fails, the store
-calls of the next ``POOLED_S`` seconds go to the thread pool."""
+"""When the store calls' recent waiting (see ``Placement``) averages more than this, or one call waits
+``STALL_S``, or a call fails, the store calls of the next ``POOLED_S`` seconds go to the thread pool."""
+STALL_S = 0.25
 POOLED_S = 30.0
 RECENT = 1 / 32
-"""The weight of the newest call in the recent waiting time: an average over about the last 32 calls."""
+"""The weight of the newest call in the recent waiting: an average over about the last 32 calls."""
+CLAMP_S = 0.01
+"""What one call's waiting counts at most in the average: a stall of the scheduler adds 0.3 ms at most."""
 JSON = "application/json"
 T = TypeVar("T")
 
@@ -200,16 +203,17 @@ class Placement:
     (/health, other requests, a SIGTERM) for about one call.
 
     On the loop, a call costs what it computes; handed to the thread pool and back it costs about
-    0.25 ms more CPU, as much as the answer (bench/README.md, "Feature server under load"). But on the
-    loop the calls' waits (the store's round trip, and on a busy machine the time until Redis and this
-    process get a CPU again) add up one after the other, while threads overlap them: with waits of
-    about a millisecond one worker could no longer keep up with 1,000 vectors/s on the loop. What
-    decides is a call's *waiting*: its wall time minus the CPU time of this thread during it,
-    averaged over the last calls (``RECENT``), against ``WAIT_S``. Judged by the wall time of single
-    calls (before), a loaded machine sent every store call to the pool for 30 s whenever the
-    scheduler kept the process off a CPU for 5 ms once (0.5% of calls at a load of 5 on 2 cores),
-    and a batch of 100 always went, since it computes for 6 ms. A call that waits a second counts 31
-    ms in the average and moves the next ones at once.
+    0.25 ms more CPU, as much as the answer (bench/README.md, "Feature server under load"). What
+    says the store is slow is a call's *waiting*: its wall time minus the CPU time of this thread
+    during it. While the store answers within a millisecond or so, the calls stay on the loop, whose
+    waits then add up one after the other (threads would overlap them): a store that makes them wait
+    a millisecond on average (``WAIT_S``, over about the last 32 calls) goes to the pool, and so does
+    one whose call waits a quarter of a second (``STALL_S``: a slow or failing store stalls the loop
+    for one call). A busy machine keeps the process off a CPU now and then, in the middle of a call
+    too: on this 2-core machine at a load of 5, 0.5% of store.get calls took over 5 ms of wall time
+    and a few over 50 ms. Each call counts at most ``CLAMP_S`` in the average, so that such stalls do
+    not send the next 30 s of calls to the pool, which is what judging single calls by their wall
+    time (5 ms, before) did, and sent every batch of 100 (6 ms of computing) there too.
     """
 
     def __init__(self) -> None:
@@ -221,8 +225,8 @@ class Placement:
 
     def record(self, waited: float) -> None:
         """A call made on the loop waited this many seconds."""
-        self.waiting += (waited - self.waiting) * RECENT
-        if self.waiting > WAIT_S:
+        self.waiting += (min(waited, CLAMP_S) - self.waiting) * RECENT
+        if self.waiting > WAIT_S or waited > STALL_S:
             self.pool()
 
     def pool(self) -> None:
