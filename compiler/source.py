@@ -29,7 +29,8 @@ class SourceFile:
     def __post_init__(self) -> None:
         if self.text.startswith(BOM):  # editors on Windows write one; offsets count from after it
             object.__setattr__(self, "text", self.text[len(BOM) :])
-        starts = array("q", [0])  # 8 bytes a line rather than a Python int each
+        # 4 bytes a line (8 past 4 GiB of text) rather than a Python int each
+        starts = array("I" if len(self.text) <= 0xFFFFFFFF else "q", [0])
         starts.extend(m.end() for m in NEWLINE.finditer(self.text))
         object.__setattr__(self, "_line_starts", starts)
 
