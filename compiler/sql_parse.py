@@ -52,8 +52,13 @@ def parse_text(text: str) -> exp.Expr:
     return _parsed(text)[0]
 
 
-TREES_KEPT = 16
-"""Trees kept by text: enough for the next lowering to find the tree its key was read from."""
+TREES_KEPT = 4
+"""Trees kept by text: enough for the next lowering to find the tree its key was read from.
+
+Fewer trees kept means fewer survive into an old GC generation before they are dropped: at
+10 MB of .feat text, 16 left 5.3 MB of dropped trees in memory at the end of resolving, 4 left
+1.7 MB and 2 left 1.2 MB, in about the same time.
+"""
 
 
 @lru_cache(maxsize=TREES_KEPT)
