@@ -139,15 +139,17 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return runner.run(coro)
 
 
-class Connection(asyncio.Protocol):
+class Connection:
     """One keep-alive connection, one request at a time, its answers parsed in the protocol's callbacks:
     no stream objects, no task or queue per request (the generator shares the 2 cores with the server).
     ``exchange`` awaits an answer; ``send`` hands it to ``on_answer`` (the open loop). Answers carry a
-    Content-Length (the server's always do)."""
+    Content-Length (the server's always do). Opened again, it gets a new transport and ``_Link``: the
+    callbacks of the one it closed (which come a loop iteration later) no longer count."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.transport: asyncio.Transport | None = None
+        self.link: _Link | None = None
         self.buffer = bytearray()
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self.on_answer: Callable[[Connection, int, bytes], None] | None = None
@@ -163,14 +165,13 @@ class Connection(asyncio.Protocol):
     async def reopen(self) -> None:
         self.close()
         self.buffer.clear()
-        await asyncio.get_running_loop().create_connection(lambda: self, HOST, self.port)
+        link = self.link = _Link(self)
+        await asyncio.get_running_loop().create_connection(lambda: link, HOST, self.port)
+        self.transport = link.transport
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
+    def lost(self, exc: Exception | None) -> None:
+        """The server closed the connection (or it broke)."""
+        self.transport = self.link = None
         error = exc or ConnectionResetError("the server closed the connection")
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(error)
@@ -196,7 +197,7 @@ class Connection(asyncio.Protocol):
             if self.transport is None:
                 await self.reopen()
 
-    def data_received(self, data: bytes) -> None:
+    def received(self, data: bytes) -> None:
         self.buffer += data
         while (answer := self._answer()) is not None:
             status, body, close = answer
@@ -227,7 +228,27 @@ class Connection(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
-            self.transport = None
+        self.transport = self.link = None
+
+
+class _Link(asyncio.Protocol):
+    """One transport of a ``Connection``: what it receives counts while it is the connection's current one."""
+
+    def __init__(self, owner: Connection) -> None:
+        self.owner = owner
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.owner.link is self:
+            self.owner.received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.owner.link is self:
+            self.owner.lost(exc)
 
 
 # ---------------------------------------------------------------- the open-loop generator
