@@ -26,10 +26,12 @@ def _end(self: Name | Text) -> int:
 # Nodes keep (file, start) and build their Span when asked: a project has several names per line,
 # and most of them never appear in a diagnostic or in the IR. Slots keep each node small, and
 # a node whose text is exactly what it spans computes its end rather than storing it: positions
-# are ints above 256, each an object of its own.
+# are ints above 256, each an object of its own. Nodes are not frozen, though nothing changes
+# them once built: a frozen dataclass sets each field through object.__setattr__, which made the
+# parser a fifth slower (it builds dozens of nodes per block).
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Name:
     """A word and where it is."""
 
@@ -41,14 +43,14 @@ class Name:
     span = property(_span)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TypedName:
     name: Name
     type: Name
     description: str = ""  # its `#:` doc comment
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Text:
     """Raw text of a property value or expression, starting at ``start``; the span is built on first use."""
 
@@ -60,7 +62,7 @@ class Text:
     span = property(_span)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Duration:
     us: int
     file: str
@@ -70,7 +72,7 @@ class Duration:
     span = property(_span)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WindowSpec:
     forward: bool  # `over next D`
     duration: Duration
@@ -81,7 +83,7 @@ class WindowSpec:
     span = property(_span)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RefreshSpec:
     continuous: bool
     every: Duration | None
@@ -89,7 +91,7 @@ class RefreshSpec:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FeatureDef:
     name: Name
     expr: Text
