@@ -54,21 +54,28 @@ for i = 1, nt do
   end
 end
 local j = 2 * nt + 2
-for i = nt + 1, #KEYS do
-  local m = redis.call('ZREVRANGEBYSCORE', KEYS[i], ARGV[j], '-inf', 'LIMIT', 0, 1)
+for g = nt + 1, #KEYS do
+  local m = redis.call('ZREVRANGEBYSCORE', KEYS[g], ARGV[j], '-inf', 'LIMIT', 0, 1)
+  local n = tonumber(ARGV[j + 2])
   if #m == 0 then
-    out[i] = false
+    out[g] = false
   else
-    out[i] = {m[1], redis.call('HGET', ARGV[j + 2] .. ':b:' .. m[1], ARGV[j + 1])}
+    local rows = ARGV[j + 1] .. ':b:' .. m[1]
+    local found = {m[1]}
+    for k = 1, n do
+      found[k + 1] = redis.call('HGET', rows, ARGV[j + 2 + k])
+    end
+    out[g] = found
   end
-  j = j + 3
+  j = j + 3 + n
 end
 return out
 """.replace("VERSION_BYTES", "16")
 """Select and fetch, nothing else: per series its bytes (in a list) unless the caller's cached copy
 has the same version (then the string of it), or, when there are none, whether its namespace still
-exists (1: the entity has no events; 0: the namespace is gone, e.g. Redis lost its data); per batch
-read the newest landed boundary at or before the one asked for and the entity's row there."""
+exists (1: the entity has no events; 0: the namespace is gone, e.g. Redis lost its data); per group
+of batch reads of one view at one boundary, the newest landed boundary at or before it (looked up
+once) and each entity's row there."""
 VERSION_BYTES = 16
 """A series' bytes start with a version, new at every write, so a client can keep decoded copies."""
 
@@ -165,22 +172,24 @@ class RedisState:
             cached = [self._cache.get(key) for key in keys]
         args: list[Any] = [len(tiles), *(b"" if c is None else c[0] for c in cached)]
         args += [f"{r.namespace}:meta" for r in tiles]
-        for r in batches:
-            args += [r.boundary_us, codec.key_text(r.key), r.namespace]
-        found = self._call("reading state", lambda: self._read(keys=keys + [f"{r.namespace}:landed" for r in batches],
-                                                                  args=args))  # fmt: skip
+        groups: dict[tuple[str, int], list[int]] = {}  # (namespace, boundary) -> positions in batches
+        for i, r in enumerate(batches):
+            groups.setdefault((r.namespace, r.boundary_us), []).append(i)
+        for (namespace, boundary), members in groups.items():
+            args += [boundary, namespace, len(members), *(codec.key_text(batches[i].key) for i in members)]
+        landed = [f"{namespace}:landed" for namespace, _ in groups]
+        found = self._call("reading state", lambda: self._read(keys=keys + landed, args=args))
         with codec.collector_paused():
             series = [
                 self._series(r, key, got, c)
                 for r, key, got, c in zip(tiles, keys, found[: len(tiles)], cached, strict=True)
             ]
-            hits: list[Hit] = []
-            for got in found[len(tiles) :]:
-                if got is None:
-                    hits.append(None)
-                else:
-                    member, blob = got
-                    hits.append((int(member.split(b".")[0]), None if blob is None else codec.loads(blob)))
+            hits: list[Hit] = [None] * len(batches)
+            for members, got in zip(groups.values(), found[len(tiles) :], strict=True):
+                if got is not None:
+                    boundary = int(got[0].split(b".")[0])
+                    for i, blob in zip(members, got[1:], strict=True):
+                        hits[i] = (boundary, None if blob is None else codec.loads(blob))
         return series, hits
 
     def _series(self, r: TilesRead, key: str, got: Any, cached: tuple[bytes, Series] | None) -> Series | None:
