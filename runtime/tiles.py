@@ -261,7 +261,8 @@ class Series:
         the bisections of their end (``b``, ``t``, ``q``)."""
         ts, keys, size = self.ts, self.keys, self.layout.tile_us
         out: list[tuple[int | None, Span]] = []
-        end = b = t = q = last = -1
+        end: int | None = None
+        b = t = q = last = 0
         for start, stop in windows:
             if at + stop != end:
                 end = at + stop
