@@ -53,13 +53,16 @@ def series(name: str, lifetime: bool, events: list[tuple[int, object]], edge: in
     edge=st.one_of(st.none(), st.integers(0, 12).map(lambda n: n * TILE)),
     late=st.lists(EVENT, max_size=5),
     in_order=st.booleans(),
+    shift=st.sampled_from([0, -10 * TILE]),  # instants before the epoch too: floor division, an end at -1 us
 )
 def test_every_strategy_equals_the_merge_and_the_raw_events(
     name: str, lifetime: bool, data: st.DataObject, history: list[tuple[int, bool]], edge: int | None,
-    late: list[tuple[int, bool]], in_order: bool,
+    late: list[tuple[int, bool]], in_order: bool, shift: int,
 ) -> None:  # fmt: skip
     agg = AGGREGATIONS[name]
     draw = VALUES[name]
+    history, late = [(at + shift, null) for at, null in history], [(at + shift, null) for at, null in late]
+    edge = None if edge is None else edge + shift
     events = [(at, None if null else data.draw(draw)) for at, null in (sorted(history) if in_order else history)]
     s = series(name, lifetime, events, edge)
     kept = [(at, v) for at, v in events if edge is None or at >= edge]
@@ -70,9 +73,10 @@ def test_every_strategy_equals_the_merge_and_the_raw_events(
         events.append((at, value))
     s.settle()
     read = reader(s.layout.slots[0], 0)
-    los = sorted({edge or 0, *data.draw(st.lists(st.integers(edge or 0, 160), max_size=6))})
-    his = data.draw(st.lists(st.integers(0, 170), min_size=1, max_size=6))
-    lifetimes = [(None, hi) for hi in his if hi >= (edge or 0)] if lifetime else []  # the store refuses hi < edge
+    start = shift if edge is None else edge
+    los = sorted({start, *data.draw(st.lists(st.integers(start, 160 + shift), max_size=6))})
+    his = data.draw(st.lists(st.integers(shift, 170 + shift), min_size=1, max_size=6)) + ([-1] if shift else [])
+    lifetimes = [(None, hi) for hi in his if hi >= start] if lifetime else []  # the store refuses hi < edge
     windows = [(lo, hi) for lo in los for hi in his if lo <= hi] + lifetimes
     for lo, hi in windows:
         span = s.span(lo, hi)
