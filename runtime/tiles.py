@@ -158,6 +158,8 @@ class Series:
             if value is None:
                 continue
             tiles, best = self.leaders[i]
+            if tiles and tiles[-1] == index and best[-1] == value:  # an event that did not change the tile
+                continue
             while best and (best[-1] <= value if greatest else best[-1] >= value):
                 tiles.pop()
                 best.pop()
