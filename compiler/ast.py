@@ -92,12 +92,35 @@ class RefreshSpec:
 
 
 @dataclass(slots=True)
-class FeatureDef:
-    name: Name
+class FeatureBody:
+    """What a feature computes: read only while its own block is resolved."""
+
     expr: Text
     window: WindowSpec | None
+
+
+@dataclass(slots=True)
+class FeatureDef:
+    """A feature as written. Other blocks read its name (references, duplicates, shadowing) after
+    its own block is resolved; its body is dropped then (``Block.drop_body``)."""
+
+    name: Name
+    body: FeatureBody | None
     span: Span
     description: str = ""  # its `#:` doc comment
+
+    @property
+    def expr(self) -> Text:
+        return self._body().expr
+
+    @property
+    def window(self) -> WindowSpec | None:
+        return self._body().window
+
+    def _body(self) -> FeatureBody:
+        if self.body is None:
+            raise AssertionError(f"`{self.name.text}` was read after its block was resolved")
+        return self.body
 
 
 @dataclass(slots=True)
@@ -120,14 +143,16 @@ class Block:
         return _span(self)
 
     def drop_body(self) -> None:
-        """Forgets what only resolving this block reads: its properties, keys and columns.
+        """Forgets what only resolving this block reads: properties, keys, columns, feature bodies.
 
         Called by the resolver once the block is in the IR. What other blocks' checks read later
-        stays: the name, a request's fields, a group's features. Without this the whole syntax
-        tree stayed alive next to the whole IR, and was the larger of the two.
+        stays: the name, a request's fields, a group's features' names. Without this the whole
+        syntax tree stayed alive next to the whole IR, and was the larger of the two.
         """
         self.props = {}
         self.keys = []
         self.refresh = None
         if self.kind != "request":
             self.columns = []
+        for d in self.features:
+            d.body = None

@@ -449,7 +449,7 @@ class Parser:
             body = expr.text[: m.start()].rstrip()
             expr = ast.Text(body, self.path, expr.start)
         doc = self.doc_above(word.start)
-        block.features.append(ast.FeatureDef(word, expr, window, self.span(word.start, self.pos), doc))
+        block.features.append(ast.FeatureDef(word, ast.FeatureBody(expr, window), self.span(word.start, self.pos), doc))
 
     def group_item(self, block: ast.Block, word: ast.Name) -> None:
         allowed: tuple[str, ...] = (
