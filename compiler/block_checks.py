@@ -12,7 +12,7 @@ from typing import TypeVar
 from . import ast, ir
 from .diagnostics import Label
 from .ir import SEP
-from .sql_parse import column_names
+from .sql_parse import names_in
 from .types import TYPE_NAMES
 
 K = TypeVar("K")
@@ -88,7 +88,7 @@ def duplicate_features(blocks: Iterable[ast.Block], error: Error) -> None:
 def references(text: str, block: str) -> list[tuple[str, str]]:
     """The `block.feature` names an expression mentions (bare names belong to ``block``); [] if it does not parse."""
     try:
-        names = column_names(text)  # cached, as is the tree the resolver lowers afterwards
+        names = names_in(text)  # not kept: a derived expression is read once (its tree is, for lowering next)
     except Exception:
         return []
     return [(q or block, n) for q, n, _ in names]

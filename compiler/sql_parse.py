@@ -74,6 +74,11 @@ def _parsed(text: str) -> tuple[exp.Expr, int]:
 
 @lru_cache(maxsize=4096)
 def column_names(text: str) -> tuple[tuple[str, str, bool], ...]:
+    """``names_in(text)``, kept for texts that repeat (aggregations and filters, the row memo's key)."""
+    return names_in(text)
+
+
+def names_in(text: str) -> tuple[tuple[str, str, bool], ...]:
     """The (qualifier, name, has more qualifiers) of every column the expression names; sqlglot's errors propagate."""
     return tuple(
         (c.table, c.name, bool(c.args.get("db") or c.args.get("catalog")))
