@@ -15,7 +15,7 @@ BlockKind = Literal["entity", "source", "features", "label", "derived", "request
 BLOCK_KINDS: tuple[BlockKind, ...] = ("entity", "source", "features", "label", "derived", "request")
 
 
-def _span(self: Name | Text | Duration | WindowSpec | Block) -> Span:
+def _span(self: Name | Text | WindowSpec) -> Span:
     return Span(file=self.file, start=self.start, end=self.end)
 
 
@@ -63,19 +63,9 @@ class Text:
 
 
 @dataclass(slots=True)
-class Duration:
-    us: int
-    file: str
-    start: int
-    end: int
-
-    span = property(_span)
-
-
-@dataclass(slots=True)
 class WindowSpec:
     forward: bool  # `over next D`
-    duration: Duration
+    us: int  # the duration; where it is written matters only to the parser's own errors
     file: str
     start: int
     end: int
@@ -86,8 +76,8 @@ class WindowSpec:
 @dataclass(slots=True)
 class RefreshSpec:
     continuous: bool
-    every: Duration | None
-    lag: Duration | None
+    every: int | None  # microseconds
+    lag: int | None
     span: Span
 
 
@@ -127,30 +117,26 @@ class FeatureDef:
 class Block:
     kind: BlockKind
     name: Name
-    file: str
-    start: int
-    end: int  # set when the block is closed
     props: dict[str, Text] = field(default_factory=dict)  # entity:, source:, table:, filter: ...
-    keys: list[TypedName] = field(default_factory=list)  # entity keys
-    columns: list[TypedName] = field(default_factory=list)  # source columns, request fields
+    columns: list[TypedName] = field(default_factory=list)  # entity keys, source columns, request fields
     features: list[FeatureDef] = field(default_factory=list)
     refresh: RefreshSpec | None = None
     description: str = ""  # its `#:` doc comment
     damaged: bool = False  # a line failed to parse: skip "missing" checks that would only echo it
 
     @property
-    def span(self) -> Span:
-        return _span(self)
+    def keys(self) -> list[TypedName]:
+        """An entity's key columns: kept in ``columns``, so that a block has one list of them whatever its kind."""
+        return self.columns if self.kind == "entity" else []
 
     def drop_body(self) -> None:
-        """Forgets what only resolving this block reads: properties, keys, columns, feature bodies.
+        """Forgets what only resolving this block reads: properties, keys and columns, feature bodies.
 
         Called by the resolver once the block is in the IR. What other blocks' checks read later
         stays: the name, a request's fields, a group's features' names. Without this the whole
         syntax tree stayed alive next to the whole IR, and was the larger of the two.
         """
         self.props = {}
-        self.keys = []
         self.refresh = None
         if self.kind != "request":
             self.columns = []

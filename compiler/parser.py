@@ -191,8 +191,8 @@ class Parser:
 
     # ------------------------------------------------------------ values
 
-    def duration(self, word: str, start: int, zero: bool = False) -> ast.Duration:
-        """A duration such as `1h30m`; positive, or also zero where ``zero`` (a refresh lag of `0m` is no lag)."""
+    def duration(self, word: str, start: int, zero: bool = False) -> int:
+        """A duration such as `1h30m` in microseconds; positive, or also zero where ``zero`` (a refresh lag of `0m` is no lag)."""
         end = start + len(word)
         if not DURATION.fullmatch(word):
             raise self.error(
@@ -213,7 +213,7 @@ class Parser:
                 label="zero or out of range",
                 help="use a positive duration such as `1h`",
             )
-        return ast.Duration(us, self.path, start, end)
+        return us
 
     def refresh(self) -> ast.RefreshSpec:
         value = self.rest_of_line()
@@ -268,11 +268,10 @@ class Parser:
         name = self.name(f"a name for the {kw.text}")
         self.expect_char("{", "`{`", newlines=False)
         kind = cast(ast.BlockKind, kw.text)  # checked against BLOCK_KINDS above
-        block = ast.Block(kind, name, self.path, start, start, description=self.doc_above(start))
+        block = ast.Block(kind, name, description=self.doc_above(start))
         self.suspect = None
         with contextlib.suppress(Unclosed):  # reported once; the block keeps what it read, so nothing cascades
             self.body(block, self.BODIES[kw.text], f"{kw.text} {name.text}")
-        block.end = self.pos
         return block
 
     def body(self, block: ast.Block, item: Callable[[Parser, ast.Block, ast.Name], None], what: str) -> None:
@@ -413,7 +412,7 @@ class Parser:
         if word.text in META_PROPS:
             self.meta_prop(block, word)
         elif word.text == "key":
-            block.keys.append(self.typed_name(self.name("a key column name")))
+            block.columns.append(self.typed_name(self.name("a key column name")))
         else:
             raise self.unknown(block, word, ("key", *META_PROPS))
 

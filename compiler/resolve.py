@@ -250,7 +250,7 @@ class Resolver:
         r = b.refresh
         if r is None or r.continuous or r.every is None:
             return self.shared(("refresh",), ir.Refresh)
-        every, lag = r.every.us, r.lag.us if r.lag else 0
+        every, lag = r.every, r.lag or 0
         return self.shared(("refresh", every, lag), ir.Refresh, mode="batch", every_us=every, lag_us=lag)
 
     def aggregate_group(self, b: ast.Block) -> None:
@@ -313,7 +313,7 @@ class Resolver:
                     help="write `over next <duration>`, e.g. `over next 1h`",
                 )
                 return None
-            us = w.duration.us
+            us = w.us
             return self.shared(("window", "forward", us), ir.Window, kind="forward", us=us)
         if w is not None and w.forward:
             self.error(
@@ -326,7 +326,7 @@ class Resolver:
             return None
         if w is None:
             return self.shared(("window", "lifetime"), ir.Window, kind="lifetime")
-        trailing = w.duration.us
+        trailing = w.us
         return self.shared(("window", "trailing", trailing), ir.Window, kind="trailing", us=trailing)
 
     # ------------------------------------------------------------ derived
