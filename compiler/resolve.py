@@ -23,6 +23,8 @@ from .source import SourceFile
 from .types import TYPE_NAMES, DataType
 
 GROUP_KINDS = ("features", "label", "derived")
+Member = ast.FeatureDef | ast.TypedName | ir.Feature
+"""What a name in a block is: a feature as written, a request field, or a resolved aggregation."""
 N = TypeVar("N")  # an IR node: a model or a leaf
 
 
@@ -40,11 +42,10 @@ class Resolver:
     derived_exprs: dict[tuple[str, str], ir.Expr] = field(default_factory=dict)
     leaky: dict[tuple[str, str], str] = field(default_factory=dict)  # derived feature -> the label it reads
     resolving: list[tuple[str, str]] = field(default_factory=list)
-    agg_types: dict[tuple[str, str], DataType] = field(default_factory=dict)  # aggregate feature -> its type
     interned: dict[tuple[object, ...], object] = field(default_factory=dict)  # see shared()
     memo: RowMemo = field(default_factory=RowMemo)
     refs: dict[str, dict[str, ir.ColumnRef]] = field(default_factory=dict)  # see column_refs()
-    members: dict[str, dict[str, ast.FeatureDef | ast.TypedName]] = field(default_factory=dict)  # see member()
+    members: dict[str, dict[str, Member]] = field(default_factory=dict)  # see member()
 
     def shared(self, key: tuple[object, ...], make: Callable[..., N], **fields: object) -> N:
         """One object for equal IR values: the IR is immutable, and a project repeats its windows and columns.
@@ -266,8 +267,6 @@ class Resolver:
             with contextlib.suppress(Failed):
                 filt = self.memo.lowered(key, lambda: condition(text.text, scope, "a block filter"), self.diagnostics)
         features = [f for f in (self.aggregate_feature(b, d, source) for d in b.features) if f]
-        for f in features:
-            self.agg_types.setdefault((b.name.text, f.name), f.type)  # the first of a duplicated name, as before
         self.groups[b.name.text] = ir.Group(
             kind=b.kind,
             name=b.name.text,
@@ -418,9 +417,11 @@ class Resolver:
                 self.leaky[self.resolving[-1]] = f"label `{target.name.text}.{name}`"
             raise Failed()
         feature = self.member(target, name)
-        if not isinstance(feature, ast.FeatureDef):
+        if feature is None or isinstance(feature, ast.TypedName):
             self.unknown_member(target, name, [f.name.text for f in target.features], where())
-        t = self.derived_type(target, feature) if target.kind == "derived" else self.aggregate_type(target, feature)
+        if isinstance(feature, ir.Feature):  # an aggregation that resolved: no label behind it
+            return ir.FeatureRef(type=feature.type, group=target.name.text, name=name)
+        t = self.derived_type(target, feature) if target.kind == "derived" else None  # None: it did not resolve
         via = self.leaky.get((target.name.text, name))
         if via and self.resolving and self.leaky.get(self.resolving[-1]) != via:
             self.leaky[self.resolving[-1]] = via
@@ -436,11 +437,18 @@ class Resolver:
             raise Failed()
         return ir.FeatureRef(type=t, group=target.name.text, name=name)
 
-    def member(self, block: ast.Block, name: str) -> ast.FeatureDef | ast.TypedName | None:
-        """The first feature (or request field) of ``block`` called ``name``; blocks are indexed once, not scanned."""
+    def member(self, block: ast.Block, name: str) -> Member | None:
+        """The feature (or request field) of ``block`` called ``name``; blocks are indexed once, not scanned.
+
+        A features or label block's feature is its IR once resolved (the first of a name written
+        twice that resolved), so its type is read there; otherwise the first one written.
+        """
         index = self.members.get(block.name.text)
         if index is None:
             index = self.members[block.name.text] = {}
+            group = self.groups.get(block.name.text) if block.kind in ("features", "label") else None
+            for f in group.features if group else ():
+                index.setdefault(f.name, f)
             for d in block.features:
                 index.setdefault(d.name.text, d)
             for c in block.columns:
@@ -482,9 +490,6 @@ class Resolver:
             )
             raise Failed()
 
-    def aggregate_type(self, target: ast.Block, feature: ast.FeatureDef) -> DataType | None:
-        return self.agg_types.get((target.name.text, feature.name.text))
-
     def unknown_member(self, target: ast.Block, name: str, names: list[str], span: ir.Span) -> NoReturn:
         what = "field" if target.kind == "request" else "feature"
         self.error(
@@ -513,7 +518,7 @@ class Resolver:
             self.derived_type(b, d)  # dependencies first: resolving never recurses down a long chain
         for b in self.of_kind("derived"):
             self.derived_group(b)
-        self.forget(self.agg_types, self.derived_types, self.derived_exprs, self.leaky, self.members)
+        self.forget(self.derived_types, self.derived_exprs, self.leaky, self.members)
         duplicate_features(self.blocks, self.error)
         groups = [b for b in self.blocks if b.kind in GROUP_KINDS]
         shadowed_fields(self.of_kind("request"), groups, self.entities.values(), self.error)
