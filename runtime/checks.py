@@ -69,6 +69,11 @@ class Checks:
         self.keys = {e.name: e.keys for e in spec.entities}
         self.key_names = {k.name for e in spec.entities for k in e.keys}
         self.fields = {f.name: f for r in spec.requests for f in r.fields}
+        self._key_columns = [
+            (e, [(k.name, f"key column {k.name!r}", k.type) for k in keys]) for e, keys in self.keys.items()
+        ]
+        """Per entity, (name, how an error names it, type) of each key column: built once, not per question."""
+        self._fields = [(name, f"request field {name!r}", f.type) for name, f in self.fields.items()]
         self.derived_features = {g.column(f): (g, f) for g in spec.groups if g.kind == "derived" for f in g.features}
 
     def source(self, name: str) -> SourceSpec:
@@ -116,11 +121,10 @@ class Checks:
 
     def entity_keys(self, given: Mapping[str, Any], where: str) -> dict[str, Key]:
         """Canonical key tuples of the entities whose key columns are all given; at least one must be."""
-        out = {
-            entity: tuple(checked(where, f"key column {k.name!r}", k.type, given[k.name]) for k in keys)
-            for entity, keys in self.keys.items()
-            if all(k.name in given for k in keys)
-        }
+        out = {}
+        for entity, columns in self._key_columns:
+            if all(name in given for name, _, _ in columns):
+                out[entity] = tuple([checked(where, what, type_, given[name]) for name, what, type_ in columns])
         if not out and self.keys:
             wanted = "; or ".join(f"{', '.join(k.name for k in keys)} (entity {e})" for e, keys in self.keys.items())
             raise DataError(f"{where}: no complete entity key among {sorted(given)!r}: give {wanted}")
@@ -129,11 +133,7 @@ class Checks:
     def request(self, given: Mapping[str, Any], where: str) -> Request:
         """The declared request fields that are given, in canonical form (extra names are ignored here)."""
         return Request(
-            {
-                name: checked(where, f"request field {name!r}", f.type, given[name])
-                for name, f in self.fields.items()
-                if name in given
-            }
+            {name: checked(where, what, type_, given[name]) for name, what, type_ in self._fields if name in given}
         )
 
     def derived(self, included: set[str]) -> list[Derived]:
