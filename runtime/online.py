@@ -378,8 +378,8 @@ class OnlineStore:
                 except Refused as e:
                     raise NotServed(f"{where}: for the key {key!r}, {e}") from None
         served: dict[tuple[_Batch, Key], tuple[dict[str, Any], Boundary]] = {}
-        for (batch, key), hit in zip(batches, hits, strict=True):
-            served[batch, key] = self._batch_values(batch, key, hit, t, where)
+        for (batch, key), read, hit in zip(batches, batch_reads, hits, strict=True):
+            served[batch, key] = self._batch_values(batch, hit, read.boundary_us, where)
         out = []
         at_dt = from_us(t)
         for w, keys, plan, request in asked:
@@ -426,9 +426,10 @@ class OnlineStore:
         return asof(t, refresh.every_us, refresh.lag_us)
 
     def _batch_values(
-        self, view: _Batch, key: Key, hit: tuple[int, tuple[Any, ...] | None] | None, t: int, where: str
+        self, view: _Batch, hit: tuple[int, tuple[Any, ...] | None] | None, expected: int, where: str
     ) -> tuple[dict[str, Any], Boundary]:
-        expected = self._expected(view, t)
+        """One entity's row of a batch view and the boundary it was served from (``expected``: the
+        one the contract serves at the instant asked about)."""
         name = view.group.name
         if hit is None:
             before = from_us(expected).isoformat() if expected >= MIN_INSTANT_US else "the first instant (0001-01-01)"
