@@ -23,8 +23,9 @@ from typing import Any
 
 from .state import Key
 
-FORMAT = 1
-"""The version of the bytes below; a key carries it (docs/serving.md, "Key layout")."""
+FORMAT = 2
+"""The version of the bytes below; a key carries it (docs/serving.md, "Key layout"). 2: a series'
+state carries its min/max leaders (``tiles.Series.dump``)."""
 
 _ALLOWED = {("builtins", "set"), ("builtins", "frozenset"), ("datetime", "datetime"), ("datetime", "date")}
 

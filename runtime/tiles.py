@@ -320,13 +320,11 @@ class Series:
 
     @classmethod
     def restore(cls, layout: Layout, state: tuple[Any, ...]) -> Series:
-        """A series from ``dump()``'s values, for the same layout (leaders are rebuilt when read if
-        the values come from a version that did not keep them)."""
+        """A series from ``dump()``'s values, for the same layout."""
         series = cls(layout)
         (series.ts, series.cols, series.keys, series.states, series.prefix, series.base, series.edge,
-         series.newest) = state[:8]  # fmt: skip
+         series.newest, series.leaders) = state  # fmt: skip
         series.built = len(series.keys)
-        series.leaders = state[8] if len(state) > 8 else None
         return series
 
     # ------------------------------------------------------------ size
