@@ -15,8 +15,8 @@ from typing import Any
 from .errors import DataError, unknown_name
 from .spec import ProjectSpec, Row, SourceSpec
 from .state import Key
-from .times import to_us
-from .values import PARSERS, shown
+from .times import EPOCH, ONE_US, to_us
+from .values import PARSERS, row_parser, shown
 
 
 def result(value: Any, type_: str) -> Any:
@@ -66,6 +66,7 @@ class Checks:
     def __init__(self, spec: ProjectSpec) -> None:
         self.spec = spec
         self.sources = {s.name: s for s in spec.sources}
+        self._parsers = {s.name: row_parser([(c.name, c.type) for c in s.columns]) for s in spec.sources}
         self.keys = {e.name: e.keys for e in spec.entities}
         self.key_names = {k.name for e in spec.entities for k in e.keys}
         self.fields = {f.name: f for r in spec.requests for f in r.fields}
@@ -87,19 +88,19 @@ class Checks:
 
         Absent columns are null; rows with a null event time are not inputs (as in SQL).
         """
-        columns = [(c.name, PARSERS[c.type]) for c in src.columns]
+        parse_row = self._parsers[src.name]
         out: list[tuple[int, Row]] = []
         numbers: list[int] = []
         for i, raw in enumerate(rows, 1):
             if type(raw) is not dict and not isinstance(raw, Mapping):  # dict first: the ABC check is slow
                 raise DataError(f"ingest {src.name!r}, row {i}: a row is a mapping of column names, not {shown(raw)}")
             try:  # one try per row; the column at fault is looked for only when one is
-                row = {name: None if (value := raw.get(name)) is None else rule(value) for name, rule in columns}
+                row = parse_row(raw)
             except DataError:
                 raise _bad_column(src, i, raw) from None
             ts = row.get(src.timestamp) if src.timestamp is not None else None
             if ts is not None:
-                out.append((to_us(ts), row))
+                out.append(((ts - EPOCH) // ONE_US, row))  # ``to_us`` of a canonical (naive UTC) instant, inline
                 numbers.append(i)
         return out, numbers
 

@@ -12,12 +12,9 @@ Entity keys become text (JSON of the key tuple, instants and dates in ISO form):
 
 from __future__ import annotations
 
-import gc
 import io
 import json
 import pickle
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -45,19 +42,6 @@ def loads(data: bytes) -> Any:
     return _Plain(io.BytesIO(data)).load()
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Decode inside this: an entity's state is thousands of small tuples, and the collections they
-    set off (which find nothing to free) took two thirds of a batch read (bench/README.md, "Serving")."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:  # only the caller that paused it resumes it: safe from several threads
-            gc.enable()
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, date):  # datetime is a date
         return value.isoformat()
@@ -71,4 +55,4 @@ def key_text(key: Key) -> str:
     return json.dumps(key, default=_plain, ensure_ascii=False, separators=(",", ":"))
 
 
-__all__ = ["FORMAT", "collector_paused", "dumps", "key_text", "loads"]
+__all__ = ["FORMAT", "dumps", "key_text", "loads"]

@@ -23,6 +23,7 @@ from typing import Any
 
 from .checks import Checks, Request, checked, overflow, result
 from .errors import DataError
+from .gcpause import collector_paused
 from .rawrows import RawRows, RowStore
 from .spec import GroupSpec, ProjectSpec
 from .state import ColumnOverflow, Key, Refused, State
@@ -70,14 +71,16 @@ class Evaluator:
         call that raises ``DataError`` leaves the store exactly as it was. Absent columns are null;
         rows with a null event time or a null key are kept out, as in SQL.
         """
-        timed, numbers = self._checks.rows(self._checks.source(source), rows)
-        try:
-            prepared = self._state.prepare(source, timed)
-        except ColumnOverflow as e:
-            where = f"ingest {source!r}, row {numbers[e.row or 0]}: "
-            raise DataError(where + overflow(e.column, e, None).args[0]) from None
-        with self._lock:
-            self._state.apply(prepared)
+        src = self._checks.source(source)
+        with collector_paused():  # the rows' objects become state (runtime/gcpause.py)
+            timed, numbers = self._checks.rows(src, rows)
+            try:
+                prepared = self._state.prepare(source, timed)
+            except ColumnOverflow as e:
+                where = f"ingest {source!r}, row {numbers[e.row or 0]}: "
+                raise DataError(where + overflow(e.column, e, None).args[0]) from None
+            with self._lock:
+                self._state.apply(prepared)
 
     def late_events(self) -> dict[str, int]:
         """Per source, events that arrived older than their entity's retained edge (docs/runtime.md):

@@ -17,16 +17,20 @@ one minute). Blocks sharing a feed take the gcd of their sizes, which keeps ever
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from functools import reduce
 from math import gcd
+from typing import Any
 
 from .aggregates import AGGREGATIONS
 from .spec import AggSpec, GroupSpec, ProjectSpec, Row, RowFn, WindowSpec
 from .sqlfn import truth
 from .state import ColumnOverflow, Key
 from .tiles import Layout, Series, Slot, Values
+
+Events = dict[Key, list[tuple[int, Values]]]
+"""One ingest call's events for one feed: per entity key, (ts, input values) in the call's order."""
 
 MINUTE_US = 60_000_000
 HOUR_US = 60 * MINUTE_US
@@ -92,6 +96,7 @@ class Feed:
     reach_us: int = 0
     series: dict[Key, Series] = field(default_factory=dict)
     layout: Layout | None = None  # fixed once the project is planned, before any event
+    _events: Callable[[list[tuple[int, Row]]], Events] | None = None  # ``events``, written out for these inputs
 
     def slot(self, g: GroupSpec, agg: AggSpec, column: str) -> int:
         """The slot for ``agg`` of block ``g``: shared with any aggregation of the feed that keeps
@@ -120,16 +125,19 @@ class Feed:
             self.columns.append(column)
         return self._known[key]
 
-    def values(self, row: Row) -> Values | None:
-        """Each input's value for ``row`` (None where a filter is not true or the argument is null);
-        None when no input counts the row, which then need not be kept."""
-        try:  # one try per row; the input at fault is looked for only when one overflows
-            passed = [check is None or check(row) is True for check in self.filters]
-            out = tuple([None if not passed[flt] or (where is not None and where(row) is not True)
-                         else 1 if arg is None else arg(row) for flt, where, arg in self.inputs])  # fmt: skip
-        except OverflowError as e:
-            raise self._overflow(row) or ColumnOverflow(self.columns[0], e) from None
-        return None if out.count(None) == len(out) else out
+    def events(self, timed: list[tuple[int, Row]]) -> Events:
+        """Per entity key, (ts, input values) of each row that counts (its key not null, an input not
+        null: a filter that is not true or a null argument gives a null input), in row order; an
+        overflowing argument raises ``ColumnOverflow`` with the row's position."""
+        if self._events is None:  # the inputs are fixed once the project is planned
+            self._events = _events_function(self)
+        return self._events(timed)
+
+    def overflow(self, row: Row, e: OverflowError, position: int) -> ColumnOverflow:
+        """The overflow ``e`` that row number ``position`` (``row``) caused, named by a feature reading
+        the first filter or input that overflows on it."""
+        found = self._overflow(row)
+        return ColumnOverflow(found.column, found, position) if found else ColumnOverflow(self.columns[0], e, position)
 
     def _overflow(self, row: Row) -> ColumnOverflow | None:
         """The overflow of the first filter or input that overflows on ``row``, named by a feature reading it."""
@@ -157,6 +165,49 @@ class Feed:
         return found
 
 
+def _events_function(feed: Feed) -> Callable[[list[tuple[int, Row]]], Events]:
+    """``Feed.events`` written out as code for this feed's keys and inputs: ingest runs it on every
+    row, and a loop over the inputs (with a list per row) cost more than the row functions it calls.
+    Only indexes enter the code; names and functions are constants of its scope."""
+    scope: dict[str, Any] = {"overflow": feed.overflow}
+    body = [f"        k{i} = row.get(K{i})" for i in range(len(feed.keys))]
+    body.append("        if " + " or ".join(f"k{i} is None" for i in range(len(feed.keys))) + ": continue")
+    for i, name in enumerate(feed.keys):
+        scope[f"K{i}"] = name
+    for f, check in enumerate(feed.filters):
+        if check is not None:
+            scope[f"F{f}"] = check
+            body.append(f"        f{f} = F{f}(row) is True")
+    for i, (f, where, arg) in enumerate(feed.inputs):
+        value = "1" if arg is None else f"A{i}(row)"
+        if where is not None:
+            value = f"({value} if W{i}(row) is True else None)"
+        if feed.filters[f] is not None:
+            value = f"({value} if f{f} else None)"
+        scope[f"A{i}"], scope[f"W{i}"] = arg, where
+        body.append(f"        x{i} = {value}")
+    inputs = [f"x{i}" for i in range(len(feed.inputs))]
+    key = "(" + "".join(f"k{i}, " for i in range(len(feed.keys))) + ")"
+    code = [
+        "def events(timed):",
+        "    out = {}",
+        "    position, row = -1, None",
+        "    try:",
+        "      for position, (ts, row) in enumerate(timed):",
+        *body,
+        "        if " + " and ".join(f"{x} is None" for x in inputs or ["True"]) + ": continue",
+        f"        key, event = {key}, (ts, ({''.join(x + ', ' for x in inputs)}))",
+        "        if key in out: out[key].append(event)",
+        "        else: out[key] = [event]",
+        "    except OverflowError as e:",
+        "        raise overflow(row, e, position) from None",
+        "    return out",
+    ]
+    exec("\n".join(code), scope)  # from the fixed templates above; names and functions are constants
+    events: Callable[[list[tuple[int, Row]]], Events] = scope["events"]
+    return events
+
+
 def plan(spec: ProjectSpec) -> tuple[dict[str, list[Feed]], dict[str, Feed], dict[tuple[str, str], int]]:
     """Feeds by source, the feed of each block, and each aggregate feature's slot in it."""
     feeds: dict[tuple[str, tuple[str, ...]], Feed] = {}
@@ -179,4 +230,4 @@ def plan(spec: ProjectSpec) -> tuple[dict[str, list[Feed]], dict[str, Feed], dic
     return by_source, of_group, slot
 
 
-__all__ = ["Feed", "divisor_at_most", "plan", "reach", "tile_size"]
+__all__ = ["Events", "Feed", "divisor_at_most", "plan", "reach", "tile_size"]

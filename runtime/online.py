@@ -36,11 +36,12 @@ from .aggregates import AGGREGATIONS
 from .checks import Checks, Derived, checked, overflow, result
 from .errors import DataError, NotServed, unknown_name
 from .feeds import Feed, plan
+from .gcpause import collector_paused
 from .loader import load_module
-from .spec import GroupSpec, ProjectSpec, Row
+from .spec import GroupSpec, ProjectSpec
 from .state import ColumnOverflow, Key, Refused
 from .statestore import BatchRead, MemoryState, Position, StateLost, StateStore, TilesRead, Update
-from .tiles import Layout, Values
+from .tiles import Layout
 from .tilestore import Reader
 from .times import MIN_INSTANT_US, asof, from_us
 
@@ -108,23 +109,6 @@ class _Continuous:
     retain_us: int
     span_us: int  # state kept behind each entity's newest event: retain plus the longest reach
     ttl_ms: int | None
-
-    def events(self, timed: list[tuple[int, Row]]) -> list[tuple[Key, int, Values]]:
-        """(key, ts, input values) per row that counts for this block; an overflowing argument raises
-        ``ColumnOverflow`` with the row's position."""
-        out = []
-        keys = self.feed.keys
-        for position, (ts, row) in enumerate(timed):
-            key = tuple([row.get(k) for k in keys])
-            if None in key:
-                continue
-            try:
-                values = self.feed.values(row)
-            except ColumnOverflow as e:
-                raise ColumnOverflow(e.column, e, position) from None
-            if values is not None:
-                out.append((key, ts, values))
-        return out
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one per block
@@ -227,19 +211,20 @@ class OnlineStore:
         position (or a later one) of that partition skips the call, so a replay counts nothing twice.
         """
         src = self._checks.source(source)
-        timed, numbers = self._checks.rows(src, rows)
         partition, position = _offset(source, offset)
         views = self._by_source.get(source, [])
         # Blocks with the same definition (names aside) share a namespace: one update each, or every
         # event would be counted once per block.
         shared = list({v.namespace: v for v in views}.values())
-        try:
-            updates = [Update(v.namespace, v.layout, v.events(timed), v.span_us, v.ttl_ms) for v in shared]
-        except ColumnOverflow as e:
-            where = f"ingest {source!r}, row {numbers[e.row or 0]}: "
-            raise DataError(where + overflow(e.column, e, None).args[0]) from None
-        self._describe(views)
-        late = self.state.update(updates, partition, position)
+        with collector_paused():  # the rows' objects become state: nothing for the collector to find
+            timed, numbers = self._checks.rows(src, rows)
+            try:
+                updates = [Update(v.namespace, v.layout, v.feed.events(timed), v.span_us, v.ttl_ms) for v in shared]
+            except ColumnOverflow as e:
+                where = f"ingest {source!r}, row {numbers[e.row or 0]}: "
+                raise DataError(where + overflow(e.column, e, None).args[0]) from None
+            self._describe(views)
+            late = self.state.update(updates, partition, position)
         done = {v.namespace: n for v, n in zip(shared, late, strict=True)}
         return Ingested(
             rows=len(timed),

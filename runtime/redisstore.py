@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from . import codec
 from .errors import StoreError
+from .gcpause import collector_paused
 from .state import Key
 from .statestore import BatchRead, Hit, Position, Row, StateLost, TilesRead, Update
 from .tiles import Series
@@ -179,7 +180,7 @@ class RedisState:
             args += [boundary, namespace, len(members), *(codec.key_text(batches[i].key) for i in members)]
         landed = [f"{namespace}:landed" for namespace, _ in groups]
         found = self._call("reading state", lambda: self._read(keys=keys + landed, args=args))
-        with codec.collector_paused():
+        with collector_paused():  # decoding: an entity's state is thousands of small tuples
             series = [
                 self._series(r, key, got, c)
                 for r, key, got, c in zip(tiles, keys, found[: len(tiles)], cached, strict=True)
@@ -219,7 +220,7 @@ class RedisState:
             return []
         version = uuid.uuid4().bytes  # VERSION_BYTES long
         token = f"{updates[0].namespace}:done:{version.hex()}"
-        entities = [[f"{u.namespace}:t:{codec.key_text(k)}" for k in dict.fromkeys(k for k, _, _ in u.events)]
+        entities = [[f"{u.namespace}:t:{codec.key_text(k)}" for k in u.events]
                     for u in updates]  # fmt: skip
         offsets = [f"{u.namespace}:offsets" for u in updates]
         watched = [k for keys in entities for k in keys] + offsets
@@ -243,7 +244,7 @@ class RedisState:
                     key: Series(u.layout)
                     if blob is None
                     else Series.restore(u.layout, codec.loads(blob[VERSION_BYTES:]))
-                    for key, blob in zip(dict.fromkeys(k for k, _, _ in u.events), blobs, strict=True)
+                    for key, blob in zip(u.events, blobs, strict=True)
                 }
                 late.append(apply_events(series.__getitem__, u.events, u.span_us))
                 writes.append((u, keys, series))

@@ -23,8 +23,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
+from .feeds import Events
 from .state import Key
-from .tiles import Layout, Series, Values
+from .tiles import Layout, Series
 from .tilestore import apply_events
 
 Position = tuple[int, ...]
@@ -44,7 +45,7 @@ class Update:
 
     namespace: str
     layout: Layout
-    events: list[tuple[Key, int, Values]]
+    events: Events  # per entity key, its events in the call's order
     span_us: int  # how far behind each entity's newest event state is kept (retain + reach)
     ttl_ms: int | None  # an entity idle this long expires (None: never)
 

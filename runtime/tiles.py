@@ -110,27 +110,57 @@ class Series:
 
     def add(self, ts: int, values: Values) -> bool:
         """Apply one event; False when it is older than the edge (then only lifetime slots see it)."""
-        if self.newest is None or ts > self.newest:
-            self.newest = ts
-        if self.edge is not None and ts < self.edge:
-            self._add_to_base(ts, values)
-            return False
-        index = ts // self.layout.tile_us
-        states = self._tile(index)
-        for i, column, add in self.layout.tiled:
-            value = values[column]
-            if value is not None:
-                states[i] = add(states[i], ts, value)
-        if self.leaders is not None and self.layout.extremes:
-            self._lead(index, states)
-        if not self.pending_ts and (not self.ts or ts >= self.ts[-1]):
-            self.ts.append(ts)
-            for col, value in zip(self.cols, values, strict=True):
-                col.append(value)
+        return not self.add_many([(ts, values)])
+
+    def add_many(self, events: Sequence[tuple[int, Values]]) -> int:
+        """Apply events in their order (one entity's events of one ingest call), as ``add`` would one
+        by one, in one pass: a run of events in one tile looks its states and leaders up once, and
+        events in order are appended a column at a time. Returns how many were older than the edge
+        (only lifetime slots see those)."""
+        size, tiled, edge = self.layout.tile_us, self.layout.tiled, self.edge
+        lead = self.leaders is not None and bool(self.layout.extremes)
+        newest = self.newest
+        late = 0
+        kept: list[tuple[int, Values]] = []
+        ordered = True  # the kept events are in order among themselves
+        states: list[Any] = []
+        current: int | None = None  # the tile of the run being applied
+        for ts, values in events:
+            if newest is None or ts > newest:
+                newest = ts
+            elif kept and ts < kept[-1][0]:
+                ordered = False
+            if edge is not None and ts < edge:
+                self._add_to_base(ts, values)
+                late += 1
+                continue
+            index = ts // size
+            if index != current:
+                if lead and current is not None:
+                    self._lead(current, states)
+                states, current = self._tile(index), index
+            for i, column, add in tiled:
+                value = values[column]
+                if value is not None:
+                    states[i] = add(states[i], ts, value)
+            kept.append((ts, values))
+        if lead and current is not None:
+            self._lead(current, states)
+        self.newest = newest
+        if kept:
+            self._keep(kept, ordered)
+        return late
+
+    def _keep(self, kept: list[tuple[int, Values]], ordered: bool) -> None:
+        """Append the events after the sorted ones, or when they are older or out of order, leave them
+        pending until the next read sorts them in."""
+        if ordered and not self.pending_ts and (not self.ts or kept[0][0] >= self.ts[-1]):
+            self.ts.extend([ts for ts, _ in kept])
+            for col, values in zip(self.cols, zip(*[values for _, values in kept], strict=True), strict=True):
+                col.extend(values)
         else:
-            self.pending_ts.append(ts)
-            self.pending_vals.append(values)
-        return True
+            self.pending_ts.extend([ts for ts, _ in kept])
+            self.pending_vals.extend([values for _, values in kept])
 
     def _tile(self, index: int) -> list[Any]:
         """The states of tile ``index`` (created empty), marking prefixes stale from its position."""
@@ -149,7 +179,8 @@ class Series:
     def _lead(self, index: int, states: list[Any]) -> None:
         """Keep the leaders after tile ``index`` changed: only the newest tile's change is cheap. Its
         state only gets better, so its own entry, if any, goes with those it now beats."""
-        assert self.leaders is not None
+        if self.leaders is None:
+            return
         if index != self.keys[-1]:
             self.leaders = None
             return

@@ -20,14 +20,14 @@ from typing import Any
 
 from .aggregates import AGGREGATIONS, identity
 from .checks import result
-from .feeds import Feed, plan
+from .feeds import Events, Feed, plan
 from .spec import GroupSpec, ProjectSpec, Row
 from .state import ColumnOverflow, Key, Refused
-from .tiles import Series, Slot, Values
+from .tiles import Series, Slot
 from .times import from_us
 from .windows import Read, reader
 
-Prepared = list[tuple[Feed, list[tuple[Key, int, Values]]]]
+Prepared = list[tuple[Feed, Events]]
 
 
 def _instant(us: int) -> str:
@@ -58,22 +58,8 @@ class TileStore:
     # ------------------------------------------------------------ ingest
 
     def prepare(self, source: str, rows: list[tuple[int, Row]]) -> Prepared:
-        """Each feed's (key, ts, input values) per row; an argument overflowing int64 raises here."""
-        out: Prepared = []
-        for feed in self._feeds.get(source, ()):
-            events = []
-            for position, (ts, row) in enumerate(rows):
-                key = tuple([row.get(k) for k in feed.keys])
-                if None in key:  # values are canonical (no NaN, no objects with odd equality)
-                    continue
-                try:
-                    values = feed.values(row)
-                except ColumnOverflow as e:
-                    raise ColumnOverflow(e.column, e, position) from None
-                if values is not None:
-                    events.append((key, ts, values))
-            out.append((feed, events))
-        return out
+        """Each feed's events of ``rows``; an argument overflowing int64 raises here."""
+        return [(feed, feed.events(rows)) for feed in self._feeds.get(source, ())]
 
     def apply(self, prepared: Prepared) -> None:
         """Store prepared events, then move each touched entity's edge if it keeps more than it must."""
@@ -167,19 +153,15 @@ class Reader:
         return out
 
 
-def apply_events(entity: Callable[[Key], Series], events: list[tuple[Key, int, Values]], span_us: int | None) -> int:
-    """Add (key, ts, values) events to the series ``entity(key)`` gives, then move each touched
-    series' edge to ``span_us`` behind its newest event (None: keep everything). Returns how many
-    events were late: older than their series' edge, so only lifetime slots saw them."""
-    touched: dict[Key, Series] = {}
+def apply_events(entity: Callable[[Key], Series], events: Events, span_us: int | None) -> int:
+    """Add each key's events to the series ``entity(key)`` gives, then move its edge to ``span_us``
+    behind its newest event (None: keep everything). Returns how many events were late: older than
+    their series' edge, so only lifetime slots saw them."""
     late = 0
-    for key, ts, values in events:
-        series = touched.get(key) or entity(key)
-        touched[key] = series
-        if not series.add(ts, values):
-            late += 1
-    if span_us is not None:
-        for series in touched.values():
+    for key, group in events.items():
+        series = entity(key)
+        late += series.add_many(group)
+        if span_us is not None:
             series.evict_behind(span_us)
     return late
 

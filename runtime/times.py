@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1)
-_US = timedelta(microseconds=1)
+ONE_US = timedelta(microseconds=1)  # an instant minus EPOCH, floor-divided by it: epoch microseconds
 
 # The instants featc accepts anywhere (sources, spines, request values, `at=`, `--at`): the
 # range of Python's datetime, in UTC (docs/semantics.md, "Inputs").
 MIN_INSTANT = datetime(1, 1, 1)
 MAX_INSTANT = datetime(9999, 12, 31, 23, 59, 59, 999_999)
-MIN_INSTANT_US = (MIN_INSTANT - EPOCH) // _US
-MAX_INSTANT_US = (MAX_INSTANT - EPOCH) // _US
+MIN_INSTANT_US = (MIN_INSTANT - EPOCH) // ONE_US
+MAX_INSTANT_US = (MAX_INSTANT - EPOCH) // ONE_US
 
 
 def utc_naive(value: datetime) -> datetime:
@@ -26,7 +26,7 @@ def to_us(value: datetime | date) -> int:
     """Epoch microseconds of an instant (a date means its midnight UTC)."""
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
-    return (utc_naive(value) - EPOCH) // _US
+    return (utc_naive(value) - EPOCH) // ONE_US
 
 
 def from_us(us: int) -> datetime:

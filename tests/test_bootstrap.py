@@ -218,12 +218,13 @@ def python_writer(store: OnlineStore, t: boot.Target, data: list[dict[str, Any]]
     view = store._continuous[t.block]
     timed, _ = store._checks.rows(store._checks.source("ev"), python_rows(data))
     out: dict[Any, Series] = {}
-    for key, ts, values in view.events(timed):
-        if ts < t.at_us:
-            if key not in out:
-                out[key] = Series(t.layout)
-                out[key].edge = t.start_us
-            out[key].add(ts, values)
+    for key, events in view.feed.events(timed).items():
+        for ts, values in events:
+            if ts < t.at_us:
+                if key not in out:
+                    out[key] = Series(t.layout)
+                    out[key].edge = t.start_us
+                out[key].add(ts, values)
     for series in out.values():
         series.settle()
     return out

@@ -3,7 +3,7 @@
 The end-to-end property tests (test_tile_properties.py, test_online_consistency.py) prove answers
 on drawn projects, whose histories are sparse; here one series per aggregation is filled with a
 dense random history (several events per tile, equal instants, nulls, arrival in or out of
-order, an edge moved by eviction, late events behind it), then every window at or after the edge, and the
+order, in ``add_many`` calls split anywhere, an edge moved by eviction, late events behind it), then every window at or after the edge, and the
 lifetime, is read three ways: the slot's chosen strategy, ``fold`` (tiles and prefixes merged),
 and the aggregation folded over the raw events of the window (plus, for a lifetime, every event).
 """
@@ -11,6 +11,7 @@ and the aggregation folded over the raw events of the window (plus, for a lifeti
 from __future__ import annotations
 
 import os
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,11 +35,13 @@ VALUES = {
 EVENT = st.tuples(st.integers(0, 150), st.booleans())  # (instant, null): several per tile, equal instants
 
 
-def series(name: str, lifetime: bool, events: list[tuple[int, object]], edge: int | None) -> Series:
+def series(name: str, lifetime: bool, events: list[tuple[int, object]], edge: int | None, cuts: list[int]) -> Series:
+    """The events applied in calls of ``add_many`` split at ``cuts`` (as ingest calls split them)."""
     layout = Layout(TILE, (Slot(0, AGGREGATIONS[name], lifetime),), 1)
     s = Series(layout)
-    for at, value in events:
-        s.add(at, (value,))
+    bounds = [0, *sorted(c for c in cuts if c < len(events)), len(events)]
+    for a, b in pairwise(bounds):
+        s.add_many([(at, (value,)) for at, value in events[a:b]])
     if edge is not None:
         s.evict(edge)
     return s
@@ -54,17 +57,18 @@ def series(name: str, lifetime: bool, events: list[tuple[int, object]], edge: in
     late=st.lists(EVENT, max_size=5),
     in_order=st.booleans(),
     shift=st.sampled_from([0, -10 * TILE]),  # instants before the epoch too: floor division, an end at -1 us
+    cuts=st.lists(st.integers(0, 120), max_size=8),  # where the history is split into add_many calls
 )
 def test_every_strategy_equals_the_merge_and_the_raw_events(
     name: str, lifetime: bool, data: st.DataObject, history: list[tuple[int, bool]], edge: int | None,
-    late: list[tuple[int, bool]], in_order: bool, shift: int,
+    late: list[tuple[int, bool]], in_order: bool, shift: int, cuts: list[int],
 ) -> None:  # fmt: skip
     agg = AGGREGATIONS[name]
     draw = VALUES[name]
     history, late = [(at + shift, null) for at, null in history], [(at + shift, null) for at, null in late]
     edge = None if edge is None else edge + shift
     events = [(at, None if null else data.draw(draw)) for at, null in (sorted(history) if in_order else history)]
-    s = series(name, lifetime, events, edge)
+    s = series(name, lifetime, events, edge, cuts)
     kept = [(at, v) for at, v in events if edge is None or at >= edge]
     for at, null in late:  # behind the edge when they arrive: only the base (lifetime slots) sees them
         value = None if null else data.draw(draw)
