@@ -35,8 +35,10 @@ lint: $(VENV)/.installed-dev
 types: $(VENV)/.installed-dev
 	$(BIN)/mypy -p featc
 
+# Two workers (pytest-xdist), each test module whole in one of them (tests/conftest.py).
+WORKERS ?= 2
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup
 
 test: lint types pytest
 

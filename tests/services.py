@@ -6,6 +6,7 @@ them, so a CI run can never pass by skipping (README, "Tests").
 
 from __future__ import annotations
 
+import contextlib
 import os
 from functools import cache
 from typing import Any
@@ -23,6 +24,10 @@ def missing(what: str) -> None:
     pytest.skip(what)
 
 
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+"""The pytest-xdist worker running this process (gw0, gw1, ...; empty when pytest runs alone)."""
+
+
 @cache
 def _postgres() -> str | None:
     try:
@@ -34,10 +39,27 @@ def _postgres() -> str | None:
             continue
         try:
             with psycopg.connect(dsn, connect_timeout=3):
-                return dsn
+                pass
         except psycopg.Error:
             continue
+        return _worker_database(dsn) if WORKER else dsn
     return None
+
+
+def _worker_database(dsn: str) -> str:
+    """``dsn`` moved to this worker's own database, ``<database>_<worker>``, created the first time
+    and kept for later runs: workers running at once create and drop schemas of the same names."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = f"{conninfo_to_dict(dsn).get('dbname', 'test')}_{WORKER}"
+    with psycopg.connect(dsn, autocommit=True) as con:
+        exists = con.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # another run created it just now
+            if exists is None:
+                con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return make_conninfo(dsn, dbname=name)
 
 
 @cache
