@@ -14,9 +14,11 @@ derandomised). ``FEATC_PROPERTY_SEED`` pins hypothesis' seed to replay a run.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
+import subprocess
 import sys
 from collections import Counter
 from datetime import date, datetime
@@ -173,16 +175,11 @@ EDGE_MINIMUM = {
 }
 
 
-def test_generators_reach_the_edges() -> None:
-    """Zero divisors, overflowing double sums and even halves are common, not a lucky draw.
-
-    Mutation testing found a half-even evaluator and null-on-zero bugs that 200 examples never
-    touched; this fails if the generators stop producing those inputs. Only the reference runs.
-    """
+def edges_reached() -> tuple[Counter[str], int]:
+    """How many of EDGE_EXAMPLES derandomised examples reach each edge of the reference, and how many ran."""
     reached: Counter[str] = Counter()
     seen = [0]
 
-    # Derandomised: the same examples on every run, so this measures the generators, never luck.
     @settings(PROPERTY, max_examples=EDGE_EXAMPLES, derandomize=True)
     @given(strategies.examples())
     def run(ex: Example) -> None:
@@ -197,8 +194,34 @@ def test_generators_reach_the_edges() -> None:
         reached.update(set(reference.EDGES - before))
 
     run()
+    return reached, seen[0]
+
+
+MEASURE = f"""
+import json, sys
+sys.path.insert(0, {os.path.dirname(__file__)!r})
+import test_properties
+reached, seen = test_properties.edges_reached()
+print(json.dumps({{"reached": reached, "seen": seen}}))
+"""
+
+
+def test_generators_reach_the_edges() -> None:
+    """Zero divisors, overflowing double sums and even halves are common, not a lucky draw.
+
+    Mutation testing found a half-even evaluator and null-on-zero bugs that 200 examples never
+    touched; this fails if the generators stop producing those inputs. Only the reference runs.
+    Derandomised, so it measures the generators, never luck; and in a fresh interpreter, because
+    Hypothesis also draws constants found in the modules loaded so far ("local constants"), so in
+    a process where other tests ran first (another order, another xdist worker) the same seed
+    gives other examples.
+    """
+    done = subprocess.run([sys.executable, "-c", MEASURE], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    reached, seen = Counter(result["reached"]), result["seen"]
     low = {edge: f"{reached[edge]} < {least}" for edge, least in EDGE_MINIMUM.items() if reached[edge] < least}
-    assert not low, f"edges the generators rarely reach (examples reaching them, of {seen[0]}): {low}; all: {reached}"
+    assert not low, f"edges the generators rarely reach (examples reaching them, of {seen}): {low}; all: {reached}"
 
 
 # ---------------------------------------------------------------- the nastiest edges, written out
