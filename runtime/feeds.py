@@ -131,13 +131,12 @@ class Feed:
         overflowing argument raises ``ColumnOverflow`` with the row's position."""
         if self._events is None:  # the inputs are fixed once the project is planned
             self._events = _events_function(self)
-        return self._events(timed)
-
-    def overflow(self, row: Row, e: OverflowError, position: int) -> ColumnOverflow:
-        """The overflow ``e`` that row number ``position`` (``row``) caused, named by a feature reading
-        the first filter or input that overflows on it."""
-        found = self._overflow(row)
-        return ColumnOverflow(found.column, found, position) if found else ColumnOverflow(self.columns[0], e, position)
+        try:
+            return self._events(timed)
+        except _Overflow as at:
+            found = self._overflow(at.row)
+            column, cause = (found.column, found) if found else (self.columns[0], at.cause)
+            raise ColumnOverflow(column, cause, at.position) from None
 
     def _overflow(self, row: Row) -> ColumnOverflow | None:
         """The overflow of the first filter or input that overflows on ``row``, named by a feature reading it."""
@@ -165,11 +164,20 @@ class Feed:
         return found
 
 
+class _Overflow(Exception):
+    """Raised by the written-out ``events`` when row number ``position`` overflows int64: ``Feed.events``
+    then names the feature (the function holds no reference to its feed, which would be a cycle)."""
+
+    def __init__(self, row: Row, cause: OverflowError, position: int) -> None:
+        super().__init__(str(cause))
+        self.row, self.cause, self.position = row, cause, position
+
+
 def _events_function(feed: Feed) -> Callable[[list[tuple[int, Row]]], Events]:
     """``Feed.events`` written out as code for this feed's keys and inputs: ingest runs it on every
     row, and a loop over the inputs (with a list per row) cost more than the row functions it calls.
     Only indexes enter the code; names and functions are constants of its scope."""
-    scope: dict[str, Any] = {"overflow": feed.overflow}
+    scope: dict[str, Any] = {"Overflow": _Overflow}
     body = [f"        k{i} = row.get(K{i})" for i in range(len(feed.keys))]
     body.append("        if " + " or ".join(f"k{i} is None" for i in range(len(feed.keys))) + ": continue")
     for i, name in enumerate(feed.keys):
@@ -200,7 +208,7 @@ def _events_function(feed: Feed) -> Callable[[list[tuple[int, Row]]], Events]:
         "        if key in out: out[key].append(event)",
         "        else: out[key] = [event]",
         "    except OverflowError as e:",
-        "        raise overflow(row, e, position) from None",
+        "        raise Overflow(row, e, position) from None",
         "    return out",
     ]
     exec("\n".join(code), scope)  # from the fixed templates above; names and functions are constants
