@@ -178,14 +178,14 @@ def _events_function(feed: Feed) -> Callable[[list[tuple[int, Row]]], Events]:
     row, and a loop over the inputs (with a list per row) cost more than the row functions it calls.
     Only indexes enter the code; names and functions are constants of its scope."""
     scope: dict[str, Any] = {"Overflow": _Overflow}
-    body = [f"        k{i} = row.get(K{i})" for i in range(len(feed.keys))]
-    body.append("        if " + " or ".join(f"k{i} is None" for i in range(len(feed.keys))) + ": continue")
+    body = [f"            k{i} = row.get(K{i})" for i in range(len(feed.keys))]
+    body.append("            if " + " or ".join(f"k{i} is None" for i in range(len(feed.keys))) + ": continue")
     for i, name in enumerate(feed.keys):
         scope[f"K{i}"] = name
     for f, check in enumerate(feed.filters):
         if check is not None:
             scope[f"F{f}"] = check
-            body.append(f"        f{f} = F{f}(row) is True")
+            body.append(f"            f{f} = F{f}(row) is True")
     for i, (f, where, arg) in enumerate(feed.inputs):
         value = "1" if arg is None else f"A{i}(row)"
         if where is not None:
@@ -193,7 +193,7 @@ def _events_function(feed: Feed) -> Callable[[list[tuple[int, Row]]], Events]:
         if feed.filters[f] is not None:
             value = f"({value} if f{f} else None)"
         scope[f"A{i}"], scope[f"W{i}"] = arg, where
-        body.append(f"        x{i} = {value}")
+        body.append(f"            x{i} = {value}")
     inputs = [f"x{i}" for i in range(len(feed.inputs))]
     key = "(" + "".join(f"k{i}, " for i in range(len(feed.keys))) + ")"
     code = [
@@ -201,12 +201,12 @@ def _events_function(feed: Feed) -> Callable[[list[tuple[int, Row]]], Events]:
         "    out = {}",
         "    position, row = -1, None",
         "    try:",
-        "      for position, (ts, row) in enumerate(timed):",
+        "        for position, (ts, row) in enumerate(timed):",
         *body,
-        "        if " + " and ".join(f"{x} is None" for x in inputs or ["True"]) + ": continue",
-        f"        key, event = {key}, (ts, ({''.join(x + ', ' for x in inputs)}))",
-        "        if key in out: out[key].append(event)",
-        "        else: out[key] = [event]",
+        "            if " + " and ".join(f"{x} is None" for x in inputs or ["True"]) + ": continue",
+        f"            key, event = {key}, (ts, ({''.join(x + ', ' for x in inputs)}))",
+        "            if key in out: out[key].append(event)",
+        "            else: out[key] = [event]",
         "    except OverflowError as e:",
         "        raise Overflow(row, e, position) from None",
         "    return out",
