@@ -29,11 +29,13 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
 @cache
-def _postgres() -> str | None:
+def _postgres() -> tuple[str | None, str]:
+    """A DSN for the tests (this worker's own database under xdist), or None and why not."""
+    unreachable = "PostgreSQL is not reachable at 127.0.0.1:5432 (database `test`), or psycopg is not installed"
     try:
         import psycopg
     except ImportError:
-        return None
+        return None, unreachable
     for dsn in (os.environ.get("FEATC_TEST_POSTGRES_DSN", ""), *POSTGRES_DSNS):
         if not dsn:
             continue
@@ -42,8 +44,14 @@ def _postgres() -> str | None:
                 pass
         except psycopg.Error:
             continue
-        return _worker_database(dsn) if WORKER else dsn
-    return None
+        if not WORKER:
+            return dsn, ""
+        try:
+            return _worker_database(dsn), ""
+        except psycopg.Error as e:
+            return None, (f"PostgreSQL is reachable, but pytest-xdist worker {WORKER} cannot create its own "
+                          f"database ({e}); grant CREATEDB, or run pytest without -n")  # fmt: skip
+    return None, unreachable
 
 
 def _worker_database(dsn: str) -> str:
@@ -72,9 +80,9 @@ def postgres_connection() -> Any:
 
 def postgres_dsn() -> str:
     """A DSN for the test PostgreSQL (FEATC_TEST_POSTGRES_DSN, else 127.0.0.1:5432, database `test`)."""
-    dsn = _postgres()
+    dsn, why = _postgres()
     if dsn is None:
-        missing("PostgreSQL is not reachable at 127.0.0.1:5432 (database `test`), or psycopg is not installed")
+        missing(why)
     assert dsn is not None
     return dsn
 
