@@ -1,12 +1,14 @@
 """Pausing Python's cyclic garbage collector while a call builds many objects that outlive it.
 
 Ingest turns each row into a few small containers (the canonical row, its inputs, the event), and
-most of them are kept as state; a Redis read decodes an entity's state into thousands of small
-tuples. Every 700 new containers the collector walks the young ones, so such a call makes it walk
-them again and again, for nothing: none of them is in a cycle. Measured on the online benchmark,
-that was about 2 us of the 7 us an ingested event cost, and two thirds of a batch read from Redis
-(bench/README.md). Reference counting frees memory as usual while the collector is paused; only
-cycles wait.
+most of them are kept as state; a batch of vectors (``get_many``) builds a hundred vectors that
+outlive the call; a Redis read decodes an entity's state into thousands of small tuples. Every 700
+new containers the collector walks the young ones (and now and then every object), so such a call
+makes it walk them again and again, for nothing: none of them is in a cycle. Measured on the online
+benchmark (bench/README.md), that was about 2 us of the 7 us an ingested event cost, a collection
+in every batch of 100 vectors (and the slowest batches' full ones), and two thirds of a batch read
+from Redis. Reference counting frees memory as usual while the collector is paused; only cycles
+wait. Transient objects freed by the caller never count towards a collection at all.
 
 The collector is process-wide, so pausing is counted: concurrent and nested calls keep it paused
 until the last one ends, and it is enabled again only if it was enabled when the first began (a

@@ -308,8 +308,9 @@ class OnlineStore:
         """``get`` for each key mapping (with the request beside it), all from one read of the store."""
         if requests is not None and len(requests) != len(keys):
             raise DataError(f"get_many(): {len(keys)} keys but {len(requests)} requests: give one request per key")
-        return self._answer(list(zip(keys, requests or [None] * len(keys), strict=True)), at, False, features,
-                            "get_many()")  # fmt: skip
+        with collector_paused():  # the vectors outlive the call; the collector would walk them mid-call for nothing
+            return self._answer(list(zip(keys, requests or [None] * len(keys), strict=True)), at, False, features,
+                                "get_many()")  # fmt: skip
 
     def _answer(
         self,

@@ -9,6 +9,7 @@ input is a located DataError.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -232,6 +233,12 @@ def test_get_many_equals_one_get_each(store: OnlineStore) -> None:
     assert many[3]["served__n_30m"] == 0 and many[3]["served__v_30m"] is None  # not in the load: no events
     with pytest.raises(DataError, match="4 keys but 1 requests"):
         store.get_many(keys, requests[:1], at=at)
+    # The collector is paused inside a batch (runtime/gcpause.py), and only there: after an answer
+    # and after a refusal alike, it is as the caller left it.
+    assert gc.isenabled()
+    with pytest.raises(DataError, match="bonus"):
+        store.get_many(keys, [{"bonus": "many"}] * 4, at=at)
+    assert gc.isenabled()
 
 
 def test_a_selection_answers_only_what_it_names(store: OnlineStore) -> None:
