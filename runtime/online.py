@@ -128,7 +128,7 @@ def _continuous(spec: ProjectSpec, g: GroupSpec, namespace: str, retain_us: int)
     span = retain_us + feed.reach_us
     lifetime = any(f.agg is not None and f.agg.window.kind == "lifetime" for f in g.features)
     ttl = None if lifetime else span // 1000 + 1
-    return _Continuous(g, namespace, feed, layout, Reader(g, feed.slots, slot), retain_us, span, ttl)
+    return _Continuous(g, namespace, feed, layout, Reader(g, feed, slot), retain_us, span, ttl)
 
 
 def _batch(g: GroupSpec, namespace: str) -> _Batch:

@@ -29,6 +29,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
+from itertools import groupby
 from typing import Any, TypeVar
 
 from . import codec
@@ -42,20 +43,26 @@ from .tilestore import apply_events
 T = TypeVar("T")
 
 _READ = """
-local nt = tonumber(ARGV[1])
 local out = {}
-for i = 1, nt do
-  local version = redis.call('GETRANGE', KEYS[i], 0, VERSION_BYTES - 1)
-  if version == '' then
-    out[i] = redis.call('EXISTS', ARGV[nt + i + 1])  -- 1: no state for this entity; 0: none for the namespace
-  elseif version == ARGV[i + 1] then
-    out[i] = version
-  else
-    out[i] = {redis.call('GET', KEYS[i])}
+local versions = ARGV[1]
+local i = 0
+local j = 3
+for g = 1, tonumber(ARGV[2]) do
+  local meta, n = ARGV[j], tonumber(ARGV[j + 1])
+  j = j + 2
+  for _ = 1, n do
+    i = i + 1
+    local version = redis.call('GETRANGE', KEYS[i], 0, VERSION_BYTES - 1)
+    if version == '' then
+      out[i] = redis.call('EXISTS', meta)  -- 1: no state for this entity; 0: none for the namespace
+    elseif version == string.sub(versions, (i - 1) * VERSION_BYTES + 1, i * VERSION_BYTES) then
+      out[i] = version
+    else
+      out[i] = {redis.call('GET', KEYS[i])}
+    end
   end
 end
-local j = 2 * nt + 2
-for g = nt + 1, #KEYS do
+for g = i + 1, #KEYS do
   local m = redis.call('ZREVRANGEBYSCORE', KEYS[g], ARGV[j], '-inf', 'LIMIT', 0, 1)
   local n = tonumber(ARGV[j + 2])
   if #m == 0 then
@@ -72,13 +79,17 @@ for g = nt + 1, #KEYS do
 end
 return out
 """.replace("VERSION_BYTES", "16")
-"""Select and fetch, nothing else: per series its bytes (in a list) unless the caller's cached copy
-has the same version (then the string of it), or, when there are none, whether its namespace still
-exists (1: the entity has no events; 0: the namespace is gone, e.g. Redis lost its data); per group
-of batch reads of one view at one boundary, the newest landed boundary at or before it (looked up
-once) and each entity's row there."""
+"""Select and fetch, nothing else. Arguments: the versions of the caller's cached copies, one string
+(16 zero bytes where it has none), then per namespace of the series read, its meta key and how many
+of the keys are its series; then per group of batch reads of one view at one boundary, the boundary,
+the namespace and the entity keys. Per series: its bytes (in a list) unless the cached copy has the
+same version (then the string of it), or, when there are none, whether its namespace still exists
+(1: the entity has no events; 0: the namespace is gone, e.g. Redis lost its data); per group of
+batch reads, the newest landed boundary at or before its boundary (looked up once) and each
+entity's row there."""
 VERSION_BYTES = 16
 """A series' bytes start with a version, new at every write, so a client can keep decoded copies."""
+_NO_VERSION = bytes(VERSION_BYTES)  # a uuid4 is never all zeros
 
 STAGING_TTL_MS = 24 * 3600 * 1000
 """A load's rows expire this long after it started unless it lands: an interrupted load leaves nothing behind."""
@@ -168,50 +179,63 @@ class RedisState:
     def read(self, tiles: Sequence[TilesRead], batches: Sequence[BatchRead]) -> tuple[list[Series | None], list[Hit]]:
         if not tiles and not batches:
             return [], []
-        keys = [f"{r.namespace}:t:{codec.key_text(r.key)}" for r in tiles]
+        text = _texts()
+        order = sorted(range(len(tiles)), key=lambda i: tiles[i].namespace)  # the script takes them by namespace
+        keys = [f"{tiles[i].namespace}:t:{text(tiles[i].key)}" for i in order]
         with self._cache_lock:
             cached = [self._cache.get(key) for key in keys]
-        args: list[Any] = [len(tiles), *(b"" if c is None else c[0] for c in cached)]
-        args += [f"{r.namespace}:meta" for r in tiles]
+        args: list[Any] = [b"".join([_NO_VERSION if c is None else c[0] for c in cached])]
+        runs = [(namespace, len(list(run))) for namespace, run in groupby(tiles[i].namespace for i in order)]
+        args.append(len(runs))
+        for namespace, n in runs:
+            args += [f"{namespace}:meta", n]
         groups: dict[tuple[str, int], list[int]] = {}  # (namespace, boundary) -> positions in batches
         for i, r in enumerate(batches):
             groups.setdefault((r.namespace, r.boundary_us), []).append(i)
         for (namespace, boundary), members in groups.items():
-            args += [boundary, namespace, len(members), *(codec.key_text(batches[i].key) for i in members)]
+            args += [boundary, namespace, len(members), *(text(batches[i].key) for i in members)]
         landed = [f"{namespace}:landed" for namespace, _ in groups]
         found = self._call("reading state", lambda: self._read(keys=keys + landed, args=args))
+        series: list[Series | None] = [None] * len(tiles)
         with collector_paused():  # decoding: an entity's state is thousands of small tuples
-            series = [
-                self._series(r, key, got, c)
-                for r, key, got, c in zip(tiles, keys, found[: len(tiles)], cached, strict=True)
-            ]
+            fresh: dict[str, tuple[bytes, Series]] = {}
+            for i, key, got, c in zip(order, keys, found[: len(tiles)], cached, strict=True):
+                s = series[i] = self._series(tiles[i], got, c)
+                if type(got) is list and s is not None:  # new bytes, decoded
+                    fresh[key] = got[0][:VERSION_BYTES], s
             hits: list[Hit] = [None] * len(batches)
             for members, got in zip(groups.values(), found[len(tiles) :], strict=True):
                 if got is not None:
                     boundary = int(got[0].split(b".")[0])
                     for i, blob in zip(members, got[1:], strict=True):
                         hits[i] = (boundary, None if blob is None else codec.loads(blob))
+        self._remember(keys, cached, fresh)
         return series, hits
 
-    def _series(self, r: TilesRead, key: str, got: Any, cached: tuple[bytes, Series] | None) -> Series | None:
+    @staticmethod
+    def _series(r: TilesRead, got: Any, cached: tuple[bytes, Series] | None) -> Series | None:
         """The series a read returned: None (no state), the cached copy (same version), or new bytes."""
         if got == 1:
             return None
         if got == 0:
             raise StateLost(r.namespace)
         if type(got) is bytes and cached is not None:
-            with self._cache_lock:
-                self._cache.move_to_end(key)
             return cached[1]
-        blob = got[0]
-        series = Series.restore(r.layout, codec.loads(blob[VERSION_BYTES:]))
-        if self._cache_size:
-            with self._cache_lock:
-                self._cache[key] = (blob[:VERSION_BYTES], series)
-                self._cache.move_to_end(key)
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        return series
+        return Series.restore(r.layout, codec.loads(got[0][VERSION_BYTES:]))
+
+    def _remember(self, keys: list[str], cached: list[tuple[bytes, Series] | None],
+                  fresh: dict[str, tuple[bytes, Series]]) -> None:  # fmt: skip
+        """Keep the series just read as the most recently used of the cache (newly decoded ones added)."""
+        if not self._cache_size:
+            return
+        with self._cache_lock:
+            for key, c in zip(keys, cached, strict=True):
+                if key in fresh:
+                    self._cache[key] = fresh[key]
+                if c is not None or key in fresh:
+                    self._cache.move_to_end(key)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
     # ------------------------------------------------------------ ingest
 
@@ -402,6 +426,21 @@ class RedisState:
 
     def close(self) -> None:
         self._redis.close()
+
+
+def _texts() -> Callable[[Key], str]:
+    """``codec.key_text`` remembered for one call, where a key is read for several views. Keyed by
+    the values' types too: ``(1,) == (1.0,)``, but their texts differ."""
+    memo: dict[tuple[Key, tuple[type, ...]], str] = {}
+
+    def text(key: Key) -> str:
+        tag = key, tuple(map(type, key))
+        found = memo.get(tag)
+        if found is None:
+            found = memo[tag] = codec.key_text(key)
+        return found
+
+    return text
 
 
 def _glob(text: str) -> str:

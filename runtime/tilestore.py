@@ -15,17 +15,16 @@ state that covers it; no question the store answers is missing it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from math import isfinite
 from typing import Any
 
 from .aggregates import AGGREGATIONS, identity
 from .checks import result
 from .feeds import Events, Feed, plan
 from .spec import GroupSpec, ProjectSpec, Row
-from .state import ColumnOverflow, Key, Refused
-from .tiles import Series, Slot
+from .state import Key, Refused
+from .tiles import Series
 from .times import from_us
-from .windows import Read, reader
+from .windows import Feature, Window, block_reader
 
 Prepared = list[tuple[Feed, Events]]
 
@@ -50,7 +49,7 @@ class TileStore:
         self.spec = spec
         self.retain_us = retain_us
         self._feeds, self._of_group, slot = plan(spec)
-        self._readers = {g.name: Reader(g, self._of_group[g.name].slots, slot)
+        self._readers = {g.name: Reader(g, self._of_group[g.name], slot)
                          for g in spec.groups if g.name in self._of_group}  # fmt: skip
         self.late: dict[str, int] = {}
         """Per source: events that arrived older than their entity's edge (counted once per feed)."""
@@ -90,39 +89,38 @@ class TileStore:
 
 class Reader:
     """Every aggregate feature of one block, for one entity's series at one instant, as answering
-    needs it: each distinct window's place in the series found (and checked against the edge)
-    once, each slot read by the strategy ``windows.reader`` chose for it, each feature finalized
-    (its own finalize: a slot may be shared, as by sum and avg) and a double put in canonical form."""
+    needs it: whether the series still holds every window (else the question is refused), then
+    one function written for the block (``windows.block_reader``): each distinct window's place
+    in the series found once, each slot read by its strategy, each feature finalized (its own
+    finalize: a slot may be shared, as by sum and avg) and a double put in canonical form."""
 
-    def __init__(self, g: GroupSpec, slots: tuple[Slot, ...], slot_of: Mapping[tuple[str, str], int]) -> None:
+    def __init__(self, g: GroupSpec, feed: Feed, slot_of: Mapping[tuple[str, str], int]) -> None:
         aggregated = [f for f in g.features if f.agg is not None]
-        # Windows with the same end next to each other: they share its bisections (``Series.spans``).
+        # Windows with the same end next to each other: they share its bisections.
         distinct = dict.fromkeys(f.agg.window.bounds(0) for f in aggregated if f.agg is not None)
-        self.offsets: list[tuple[int | None, int]] = sorted(distinct, key=lambda w: w[1])
+        self.offsets: list[Window] = sorted(distinct, key=lambda w: w[1])
         """Each distinct window's [lo, hi) as offsets from the instant asked about (lo None: a lifetime)."""
         number = {w: n for n, w in enumerate(self.offsets)}
-        readers: dict[int, Read] = {}
-        self.features: list[tuple[str, int, Read, Callable[[Any], Any] | None, bool]] = []
-        """(column, window number, read, finalize or None for none, double) of each aggregate feature."""
+        self.features: list[Feature] = []
         self.empty: dict[str, Any] = {}
         """Every feature's value for an entity with no events."""
         for f in aggregated:
             assert f.agg is not None
             i = slot_of[g.name, f.name]
-            if i not in readers:
-                readers[i] = reader(slots[i], i)
             finalize = AGGREGATIONS[f.agg.fn].finalize
             plain = finalize is identity  # count, min, max: the state is the value (one call less per feature)
-            column, window = g.column(f), number[f.agg.window.bounds(0)]
-            self.features.append((column, window, readers[i], None if plain else finalize, f.type == "double"))
-            self.empty[column] = result(finalize(slots[i].agg.new()), f.type)
+            column = g.column(f)
+            self.features.append((column, i, number[f.agg.window.bounds(0)], None if plain else finalize,
+                                  f.type == "double"))  # fmt: skip
+            self.empty[column] = result(finalize(feed.slots[i].agg.new()), f.type)
+        self._values = block_reader(feed.slots, feed.tile_us, self.offsets, self.features) if self.features else None
         self.source = g.source
         self.earliest = min((lo if lo is not None else hi for lo, hi in self.offsets), default=0)
         """The earliest instant a window reads, as an offset from the instant asked about (a lifetime: its end)."""
 
     def _refuse(self, series: Series, at: int, retain_us: int | None) -> None:
         """Refuse the first feature, in block order, whose window starts before the series' edge."""
-        for column, w, *_ in self.features:
+        for column, _, w, *_ in self.features:
             lo, hi = self.offsets[w]
             needed = at + (lo if lo is not None else hi)
             if series.edge is not None and needed < series.edge:
@@ -131,26 +129,13 @@ class Reader:
     def values(self, series: Series | None, at: int, retain_us: int | None) -> dict[str, Any]:
         """Each feature's value for ``series`` (None: no events) at ``at``; a window that starts before
         the series' edge is refused (``Refused``): its events are gone."""
-        if series is None:
+        if series is None or self._values is None:
             return dict(self.empty)
         if series.pending_ts or series.built < len(series.keys):
             series.settle()
         if series.edge is not None and at + self.earliest < series.edge:
             self._refuse(series, at, retain_us)
-        spans = series.spans(at, self.offsets)
-        out: dict[str, Any] = {}
-        for column, w, read, finalize, double in self.features:
-            lo, span = spans[w]
-            try:
-                value = read(series, lo, span) if finalize is None else finalize(read(series, lo, span))
-            except OverflowError as e:
-                raise ColumnOverflow(column, e) from None
-            if double and value is not None:  # canonical doubles: finite or null (``checks.result``), inline
-                value = float(value)
-                out[column] = value if isfinite(value) else None
-            else:
-                out[column] = value
-        return out
+        return self._values(series, at)
 
 
 def apply_events(entity: Callable[[Key], Series], events: Events, span_us: int | None) -> int:

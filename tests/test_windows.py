@@ -17,8 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from featc.runtime.aggregates import AGGREGATIONS
+from featc.runtime.checks import result
 from featc.runtime.tiles import Layout, Series, Slot
-from featc.runtime.windows import fold, reader
+from featc.runtime.windows import Feature, block_reader, fold, reader
 
 EXAMPLES = max(int(os.environ.get("FEATC_PROPERTY_EXAMPLES", "200")) * 2, 200)
 TILE = 10
@@ -92,3 +93,45 @@ def test_every_strategy_equals_the_merge_and_the_raw_events(
         )
         got, merged = agg.finalize(read(s, lo, span)), agg.finalize(fold(s, 0, lo, span))
         assert got == merged == raw, (lo, hi, span)
+
+
+@settings(max_examples=EXAMPLES // 2, deadline=None)
+@given(
+    slots=st.lists(st.tuples(st.sampled_from(sorted(AGGREGATIONS)), st.booleans()), min_size=1, max_size=4),
+    data=st.data(),
+    history=st.lists(EVENT, max_size=80),
+    edge=st.one_of(st.none(), st.integers(0, 6).map(lambda n: n * TILE)),
+    at=st.integers(0, 200),
+)
+def test_a_block_reads_each_window_as_its_slots_alone(
+    slots: list[tuple[str, bool]], data: st.DataObject, history: list[tuple[int, bool]], edge: int | None, at: int
+) -> None:
+    """``block_reader``, one function for a block's features, places each window and reads each slot as
+    ``Series.span`` and the slot's own ``reader`` do, on several slots and windows, some sharing an end."""
+    layout = Layout(TILE, tuple(Slot(i, AGGREGATIONS[name], life) for i, (name, life) in enumerate(slots)), len(slots))
+    s = Series(layout)
+    for instant, null in history:
+        s.add(instant, tuple(None if null else data.draw(VALUES[name]) for name, _ in slots))
+    if edge is not None:
+        s.evict(edge)
+    s.settle()
+    start = at if edge is None else max(at, edge)  # the store refuses a window starting before the edge
+    offsets = st.tuples(st.integers(start - at, 150), st.integers(0, 60)).map(lambda w: (w[0] - w[1] - 40, w[0]))
+    windows = sorted(set(data.draw(st.lists(offsets, min_size=1, max_size=4))), key=lambda w: w[1])
+    if any(life for _, life in slots):
+        windows.append((None, max(w[1] for w in windows)))  # a lifetime shares the last end
+    features: list[Feature] = []
+    for i, (name, life) in enumerate(slots):
+        finalize = AGGREGATIONS[name].finalize
+        for w, (lo, _) in enumerate(windows):
+            if (lo is None) == life or (lo is not None and data.draw(st.booleans())):
+                features.append((f"f{len(features)}", i, w, finalize, name == "avg"))
+    if not features:
+        return
+    got = block_reader(layout.slots, TILE, windows, features)(s, at)
+    for column, i, w, finalize, double in features:
+        lo, hi = windows[w]
+        if lo is not None and at + lo < start:
+            continue
+        alone = finalize(reader(layout.slots[i], i)(s, lo, s.span(None if lo is None else at + lo, at + hi)))
+        assert got[column] == (result(alone, "double") if double else alone), (column, windows[w])
