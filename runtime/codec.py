@@ -6,6 +6,13 @@ class but those few: bytes from the store can never name code to run (the ``Rest
 Globals`` recipe of the ``pickle`` documentation). ``FORMAT`` is part of every key, so state
 written by another layout of these bytes is never read by this one.
 
+A series (``dump_series``) is written in two parts, so that reading one costs what answering
+needs: first what an answer about now reads (events, prefixes, leaders), then the tile states,
+which a reader decodes only if it needs them (an answer about the past, on min or max). A list
+of only ints (int64) or only floats is written as the bytes of an ``array``, which a reader keeps
+as one (decoding thousands of ints was most of the cost of a cold read) and a writer turns back
+into a list.
+
 Entity keys become text (JSON of the key tuple, instants and dates in ISO form): readable in
 ``redis-cli``, and equal for equal canonical keys.
 """
@@ -15,14 +22,16 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import sys
+from array import array
 from datetime import date
 from typing import Any
 
 from .state import Key
 
-FORMAT = 2
+FORMAT = 3
 """The version of the bytes below; a key carries it (docs/serving.md, "Key layout"). 2: a series'
-state carries its min/max leaders (``tiles.Series.dump``)."""
+state carries its min/max leaders (``tiles.Series.dump``). 3: a series in two parts, with arrays."""
 
 _ALLOWED = {("builtins", "set"), ("builtins", "frozenset"), ("datetime", "datetime"), ("datetime", "date")}
 
@@ -38,8 +47,67 @@ def dumps(value: Any) -> bytes:
     return pickle.dumps(value, protocol=5)
 
 
-def loads(data: bytes) -> Any:
+def loads(data: bytes | memoryview) -> Any:
     return _Plain(io.BytesIO(data)).load()
+
+
+_INTS = tuple((code, -(1 << (8 * size - 1)), (1 << (8 * size - 1)) - 1) for code, size in (("b", 1), ("h", 2),
+              ("i", 4), ("q", 8)))  # fmt: skip
+"""Array type codes of signed ints, smallest first, with the range each holds."""
+
+
+def _pack(values: list[Any]) -> Any:
+    """A list in the form that is cheapest to read back: the bytes of an array when it holds only ints
+    that fit in int64 (in the smallest type that holds them) or only floats; a bool is not an int
+    here, it would come back as one. Text with one object per distinct value, so pickle writes (and
+    a reader builds) each once. Anything else as it is."""
+    kinds = set(map(type, values))
+    if kinds == {float}:
+        return "d", array("d", values).tobytes()
+    if kinds == {int}:
+        low, high = min(values), max(values)
+        for code, least, most in _INTS:
+            if least <= low and high <= most:
+                return code, array(code, values).tobytes()
+    if str in kinds and kinds <= {str, type(None)}:
+        same: dict[str, str] = {}
+        return [v if v is None else same.setdefault(v, v) for v in values]
+    return values
+
+
+def _unpack(packed: Any, writable: bool, swap: bool) -> Any:
+    """``_pack``'s list again (``swap``: written with the other byte order): a list, or an array
+    unless ``writable``."""
+    if type(packed) is list:
+        return packed
+    code, data = packed
+    if code not in ("b", "h", "i", "q", "d") or type(data) is not bytes:
+        raise pickle.UnpicklingError(f"state bytes hold a list packed as {code!r}, which featc never writes")
+    found = array(code, data)
+    if swap:
+        found.byteswap()
+    return found.tolist() if writable else found
+
+
+def dump_series(state: tuple[Any, ...]) -> bytes:
+    """``tiles.Series.dump()``'s values as bytes: the part answers read, then the tile states."""
+    ts, cols, keys, states, prefix, base, edge, newest, leaders = state
+    head = dumps((sys.byteorder, _pack(ts), [_pack(c) for c in cols], _pack(keys),
+                  [None if p is None else _pack(p) for p in prefix], base, edge, newest, leaders))  # fmt: skip
+    return len(head).to_bytes(4, "big") + head + dumps(states)
+
+
+def load_series(data: bytes | memoryview, writable: bool) -> tuple[Any, ...]:
+    """``dump_series``'s values again, for ``tiles.Series.restore``. ``writable``: every list a list,
+    and the tile states decoded now; else arrays stay arrays and the tile states come as a function
+    that decodes them when first called."""
+    size = int.from_bytes(data[:4], "big")
+    order, ts, cols, keys, prefix, base, edge, newest, leaders = loads(data[4 : 4 + size])
+    tail = memoryview(data)[4 + size :]
+    states = loads(tail) if writable else (lambda: loads(tail))
+    w, swap = writable, order != sys.byteorder
+    return (_unpack(ts, w, swap), [_unpack(c, w, swap) for c in cols], _unpack(keys, w, swap), states,
+            [None if p is None else _unpack(p, w, swap) for p in prefix], base, edge, newest, leaders)  # fmt: skip
 
 
 def _plain(value: Any) -> Any:
@@ -55,4 +123,4 @@ def key_text(key: Key) -> str:
     return json.dumps(key, default=_plain, ensure_ascii=False, separators=(",", ":"))
 
 
-__all__ = ["FORMAT", "dumps", "key_text", "loads"]
+__all__ = ["FORMAT", "dump_series", "dumps", "key_text", "load_series", "loads"]

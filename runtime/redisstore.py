@@ -221,7 +221,7 @@ class RedisState:
             raise StateLost(r.namespace)
         if type(got) is bytes and cached is not None:
             return cached[1]
-        return Series.restore(r.layout, codec.loads(got[0][VERSION_BYTES:]))
+        return Series.restore(r.layout, codec.load_series(memoryview(got[0])[VERSION_BYTES:], writable=False))
 
     def _remember(self, keys: list[str], cached: list[tuple[bytes, Series] | None],
                   fresh: dict[str, tuple[bytes, Series]]) -> None:  # fmt: skip
@@ -267,7 +267,7 @@ class RedisState:
                 series = {
                     key: Series(u.layout)
                     if blob is None
-                    else Series.restore(u.layout, codec.loads(blob[VERSION_BYTES:]))
+                    else Series.restore(u.layout, codec.load_series(blob[VERSION_BYTES:], writable=True))
                     for key, blob in zip(u.events, blobs, strict=True)
                 }
                 late.append(apply_events(series.__getitem__, u.events, u.span_us))
@@ -275,7 +275,7 @@ class RedisState:
             pipe.multi()
             for u, keys, series in writes:
                 for key, s in zip(keys, series.values(), strict=True):
-                    pipe.set(key, version + codec.dumps(s.dump()), px=u.ttl_ms)
+                    pipe.set(key, version + codec.dump_series(s.dump()), px=u.ttl_ms)
                 if position is not None:
                     pipe.hset(f"{u.namespace}:offsets", partition, position_text(position))
             for u, n in zip(updates, late, strict=True):
@@ -309,7 +309,8 @@ class RedisState:
         position: Position | None,
     ) -> None:
         version = uuid.uuid4().bytes  # VERSION_BYTES long
-        blobs = {f"{namespace}:t:{codec.key_text(k)}": version + codec.dumps(s.dump()) for k, s in series.items()}
+        blobs = {f"{namespace}:t:{codec.key_text(k)}": version + codec.dump_series(s.dump())
+                 for k, s in series.items()}  # fmt: skip
 
         def write() -> None:  # blind writes in one MULTI/EXEC: a retry after a lost reply writes the same bytes
             pipe = self._redis.pipeline(transaction=True)

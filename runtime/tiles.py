@@ -27,7 +27,7 @@ Not thread-safe on its own: the evaluator serialises every call (docs/runtime.md
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,8 +85,8 @@ class Layout:
 class Series:
     """Tiles of partial states and the events from ``edge`` on, for one (source, entity key)."""
 
-    __slots__ = ("base", "built", "cols", "edge", "keys", "layout", "leaders", "newest", "pending_ts",
-                 "pending_vals", "prefix", "states", "ts")  # fmt: skip
+    __slots__ = ("_later", "_states", "base", "built", "cols", "edge", "keys", "layout", "leaders", "newest",
+                 "pending_ts", "pending_vals", "prefix", "ts")  # fmt: skip
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
@@ -95,7 +95,8 @@ class Series:
         self.pending_ts: list[int] = []  # events older than the newest sorted one, not merged yet
         self.pending_vals: list[Values] = []
         self.keys: list[int] = []  # the tile indexes, sorted
-        self.states: list[list[Any]] = []  # beside each key: one state per slot
+        self._states: list[list[Any]] = []
+        self._later: Callable[[], list[list[Any]]] | None = None  # gives ``_states`` on first use
         self.prefix: list[list[Any] | None] = [[] if s.prefix else None for s in layout.slots]
         self.built = 0  # prefix positions below this are up to date
         self.base: list[Any] = list(layout.empty)  # lifetime slots: every event before the edge
@@ -105,6 +106,14 @@ class Series:
         """Per min or max slot, the tiles (indexes, states) whose state beats every later tile's: the
         first at or after a tile is the extreme from it to the newest (``suffix_extreme``). Kept as
         the newest tile grows; None (rebuilt when read) after a change to an older tile."""
+
+    @property
+    def states(self) -> list[list[Any]]:
+        """Beside each key: one state per slot. Restored from bytes, they are decoded on first use:
+        an answer about now reads prefixes, leaders and events, never the tiles themselves."""
+        if self._later is not None:
+            self._states, self._later = self._later(), None
+        return self._states
 
     # ------------------------------------------------------------ writing
 
@@ -351,10 +360,16 @@ class Series:
 
     @classmethod
     def restore(cls, layout: Layout, state: tuple[Any, ...]) -> Series:
-        """A series from ``dump()``'s values, for the same layout."""
+        """A series from ``dump()``'s values, for the same layout. The tile states may be given as a
+        function that returns them, called when they are first needed. A series only read may hold
+        arrays (``array.array``) where ``dump`` gave lists of ints or of floats."""
         series = cls(layout)
-        (series.ts, series.cols, series.keys, series.states, series.prefix, series.base, series.edge,
+        (series.ts, series.cols, series.keys, states, series.prefix, series.base, series.edge,
          series.newest, series.leaders) = state  # fmt: skip
+        if callable(states):
+            series._later = states
+        else:
+            series._states = states
         series.built = len(series.keys)
         return series
 

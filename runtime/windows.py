@@ -133,7 +133,7 @@ def _template(slot: Slot) -> Template:
         return [
             "if {p} < 0: {o} = K#(filter(known, V@[{a}:{b}]), default=None)",
             "elif {b} == n_ts: {o} = K#(filter(known, (series.suffix_extreme(#, {p}), *V@[{a}:{h}])), default=None)",
-            "else: {o} = K#(filter(known, chain(V@[{a}:{h}], map(T#, states[{p}:{q}]), V@[{t}:{b}])), default=None)",
+            "else: {o} = K#(filter(known, chain(V@[{a}:{h}], map(T#, series.states[{p}:{q}]), V@[{t}:{b}])), default=None)",
         ], ["{o} = K#(filter(known, chain((base[#], P#[{q} - 1] if {q} else None), V@[{t}:{b}])), default=None)"]
     if not agg.compact:
         found = ["{o} = set(V@[{a}:{b}])", "{o}.discard(None)"]
@@ -167,8 +167,7 @@ def _fill(lines: list[str], slot: Slot, i: int, out: str, names: dict[str, str],
 
 def _preamble(slots: Sequence[tuple[int, Slot]], indent: str) -> list[str]:
     """Local names for what the templates read of the series."""
-    lines = [f"{indent}ts, keys, base, states = series.ts, series.keys, series.base, series.states",
-             f"{indent}n_ts = len(ts)"]  # fmt: skip
+    lines = [f"{indent}ts, keys, base = series.ts, series.keys, series.base", f"{indent}n_ts = len(ts)"]
     lines += [f"{indent}V{c} = series.cols[{c}]" for c in sorted({s.input for _, s in slots})]
     lines += [f"{indent}P{i} = series.prefix[{i}]" for i, _ in slots]
     return lines

@@ -1,0 +1,154 @@
+"""The bytes of a series in a remote store (featc.runtime.codec): what is read back is what was written.
+
+A series is written in two parts, lists of one numeric kind as arrays (``dump_series``). A writer
+reads back lists equal to the dump, value for value and type for type (a bool stays a bool, an
+int beyond int64 an int, -0.0 a negative zero); a reader gets arrays of the same values and the
+tile states on first use, and answers every window as the series it was written from.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import sys
+from array import array
+from datetime import datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from featc.runtime import codec
+from featc.runtime.aggregates import AGGREGATIONS
+from featc.runtime.tiles import Layout, Series, Slot
+from featc.runtime.windows import block_reader
+
+TILE = 10
+VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.integers(-3, 3),
+    st.floats(allow_nan=False),
+    st.sampled_from([0.0, -0.0, 1.5]),
+    st.sampled_from(["a", "b", "é"]),
+    st.datetimes(),
+)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same type, all the way down (and -0.0 apart from 0.0)."""
+    if isinstance(a, list | tuple) or isinstance(b, list | tuple):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if type(a) is float and type(b) is float:
+        return a == b and math.copysign(1, a) == math.copysign(1, b)
+    return type(a) is type(b) and a == b
+
+
+def _series(slots: list[tuple[str, bool]], events: list[tuple[int, tuple[Any, ...]]], edge: int | None) -> Series:
+    layout = Layout(TILE, tuple(Slot(i, AGGREGATIONS[n], life) for i, (n, life) in enumerate(slots)), len(slots))
+    s = Series(layout)
+    s.add_many(events)
+    if edge is not None:
+        s.evict(edge)
+    s.settle()  # as the store does before any read
+    return s
+
+
+def _as_lists(state: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A state read with ``writable=False`` with its arrays as lists and its tile states decoded."""
+    ts, cols, keys, states, prefix, *rest = state
+
+    def listed(values: Any) -> Any:
+        return values if values is None or type(values) is list else values.tolist()
+
+    return listed(ts), [listed(c) for c in cols], listed(keys), states(), [listed(p) for p in prefix], *rest
+
+
+@settings(max_examples=100, deadline=None)
+@given(columns=st.lists(st.lists(VALUE, max_size=30), min_size=1, max_size=4), data=st.data())
+def test_any_plain_values_come_back_equal_and_of_the_same_type(columns: list[list[Any]], data: st.DataObject) -> None:
+    """Event columns of every kind of value a state holds, mixed or not, as a writer and a reader read them."""
+    n = min(map(len, columns))
+    ts = sorted(data.draw(st.lists(st.integers(-(2**62), 2**62), min_size=n, max_size=n)))
+    state = (ts, [c[:n] for c in columns], [], [], [None, list(ts)], [None], None, None, {})
+    blob = codec.dump_series(state)
+    assert _same(list(codec.load_series(blob, writable=True)), list(state))
+    assert _same(list(_as_lists(codec.load_series(blob, writable=False))), list(state))
+
+
+EVENTS = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 9), st.booleans()), max_size=60)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    slots=st.lists(st.tuples(st.sampled_from(sorted(AGGREGATIONS)), st.booleans()), min_size=1, max_size=4),
+    history=EVENTS,
+    edge=st.one_of(st.none(), st.integers(0, 8).map(lambda n: n * TILE)),
+    at=st.integers(0, 260),
+)
+def test_a_series_read_back_answers_as_the_one_written(
+    slots: list[tuple[str, bool]], history: list[tuple[int, int, bool]], edge: int | None, at: int
+) -> None:
+    """Every slot over windows ending at ``at``, from the series and from its bytes read as a reader
+    (arrays, tile states decoded when a window before the newest event needs them) and as a writer."""
+    events = [(t, tuple(None if null else (v * 0.5 if n == "sum" else v) for n, _ in slots)) for t, v, null in history]
+    s = _series(slots, events, edge)
+    start = 0 if edge is None else edge
+    windows: list[tuple[int | None, int]] = [(lo, 0) for lo in (start - at, -5, -40) if at + lo >= start]
+    windows += [(None, 0)] if at >= start else []
+    features = [(f"f{i}_{w}", i, w, None, False) for i in range(len(slots)) for w in range(len(windows))
+                if (windows[w][0] is None) == slots[i][1] or windows[w][0] is not None]  # fmt: skip
+    if not features:
+        return
+    answer = block_reader(s.layout.slots, TILE, windows, features)
+    want = answer(s, at)
+    blob = codec.dump_series(s.dump())
+    for writable in (True, False):
+        again = Series.restore(s.layout, codec.load_series(blob, writable=writable))
+        assert answer(again, at) == want
+
+
+def test_the_tile_states_are_decoded_only_when_read() -> None:
+    s = _series([("max", False)], [(t, (t % 7,)) for t in range(0, 100, 3)], None)
+    again = Series.restore(s.layout, codec.load_series(codec.dump_series(s.dump()), writable=False))
+    assert again._later is not None  # an answer about now reads the leaders, not the tiles
+    answer = block_reader(s.layout.slots, TILE, [(-50, 0)], [("f", 0, 0, None, False)])
+    assert answer(again, 110) == answer(s, 110) == {"f": 6} and again._later is not None
+    assert answer(again, 80) == answer(s, 80) == {"f": 6} and again._later is None  # a window before the newest event
+
+
+def test_bytes_written_with_the_other_byte_order_are_read_right() -> None:
+    s = _series([("sum", False), ("count", True)], [(t, (t * 1000, 1)) for t in range(0, 100, 3)], None)
+    blob = codec.dump_series(s.dump())
+    size = int.from_bytes(blob[:4], "big")
+    order, *head = pickle.loads(blob[4 : 4 + size])
+    assert order == sys.byteorder
+
+    def swapped(packed: Any) -> Any:  # an array's bytes in the other order; anything else as it is
+        if type(packed) is not tuple:
+            return packed
+        found = array(packed[0], packed[1])
+        found.byteswap()
+        return packed[0], found.tobytes()
+
+    ts, cols, keys, prefix, *rest = head
+    other = "big" if sys.byteorder == "little" else "little"
+    head_bytes = pickle.dumps((other, swapped(ts), [swapped(c) for c in cols], swapped(keys),
+                               [None if p is None else swapped(p) for p in prefix], *rest), protocol=5)  # fmt: skip
+    foreign = len(head_bytes).to_bytes(4, "big") + head_bytes + blob[4 + size :]
+    assert _same(list(codec.load_series(foreign, writable=True)), list(s.dump()))
+
+
+def test_a_list_packed_in_a_way_featc_never_writes_is_refused() -> None:
+    head = pickle.dumps((sys.byteorder, ("x", b"12345678"), [], ("q", b""), [], [], None, None, {}), protocol=5)
+    with pytest.raises(pickle.UnpicklingError, match="never writes"):
+        codec.load_series(len(head).to_bytes(4, "big") + head + pickle.dumps([]), writable=False)
+
+
+def test_instants_and_dates_survive_but_no_other_class_is_loaded() -> None:
+    when = datetime(2024, 5, 1, 12, 30)  # canonical instants are naive UTC
+    assert codec.loads(codec.dumps([when, when.date()])) == [when, when.date()]
+    with pytest.raises(pickle.UnpicklingError, match="never writes"):
+        codec.loads(pickle.dumps(pickle.PickleError("x")))
