@@ -53,10 +53,13 @@ for g = 1, tonumber(ARGV[2]) do
   for _ = 1, n do
     i = i + 1
     local version = redis.call('GETRANGE', KEYS[i], 0, VERSION_BYTES - 1)
+    local cached = string.sub(versions, (i - 1) * VERSION_BYTES + 1, i * VERSION_BYTES)
     if version == '' then
       out[i] = redis.call('EXISTS', meta)  -- 1: no state for this entity; 0: none for the namespace
-    elseif version == string.sub(versions, (i - 1) * VERSION_BYTES + 1, i * VERSION_BYTES) then
+    elseif version == cached then
       out[i] = version
+    elseif cached == NONE then
+      out[i] = 2  -- the caller has no copy and GETs it beside this script
     else
       out[i] = {redis.call('GET', KEYS[i])}
     end
@@ -78,12 +81,13 @@ for g = i + 1, #KEYS do
   j = j + 3 + n
 end
 return out
-""".replace("VERSION_BYTES", "16")
+""".replace("VERSION_BYTES", "16").replace("NONE", "string.rep('\\0', 16)")
 """Select and fetch, nothing else. Arguments: the versions of the caller's cached copies, one string
-(16 zero bytes where it has none), then per namespace of the series read, its meta key and how many
+(16 zero bytes where it has none: it then GETs the series itself, just before the script, since a
+string of tens of kB costs about twice as much out of a script as out of a plain GET), then per namespace of the series read, its meta key and how many
 of the keys are its series; then per group of batch reads of one view at one boundary, the boundary,
-the namespace and the entity keys. Per series: its bytes (in a list) unless the cached copy has the
-same version (then the string of it), or, when there are none, whether its namespace still exists
+the namespace and the entity keys. Per series: 2 if the caller GETs it, else its bytes (in a list)
+unless the cached copy has the same version (then the string of it), or, when there are none, whether its namespace still exists
 (1: the entity has no events; 0: the namespace is gone, e.g. Redis lost its data); per group of
 batch reads, the newest landed boundary at or before its boundary (looked up once) and each
 entity's row there."""
@@ -122,6 +126,7 @@ class RedisState:
         self._errors: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
         self._redis_error = redis.RedisError
         self._watch_error = redis.WatchError
+        self._no_script = redis.exceptions.NoScriptError
         self._retries = retries
         self._redis: Any = redis.Redis.from_url(
             url,
@@ -195,14 +200,17 @@ class RedisState:
         for (namespace, boundary), members in groups.items():
             args += [boundary, namespace, len(members), *(text(batches[i].key) for i in members)]
         landed = [f"{namespace}:landed" for namespace, _ in groups]
-        found = self._call("reading state", lambda: self._read(keys=keys + landed, args=args))
+        missing = [key for key, c in zip(keys, cached, strict=True) if c is None]
+        found, blobs = self._call("reading state", lambda: self._fetch(missing, keys + landed, args))
+        fetched = dict(zip(missing, blobs, strict=True))
         series: list[Series | None] = [None] * len(tiles)
         with collector_paused():  # decoding: an entity's state is thousands of small tuples
             fresh: dict[str, tuple[bytes, Series]] = {}
             for i, key, got, c in zip(order, keys, found[: len(tiles)], cached, strict=True):
-                s = series[i] = self._series(tiles[i], got, c)
-                if type(got) is list and s is not None:  # new bytes, decoded
-                    fresh[key] = got[0][:VERSION_BYTES], s
+                blob = fetched.get(key) if got == 2 else got[0] if type(got) is list else None
+                s = series[i] = self._series(tiles[i], got, c, blob)
+                if blob is not None and s is not None:  # new bytes, decoded
+                    fresh[key] = blob[:VERSION_BYTES], s
             hits: list[Hit] = [None] * len(batches)
             for members, got in zip(groups.values(), found[len(tiles) :], strict=True):
                 if got is not None:
@@ -212,16 +220,37 @@ class RedisState:
         self._remember(keys, cached, fresh)
         return series, hits
 
+    def _fetch(self, missing: list[str], keys: list[str], args: list[Any]) -> tuple[list[Any], list[Any]]:
+        """The read script's answer, and the bytes of each series in ``missing`` (GET, no script)."""
+        if not missing:
+            return self._read(keys=keys, args=args), []
+        for attempt in range(2):
+            # A pipeline, not a transaction: each GET and the script see whole writes, and the script
+            # runs after the GETs, so a series it finds missing was missing when its GET ran.
+            pipe = self._redis.pipeline(transaction=False)
+            for key in missing:
+                pipe.get(key)
+            pipe.evalsha(self._read.sha, len(keys), *keys, *args)  # not the Script: a pipeline would ask SCRIPT EXISTS first
+            try:
+                *blobs, answer = pipe.execute()
+                return answer, blobs
+            except self._no_script:  # Redis restarted or its scripts were flushed
+                if attempt:
+                    raise
+                self._read.sha = self._redis.script_load(_READ)
+        raise AssertionError("unreachable")
+
     @staticmethod
-    def _series(r: TilesRead, got: Any, cached: tuple[bytes, Series] | None) -> Series | None:
+    def _series(r: TilesRead, got: Any, cached: tuple[bytes, Series] | None, blob: bytes | None) -> Series | None:
         """The series a read returned: None (no state), the cached copy (same version), or new bytes."""
-        if got == 1:
-            return None
         if got == 0:
             raise StateLost(r.namespace)
-        if type(got) is bytes and cached is not None:
+        if blob is None:
+            if got in (1, 2):  # no state; or (2) its GET found none, and it was written since
+                return None
+            assert cached is not None and type(got) is bytes
             return cached[1]
-        return Series.restore(r.layout, codec.load_series(memoryview(got[0])[VERSION_BYTES:], writable=False))
+        return Series.restore(r.layout, codec.load_series(memoryview(blob)[VERSION_BYTES:], writable=False))
 
     def _remember(self, keys: list[str], cached: list[tuple[bytes, Series] | None],
                   fresh: dict[str, tuple[bytes, Series]]) -> None:  # fmt: skip

@@ -644,6 +644,22 @@ def test_read_cut_or_late_is_retried(proxy: Proxy, stores: Any, build: Path) -> 
         assert cut.hits == 1 and [v.values for v in vectors] == want, vectors
 
 
+@pytest.mark.parametrize("cache", [0, 1024])
+def test_reads_after_the_scripts_are_flushed_load_the_script_again(
+    cache: int, stores: Any, build: Path, server: RedisServer
+) -> None:
+    """A restart without its script cache (SCRIPT FLUSH) between two reads: the read that finds its
+    script gone loads it again and answers the same, with the series GET beside it (cold) or not."""
+    store = stores(server.url, cache=cache)
+    sent = calls()
+    for rows, offset in sent:
+        store.ingest("ev", rows, offset=offset)
+    want = served(store)
+    assert want == expected(build, sent)
+    assert server.command("SCRIPT", "FLUSH").startswith(b"+OK")
+    assert served(store) == want
+
+
 # ---------------------------------------------------------------- 5. writers at once
 
 
