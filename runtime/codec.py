@@ -119,7 +119,10 @@ def _plain(value: Any) -> Any:
 def key_text(key: Key) -> str:
     """An entity key as text: the same canonical key gives the same text (types are fixed per entity)."""
     if len(key) == 1 and type(key[0]) is str:
-        return json.dumps(key[0], ensure_ascii=False)
+        text = key[0]
+        if text.isprintable() and '"' not in text and "\\" not in text:  # nothing JSON escapes: its text as is
+            return f'"{text}"'
+        return json.dumps(text, ensure_ascii=False)
     return json.dumps(key, default=_plain, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -204,8 +204,9 @@ class RedisState:
         found, blobs = self._call("reading state", lambda: self._fetch(missing, keys + landed, args))
         fetched = dict(zip(missing, blobs, strict=True))
         series: list[Series | None] = [None] * len(tiles)
-        with collector_paused():  # decoding: an entity's state is thousands of small tuples
-            fresh: dict[str, tuple[bytes, Series]] = {}
+        fresh: dict[str, tuple[bytes, Series]] = {}
+        decoding = any(blobs) or any(type(got) is list for got in found[: len(tiles)])  # series bytes came
+        with collector_paused() if decoding else nullcontext():  # a series decodes into many small objects
             for i, key, got, c in zip(order, keys, found[: len(tiles)], cached, strict=True):
                 blob = fetched.get(key) if got == 2 else got[0] if type(got) is list else None
                 s = series[i] = self._series(tiles[i], got, c, blob)
