@@ -59,8 +59,8 @@ from featc.runtime.times import asof, from_us, to_us
 
 REDIS_URL = os.environ.get("FEATC_TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/") + "/6"
 """Database 6 of the Redis the tests use (tests/services.py): this benchmark's own, emptied at the start."""
-CALLS = {"small": 200, "medium": 5_000, "large": 20_000}
-BATCHES = {"small": 4, "medium": 500, "large": 2_000}
+CALLS = {"small": 200, "medium": 10_000, "large": 20_000}
+BATCHES = {"small": 4, "medium": 1_500, "large": 2_000}
 BATCH = 100
 INGEST_CALL = 10_000
 RETAIN = timedelta(hours=1)

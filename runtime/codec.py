@@ -103,8 +103,11 @@ def load_series(data: bytes | memoryview, writable: bool) -> tuple[Any, ...]:
     that decodes them when first called."""
     size = int.from_bytes(data[:4], "big")
     order, ts, cols, keys, prefix, base, edge, newest, leaders = loads(data[4 : 4 + size])
-    tail = memoryview(data)[4 + size :]
-    states = loads(tail) if writable else (lambda: loads(tail))
+    if writable:
+        states = loads(memoryview(data)[4 + size :])
+    else:
+        tail = bytes(data[4 + size :])  # a copy: a view would keep the decoded part's bytes alive too
+        states = lambda: loads(tail)  # noqa: E731
     w, swap = writable, order != sys.byteorder
     return (_unpack(ts, w, swap), [_unpack(c, w, swap) for c in cols], _unpack(keys, w, swap), states,
             [None if p is None else _unpack(p, w, swap) for p in prefix], base, edge, newest, leaders)  # fmt: skip

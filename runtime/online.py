@@ -347,7 +347,8 @@ class OnlineStore:
             if not plan.namespaces <= self._ready:
                 self._check_ready(plan.names)
         tile_reads = [TilesRead(v.namespace, v.layout, k) for v, k in tiles]
-        batch_reads = [BatchRead(v.namespace, k, self._expected(v, t)) for v, k in batches]
+        expected = {v: self._expected(v, t) for v, _ in batches}  # per view: its boundary at t
+        batch_reads = [BatchRead(v.namespace, k, expected[v]) for v, k in batches]
         with self.state.reading():
             try:
                 series, hits = self.state.read(tile_reads, batch_reads)

@@ -8,6 +8,7 @@ tile states on first use, and answers every window as the series it was written 
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 import sys
@@ -152,3 +153,12 @@ def test_instants_and_dates_survive_but_no_other_class_is_loaded() -> None:
     assert codec.loads(codec.dumps([when, when.date()])) == [when, when.date()]
     with pytest.raises(pickle.UnpicklingError, match="never writes"):
         codec.loads(pickle.dumps(pickle.PickleError("x")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text())
+def test_a_text_key_is_its_json_text(text: str) -> None:
+    """The text of a one-string key, written without json.dumps when nothing in it needs escaping, is
+    exactly json.dumps's: keys written before and after name the same entity."""
+    assert codec.key_text((text,)) == json.dumps(text, ensure_ascii=False)
+    assert codec.key_text(("a", 1)) == '["a",1]'
