@@ -184,12 +184,18 @@ def _sum_many(state: SumState, values: list[Any]) -> SumState:
 
 
 def _sum_merge(x: SumState, y: SumState) -> SumState:
-    a, b, k = _align(x[0], x[1], y[0], y[1])
+    n1, k1, n2, k2 = x[0], x[1], y[0], y[1]
+    if k1 == k2:  # ``_align``, inline: serving merges and subtracts prefix states on every answer
+        return n1 + n2, k1, x[2] + y[2], x[3] + y[3], x[4] + y[4]
+    a, b, k = _align(n1, k1, n2, k2)
     return a + b, k, x[2] + y[2], x[3] + y[3], x[4] + y[4]
 
 
 def _sum_subtract(x: SumState, y: SumState) -> SumState:
-    a, b, k = _align(x[0], x[1], y[0], y[1])
+    n1, k1, n2, k2 = x[0], x[1], y[0], y[1]
+    if k1 == k2:
+        return n1 - n2, k1, x[2] - y[2], x[3] - y[3], x[4] - y[4]
+    a, b, k = _align(n1, k1, n2, k2)
     return a - b, k, x[2] - y[2], x[3] - y[3], x[4] - y[4]
 
 

@@ -132,7 +132,9 @@ def _template(slot: Slot) -> Template:
     if agg.pick is not None and slot.tiled:
         return [
             "if {p} < 0: {o} = K#(filter(known, V@[{a}:{b}]), default=None)",
-            "elif {b} == n_ts: {o} = K#(filter(known, (series.suffix_extreme(#, {p}), *V@[{a}:{h}])), default=None)",
+            "elif {b} == n_ts:",
+            "    {o} = series.suffix_extreme(#, {p})",
+            "    if {a} < {h}: {o} = K#(filter(known, ({o}, *V@[{a}:{h}])), default=None)",
             "else: {o} = K#(filter(known, chain(V@[{a}:{h}], map(T#, series.states[{p}:{q}]), V@[{t}:{b}])), default=None)",
         ], ["{o} = K#(filter(known, chain((base[#], P#[{q} - 1] if {q} else None), V@[{t}:{b}])), default=None)"]
     if not agg.compact:
