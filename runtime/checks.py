@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import DataError, unknown_name
 from .spec import ProjectSpec, Row, SourceSpec
-from .state import Key
+from .state import ColumnOverflow, Key
 from .times import EPOCH, ONE_US, to_us
 from .values import PARSERS, row_parser, shown
+
+T = TypeVar("T")
 
 
 def result(value: Any, type_: str) -> Any:
@@ -103,6 +105,18 @@ class Checks:
                 out.append(((ts - EPOCH) // ONE_US, row))  # ``to_us`` of a canonical (naive UTC) instant, inline
                 numbers.append(i)
         return out, numbers
+
+    def events(self, src: SourceSpec, rows: Iterable[Mapping[str, Any]],
+               prepare: Callable[[list[tuple[int, Row]]], T]) -> tuple[int, T]:  # fmt: skip
+        """How many rows have an event time, and ``prepare`` of them as ``rows`` gives them: the one
+        step of every ingest before it stores anything. An int64 overflow of a feature's argument
+        there is a DataError naming the row and the feature."""
+        timed, numbers = self.rows(src, rows)
+        try:
+            return len(timed), prepare(timed)
+        except ColumnOverflow as e:
+            where = f"ingest {src.name!r}, row {numbers[e.row or 0]}: "
+            raise DataError(where + overflow(e.column, e, None).args[0]) from None
 
     def instant(self, at: Any, where: str) -> int:
         """``at`` (a datetime, naive = UTC, or ISO-8601 text) as epoch microseconds; null is an error."""

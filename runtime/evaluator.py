@@ -73,12 +73,7 @@ class Evaluator:
         """
         src = self._checks.source(source)
         with collector_paused():  # the rows' objects become state (runtime/gcpause.py)
-            timed, numbers = self._checks.rows(src, rows)
-            try:
-                prepared = self._state.prepare(source, timed)
-            except ColumnOverflow as e:
-                where = f"ingest {source!r}, row {numbers[e.row or 0]}: "
-                raise DataError(where + overflow(e.column, e, None).args[0]) from None
+            _, prepared = self._checks.events(src, rows, lambda timed: self._state.prepare(source, timed))
             with self._lock:
                 self._state.apply(prepared)
 

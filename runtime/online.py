@@ -217,17 +217,13 @@ class OnlineStore:
         # event would be counted once per block.
         shared = list({v.namespace: v for v in views}.values())
         with collector_paused():  # the rows' objects become state: nothing for the collector to find
-            timed, numbers = self._checks.rows(src, rows)
-            try:
-                updates = [Update(v.namespace, v.layout, v.feed.events(timed), v.span_us, v.ttl_ms) for v in shared]
-            except ColumnOverflow as e:
-                where = f"ingest {source!r}, row {numbers[e.row or 0]}: "
-                raise DataError(where + overflow(e.column, e, None).args[0]) from None
+            count, updates = self._checks.events(src, rows, lambda timed: [
+                Update(v.namespace, v.layout, v.feed.events(timed), v.span_us, v.ttl_ms) for v in shared])  # fmt: skip
             self._describe(views)
             late = self.state.update(updates, partition, position)
         done = {v.namespace: n for v, n in zip(shared, late, strict=True)}
         return Ingested(
-            rows=len(timed),
+            rows=count,
             blocks=tuple(v.group.name for v in views if done[v.namespace] is not None),
             skipped=tuple(v.group.name for v in views if done[v.namespace] is None),
             late=sum(n for n in late if n),
