@@ -25,6 +25,7 @@ import pickle
 import sys
 from array import array
 from datetime import date
+from functools import partial
 from typing import Any
 
 from .state import Key
@@ -51,9 +52,9 @@ def loads(data: bytes | memoryview) -> Any:
     return _Plain(io.BytesIO(data)).load()
 
 
-_INTS = tuple((code, -(1 << (8 * size - 1)), (1 << (8 * size - 1)) - 1) for code, size in (("b", 1), ("h", 2),
-              ("i", 4), ("q", 8)))  # fmt: skip
-"""Array type codes of signed ints, smallest first, with the range each holds."""
+_INTS = (("b", 1 << 7), ("h", 1 << 15), ("i", 1 << 31), ("q", 1 << 63))
+"""Array type codes of signed ints of 1, 2, 4 and 8 bytes, smallest first, each with its bound B:
+it holds -B <= x < B."""
 
 
 def _pack(values: list[Any]) -> Any:
@@ -66,8 +67,8 @@ def _pack(values: list[Any]) -> Any:
         return "d", array("d", values).tobytes()
     if kinds == {int}:
         low, high = min(values), max(values)
-        for code, least, most in _INTS:
-            if least <= low and high <= most:
+        for code, bound in _INTS:
+            if -bound <= low and high < bound:
                 return code, array(code, values).tobytes()
     if str in kinds and kinds <= {str, type(None)}:
         same: dict[str, str] = {}
@@ -103,11 +104,9 @@ def load_series(data: bytes | memoryview, writable: bool) -> tuple[Any, ...]:
     that decodes them when first called."""
     size = int.from_bytes(data[:4], "big")
     order, ts, cols, keys, prefix, base, edge, newest, leaders = loads(data[4 : 4 + size])
-    if writable:
-        states = loads(memoryview(data)[4 + size :])
-    else:
-        tail = bytes(data[4 + size :])  # a copy: a view would keep the decoded part's bytes alive too
-        states = lambda: loads(tail)  # noqa: E731
+    tail = memoryview(data)[4 + size :]
+    # Read later from a copy: a view would keep the decoded part's bytes alive as long as the series.
+    states = loads(tail) if writable else partial(loads, bytes(tail))
     w, swap = writable, order != sys.byteorder
     return (_unpack(ts, w, swap), [_unpack(c, w, swap) for c in cols], _unpack(keys, w, swap), states,
             [None if p is None else _unpack(p, w, swap) for p in prefix], base, edge, newest, leaders)  # fmt: skip

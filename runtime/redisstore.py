@@ -10,8 +10,9 @@ Key layout, per namespace N (``featc:<format>:<project>:<serving fingerprint>``;
   scored by the boundary; ``N:b:<boundary µs>.<load id>`` hash: entity key -> feature row.
 
 Reads are one round trip: a script that only selects and fetches (the series, and for a batch
-row the newest landed boundary at or before the one asked for, then the row), so all arithmetic
-stays in Python and there is no second implementation of the semantics. An ingest call is one
+row the newest landed boundary at or before the one asked for, then the row), with plain GETs of
+the series this process holds no copy of pipelined before it, so all arithmetic stays in Python
+and there is no second implementation of the semantics. An ingest call is one
 optimistic transaction (WATCH the entities it touches and the offsets, compute, MULTI/EXEC): its
 entities, offsets and late counts change together or not at all. A load writes its rows under a
 new load id nobody reads, then lands it in one transaction, so a reader sees the previous
@@ -82,15 +83,16 @@ for g = i + 1, #KEYS do
 end
 return out
 """.replace("VERSION_BYTES", "16").replace("NONE", "string.rep('\\0', 16)")
-"""Select and fetch, nothing else. Arguments: the versions of the caller's cached copies, one string
-(16 zero bytes where it has none: it then GETs the series itself, just before the script, since a
-string of tens of kB costs about twice as much out of a script as out of a plain GET), then per namespace of the series read, its meta key and how many
-of the keys are its series; then per group of batch reads of one view at one boundary, the boundary,
-the namespace and the entity keys. Per series: 2 if the caller GETs it, else its bytes (in a list)
-unless the cached copy has the same version (then the string of it), or, when there are none, whether its namespace still exists
-(1: the entity has no events; 0: the namespace is gone, e.g. Redis lost its data); per group of
-batch reads, the newest landed boundary at or before its boundary (looked up once) and each
-entity's row there."""
+"""Select and fetch, nothing else. Arguments: the versions of the caller's decoded copies, in one
+string (16 zero bytes where it holds none: it then GETs that series itself, just before the
+script, since a string of tens of kB costs about twice as much out of a script as out of a GET);
+per namespace of the series read, its meta key and how many of the keys are its series; per group
+of batch reads of one view at one boundary, the boundary, the namespace and the entity keys.
+Returns, per series: 2 if the caller GETs it, else its bytes (in a list) unless the caller's copy
+has the same version (then the version), or, when there are none, whether its namespace still
+exists (1: the entity has no events; 0: the namespace is gone, e.g. Redis lost its data); per
+group of batch reads, the newest landed boundary at or before its boundary (looked up once) and
+each entity's row there."""
 VERSION_BYTES = 16
 """A series' bytes start with a version, new at every write, so a client can keep decoded copies."""
 _NO_VERSION = bytes(VERSION_BYTES)  # a uuid4 is never all zeros
@@ -184,7 +186,7 @@ class RedisState:
     def read(self, tiles: Sequence[TilesRead], batches: Sequence[BatchRead]) -> tuple[list[Series | None], list[Hit]]:
         if not tiles and not batches:
             return [], []
-        text = _texts()
+        text = codec.key_text
         order = sorted(range(len(tiles)), key=lambda i: tiles[i].namespace)  # the script takes them by namespace
         keys = [f"{tiles[i].namespace}:t:{text(tiles[i].key)}" for i in order]
         with self._cache_lock:
@@ -457,21 +459,6 @@ class RedisState:
 
     def close(self) -> None:
         self._redis.close()
-
-
-def _texts() -> Callable[[Key], str]:
-    """``codec.key_text`` remembered for one call, where a key is read for several views. Keyed by
-    the values' types too: ``(1,) == (1.0,)``, but their texts differ."""
-    memo: dict[tuple[Key, tuple[type, ...]], str] = {}
-
-    def text(key: Key) -> str:
-        tag = key, tuple(map(type, key))
-        found = memo.get(tag)
-        if found is None:
-            found = memo[tag] = codec.key_text(key)
-        return found
-
-    return text
 
 
 def _glob(text: str) -> str:

@@ -198,34 +198,41 @@ def reader(slot: Slot, i: int) -> Read:
     return read
 
 
-def block_reader(
-    slots: Sequence[Slot], tile_us: int, windows: Sequence[Window], features: Sequence[Feature]
-) -> Callable[[Series, int], dict[str, Any]]:
-    """One function answering every feature of a block for one series at one instant: the windows
-    (their ends in order, so windows with the same end share its bisections) placed as
-    ``Series.spans`` places them, each (slot, window) read once by its strategy, each feature
-    finalized and a double put in canonical form (finite or null, as ``checks.result``)."""
-    used = sorted({i for _, i, _, _, _ in features})
-    scope = {**_SCOPE, "SIZE": tile_us, **{k: v for i in used for k, v in _constants(slots[i], i).items()}}
-    code = ["def values(series, at):", *_preamble([(i, slots[i]) for i in used], "    ")]
+def _placement(windows: Sequence[Window]) -> list[str]:
+    """Statements that place each window in the series as ``Series.spans`` does (its span's parts in
+    ``a{w}``..``q{w}``): windows with the same end next to each other share its bisections."""
+    code: list[str] = []
     end: int | None = None
     for w, (start, stop) in enumerate(windows):
         if stop != end:
             end = stop
-            code += [f"    end = at + {stop}", "    b = bl(ts, end)", "    last = end // SIZE",
-                     "    t, q = bl(ts, last * SIZE, 0, b), bl(keys, last)"]  # fmt: skip
+            code += [f"end = at + {stop}", "b = bl(ts, end)", "last = end // SIZE",
+                     "t, q = bl(ts, last * SIZE, 0, b), bl(keys, last)"]  # fmt: skip
         if start is None:
-            code.append(f"    a{w}, b{w}, h{w}, t{w}, p{w}, q{w} = 0, b, 0, t, 0, q")
+            code.append(f"a{w}, b{w}, h{w}, t{w}, p{w}, q{w} = 0, b, 0, t, 0, q")
             continue
         code += [
-            f"    lo{w} = at + {start}",
-            f"    a{w}, b{w} = bl(ts, lo{w}, 0, b), b",
-            f"    first = -(-lo{w} // SIZE)",
-            f"    if first >= last: h{w} = t{w} = p{w} = q{w} = -1",
-            f"    else: h{w}, t{w}, p{w}, q{w} = bl(ts, first * SIZE, a{w}, t), t, bl(keys, first, 0, q), q",
+            f"lo{w} = at + {start}",
+            f"a{w}, b{w} = bl(ts, lo{w}, 0, b), b",
+            f"first = -(-lo{w} // SIZE)",
+            f"if first >= last: h{w} = t{w} = p{w} = q{w} = -1",
+            f"else: h{w}, t{w}, p{w}, q{w} = bl(ts, first * SIZE, a{w}, t), t, bl(keys, first, 0, q), q",
         ]
+    return ["    " + line for line in code]
+
+
+def block_reader(
+    slots: Sequence[Slot], tile_us: int, windows: Sequence[Window], features: Sequence[Feature]
+) -> Callable[[Series, int], dict[str, Any]]:
+    """One function answering every feature of a block for one series at one instant: the windows
+    placed (``_placement``), each (slot, window) read once by its strategy, each feature finalized
+    and a double put in canonical form (finite or null, as ``checks.result``). An overflow names
+    the first feature, in block order, that reads or finalizes what overflowed."""
+    used = sorted({i for _, i, _, _, _ in features})
+    scope = {**_SCOPE, "SIZE": tile_us, "COLUMNS": [column for column, *_ in features],
+             **{k: v for i in used for k, v in _constants(slots[i], i).items()}}  # fmt: skip
     body, out, read = [], [], set()
-    for k, (column, i, w, finalize, double) in enumerate(features):  # in block order: an overflow names the first
+    for k, (column, i, w, finalize, double) in enumerate(features):
         scope[f"C{k}"], scope[f"F{k}"] = column, finalize
         body.append(f"        n = {k}")
         if (i, w) not in read:  # a (slot, window) read once, for every feature finalizing it
@@ -236,8 +243,10 @@ def block_reader(
         if double:
             body.append(f"        if x{k} is not None: x{k} = float(x{k}); x{k} = x{k} if isfinite(x{k}) else None")
         out.append(f"C{k}: x{k}")
-    scope["COLUMNS"] = [column for column, *_ in features]
-    code += [
+    code = [
+        "def values(series, at):",
+        *_preamble([(i, slots[i]) for i in used], "    "),
+        *_placement(windows),
         "    n = 0",
         "    try:",
         *body,
