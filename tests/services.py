@@ -6,8 +6,11 @@ them, so a CI run can never pass by skipping (README, "Tests").
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import socket
+import time
 from functools import cache
 from typing import Any
 
@@ -99,10 +102,60 @@ def _redis_reachable(url: str) -> bool:
         return False
 
 
+RUN = f"{socket.gethostname()}:{os.getppid() if WORKER else os.getpid()}"
+"""This test run, as host and pid of its main pytest process (its workers share it): the holder of
+the Redis databases it uses."""
+LEASE_MS = 30 * 60 * 1000
+"""A run's claim on a database lasts this long after its last use (a killed run's claim lapses)."""
+LEASE_WAIT_S = 20.0
+
+
+def _lease(client: Any, db: int) -> None:
+    """Claim database ``db`` for this run, or wait (bounded) for another run to release it: two runs
+    sharing a database would empty each other's keys, and fail for reasons no test is about. The
+    claim is a key in database 0, renewed at every use and dropped when the run ends."""
+    key = f"featc-tests:db:{db}"
+    deadline = time.monotonic() + LEASE_WAIT_S
+    while not client.set(key, RUN, nx=True, px=LEASE_MS):
+        holder = client.get(key)
+        if holder is not None and holder.decode() == RUN:
+            client.pexpire(key, LEASE_MS)
+            return
+        if holder is not None and _gone(holder.decode()):  # a run killed before it let go
+            client.delete(key)
+            continue
+        if time.monotonic() > deadline:
+            missing(f"Redis database {db} is in use by another test run ({holder!r}) for {LEASE_WAIT_S:.0f} s: "
+                    f"let it finish, or point FEATC_TEST_REDIS at another server")  # fmt: skip
+        time.sleep(0.2)
+    atexit.register(_release, client, key)
+
+
+def _gone(holder: str) -> bool:
+    """The holder is a run on this host whose main process has ended."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def _release(client: Any, key: str) -> None:
+    with contextlib.suppress(Exception):  # the server may be gone at exit; the claim then lapses
+        if client.get(key) == RUN.encode():
+            client.delete(key)
+
+
 def redis_url(db: int) -> str:
     """A URL for database ``db`` of the test Redis (FEATC_TEST_REDIS, else 127.0.0.1:6379), emptied first.
 
-    Each test module owns one database number, so modules running at once never see each other's keys.
+    Each test module owns one database number, so modules running at once never see each other's
+    keys; and a run claims the number (``_lease``), so two runs at once never share it either.
     """
     base = os.environ.get("FEATC_TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
     url = f"{base}/{db}"
@@ -110,5 +163,6 @@ def redis_url(db: int) -> str:
         missing(f"Redis is not reachable at {base}, or the redis package is not installed")
     import redis
 
+    _lease(redis.Redis.from_url(f"{base}/0"), db)
     redis.Redis.from_url(url).flushdb()
     return url
