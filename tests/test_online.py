@@ -20,6 +20,7 @@ import pytest
 import featc
 from featc.artifacts import write_artifacts
 from featc.runtime import DataError, Evaluator, NotServed, OnlineStore, load_module, open_store
+from featc.runtime.codec import FORMAT
 from featc.runtime.errors import StoreError
 from featc.runtime.online import open_state, read_build
 from featc.runtime.statestore import TilesRead
@@ -327,6 +328,13 @@ def test_featc_store_status_and_prune(tmp_path: Path) -> None:
         old.ingest("ev", ROWS)
         new.ingest("ev", ROWS)
         kept, gone = new.namespaces()["recent"], old.namespaces()["recent"]
+    import redis
+
+    older = kept.replace(f"featc:{FORMAT}:", f"featc:{FORMAT - 1}:")  # what the runtime before FORMAT wrote
+    client = redis.Redis.from_url(url)
+    project = client.hget(f"{kept}:meta", "project").decode()
+    client.hset(f"{older}:meta", mapping={"project": project, "block": "recent", "build": "before"})
+    client.set(f"{older}:t:\"u1\"", b"older bytes")
     runner = CliRunner()
     status = runner.invoke(main, ["store", "status", str(new_build), "--store", url])
     assert status.exit_code == 0, status.output
@@ -336,6 +344,8 @@ def test_featc_store_status_and_prune(tmp_path: Path) -> None:
     assert dry.exit_code == 0 and f"would remove {gone} (block recent" in dry.output
     pruned = runner.invoke(main, ["store", "prune", str(new_build), "--store", url])
     assert pruned.exit_code == 0 and f"removed {gone}" in pruned.output
+    assert f"removed {older} (block recent, written by build before)" in pruned.output
+    assert not client.exists(f"{older}:meta", f"{older}:t:\"u1\"")
     with open_store(old_build, url) as old:
         assert old.state.ready([gone, kept]) == {kept}
         with pytest.raises(NotServed, match="block recent has no state"):

@@ -56,14 +56,19 @@ def status(build_dirs: tuple[Path, ...], url: str) -> None:
 def prune(build_dirs: tuple[Path, ...], url: str, dry_run: bool) -> None:
     """Remove the namespaces of the BUILD_DIRs' projects that none of these builds uses.
 
-    Pass every build still deployed: state a running build reads is never removed.
+    Pass every build still deployed: state a running build reads is never removed. Namespaces an
+    older featc wrote in another format of the state's bytes are never read, so they go too.
     """
+    from ..runtime.codec import FORMAT
     from ..runtime.online import OnlineStore, open_state, read_build
 
     state = open_state(url)
     stores = [OnlineStore(*read_build(build), state) for build in build_dirs]
     used = {namespace for store in stores for namespace in store.namespaces().values()}
-    projects = {store.namespace_prefix: store.spec.name for store in stores}
+    # Every format of the state's bytes: this runtime never reads what another format wrote
+    # (runtime/codec.py), so after an upgrade the old namespaces are unused too.
+    projects = {f"featc:{version}:{store.spec.name}:": store.spec.name
+                for store in stores for version in range(1, FORMAT + 1)}  # fmt: skip
     unused = {
         n: meta
         for prefix, project in sorted(projects.items())
