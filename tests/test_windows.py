@@ -115,9 +115,11 @@ def test_a_block_reads_each_window_as_its_slots_alone(
     if edge is not None:
         s.evict(edge)
     s.settle()
-    start = at if edge is None else max(at, edge)  # the store refuses a window starting before the edge
-    offsets = st.tuples(st.integers(start - at, 150), st.integers(0, 60)).map(lambda w: (w[0] - w[1] - 40, w[0]))
-    windows = sorted(set(data.draw(st.lists(offsets, min_size=1, max_size=4))), key=lambda w: w[1])
+    # [lo, hi) as offsets from ``at``, often starting or ending on an event's instant or a tile edge:
+    # back from it (features), around or ahead of it (labels), any length
+    instants = st.one_of(st.sampled_from(sorted({t for t, _ in history} | {0, 40, 70})), st.integers(-10, 170))
+    bounds = st.tuples(instants, instants).map(lambda b: (min(b) - at, max(b) - at + (b[0] == b[1])))
+    windows = sorted(set(data.draw(st.lists(bounds, min_size=1, max_size=4))), key=lambda w: w[1])
     if any(life for _, life in slots):
         windows.append((None, max(w[1] for w in windows)))  # a lifetime shares the last end
     features: list[Feature] = []
@@ -131,7 +133,7 @@ def test_a_block_reads_each_window_as_its_slots_alone(
     got = block_reader(layout.slots, TILE, windows, features)(s, at)
     for column, i, w, finalize, double in features:
         lo, hi = windows[w]
-        if lo is not None and at + lo < start:
+        if edge is not None and at + (hi if lo is None else lo) < edge:  # the store refuses it: events are gone
             continue
         alone = finalize(reader(layout.slots[i], i)(s, lo, s.span(None if lo is None else at + lo, at + hi)))
         assert got[column] == (result(alone, "double") if double else alone), (column, windows[w])
