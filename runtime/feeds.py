@@ -24,6 +24,7 @@ from math import gcd
 from typing import Any
 
 from .aggregates import AGGREGATIONS
+from .codegen import function
 from .spec import AggSpec, GroupSpec, ProjectSpec, Row, RowFn, WindowSpec
 from .sqlfn import truth
 from .state import ColumnOverflow, Key
@@ -211,8 +212,7 @@ def _events_function(feed: Feed) -> Callable[[list[tuple[int, Row]]], Events]:
         "        raise Overflow(row, e, position) from None",
         "    return out",
     ]
-    exec("\n".join(code), scope)  # from the fixed templates above; names and functions are constants
-    events: Callable[[list[tuple[int, Row]]], Events] = scope["events"]
+    events: Callable[[list[tuple[int, Row]]], Events] = function(code, scope, "events")
     return events
 
 

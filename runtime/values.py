@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from .codegen import function
 from .errors import DataError
 from .times import EPOCH, MAX_INSTANT, MIN_INSTANT
 
@@ -300,8 +301,7 @@ def row_parser(columns: Sequence[tuple[str, str]]) -> Callable[[Mapping[str, Any
         scope[f"n{i}"], scope[f"p{i}"] = name, PARSERS[type_]
         lines += [f"    v = get(n{i})", f"    c{i} = v if {CANONICAL[type_]} else p{i}(v)"]
     lines.append("    return {" + ", ".join(f"n{i}: c{i}" for i in range(len(columns))) + "}")
-    exec("\n".join(lines), scope)  # from the fixed templates above; names are constants
-    parse_row: Callable[[Mapping[str, Any]], dict[str, Any]] = scope["parse_row"]
+    parse_row: Callable[[Mapping[str, Any]], dict[str, Any]] = function(lines, scope, "parse_row")
     return parse_row
 
 

@@ -36,6 +36,7 @@ from math import isfinite
 from operator import is_not, itemgetter
 from typing import Any
 
+from .codegen import function
 from .state import ColumnOverflow
 from .tiles import Series, Slot, Span
 
@@ -175,11 +176,6 @@ def _preamble(slots: Sequence[tuple[int, Slot]], indent: str) -> list[str]:
     return lines
 
 
-def _compile(code: list[str], scope: dict[str, Any], name: str) -> Any:
-    exec("\n".join(code), scope)  # from the fixed templates above; functions and names are constants
-    return scope[name]
-
-
 def reader(slot: Slot, i: int) -> Read:
     """The strategy above for slot number ``i`` of a layout, as one function."""
     window, lifetime = _template(slot)
@@ -194,7 +190,7 @@ def reader(slot: Slot, i: int) -> Read:
         *_fill(window, slot, i, "s", names, "        "),
         "    return s",
     ]
-    read: Read = _compile(code, {**_SCOPE, **_constants(slot, i)}, "read")
+    read: Read = function(code, {**_SCOPE, **_constants(slot, i)}, "read")
     return read
 
 
@@ -254,7 +250,7 @@ def block_reader(
         "        raise ColumnOverflow(COLUMNS[n], e) from None",
         "    return {" + ", ".join(out) + "}",
     ]
-    values: Callable[[Series, int], dict[str, Any]] = _compile(code, scope, "values")
+    values: Callable[[Series, int], dict[str, Any]] = function(code, scope, "values")
     return values
 
 
