@@ -293,35 +293,21 @@ class Series:
         whole tile (``a:h``) and after the last (``t:b``) and those tiles (``p:q`` in ``keys``).
 
         Exact only when ``lo`` (for a lifetime: ``hi``) is at or after the edge: the caller checks.
-        How each slot is then read over it is in ``windows``.
+        How each slot is then read over it is in ``windows``, whose answers place every window of a
+        block the same way, as code (``windows._placement``); this is the reference they are tested
+        against.
         """
-        return self.spans(hi, [(None if lo is None else lo - hi, 0)])[0][1]
-
-    def spans(self, at: int, windows: Sequence[tuple[int | None, int]]) -> list[tuple[int | None, Span]]:
-        """``(lo, span)`` of each window, given as ``[lo, hi)`` offsets from ``at`` (lo None: a
-        lifetime). Consecutive windows with the same end (the trailing ones and the lifetime) share
-        the bisections of their end (``b``, ``t``, ``q``)."""
         ts, keys, size = self.ts, self.keys, self.layout.tile_us
-        out: list[tuple[int | None, Span]] = []
-        end: int | None = None
-        b = t = q = last = 0
-        for start, stop in windows:
-            if at + stop != end:
-                end = at + stop
-                b = bisect_left(ts, end)
-                last = end // size  # tiles before this one end at or before the window's end: whole
-                t, q = bisect_left(ts, last * size, 0, b), bisect_left(keys, last)
-            if start is None:
-                out.append((None, (0, b, 0, t, 0, q)))
-                continue
-            lo = at + start
-            a = bisect_left(ts, lo, 0, b)
-            first = -(-lo // size)  # tiles from this one start at or after lo
-            if first >= last:
-                out.append((lo, (a, b, -1, -1, -1, -1)))
-            else:
-                out.append((lo, (a, b, bisect_left(ts, first * size, a, t), t, bisect_left(keys, first, 0, q), q)))
-        return out
+        b = bisect_left(ts, hi)
+        last = hi // size  # tiles before this one end at or before the window's end: whole
+        t, q = bisect_left(ts, last * size, 0, b), bisect_left(keys, last)
+        if lo is None:
+            return 0, b, 0, t, 0, q
+        a = bisect_left(ts, lo, 0, b)
+        first = -(-lo // size)  # tiles from this one start at or after lo
+        if first >= last:
+            return a, b, -1, -1, -1, -1
+        return a, b, bisect_left(ts, first * size, a, t), t, bisect_left(keys, first, 0, q), q
 
     def suffix_extreme(self, i: int, position: int) -> Any:
         """Min or max slot ``i``'s extreme over the tiles from ``position`` to the newest (None: no value)."""

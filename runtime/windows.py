@@ -195,7 +195,7 @@ def reader(slot: Slot, i: int) -> Read:
 
 
 def _placement(windows: Sequence[Window]) -> list[str]:
-    """Statements that place each window in the series as ``Series.spans`` does (its span's parts in
+    """Statements that place each window in the series as ``Series.span`` does (its span's parts in
     ``a{w}``..``q{w}``): windows with the same end next to each other share its bisections."""
     code: list[str] = []
     end: int | None = None
