@@ -88,6 +88,10 @@ class Aggregation:
     overflows: bool = False  # a double result can leave the double range (a sum): null then
     pick: Callable[..., Any] | None = None  # min or max: states are ordered and a merge keeps one of them
     add_many: Callable[[Any, list[Any]], Any] | None = None  # ``add`` of a column slice, for states blind to instants
+    add_code: str | None = None
+    """``add`` as a Python expression of ``{s}`` (the state), ``{t}`` (the instant), ``{v}`` (a non-null
+    value) and ``{add}`` (``add`` itself), for the ingest code written per layout (``tileadd``), where a
+    call per event and slot cost more than the arithmetic. Same result as ``add``: tests/test_tiles.py."""
 
     def argument_error(self, arg: str | None) -> str | None:
         """Why an argument of type ``arg`` (None for ``*``) is wrong for this aggregation, or None."""
@@ -348,11 +352,13 @@ def _entry(name: str, doc: str, **kw: Any) -> Aggregation:
     return Aggregation(name=name, doc=doc, **kw)
 
 
-_COUNTING = {"new": int, "merge": _plus, "subtract": _minus, "finalize": identity, "result": "int",
+_COUNTING = {"new": int, "merge": _plus, "subtract": _minus, "finalize": identity, "result": "int", "add_code": "{s} + 1",
              "add_many": lambda state, values: state + len(values) - values.count(None),
              "sql_state": SqlState(("count",), _count_from_sql)}  # fmt: skip
 _SUMMING = {"numeric": True, "sql": "aggregate", "new": lambda: ZERO_SUM, "add": _sum_add, "merge": _sum_merge,
             "subtract": _sum_subtract, "overflows": True, "add_many": _sum_many,
+            "add_code": "({s}[0] + ({v} << {s}[1]), {s}[1], {s}[2] + 1, {s}[3], {s}[4]) if type({v}) is int "
+                        "else {add}({s}, {t}, {v})",  # the int case of ``_sum_add``, inline
             "sql_state": SqlState(("count", "sum", "non_finite"), _sum_from_sql)}  # fmt: skip
 _EXTREME = {"numeric": False, "result": "argument", "sql": "aggregate", "new": _none, "finalize": identity}
 _LOOKUP = {"numeric": False, "result": "argument", "sql": "lookup", "new": _none, "finalize": _pair_value}
@@ -369,9 +375,11 @@ AGGREGATIONS: dict[str, Aggregation] = {
                finalize=_sum_finalize, **_SUMMING),
         _entry("avg", "mean of non-null values, always double", result="double", finalize=_avg_finalize, **_SUMMING),
         _entry("min", "smallest non-null value", add=_least, merge=_least_of, pick=min,
+               add_code="{v} if {s} is None or {v} < {s} else {s}",
                add_many=_values_many(min, _least_of), sql_state=SqlState(("min",), _value_from_sql),
                **_EXTREME),
         _entry("max", "largest non-null value", add=_greatest, merge=_greatest_of, pick=max,
+               add_code="{v} if {s} is None or {v} > {s} else {s}",
                add_many=_values_many(max, _greatest_of), sql_state=SqlState(("max",), _value_from_sql),
                **_EXTREME),
         _entry("first", "value of the earliest row; ties: the smallest value", add=_first_add,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 from .errors import DataError, unknown_name
 from .spec import ProjectSpec, Row, SourceSpec
 from .state import ColumnOverflow, Key
-from .times import EPOCH, ONE_US, to_us
-from .values import PARSERS, row_parser, shown
+from .times import to_us
+from .values import PARSERS, Timed, rows_parser, shown
 
 T = TypeVar("T")
 
@@ -68,7 +69,8 @@ class Checks:
     def __init__(self, spec: ProjectSpec) -> None:
         self.spec = spec
         self.sources = {s.name: s for s in spec.sources}
-        self._parsers = {s.name: row_parser([(c.name, c.type) for c in s.columns]) for s in spec.sources}
+        self._parsers = {s.name: rows_parser([(c.name, c.type) for c in s.columns], s.timestamp, partial(_bad_row, s))
+                         for s in spec.sources}  # fmt: skip
         self.keys = {e.name: e.keys for e in spec.entities}
         self.key_names = {k.name for e in spec.entities for k in e.keys}
         self.fields = {f.name: f for r in spec.requests for f in r.fields}
@@ -85,37 +87,24 @@ class Checks:
             raise unknown_name("source", name, self.sources)
         return src
 
-    def rows(self, src: SourceSpec, rows: Iterable[Mapping[str, Any]]) -> tuple[list[tuple[int, Row]], list[int]]:
-        """(ts, canonical row) for each row with an event time, and its row number; the first bad value raises.
-
-        Absent columns are null; rows with a null event time are not inputs (as in SQL).
-        """
-        parse_row = self._parsers[src.name]
-        out: list[tuple[int, Row]] = []
-        numbers: list[int] = []
-        for i, raw in enumerate(rows, 1):
-            if type(raw) is not dict and not isinstance(raw, Mapping):  # dict first: the ABC check is slow
-                raise DataError(f"ingest {src.name!r}, row {i}: a row is a mapping of column names, not {shown(raw)}")
-            try:  # one try per row; the column at fault is looked for only when one is
-                row = parse_row(raw)
-            except DataError:
-                raise _bad_column(src, i, raw) from None
-            ts = row.get(src.timestamp) if src.timestamp is not None else None
-            if ts is not None:
-                out.append(((ts - EPOCH) // ONE_US, row))  # ``to_us`` of a canonical (naive UTC) instant, inline
-                numbers.append(i)
-        return out, numbers
+    def rows(self, src: SourceSpec, rows: Iterable[Mapping[str, Any]]) -> Timed:
+        """(ts, canonical row) for each row with an event time, and the numbers of the rows without
+        one (not inputs, as in SQL); absent columns are null. The first bad value raises."""
+        return self._parsers[src.name](rows)
 
     def events(self, src: SourceSpec, rows: Iterable[Mapping[str, Any]],
                prepare: Callable[[list[tuple[int, Row]]], T]) -> tuple[int, T]:  # fmt: skip
         """How many rows have an event time, and ``prepare`` of them as ``rows`` gives them: the one
         step of every ingest before it stores anything. An int64 overflow of a feature's argument
         there is a DataError naming the row and the feature."""
-        timed, numbers = self.rows(src, rows)
+        timed, untimed = self.rows(src, rows)
         try:
             return len(timed), prepare(timed)
         except ColumnOverflow as e:
-            where = f"ingest {src.name!r}, row {numbers[e.row or 0]}: "
+            number = (e.row or 0) + 1  # the row's number among the timed rows, then among all
+            for skipped in untimed:
+                number += skipped <= number
+            where = f"ingest {src.name!r}, row {number}: "
             raise DataError(where + overflow(e.column, e, None).args[0]) from None
 
     def instant(self, at: Any, where: str) -> int:
@@ -178,8 +167,11 @@ class Checks:
             values[column] = value if type_ != "double" else result(value, type_)
 
 
-def _bad_column(src: SourceSpec, i: int, raw: Mapping[str, Any]) -> DataError:
-    """The error of the first column of row ``i`` whose value breaks its type's input rule."""
+def _bad_row(src: SourceSpec, i: int, raw: Any) -> DataError:
+    """Why row ``i`` of ``src`` was refused: not a mapping, or the first column whose value breaks its
+    type's input rule."""
+    if not isinstance(raw, Mapping):
+        return DataError(f"ingest {src.name!r}, row {i}: a row is a mapping of column names, not {shown(raw)}")
     for c in src.columns:
         value = raw.get(c.name)
         try:

@@ -221,6 +221,7 @@ class OnlineStore:
                 Update(v.namespace, v.layout, v.feed.events(timed), v.span_us, v.ttl_ms) for v in shared])  # fmt: skip
             self._describe(views)
             late = self.state.update(updates, partition, position)
+            del updates  # the call's events, freed before the collector resumes and would walk them once more
         done = {v.namespace: n for v, n in zip(shared, late, strict=True)}
         return Ingested(
             rows=count,

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .aggregates import Aggregation
+from .tileadd import AddMany, writer
 
 Values = tuple[Any, ...]
 """One event's input values, one per input of its feed; None where the input does not count."""
@@ -72,6 +73,7 @@ class Layout:
     empty: list[Any] = field(init=False, compare=False)
     tiled: tuple[tuple[int, int, Any], ...] = field(init=False, compare=False)  # (slot, input, add)
     extremes: tuple[tuple[int, bool], ...] = field(init=False, compare=False)  # (slot, greatest) of min and max
+    add_many: AddMany = field(init=False, compare=False, repr=False)  # ``Series.add_many``, written out (``tileadd``)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "empty", [s.agg.new() for s in self.slots])  # shared, immutable empties
@@ -80,6 +82,7 @@ class Layout:
         extremes = tuple((i, s.agg.pick is max) for i, s in enumerate(self.slots)
                          if s.tiled and s.agg.pick is not None and s.agg.sql != "lookup")  # fmt: skip
         object.__setattr__(self, "extremes", extremes)
+        object.__setattr__(self, "add_many", writer(self))
 
 
 class Series:
@@ -123,42 +126,10 @@ class Series:
 
     def add_many(self, events: Sequence[tuple[int, Values]]) -> int:
         """Apply events in their order (one entity's events of one ingest call), as ``add`` would one
-        by one, in one pass: a run of events in one tile looks its states and leaders up once, and
-        events in order are appended a column at a time. Returns how many were older than the edge
-        (only lifetime slots see those)."""
-        size, tiled, edge = self.layout.tile_us, self.layout.tiled, self.edge
-        lead = self.leaders is not None and bool(self.layout.extremes)
-        newest = self.newest
-        late = 0
-        kept: list[tuple[int, Values]] = []
-        ordered = True  # the kept events are in order among themselves
-        states: list[Any] = []
-        current: int | None = None  # the tile of the run being applied
-        for ts, values in events:
-            if newest is None or ts > newest:
-                newest = ts
-            elif kept and ts < kept[-1][0]:
-                ordered = False
-            if edge is not None and ts < edge:
-                self._add_to_base(ts, values)
-                late += 1
-                continue
-            index = ts // size
-            if index != current:
-                if lead and current is not None:
-                    self._lead(current, states)
-                states, current = self._tile(index), index
-            for i, column, add in tiled:
-                value = values[column]
-                if value is not None:
-                    states[i] = add(states[i], ts, value)
-            kept.append((ts, values))
-        if lead and current is not None:
-            self._lead(current, states)
-        self.newest = newest
-        if kept:
-            self._keep(kept, ordered)
-        return late
+        by one: each to its tile's states (created empty; prefixes stale from its position on), the
+        leaders kept, the events kept in order or left pending. Returns how many were older than the
+        edge (only lifetime slots see those). Written out per layout (``tileadd``)."""
+        return self.layout.add_many(self, events)
 
     def _keep(self, kept: list[tuple[int, Values]], ordered: bool) -> None:
         """Append the events after the sorted ones, or when they are older or out of order, leave them
@@ -170,41 +141,6 @@ class Series:
         else:
             self.pending_ts.extend([ts for ts, _ in kept])
             self.pending_vals.extend([values for _, values in kept])
-
-    def _tile(self, index: int) -> list[Any]:
-        """The states of tile ``index`` (created empty), marking prefixes stale from its position."""
-        keys = self.keys
-        if keys and keys[-1] == index:
-            position = len(keys) - 1
-        else:
-            position = len(keys) if not keys or index > keys[-1] else bisect_left(keys, index)
-            if position == len(keys) or keys[position] != index:
-                keys.insert(position, index)
-                self.states.insert(position, self.layout.empty.copy())
-        if position < self.built:
-            self.built = position
-        return self.states[position]
-
-    def _lead(self, index: int, states: list[Any]) -> None:
-        """Keep the leaders after tile ``index`` changed: only the newest tile's change is cheap. Its
-        state only gets better, so its own entry, if any, goes with those it now beats."""
-        if self.leaders is None:
-            return
-        if index != self.keys[-1]:
-            self.leaders = None
-            return
-        for i, greatest in self.layout.extremes:
-            value = states[i]
-            if value is None:
-                continue
-            tiles, best = self.leaders[i]
-            if tiles and tiles[-1] == index and best[-1] == value:  # an event that did not change the tile
-                continue
-            while best and (best[-1] <= value if greatest else best[-1] >= value):
-                tiles.pop()
-                best.pop()
-            tiles.append(index)
-            best.append(value)
 
     def _add_to_base(self, ts: int, values: Values) -> None:
         for i, slot in enumerate(self.layout.slots):

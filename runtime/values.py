@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -287,22 +287,51 @@ CANONICAL: dict[str, str] = {
     "date": "type(v) is date",
 }
 """Per type, a Python condition on ``v`` true only for a value its parser returns unchanged: the fast
-path of ``row_parser``, which calls the parser for every other value (null included)."""
+path of ``rows_parser``, which calls the parser for every other value (null included)."""
 
 
-def row_parser(columns: Sequence[tuple[str, str]]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
-    """A function from a row (a mapping) to ``{name: parse(row.get(name), type)}`` for (name, type)
-    ``columns``: the same result, or the same ``DataError``, but each value already canonical (the
-    usual case) costs one inline test instead of a call. Ingest applies it to every row, so it is
-    written out as code once per source; names enter the code as constants, never as text."""
-    lines = ["def parse_row(raw):", "    get = raw.get"]
-    scope: dict[str, Any] = {"INT64_MIN": INT64_MIN, "INT64_MAX": INT64_MAX, "datetime": datetime, "date": date}
+Timed = tuple[list[tuple[int, Mapping[str, Any]]], list[int]]
+"""(epoch us, canonical row) of each row with an event time, and the numbers (from 1) of those without."""
+
+
+def rows_parser(
+    columns: Sequence[tuple[str, str]], timestamp: str | None, bad: Callable[[int, Any], Exception]
+) -> Callable[[Iterable[Any]], Timed]:
+    """A function from rows (mappings) to each one as ``{name: parse(row.get(name), type)}`` for (name,
+    type) ``columns``, with its event time (the column ``timestamp``) in epoch microseconds; rows with
+    a null event time are left out and their numbers listed (nothing is an input without one, as
+    in SQL). Row ``i`` that is not a mapping or holds a value its type's rule refuses raises
+    ``bad(i, row)``. Ingest runs it on every row, so it is written out as code once per source, the
+    loop included: each value already canonical (the usual case) costs one inline test instead of
+    a call. Names enter the code as constants, never as text."""
+    scope: dict[str, Any] = {"INT64_MIN": INT64_MIN, "INT64_MAX": INT64_MAX, "datetime": datetime, "date": date,
+                             "EPOCH": EPOCH, "ONE_US": timedelta(microseconds=1), "Mapping": Mapping,
+                             "DataError": DataError, "BAD": bad}  # fmt: skip
+    body = []
     for i, (name, type_) in enumerate(columns):
         scope[f"n{i}"], scope[f"p{i}"] = name, PARSERS[type_]
-        lines += [f"    v = get(n{i})", f"    c{i} = v if {CANONICAL[type_]} else p{i}(v)"]
-    lines.append("    return {" + ", ".join(f"n{i}: c{i}" for i in range(len(columns))) + "}")
-    parse_row: Callable[[Mapping[str, Any]], dict[str, Any]] = function(lines, scope, "parse_row")
-    return parse_row
+        body += [f"            v = get(n{i})", f"            c{i} = v if {CANONICAL[type_]} else p{i}(v)"]
+    at = next((f"c{i}" for i, (name, _) in enumerate(columns) if name == timestamp), "None")
+    lines = [
+        "def parse_rows(rows):",
+        "    out = []",
+        "    untimed = []",
+        "    for i, raw in enumerate(rows, 1):",
+        "        try:  # around the row, not the iteration: an error of the caller's iterator is its own",
+        "            if type(raw) is not dict and not isinstance(raw, Mapping):  # dict first: the ABC check is slow",
+        "                raise DataError()",
+        "            get = raw.get",
+        *body,
+        "        except DataError:",
+        "            raise BAD(i, raw) from None",
+        f"        if {at} is None:",
+        "            untimed.append(i)",
+        "            continue",
+        f"        out.append((({at} - EPOCH) // ONE_US, {{{', '.join(f'n{i}: c{i}' for i in range(len(columns)))}}}))",
+        "    return out, untimed",
+    ]
+    parse_rows: Callable[[Iterable[Any]], Timed] = function(lines, scope, "parse_rows")
+    return parse_rows
 
 
 def parse(value: Any, type_name: str) -> Any:
@@ -318,6 +347,7 @@ __all__ = [
     "INT64_MAX",
     "INT64_MIN",
     "PARSERS",
+    "Timed",
     "parse",
     "parse_bool",
     "parse_date",
@@ -325,6 +355,6 @@ __all__ = [
     "parse_int",
     "parse_string",
     "parse_timestamp",
-    "row_parser",
+    "rows_parser",
     "shown",
 ]

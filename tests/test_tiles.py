@@ -12,14 +12,19 @@ import gc
 import random
 import weakref
 from datetime import datetime, timedelta
+from functools import reduce
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import featc
 from featc.runtime import Evaluator, RawRowStore, TileStore
+from featc.runtime.aggregates import AGGREGATIONS
 from featc.runtime.errors import DataError
 from featc.runtime.feeds import HOUR_US, MINUTE_US, divisor_at_most, tile_size
+from featc.runtime.tiles import Layout, Series, Slot
 
 T0 = datetime(2024, 1, 1)
 TEXT = """
@@ -174,6 +179,9 @@ def test_an_argument_overflowing_int64_is_reported_at_ingest_and_stores_nothing(
     ev = featc.evaluator(featc.compile_text(text))
     with pytest.raises(DataError, match=r"ingest 'ev', row 2: integer overflow in the feature act__v_1d"):
         ev.ingest("ev", [event(1, v=1), event(2, v=2)])
+    untimed = {**event(0, v=2), "at": None}  # not an input, but a row: the numbers count it
+    with pytest.raises(DataError, match=r"ingest 'ev', row 4: integer overflow in the feature act__v_1d"):
+        ev.ingest("ev", [untimed, event(1, v=1), untimed, event(2, v=2), untimed])
     assert ev.store.stats()["events"] == 0
 
 
@@ -225,3 +233,73 @@ def test_a_dropped_store_is_freed_without_the_cyclic_collector(project: Any) -> 
         assert len(held) > 1 and all(r() is None for r in held)
     finally:
         gc.enable()
+
+
+# ---------------------------------------------------------------- the written-out ingest loop
+
+
+_SLOTS = (("count", 0, False), ("sum", 0, True), ("avg", 1, False), ("min", 1, False), ("max", 0, True),
+          ("first", 2, True), ("last", 2, False), ("min", 2, False), ("count_distinct", 2, True))  # fmt: skip
+"""(aggregation, input, lifetime): every aggregation, over ints (0), doubles (1) and strings (2)."""
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    events=st.lists(
+        st.tuples(
+            st.integers(0, 40),
+            st.none() | st.integers(-3, 3) | st.integers(-(2**62), 2**62),
+            st.none() | st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([0.1, -0.0, 1e308]),
+            st.none() | st.sampled_from(["a", "b", "c"]),
+        ),
+        max_size=60,
+    ),
+    calls=st.lists(st.integers(1, 20), min_size=1, max_size=8),
+    edge=st.none() | st.integers(0, 8),
+    ordered=st.booleans(),
+)
+def test_the_written_out_add_is_each_aggregations_own_add(
+    events: list[tuple[int, Any, Any, Any]], calls: list[int], edge: int | None, ordered: bool
+) -> None:
+    """``Series.add_many`` (code written per layout, ``tileadd``) against a reference built with each
+    aggregation's ``add``, event by event: the tile states, the lifetime base of late events, the min
+    and max leaders and the events kept, for events in any order, in calls of any size."""
+    layout = Layout(3, tuple(Slot(i, AGGREGATIONS[name], lifetime) for name, i, lifetime in _SLOTS), 3)
+    series = Series(layout)
+    if ordered:  # as a stream gives them: the leaders are kept as events arrive, not rebuilt
+        events = sorted(events, key=lambda e: e[0])
+    if edge is not None:
+        series.evict(edge * 3)  # events before it are late
+    start = 0
+    for size in calls * 10:
+        series.add_many([(t, (x, y, z)) for t, x, y, z in events[start : start + size]])
+        start += size
+        if size % 2:  # a read between writes: prefixes are then rebuilt only from the first changed tile
+            series.settle()
+    series.add_many([(t, (x, y, z)) for t, x, y, z in events[start:]])
+    series.settle()
+    low = -1 if edge is None else edge * 3
+    tiles: dict[int, list[Any]] = {}
+    base = [s.agg.new() for s in layout.slots]
+    for t, *values in events:
+        state = base if t < low else tiles.setdefault(t // 3, [s.agg.new() for s in layout.slots])
+        for i, slot in enumerate(layout.slots):
+            value = values[slot.input]
+            if value is not None and (slot.lifetime if t < low else slot.tiled):
+                state[i] = slot.agg.add(state[i], t, value)
+    assert series.keys == sorted(tiles)
+    assert series.states == [tiles[k] for k in sorted(tiles)]
+    assert [b for b, s in zip(series.base, layout.slots, strict=True) if s.tiled] == [
+        b for b, s in zip(base, layout.slots, strict=True) if s.tiled
+    ]
+    assert series.ts == sorted(t for t, *_ in events if t >= low)
+    kept = sorted(((t, values) for t, *values in events if t >= low), key=lambda e: e[0])
+    assert [list(c) for c in series.cols] == [[v[c] for _, v in kept] for c in range(3)]
+    for i, slot in enumerate(layout.slots):  # prefixes rebuilt from the first tile that changed
+        if slot.prefix:
+            states = [slot.agg.new(), *(tiles[k][i] for k in sorted(tiles))]
+            assert series.prefix[i] == [reduce(slot.agg.merge, states[: n + 2]) for n in range(len(tiles))]
+    leaders = series.leaders
+    series._rebuild_leaders()
+    assert leaders is None or leaders == series.leaders
+    assert leaders is not None or not ordered
