@@ -176,8 +176,10 @@ def _sum_add(state: SumState, ts: int, value: Any) -> SumState:
     if not math.isfinite(value):
         return n, k, count + 1, floats + 1, odd + 1
     num, den = value.as_integer_ratio()  # den is a power of two
-    a, b, k = _align(n, k, num, den.bit_length() - 1)
-    return a + b, k, count + 1, floats + 1, odd
+    k2 = den.bit_length() - 1
+    if k2 <= k:  # ``_align``, inline: ingest adds every double of a sum here
+        return n + (num << (k - k2)), k, count + 1, floats + 1, odd
+    return (n << (k2 - k)) + num, k2, count + 1, floats + 1, odd
 
 
 def _sum_many(state: SumState, values: list[Any]) -> SumState:

@@ -1,6 +1,6 @@
 """Functions written out as code at run time, for the loops that run once per row or per answer.
 
-Ingest's row rules (``values.row_parser``), each feed's inputs and keys (``feeds``) and each
+Ingest's row rules (``values.rows_parser``), each feed's inputs and keys (``feeds``) and each
 block's answer (``windows.block_reader``) are written from fixed templates when a store opens, since
 a general loop cost more than the work it did. Only indexes and fixed operators enter the text;
 every name and function a template uses is a constant of the function's scope, so nothing a user

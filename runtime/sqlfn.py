@@ -195,6 +195,8 @@ def sqrt(x: Num | None) -> float | None:
 def eq(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    if type(a) is type(b):  # canonical values of one type compare to a bool; ingest runs this per row
+        return a == b  # type: ignore[no-any-return]
     a, b = _pair(a, b)
     return bool(a == b)
 
@@ -202,6 +204,8 @@ def eq(a: Any, b: Any) -> bool | None:
 def ne(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    if type(a) is type(b):  # canonical values of one type compare to a bool; ingest runs this per row
+        return a != b  # type: ignore[no-any-return]
     a, b = _pair(a, b)
     return bool(a != b)
 
@@ -209,6 +213,8 @@ def ne(a: Any, b: Any) -> bool | None:
 def lt(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    if type(a) is type(b):  # canonical values of one type compare to a bool; ingest runs this per row
+        return a < b  # type: ignore[no-any-return]
     a, b = _pair(a, b)
     return bool(a < b)
 
@@ -216,6 +222,8 @@ def lt(a: Any, b: Any) -> bool | None:
 def le(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    if type(a) is type(b):  # canonical values of one type compare to a bool; ingest runs this per row
+        return a <= b  # type: ignore[no-any-return]
     a, b = _pair(a, b)
     return bool(a <= b)
 
@@ -223,6 +231,8 @@ def le(a: Any, b: Any) -> bool | None:
 def gt(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    if type(a) is type(b):  # canonical values of one type compare to a bool; ingest runs this per row
+        return a > b  # type: ignore[no-any-return]
     a, b = _pair(a, b)
     return bool(a > b)
 
@@ -230,6 +240,8 @@ def gt(a: Any, b: Any) -> bool | None:
 def ge(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    if type(a) is type(b):  # canonical values of one type compare to a bool; ingest runs this per row
+        return a >= b  # type: ignore[no-any-return]
     a, b = _pair(a, b)
     return bool(a >= b)
 

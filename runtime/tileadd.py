@@ -54,18 +54,22 @@ def _lead(layout: Layout) -> list[str]:
 def writer(layout: Layout) -> AddMany:
     """``add_many(series, events)`` for series of ``layout``: apply the events in their order; returns
     how many were older than the series' edge (only lifetime slots see those)."""
-    scope: dict[str, Any] = {"SIZE": layout.tile_us, "EMPTY": layout.empty, "bisect_left": bisect_left}
+    scope: dict[str, Any] = {"SIZE": layout.tile_us, "bisect_left": bisect_left}
+    empty = []  # the tile's states: tiled slots in locals, the others (never set per tile) their empty state
+    for i, state in enumerate(layout.empty):
+        scope[f"E{i}"] = state
+        empty.append(f"s{i}" if i in {t for t, _, _ in layout.tiled} else f"E{i}")
     tiled = [i for i, _, _ in layout.tiled]
-    load = [f"s{i} = st[{i}]" for i in tiled]
-    store = [f"st[{i}] = s{i}" for i in tiled]
-    adds = []
+    adds: dict[int, list[str]] = {}  # per input, the slots it adds to
     for i, column, _ in layout.tiled:
         agg = layout.slots[i].agg
         scope[f"ADD{i}"] = agg.add
         code = (agg.add_code or "{add}({s}, {t}, {v})").format(s=f"s{i}", t="ts", v=f"x{column}", add=f"ADD{i}")
-        adds += [f"        if x{column} is not None:", f"            s{i} = {code}"]
+        adds.setdefault(column, []).append(f"            s{i} = {code}")
+    add = [line for column, slots in adds.items() for line in (f"        if x{column} is not None:", *slots)]
     unpack = "".join(f"x{c}, " for c in range(layout.inputs))
-    close = [*store, *_lead(layout)]
+    # A run's states go back as one new list: fewer steps than storing each into the tile's list.
+    close = [f"states[position] = [{', '.join(empty)}]", *_lead(layout)]
     lines = [
         "def add_many(series, events):",
         "    edge, newest, keys, built = series.edge, series.newest, series.keys, series.built",
@@ -87,24 +91,31 @@ def writer(layout: Layout) -> AddMany:
         "            continue",
         "        index = ts // SIZE",
         "        if index != current:",
-        *(["            if current is not None:", *[f"                {line}" for line in close]] if close else []),
+        "            if current is not None:",
+        *[f"                {line}" for line in close],
+        "            current = index",
         "            n = len(keys)",
-        "            if n and keys[-1] == index:",
-        "                position = n - 1",
+        "            if not n or index > keys[-1]:  # a new newest tile: the usual case",
+        "                position = n",
+        "                keys.append(index)",
+        "                states.append(None)",
+        *[f"                s{i} = E{i}" for i in tiled],
         "            else:",
-        "                position = n if not n or index > keys[-1] else bisect_left(keys, index)",
-        "                if position == n or keys[position] != index:",
+        "                position = n - 1 if keys[-1] == index else bisect_left(keys, index)",
+        "                if keys[position] != index:",
         "                    keys.insert(position, index)",
-        "                    states.insert(position, EMPTY.copy())",
+        "                    states.insert(position, None)",
+        *[f"                    s{i} = E{i}" for i in tiled],
+        "                else:",
+        "                    st = states[position]",
+        *[f"                    s{i} = st[{i}]" for i in tiled],
         "            if position < built:",
         "                built = position",
-        "            st = states[position]",
-        "            current = index",
-        *[f"            {line}" for line in load],
-        *([f"        {unpack}= values", *adds] if adds else []),
+        *([f"        {unpack}= values", *add] if add else []),
         "        kept.append((ts, values))",
         "        previous = ts",
-        *(["    if current is not None:", *[f"        {line}" for line in close]] if close else []),
+        "    if current is not None:",
+        *[f"        {line}" for line in close],
         "    series.newest, series.built = newest, built",
         "    if kept:",
         "        series._keep(kept, ordered)",
