@@ -33,7 +33,7 @@ VALUE = st.one_of(
     st.integers(-3, 3),
     st.floats(allow_nan=False),
     st.sampled_from([0.0, -0.0, 1.5]),
-    st.sampled_from(["a", "b", "é"]),
+    st.sampled_from(["a", "b", "é", "", "a\x00b"]),
     st.datetimes(),
 )
 
@@ -67,13 +67,19 @@ def _as_lists(state: tuple[Any, ...]) -> tuple[Any, ...]:
     return listed(ts), [listed(c) for c in cols], listed(keys), states(), [listed(p) for p in prefix], *rest
 
 
-@settings(max_examples=100, deadline=None)
-@given(columns=st.lists(st.lists(VALUE, max_size=30), min_size=1, max_size=4), data=st.data())
-def test_any_plain_values_come_back_equal_and_of_the_same_type(columns: list[list[Any]], data: st.DataObject) -> None:
-    """Event columns of every kind of value a state holds, mixed or not, as a writer and a reader read them."""
+SUMS = st.lists(st.tuples(*[st.integers(-3, 3) | st.integers(-(2**70), 2**70)] * 5), max_size=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(columns=st.lists(st.lists(VALUE, max_size=30), min_size=1, max_size=4), sums=SUMS, data=st.data())
+def test_any_plain_values_come_back_equal_and_of_the_same_type(
+    columns: list[list[Any]], sums: list[tuple[int, ...]], data: st.DataObject
+) -> None:
+    """Event columns of every kind of value a state holds, mixed or not, and prefixes of sum states,
+    as a writer and a reader read them."""
     n = min(map(len, columns))
     ts = sorted(data.draw(st.lists(st.integers(-(2**62), 2**62), min_size=n, max_size=n)))
-    state = (ts, [c[:n] for c in columns], [], [], [None, list(ts)], [None], None, None, {})
+    state = (ts, [c[:n] for c in columns], [], [], [None, list(ts), sums], [None], None, None, {})
     blob = codec.dump_series(state)
     assert _same(list(codec.load_series(blob, writable=True)), list(state))
     assert _same(list(_as_lists(codec.load_series(blob, writable=False))), list(state))
@@ -121,15 +127,21 @@ def test_the_tile_states_are_decoded_only_when_read() -> None:
 
 
 def test_bytes_written_with_the_other_byte_order_are_read_right() -> None:
-    s = _series([("sum", False), ("count", True)], [(t, (t * 1000, 1)) for t in range(0, 100, 3)], None)
+    s = _series([("sum", False), ("count", True), ("last", False), ("sum", True)],
+                [(t, (t * 1000, 1 if t % 4 else None, f"v{t % 3}", t * 1e17 + 0.1)) for t in range(0, 100, 3)],
+                None)  # fmt: skip
     blob = codec.dump_series(s.dump())
     size = int.from_bytes(blob[:4], "big")
     order, *head = pickle.loads(blob[4 : 4 + size])
     assert order == sys.byteorder
 
-    def swapped(packed: Any) -> Any:  # an array's bytes in the other order; anything else as it is
+    def swapped(packed: Any) -> Any:  # every array's bytes in the other order; anything else as it is
         if type(packed) is not tuple:
             return packed
+        if packed[0] == "T":
+            return "T", [swapped(c) for c in packed[1]]
+        if packed[0] == "W":
+            return "W", swapped(packed[1]), swapped(packed[2])
         found = array(packed[0], packed[1])
         found.byteswap()
         return packed[0], found.tobytes()
@@ -142,8 +154,13 @@ def test_bytes_written_with_the_other_byte_order_are_read_right() -> None:
     assert _same(list(codec.load_series(foreign, writable=True)), list(s.dump()))
 
 
-def test_a_list_packed_in_a_way_featc_never_writes_is_refused() -> None:
-    head = pickle.dumps((sys.byteorder, ("x", b"12345678"), [], ("q", b""), [], [], None, None, {}), protocol=5)
+REFUSED = [("x", b"12345678"), ("q", "text"), ("T", [("b", b"\x01"), ("b", b"")]), ("T", []), "text",
+           ("W", ("b", b"\x01"), ("Q", b"\x01")), ("W", [1], ("Q", b"\x00" * 8)), ("q", b"\x01")]  # fmt: skip
+
+
+@pytest.mark.parametrize("packed", REFUSED)
+def test_a_list_packed_in_a_way_featc_never_writes_is_refused(packed: Any) -> None:
+    head = pickle.dumps((sys.byteorder, packed, [], ("q", b""), [], [], None, None, {}), protocol=5)
     with pytest.raises(pickle.UnpicklingError, match="never writes"):
         codec.load_series(len(head).to_bytes(4, "big") + head + pickle.dumps([]), writable=False)
 
