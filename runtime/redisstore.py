@@ -211,7 +211,7 @@ class RedisState:
         with collector_paused() if decoding else nullcontext():  # a series decodes into many small objects
             for i, key, got, c in zip(order, keys, found[: len(tiles)], cached, strict=True):
                 blob = fetched.get(key) if got == 2 else got[0] if type(got) is list else None
-                s = series[i] = self._series(tiles[i], got, c, blob)
+                s = series[i] = self._series(tiles[i], got, c, blob, self._cache_size > 0)
                 if blob is not None and s is not None:  # new bytes, decoded
                     fresh[key] = blob[:VERSION_BYTES], s
             hits: list[Hit] = [None] * len(batches)
@@ -244,8 +244,10 @@ class RedisState:
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _series(r: TilesRead, got: Any, cached: tuple[bytes, Series] | None, blob: bytes | None) -> Series | None:
-        """The series a read returned: None (no state), the cached copy (same version), or new bytes."""
+    def _series(r: TilesRead, got: Any, cached: tuple[bytes, Series] | None, blob: bytes | None,
+                caching: bool) -> Series | None:  # fmt: skip
+        """The series a read returned: None (no state), the cached copy (same version), or new bytes
+        (decoded to answer once, or, ``caching``, to be kept and answer many times)."""
         if got == 0:
             raise StateLost(r.namespace)
         if blob is None:
@@ -253,7 +255,7 @@ class RedisState:
                 return None
             assert cached is not None and type(got) is bytes
             return cached[1]
-        return Series.restore(r.layout, codec.load_series(memoryview(blob)[VERSION_BYTES:], writable=False))
+        return Series.restore(r.layout, codec.load_series(memoryview(blob)[VERSION_BYTES:], False, caching))
 
     def _remember(self, keys: list[str], cached: list[tuple[bytes, Series] | None],
                   fresh: dict[str, tuple[bytes, Series]]) -> None:  # fmt: skip

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from featc.runtime import codec
+from featc.runtime import codec, packing
 from featc.runtime.aggregates import AGGREGATIONS
 from featc.runtime.tiles import Layout, Series, Slot
 from featc.runtime.windows import block_reader
@@ -67,6 +67,9 @@ def _as_lists(state: tuple[Any, ...]) -> tuple[Any, ...]:
     return listed(ts), [listed(c) for c in cols], listed(keys), states(), [listed(p) for p in prefix], *rest
 
 
+ONE_KIND = st.sampled_from([st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False, allow_infinity=False),
+                            st.text(max_size=4)]).flatmap(lambda kind: st.lists(kind | st.none(), max_size=30))  # fmt: skip
+"""Lists of one kind of value, with nulls or not: each packs in its own form."""
 SUMS = st.lists(st.tuples(*[st.integers(-3, 3) | st.integers(-(2**70), 2**70)] * 5), max_size=20)
 
 
@@ -88,6 +91,25 @@ def test_any_plain_values_come_back_equal_and_of_the_same_type(
 EVENTS = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 9), st.booleans()), max_size=60)
 
 
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(VALUE, max_size=30) | SUMS | ONE_KIND, data=st.data())
+def test_a_packed_list_reads_as_the_list(values: list[Any], data: st.DataObject) -> None:
+    """What a reader keeps of a packed list (an array or a lazy list) gives the list's values at
+    every position and slice, negative and stepped ones included."""
+    kept = packing.unpack(packing.pack(values), writable=False, swap=False)
+    assert len(kept) == len(values)
+    n = len(values)
+    for i in data.draw(st.lists(st.integers(-n - 2, n + 2), max_size=6)):
+        if -n <= i < n:
+            assert _same(kept[i], values[i])
+        else:
+            with pytest.raises(IndexError):
+                kept[i]
+    for a, b, step in data.draw(st.lists(st.tuples(*[st.none() | st.integers(-n - 2, n + 2)] * 2,
+                                                   st.none() | st.sampled_from([1, 2, -1])), max_size=6)):  # fmt: skip
+        assert _same(list(kept[a:b:step]), values[a:b:step])
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     slots=st.lists(st.tuples(st.sampled_from(sorted(AGGREGATIONS)), st.booleans()), min_size=1, max_size=4),
@@ -100,7 +122,8 @@ def test_a_series_read_back_answers_as_the_one_written(
 ) -> None:
     """Every slot over windows ending at ``at``, from the series and from its bytes read as a reader
     (arrays, tile states decoded when a window before the newest event needs them) and as a writer."""
-    events = [(t, tuple(None if null else (v * 0.5 if n == "sum" else v) for n, _ in slots)) for t, v, null in history]
+    kind = {"sum": lambda v: v * 0.5, "first": str, "last": lambda v: f"é{v}", "count_distinct": str}
+    events = [(t, tuple(None if null else kind.get(n, int)(v) for n, _ in slots)) for t, v, null in history]
     s = _series(slots, events, edge)
     start = 0 if edge is None else edge
     windows: list[tuple[int | None, int]] = [(lo, 0) for lo in (start - at, -5, -40) if at + lo >= start]
@@ -127,8 +150,9 @@ def test_the_tile_states_are_decoded_only_when_read() -> None:
 
 
 def test_bytes_written_with_the_other_byte_order_are_read_right() -> None:
-    s = _series([("sum", False), ("count", True), ("last", False), ("sum", True)],
-                [(t, (t * 1000, 1 if t % 4 else None, f"v{t % 3}", t * 1e17 + 0.1)) for t in range(0, 100, 3)],
+    s = _series([("sum", False), ("count", True), ("last", False), ("sum", True), ("first", True), ("max", False)],
+                [(t, (t * 1000, 1 if t % 4 else None, f"v{t % 3}", t * 1e17 + 0.1, f"é{t}" if t % 5 else None,
+                      t * 0.5 if t % 7 else None)) for t in range(0, 100, 3)],
                 None)  # fmt: skip
     blob = codec.dump_series(s.dump())
     size = int.from_bytes(blob[:4], "big")
@@ -142,6 +166,12 @@ def test_bytes_written_with_the_other_byte_order_are_read_right() -> None:
             return "T", [swapped(c) for c in packed[1]]
         if packed[0] == "W":
             return "W", swapped(packed[1]), swapped(packed[2])
+        if packed[0] == "F":
+            return "F", swapped(("d", packed[1]))[1]
+        if packed[0] == "I":
+            return "I", swapped(packed[1]), packed[2]
+        if packed[0] == "S":
+            return "S", packed[1], swapped(packed[2]), packed[3]
         found = array(packed[0], packed[1])
         found.byteswap()
         return packed[0], found.tobytes()
@@ -155,7 +185,10 @@ def test_bytes_written_with_the_other_byte_order_are_read_right() -> None:
 
 
 REFUSED = [("x", b"12345678"), ("q", "text"), ("T", [("b", b"\x01"), ("b", b"")]), ("T", []), "text",
-           ("W", ("b", b"\x01"), ("Q", b"\x01")), ("W", [1], ("Q", b"\x00" * 8)), ("q", b"\x01")]  # fmt: skip
+           ("W", ("b", b"\x01"), ("Q", b"\x01")), ("W", [1], ("Q", b"\x00" * 8)), ("q", b"\x01"),
+           ("F", b"\x00"), ("I", ("b", b"\x01\x02"), b"\x01"), ("I", ("d", b"\x00" * 8), b"\x01"),
+           ("S", "ab", ("b", b"\x00\x01"), b""), ("S", "ab", ("b", b"\x00\x02"), b"\x01\x01"),
+           ("S", "ab", ("b", b"\x01\x02"), b""), ("S", "ab", ("b", b""), b"")]  # fmt: skip
 
 
 @pytest.mark.parametrize("packed", REFUSED)
