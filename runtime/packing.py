@@ -36,6 +36,7 @@ _INTS = (("b", 1 << 7), ("h", 1 << 15), ("i", 1 << 31), ("q", 1 << 63))
 """Array type codes of signed ints of 1, 2, 4 and 8 bytes, smallest first, each with its bound B:
 it holds -B <= x < B."""
 _LOW = (1 << 64) - 1
+_PLAIN = frozenset("bhiqd")  # the codes of a list packed as one array
 _NAN = float("nan")
 
 
@@ -171,14 +172,20 @@ def _refused(packed: Any) -> pickle.UnpicklingError:
     return pickle.UnpicklingError(f"state bytes hold a list packed as {shown(packed)}, which featc never writes")
 
 
+_SIZES = {code: array(code).itemsize for code in "bhiqdQ"}
+"""Bytes per item of each array type featc writes ("Q" only as the low halves of ``Wide``)."""
+
+
 def _array(packed: Any, swap: bool) -> array[Any]:
-    if (type(packed) is not tuple or len(packed) != 2 or packed[0] not in ("b", "h", "i", "q", "d", "Q")
-            or type(packed[1]) is not bytes or len(packed[1]) % array(packed[0]).itemsize):  # fmt: skip
-        raise _refused(packed)
-    found = array(packed[0], packed[1])
-    if swap:
-        found.byteswap()
-    return found
+    if type(packed) is tuple and len(packed) == 2:
+        code, data = packed
+        size = _SIZES.get(code)
+        if size and type(data) is bytes and not len(data) % size:
+            found = array(code, data)
+            if swap:
+                found.byteswap()
+            return found
+    raise _refused(packed)
 
 
 def unpack(packed: Any, writable: bool, swap: bool) -> Any:
@@ -186,16 +193,19 @@ def unpack(packed: Any, writable: bool, swap: bool) -> Any:
     else an array or a lazy list (``Wide``, ``Rows``, ``Column``)."""
     if type(packed) is list:
         return packed
-    if type(packed) is not tuple or not packed:
+    if type(packed) is not tuple or not packed or type(packed[0]) is not str:
         raise _refused(packed)
-    found = _lazy(packed, swap)
+    try:
+        found = _array(packed, swap) if packed[0] in _PLAIN else _lazy(packed, swap)
+    except (TypeError, ValueError, IndexError):  # a shape no form has (a field of the wrong type or length)
+        raise _refused(packed) from None
     return found.tolist() if writable else found
 
 
 def _lazy(packed: tuple[Any, ...], swap: bool) -> Any:
     """A packed list as an array or a lazy list, its shape checked."""
     code, n = packed[0], len(packed)
-    if code in ("b", "h", "i", "q", "d"):
+    if code in _PLAIN:
         return _array(packed, swap)
     if code == "W" and n == 3:
         high, low = _lazy(packed[1], swap), _array(packed[2], swap)
