@@ -519,6 +519,33 @@ def test_sigterm_lets_a_slow_request_finish(build: Path, ev: Evaluator) -> None:
         redis_server.stop()
 
 
+def test_requests_beyond_max_in_flight_are_refused_at_once(build: Path, ev: Evaluator) -> None:
+    redis_server = RedisServer()
+    redis_server.start()
+    proxy = Proxy(redis_server.port)
+    try:
+        load(build, redis_server.url, ev)
+        options = ("--store-timeout", "5", "--store-retries", "0", "--max-in-flight", "1")
+        with serving(build, "--store", proxy.url, *options) as s:
+            proxy.delay = 1.0
+            assert s.post("/v1/features", GOOD)[0] == 200  # on the loop: it sends the next calls to the pool
+            slow: dict[str, Any] = {}
+            thread = threading.Thread(target=lambda: slow.update(answer=s.post("/v1/features", GOOD)))
+            thread.start()
+            time.sleep(0.3)  # the slow request is waiting for the store in the pool
+            started = time.monotonic()
+            status, body = s.post("/v1/features", GOOD)
+            assert (status, body["error"]["code"]) == (503, "overloaded") and time.monotonic() - started < 0.5
+            thread.join(timeout=10)
+            assert slow["answer"][0] == 200
+            proxy.delay = 0.0
+            assert s.post("/v1/features", GOOD)[0] == 200  # the limit is on requests at once, not in all
+            assert 'featc_overloaded_total{endpoint="/v1/features"} 1.0' in s.call("GET", "/metrics")[1]
+    finally:
+        proxy.close()
+        redis_server.stop()
+
+
 # ---------------------------------------------------------------- memory://, workers, start-up checks
 
 

@@ -79,6 +79,13 @@ SERVE_PACKAGES = ("starlette", "uvicorn", "orjson", "prometheus_client")
     "--max-batch", type=click.IntRange(min=1), default=1000, show_default=True, help="Items per batch request."
 )
 @click.option(
+    "--max-in-flight",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Vector requests a worker answers at once; more get 503 overloaded at once instead of queueing.",
+)
+@click.option(
     "--store-timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=0.5,

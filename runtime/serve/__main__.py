@@ -40,6 +40,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-body", type=int, default=1 << 20, help="bytes per request body (default: 1048576)")
     p.add_argument("--max-batch", type=int, default=1000, help="items per batch request (default: 1000)")
+    p.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=64,
+        help="vector requests a worker answers at once; more get 503 overloaded (default: 64)",
+    )
     p.add_argument("--store-timeout", type=float, default=0.5, help="seconds per store call (default: 0.5)")
     p.add_argument("--store-retries", type=int, default=2, help="retries per store call (default: 2)")
     p.add_argument("--retain", default="1h", help="as the ingesting processes open the store (default: 1h)")
@@ -74,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             allow_unauthenticated=args.allow_unauthenticated,
             max_body=args.max_body,
             max_batch=args.max_batch,
+            max_in_flight=args.max_in_flight,
             store_timeout=args.store_timeout,
             store_retries=args.store_retries,
             retain_seconds=seconds(args.retain, "--retain"),

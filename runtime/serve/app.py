@@ -98,6 +98,7 @@ class Service:
         self.health = wire.dumps({"status": "ok"})
         self.openapi = b""
         self.placement = Placement()
+        self.in_flight = 0  # store calls begun and not ended (the event loop's thread alone counts them)
 
     # ------------------------------------------------------------ endpoints
 
@@ -157,7 +158,21 @@ class Service:
     # ------------------------------------------------------------ plumbing
 
     async def _call(self, endpoint: str, fn: Callable[..., T], *args: Any) -> T:
-        """A store call, on the event loop or in the thread pool (``Placement``), its errors as wire errors."""
+        """A store call, on the event loop or in the thread pool (``Placement``), its errors as wire
+        errors. Beyond ``max_in_flight`` calls at once (only calls waiting in the pool overlap), a
+        request is refused at once: queued, it would wait for every call before it, each up to the
+        store's timeouts, and hold its memory meanwhile."""
+        if self.in_flight >= self.config.max_in_flight:
+            self.metrics.overloaded.labels(endpoint).inc()
+            raise WireError(503, "overloaded", f"{self.in_flight} requests are being answered already "
+                            "(--max-in-flight): the store is slow or the server busy; send it again shortly")  # fmt: skip
+        self.in_flight += 1
+        try:
+            return await self._placed(endpoint, fn, *args)
+        finally:
+            self.in_flight -= 1
+
+    async def _placed(self, endpoint: str, fn: Callable[..., T], *args: Any) -> T:
         placement = self.placement
         try:
             if not placement.on_loop():

@@ -43,6 +43,9 @@ class ServeConfig:
     """Bytes of one request body; a larger one is a 413."""
     max_batch: int = 1000
     """Items of one batch request; more is a 422 (the spec's maxItems: a schema violation)."""
+    max_in_flight: int = 64
+    """Vector requests one worker answers at once; another is refused at once (503 ``overloaded``)
+    rather than queued behind them for the thread pool while the store is slow."""
     store_timeout: float = 0.5
     """Seconds per call to a remote store; with ``store_retries`` it bounds a request's wait for it."""
     store_retries: int = 2
@@ -87,8 +90,8 @@ def check(config: ServeConfig) -> None:
             f"--workers {config.workers} with {config.store}: each worker process would hold its own store, "
             "so they would answer differently; serve memory:// with one worker, or serve from redis://"
         )
-    if config.max_body < 1 or config.max_batch < 1:
-        raise DataError("--max-body and --max-batch must be at least 1")
+    if config.max_body < 1 or config.max_batch < 1 or config.max_in_flight < 1:
+        raise DataError("--max-body, --max-batch and --max-in-flight must be at least 1")
     if not 0 < config.port < 65536:
         raise DataError(f"--port {config.port}: a TCP port is 1 to 65535")
     if config.log_dir is not None:

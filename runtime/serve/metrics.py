@@ -70,6 +70,12 @@ class Metrics:
             ["endpoint"],
             **own,
         )
+        self.overloaded = Counter(
+            "featc_overloaded",
+            "Requests refused because --max-in-flight were being answered already (503), by endpoint.",
+            ["endpoint"],
+            **own,
+        )
         self._vectors = self._per_request(
             self.tally.vectors_families, lambda: Counter("featc_vectors_served", VECTORS_HELP, ["endpoint"], **own)
         )

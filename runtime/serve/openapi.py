@@ -241,7 +241,10 @@ def _answer(schema: str, description: str, auth: bool) -> dict[str, Any]:
             "The question does not fit the build: invalid_body, batch_too_large, unknown_key, missing_key, "
             "unknown_request_field, unknown_feature, invalid_value, invalid_query, invalid_input."
         ),
-        "503": _error("The store is unreachable or did not answer in time (code store_unavailable); retry."),
+        "503": _error(
+            "The store is unreachable or did not answer in time (code store_unavailable), or --max-in-flight "
+            "requests are being answered already (code overloaded); retry after a short back-off."
+        ),
     }
     if auth:
         responses["401"] = _error("No valid bearer token (code unauthorized).")
