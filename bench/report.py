@@ -306,9 +306,11 @@ def _serving_state(s: dict[str, Any]) -> list[str]:
         if "skipped" in i or b is None:
             out.append(f"| {label} | skipped: {i.get('skipped', '')} | | | |")
             continue
+        each = i.get("events_per_cpu_s_each")
+        runs = f" (median of {len(each)} runs: {min(each):,} to {max(each):,})" if each else ""
         out.append(
             f"| {label}: {i['events']:,} orders in {i['calls']} calls | {i['events_per_s']:,} | "
-            f"{i['events_per_cpu_s']:,} | {b['continuous'] / 1024:,.1f} kB | {b['batch_per_boundary']:,} bytes |"
+            f"{i['events_per_cpu_s']:,}{runs} | {b['continuous'] / 1024:,.1f} kB | {b['batch_per_boundary']:,} bytes |"
         )
     return out
 

@@ -17,6 +17,7 @@ one minute). Blocks sharing a feed take the gcd of their sizes, which keeps ever
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from functools import reduce
@@ -80,6 +81,31 @@ def behaviour(fn: RowFn | None) -> Hashable:
         return fn
     consts = tuple((type(c), repr(c)) for c in code.co_consts)
     return code.co_code, consts, code.co_names, code.co_varnames, id(fn.__globals__)
+
+
+def _column(row: Row) -> Any:
+    return row["_"]  # the shape of a bare column's argument, with a placeholder for its name
+
+
+_COLUMN = _column.__code__
+_KIND = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+
+
+def column_read(fn: RowFn | None) -> str | None:
+    """The column ``fn`` returns as it is, when it is exactly ``def f(row): return row[name]`` (what
+    the compiler writes for an argument that is a bare column): the same bytecode, names and
+    constants (the name in place of the placeholder) as ``_column``, so it computes the same thing.
+    Ingest then reads that column inline instead of calling a function per row and input. Anything
+    else (a closure, defaults, another shape): None, and the function is called."""
+    code = getattr(fn, "__code__", None)
+    if fn is None or code is None or fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__ or code.co_flags & _KIND:
+        return None
+    names = [c for c in code.co_consts if type(c) is str]
+    if len(names) != 1 or (code.co_code, code.co_names, code.co_varnames) != (
+        _COLUMN.co_code, _COLUMN.co_names, _COLUMN.co_varnames
+    ):
+        return None
+    return names[0] if code.co_consts == tuple(names[0] if c == "_" else c for c in _COLUMN.co_consts) else None
 
 
 @dataclass(eq=False)
@@ -177,7 +203,8 @@ class _Overflow(Exception):
 def _events_function(feed: Feed) -> Callable[[list[tuple[int, Row]]], Events]:
     """``Feed.events`` written out as code for this feed's keys and inputs: ingest runs it on every
     row, and a loop over the inputs (with a list per row) cost more than the row functions it calls.
-    Only indexes enter the code; names and functions are constants of its scope."""
+    An argument that is a bare column is read inline (``column_read``), not called. Only indexes
+    enter the code; names and functions are constants of its scope."""
     scope: dict[str, Any] = {"Overflow": _Overflow}
     body = [f"            k{i} = row.get(K{i})" for i in range(len(feed.keys))]
     body.append("            if " + " or ".join(f"k{i} is None" for i in range(len(feed.keys))) + ": continue")
@@ -188,7 +215,9 @@ def _events_function(feed: Feed) -> Callable[[list[tuple[int, Row]]], Events]:
             scope[f"F{f}"] = check
             body.append(f"            f{f} = F{f}(row) is True")
     for i, (f, where, arg) in enumerate(feed.inputs):
-        value = "1" if arg is None else f"A{i}(row)"
+        column = column_read(arg)
+        scope[f"C{i}"] = column
+        value = "1" if arg is None else f"A{i}(row)" if column is None else f"row[C{i}]"
         if where is not None:
             value = f"({value} if W{i}(row) is True else None)"
         if feed.filters[f] is not None:
@@ -238,4 +267,4 @@ def plan(spec: ProjectSpec) -> tuple[dict[str, list[Feed]], dict[str, Feed], dic
     return by_source, of_group, slot
 
 
-__all__ = ["Events", "Feed", "divisor_at_most", "plan", "reach", "tile_size"]
+__all__ = ["Events", "Feed", "column_read", "divisor_at_most", "plan", "reach", "tile_size"]

@@ -23,7 +23,7 @@ import featc
 from featc.runtime import Evaluator, RawRowStore, TileStore
 from featc.runtime.aggregates import AGGREGATIONS
 from featc.runtime.errors import DataError
-from featc.runtime.feeds import HOUR_US, MINUTE_US, divisor_at_most, tile_size
+from featc.runtime.feeds import HOUR_US, MINUTE_US, column_read, divisor_at_most, tile_size
 from featc.runtime.tiles import Layout, Series, Slot
 
 T0 = datetime(2024, 1, 1)
@@ -303,3 +303,32 @@ def test_the_written_out_add_is_each_aggregations_own_add(
     series._rebuild_leaders()
     assert leaders is None or leaders == series.leaders
     assert leaders is not None or not ordered
+
+
+def test_an_argument_that_is_a_bare_column_is_read_inline_and_only_such_one(project: Any) -> None:
+    """``feeds.column_read`` recognises the compiler's ``row['v']`` (ingest then reads the column
+    without a call) and nothing that merely looks like it: another expression, a closure, defaults,
+    a docstring, another parameter name, a generator."""
+    args = {f.name: f.agg.arg for g in featc.evaluator(project).spec.groups for f in g.features if f.agg}
+    assert column_read(args["v_1d"]) == "v" and column_read(args["last_s"]) == "s" and column_read(args["n"]) is None
+    name = "v"
+
+    def plus(row: Any) -> Any:
+        return row["v"] + 0
+
+    def closure(row: Any) -> Any:
+        return row[name]
+
+    def defaults(row: Any, k: str = "v") -> Any:
+        return row["v"]
+
+    def documented(row: Any) -> Any:
+        """A docstring is a constant too."""
+        return row["v"]
+
+    def generator(row: Any) -> Any:
+        yield row["v"]
+
+    for fn in (plus, closure, defaults, documented, generator, lambda r: r["v"], lambda row: row.get("v"), len):
+        assert column_read(fn) is None, fn
+    assert column_read(lambda row: row["v"]) == "v"
