@@ -32,7 +32,8 @@ from .state import Key
 FORMAT = 4
 """The version of the bytes below; a key carries it (docs/serving.md, "Key layout"). 2: a series'
 state carries its min/max leaders (``tiles.Series.dump``). 3: a series in two parts, with arrays.
-4: prefixes of sum states, text and values among nulls packed too (``packing``)."""
+4: prefixes of sum states, text and values among nulls, and tile states (a column per slot) packed
+too (``packing``)."""
 
 _ALLOWED = {("builtins", "set"), ("builtins", "frozenset"), ("datetime", "datetime"), ("datetime", "date")}
 
@@ -53,11 +54,20 @@ def loads(data: bytes | memoryview) -> Any:
 
 
 def dump_series(state: tuple[Any, ...]) -> bytes:
-    """``tiles.Series.dump()``'s values as bytes: the part answers read, then the tile states."""
+    """``tiles.Series.dump()``'s values as bytes: the part answers read, then the tile states, one
+    packed column per slot (a column of counts or sums is a few arrays, where a list per tile of
+    pickled states was most of a state's bytes)."""
     ts, cols, keys, states, prefix, base, edge, newest, leaders = state
     head = dumps((sys.byteorder, pack(ts), [pack(c) for c in cols], pack(keys),
                   [None if p is None else pack(p) for p in prefix], base, edge, newest, leaders))  # fmt: skip
-    return len(head).to_bytes(4, "big") + head + dumps(states)
+    tiles = [pack(list(column)) for column in zip(*states, strict=True)] if states else []
+    return len(head).to_bytes(4, "big") + head + dumps(tiles)
+
+
+def _tiles(data: bytes | memoryview, swap: bool) -> list[list[Any]]:
+    """The tile states of ``dump_series``: a list per tile of one state per slot."""
+    columns = [unpack(c, True, swap) for c in loads(data)]
+    return [list(states) for states in zip(*columns, strict=True)]
 
 
 def load_series(data: bytes | memoryview, writable: bool, cached: bool = False) -> tuple[Any, ...]:
@@ -68,11 +78,10 @@ def load_series(data: bytes | memoryview, writable: bool, cached: bool = False) 
     fastest to read), not for every window read."""
     size = int.from_bytes(data[:4], "big")
     order, ts, cols, keys, prefix, base, edge, newest, leaders = loads(data[4 : 4 + size])
-    tail = memoryview(data)[4 + size :]
+    tail, swap = memoryview(data)[4 + size :], order != sys.byteorder
     # Read later from a copy: a view would keep the decoded part's bytes alive as long as the series.
-    states = loads(tail) if writable else partial(loads, bytes(tail))
-    w, swap = writable, order != sys.byteorder
-    w = w or cached
+    states = _tiles(tail, swap) if writable else partial(_tiles, bytes(tail), swap)
+    w = writable or cached
     return (unpack(ts, w, swap), [unpack(c, w, swap) for c in cols], unpack(keys, w, swap), states,
             [None if p is None else unpack(p, w, swap) for p in prefix], base, edge, newest, leaders)  # fmt: skip
 

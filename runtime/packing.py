@@ -9,8 +9,10 @@ writes a list in a form a reader can keep as it is and read a position or a slic
   type that holds them), which a reader keeps as the array; a bool is not an int here;
 * only ints that fit in 128 bits (a prefix of exact double sums): ``("W", high, low)``, their upper
   and lower 64 bits as arrays (``Wide``);
-* tuples of one length holding only ints (a prefix of sum states): ``("T", columns)``, each field's
-  column packed as above, read as ``Rows``: a state is built only when one position is read;
+* tuples of one length whose every field packs, and nulls (a prefix of sum states, first/last
+  states of tiles): ``("T", columns, present)``, each field's column packed, and a byte per
+  position, 1 where a tuple is (empty when none is null), read as ``Rows``: a tuple is built only
+  when one position is read;
 * floats and nulls: ``("F", bytes)``, an array of doubles with NaN for null (a canonical double is
   finite, so NaN is free to mean null); ints of int64 and nulls: ``("I", ints, present)``, the
   ints with 0 for null and a byte per position, 1 where a value is; text, with or without nulls:
@@ -53,9 +55,8 @@ def pack(values: list[Any]) -> Any:
         if low >= -(1 << 127) and high < 1 << 127:  # the exact sums of doubles: two arrays of halves
             return "W", pack([v >> 64 for v in values]), ("Q", array("Q", [v & _LOW for v in values]).tobytes())
         return values
-    if kinds == {tuple} and len(set(map(len, values))) == 1 and all(type(v) is int for row in values for v in row):
-        columns = [pack(list(column)) for column in zip(*values, strict=True)]
-        return ("T", columns) if all(type(c) is tuple for c in columns) else values
+    if tuple in kinds and kinds <= {tuple, type(None)}:
+        return _rows(values)
     if kinds <= {str, type(None)} and str in kinds:
         return _text(values)
     if kinds == {float, type(None)}:
@@ -65,6 +66,17 @@ def pack(values: list[Any]) -> Any:
         if type(ints) is tuple and ints[0] in "bhiq":
             return "I", ints, bytes([v is not None for v in values])
     return values
+
+
+def _rows(values: list[tuple[Any, ...] | None]) -> Any:
+    """``("T", columns, present)`` of tuples of one length (and nulls), or the list as it is."""
+    rows = [v for v in values if v is not None]
+    if len(set(map(len, rows))) != 1:
+        return values
+    columns = [pack(list(column)) for column in zip(*rows, strict=True)]
+    if not columns or not all(type(c) is tuple for c in columns):
+        return values
+    return "T", columns, bytes([v is not None for v in values]) if len(rows) < len(values) else b""
 
 
 def _text(values: list[str | None]) -> tuple[Any, ...]:
@@ -128,20 +140,26 @@ class Wide(_Lazy):
 
 
 class Rows(_Lazy):
-    """A ``("T", ...)`` list of tuples of ints kept as columns: a row is built only when read, and
-    answering reads two rows of a prefix per window."""
+    """A ``("T", ...)`` list of tuples (and nulls) kept as columns: a tuple is built only when read,
+    and answering reads two rows of a prefix per window. ``present``: a byte per position, 1 where
+    a tuple is (empty: every position), the columns holding the tuples only."""
 
-    __slots__ = ("_columns",)
+    __slots__ = ("_columns", "_present")
 
-    def __init__(self, columns: list[Any]) -> None:
-        super().__init__(len(columns[0]))
-        self._columns = columns
+    def __init__(self, columns: list[Any], present: bytes) -> None:
+        super().__init__(len(present) or len(columns[0]))
+        self._columns, self._present = columns, present
 
     def _values(self, a: int, b: int) -> list[Any]:
-        return list(zip(*[c[a:b] for c in self._columns], strict=True))
+        present = self._present
+        if not present:
+            return list(zip(*[c[a:b] for c in self._columns], strict=True))
+        j = present.count(1, 0, a)  # the tuples before position a
+        rows = iter(zip(*[c[j : j + present.count(1, a, b)] for c in self._columns], strict=True))
+        return [next(rows) if p else None for p in present[a:b]]
 
     def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, int):
+        if isinstance(i, int) and not self._present:
             return tuple([c[i] for c in self._columns])
         return super().__getitem__(i)
 
@@ -211,10 +229,12 @@ def _lazy(packed: tuple[Any, ...], swap: bool) -> Any:
         high, low = _lazy(packed[1], swap), _array(packed[2], swap)
         if type(high) is array and packed[2][0] == "Q" and len(high) == len(low):
             return Wide(high, low)
-    if code == "T" and n == 2 and type(packed[1]) is list and packed[1]:
+    if code == "T" and n == 3 and type(packed[1]) is list and packed[1] and type(packed[2]) is bytes:
         columns = [_lazy(c, swap) for c in packed[1] if type(c) is tuple]
-        if len(columns) == len(packed[1]) and len(set(map(len, columns))) == 1:
-            return Rows(columns)
+        sizes, present = set(map(len, columns)), packed[2]
+        rows = present.count(1) if present and set(present) <= {0, 1} else None if present else len(columns[0])
+        if len(columns) == len(packed[1]) and sizes == {rows}:
+            return Rows(columns, present)
     if code == "F" and n == 2:
         data = _array(("d", packed[1]), swap)
         return Column("F", len(data), data, None, b"")

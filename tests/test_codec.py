@@ -71,6 +71,10 @@ ONE_KIND = st.sampled_from([st.integers(-(2**63), 2**63 - 1), st.floats(allow_na
                             st.text(max_size=4)]).flatmap(lambda kind: st.lists(kind | st.none(), max_size=30))  # fmt: skip
 """Lists of one kind of value, with nulls or not: each packs in its own form."""
 SUMS = st.lists(st.tuples(*[st.integers(-3, 3) | st.integers(-(2**70), 2**70)] * 5), max_size=20)
+PAIRS = st.sampled_from([st.text(max_size=3), st.floats(allow_nan=False, allow_infinity=False)]).flatmap(
+    lambda value: st.lists(st.none() | st.tuples(st.integers(0, 9), value), max_size=20)
+)
+"""first/last states of tiles: (instant, value), null where a tile has no value."""
 
 
 @settings(max_examples=200, deadline=None)
@@ -92,7 +96,7 @@ EVENTS = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 9), st.booleans(
 
 
 @settings(max_examples=200, deadline=None)
-@given(values=st.lists(VALUE, max_size=30) | SUMS | ONE_KIND, data=st.data())
+@given(values=st.lists(VALUE, max_size=30) | SUMS | PAIRS | ONE_KIND, data=st.data())
 def test_a_packed_list_reads_as_the_list(values: list[Any], data: st.DataObject) -> None:
     """What a reader keeps of a packed list (an array or a lazy list) gives the list's values at
     every position and slice, negative and stepped ones included."""
@@ -135,6 +139,7 @@ def test_a_series_read_back_answers_as_the_one_written(
     answer = block_reader(s.layout.slots, TILE, windows, features)
     want = answer(s, at)
     blob = codec.dump_series(s.dump())
+    assert _same(codec.load_series(blob, writable=True)[3], s.dump()[3])  # a writer's tile states, exactly
     for writable in (True, False):
         again = Series.restore(s.layout, codec.load_series(blob, writable=writable))
         assert answer(again, at) == want
@@ -163,7 +168,7 @@ def test_bytes_written_with_the_other_byte_order_are_read_right() -> None:
         if type(packed) is not tuple:
             return packed
         if packed[0] == "T":
-            return "T", [swapped(c) for c in packed[1]]
+            return "T", [swapped(c) for c in packed[1]], packed[2]
         if packed[0] == "W":
             return "W", swapped(packed[1]), swapped(packed[2])
         if packed[0] == "F":
@@ -180,16 +185,18 @@ def test_bytes_written_with_the_other_byte_order_are_read_right() -> None:
     other = "big" if sys.byteorder == "little" else "little"
     head_bytes = pickle.dumps((other, swapped(ts), [swapped(c) for c in cols], swapped(keys),
                                [None if p is None else swapped(p) for p in prefix], *rest), protocol=5)  # fmt: skip
-    foreign = len(head_bytes).to_bytes(4, "big") + head_bytes + blob[4 + size :]
+    tiles = pickle.dumps([swapped(c) for c in pickle.loads(blob[4 + size :])], protocol=5)
+    foreign = len(head_bytes).to_bytes(4, "big") + head_bytes + tiles
     assert _same(list(codec.load_series(foreign, writable=True)), list(s.dump()))
 
 
-REFUSED = [("x", b"12345678"), ("q", "text"), ("T", [("b", b"\x01"), ("b", b"")]), ("T", []), "text",
+REFUSED = [("x", b"12345678"), ("q", "text"), ("T", [("b", b"\x01"), ("b", b"")], b""), ("T", [], b""), ("T", [("b", b"\x01")], b"\x01\x01"),
+           ("T", [("b", b"\x01")], b"\x02"), ("T", [("b", b"\x01")]), "text",
            ("W", ("b", b"\x01"), ("Q", b"\x01")), ("W", [1], ("Q", b"\x00" * 8)), ("q", b"\x01"),
            ("F", b"\x00"), ("I", ("b", b"\x01\x02"), b"\x01"), ("I", ("d", b"\x00" * 8), b"\x01"),
            ("S", "ab", ("b", b"\x00\x01"), b""), ("S", "ab", ("b", b"\x00\x02"), b"\x01\x01"),
            ("S", "ab", ("b", b"\x01\x02"), b""), ("S", "ab", ("b", b""), b""), ([1], b""), (1,),
-           ("I", ([], b""), b""), ("W", (), ()), ("T", [(), ("b", b"")])]  # fmt: skip
+           ("I", ([], b""), b""), ("W", (), ()), ("T", [(), ("b", b"")], b"")]  # fmt: skip
 
 
 @pytest.mark.parametrize("packed", REFUSED)
