@@ -30,6 +30,7 @@ from __future__ import annotations
 import pickle
 from array import array
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import Any, overload
 
 from .values import shown
@@ -80,11 +81,11 @@ def _rows(values: list[tuple[Any, ...] | None]) -> Any:
 
 
 def _text(values: list[str | None]) -> tuple[Any, ...]:
-    offsets = [0]
-    for v in values:
-        offsets.append(offsets[-1] + (0 if v is None else len(v)))
-    present = bytes([v is not None for v in values]) if None in values else b""
-    return "S", "".join(v for v in values if v is not None), pack(offsets), present
+    if None not in values:  # builtins only: a writer packs every text column of every entity it updates
+        return "S", "".join(values), pack([0, *accumulate(map(len, values))]), b""  # type: ignore[arg-type]
+    lengths = [0 if v is None else len(v) for v in values]
+    present = bytes([v is not None for v in values])
+    return "S", "".join(v for v in values if v is not None), pack([0, *accumulate(lengths)]), present
 
 
 class _Lazy(Sequence[Any]):
@@ -181,9 +182,10 @@ class Column(_Lazy):
         if self._kind == "I":
             return [v if p else None for v, p in zip(data[a:b], present[a:b], strict=True)]
         o = self._offsets
+        text = list(map(data.__getitem__, map(slice, o[a:b], o[a + 1 : b + 1])))  # builtins: a writer reads all
         if not present:
-            return [data[o[i] : o[i + 1]] for i in range(a, b)]
-        return [data[o[i] : o[i + 1]] if present[i] else None for i in range(a, b)]
+            return text
+        return [t if p else None for t, p in zip(text, present[a:b], strict=True)]
 
 
 def _refused(packed: Any) -> pickle.UnpicklingError:
