@@ -474,12 +474,23 @@ def test_a_stopped_store_is_a_503_and_recovery_needs_no_restart(build: Path, ev:
         redis_server.stop()
 
 
-def test_sigterm_lets_a_slow_request_finish(build: Path, ev: Evaluator) -> None:
+@contextmanager
+def delayed_store(build: Path, ev: Evaluator) -> Iterator[tuple[RedisServer, Proxy]]:
+    """A private redis-server loaded with the example's state, behind a proxy whose ``delay`` slows
+    every reply of the store."""
     redis_server = RedisServer()
     redis_server.start()
     proxy = Proxy(redis_server.port)
     try:
         load(build, redis_server.url, ev)
+        yield redis_server, proxy
+    finally:
+        proxy.close()
+        redis_server.stop()
+
+
+def test_sigterm_lets_a_slow_request_finish(build: Path, ev: Evaluator) -> None:
+    with delayed_store(build, ev) as (redis_server, proxy):
         options = ("--store-timeout", "5", "--store-retries", "0", "--shutdown-timeout", "10")
         with (
             serving(build, "--store", proxy.url, *options, slim=True) as s,
@@ -514,17 +525,10 @@ def test_sigterm_lets_a_slow_request_finish(build: Path, ev: Evaluator) -> None:
             thread.join(timeout=15)
             assert result["answer"] == (200, expected) and result["seconds"] >= 0.9
             assert s.process.wait(timeout=15) == 0
-    finally:
-        proxy.close()
-        redis_server.stop()
 
 
 def test_requests_beyond_max_in_flight_are_refused_at_once(build: Path, ev: Evaluator) -> None:
-    redis_server = RedisServer()
-    redis_server.start()
-    proxy = Proxy(redis_server.port)
-    try:
-        load(build, redis_server.url, ev)
+    with delayed_store(build, ev) as (_, proxy):
         options = ("--store-timeout", "5", "--store-retries", "0", "--max-in-flight", "1")
         with serving(build, "--store", proxy.url, *options) as s:
             proxy.delay = 1.0
@@ -541,9 +545,6 @@ def test_requests_beyond_max_in_flight_are_refused_at_once(build: Path, ev: Eval
             proxy.delay = 0.0
             assert s.post("/v1/features", GOOD)[0] == 200  # the limit is on requests at once, not in all
             assert 'featc_overloaded_total{endpoint="/v1/features"} 1.0' in s.call("GET", "/metrics")[1]
-    finally:
-        proxy.close()
-        redis_server.stop()
 
 
 # ---------------------------------------------------------------- memory://, workers, start-up checks
