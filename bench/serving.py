@@ -33,8 +33,9 @@ Each timed part starts with ``gc.collect()``: the garbage left by the parts befo
 evaluator's stores, the DuckDB verification) is not its to collect, and a full collection of it
 inside a timed ingest made that ingest about 1.7x slower.
 
-Redis is database 6 of the machine's server, emptied at the start; without it the Redis stores
-are reported skipped, with the reason.
+Redis is database 6 of the machine's server, claimed (``redisclaim``: a test run or another
+benchmark using it is waited for, then reported) and emptied at the start; without it the Redis
+stores are reported skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ from featc.compiler import ir
 from featc.runtime import OnlineStore, open_store
 from featc.runtime.times import asof, from_us, to_us
 
+from . import redisclaim
+
 REDIS_URL = os.environ.get("FEATC_TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/") + "/6"
 """Database 6 of the Redis the tests use (tests/services.py): this benchmark's own, emptied at the start."""
 CALLS = {"small": 200, "medium": 10_000, "large": 20_000}
@@ -66,6 +69,7 @@ BATCHES = {"small": 4, "medium": 1_500, "large": 2_000}
 BATCH = 100
 INGEST_CALL = 10_000
 INGEST_RUNS = 5
+CLAIM_WAIT_S = 60.0  # how long a benchmark waits for another run to let go of its Redis database
 RETAIN = timedelta(hours=1)
 AHEAD = timedelta(minutes=5)
 REQUEST = {"basket_total": 42.0}
@@ -186,7 +190,7 @@ def _load(store: OnlineStore, loads: dict[datetime, list[dict[str, Any]]]) -> fl
 
 
 def _redis(url: str) -> tuple[Any, str]:
-    """A client for ``url``, emptied, or None and why not."""
+    """A client for ``url``, its database claimed (``redisclaim``) and emptied, or None and why not."""
     try:
         import redis
     except ImportError:
@@ -196,7 +200,14 @@ def _redis(url: str) -> tuple[Any, str]:
         client.ping()
     except redis.RedisError as e:
         return None, f"Redis is not reachable at {url}: {e}"
-    client.flushdb()  # database 6 is this benchmark's own
+    pool = client.connection_pool
+    db = pool.connection_kwargs.get("db", 0)
+    claims = redis.Redis(connection_pool=redis.ConnectionPool(  # the same server, database 0 (a URL's path wins over db=)
+        connection_class=pool.connection_class, **{**pool.connection_kwargs, "db": 0}))  # fmt: skip
+    other = redisclaim.claim(claims, db, redisclaim.holder(), CLAIM_WAIT_S)
+    if other is not None:
+        return None, f"Redis database {db} at {url} is in use by {other} (a test run or another benchmark)"
+    client.flushdb()  # the database is this benchmark's own now
     return client, ""
 
 

@@ -6,15 +6,15 @@ them, so a CI run can never pass by skipping (README, "Tests").
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import socket
-import time
 from functools import cache
 from typing import Any
 
 import pytest
+
+from bench.redisclaim import HOLDER_ENV, claim
 
 CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_DSNS = ("host=127.0.0.1 port=5432 dbname=test user=postgres", "host=127.0.0.1 port=5432 dbname=test user=root")
@@ -105,50 +105,18 @@ def _redis_reachable(url: str) -> bool:
 RUN = f"{socket.gethostname()}:{os.getppid() if WORKER else os.getpid()}"
 """This test run, as host and pid of its main pytest process (its workers share it): the holder of
 the Redis databases it uses."""
-LEASE_MS = 30 * 60 * 1000
-"""A run's claim on a database lasts this long after its last use (a killed run's claim lapses)."""
 LEASE_WAIT_S = 20.0
+os.environ[HOLDER_ENV] = RUN  # a benchmark a test starts claims its databases as this run
 
 
 def _lease(client: Any, db: int) -> None:
-    """Claim database ``db`` for this run, or wait (bounded) for another run to release it: two runs
-    sharing a database would empty each other's keys, and fail for reasons no test is about. The
-    claim is a key in database 0, renewed at every use and dropped when the run ends."""
-    key = f"featc-tests:db:{db}"
-    deadline = time.monotonic() + LEASE_WAIT_S
-    while not client.set(key, RUN, nx=True, px=LEASE_MS):
-        holder = client.get(key)
-        if holder is not None and holder.decode() == RUN:
-            client.pexpire(key, LEASE_MS)
-            return
-        if holder is not None and _gone(holder.decode()):  # a run killed before it let go
-            client.delete(key)
-            continue
-        if time.monotonic() > deadline:
-            missing(f"Redis database {db} is in use by another test run ({holder!r}) for {LEASE_WAIT_S:.0f} s: "
-                    f"let it finish, or point FEATC_TEST_REDIS at another server")  # fmt: skip
-        time.sleep(0.2)
-    atexit.register(_release, client, key)
-
-
-def _gone(holder: str) -> bool:
-    """The holder is a run on this host whose main process has ended."""
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
-
-
-def _release(client: Any, key: str) -> None:
-    with contextlib.suppress(Exception):  # the server may be gone at exit; the claim then lapses
-        if client.get(key) == RUN.encode():
-            client.delete(key)
+    """Claim database ``db`` for this run (``bench/redisclaim.py``), or wait (bounded) for another run
+    to release it: two runs sharing a database would empty each other's keys, and fail for reasons
+    no test is about."""
+    other = claim(client, db, RUN, LEASE_WAIT_S)
+    if other is not None:
+        missing(f"Redis database {db} is in use by another test run ({other!r}) for {LEASE_WAIT_S:.0f} s: "
+                f"let it finish, or point FEATC_TEST_REDIS at another server")  # fmt: skip
 
 
 def redis_url(db: int) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from bench import redisclaim, serving
+
 from . import services
 
 DB = 15  # no module uses it
@@ -26,7 +28,7 @@ def client() -> Iterator[Any]:
 
     c = redis.Redis.from_url(url.rsplit("/", 1)[0] + "/0")
     yield c
-    c.set(f"featc-tests:db:{DB}", services.RUN, px=services.LEASE_MS)  # this run's again, released at exit
+    c.set(f"featc-tests:db:{DB}", services.RUN, px=redisclaim.LEASE_MS)  # this run's again, released at exit
 
 
 def test_a_run_renews_its_own_claim(client: Any) -> None:
@@ -64,3 +66,29 @@ def test_a_claim_left_by_a_killed_run_is_taken_over(client: Any) -> None:
     client.set(f"featc-tests:db:{DB}", f"{services.socket.gethostname()}:{gone.pid}")
     services._lease(client, DB)
     assert client.get(f"featc-tests:db:{DB}") == services.RUN.encode()
+
+
+def test_a_benchmark_claims_as_the_test_run_that_started_it_and_reports_a_database_in_use(client: Any) -> None:
+    """The serving and server-load benchmarks claim their database before emptying it: inside a test
+    run as that run (no wait for itself); standalone as their own process, and a database another
+    live process holds is reported skipped with its holder, never emptied."""
+    import redis
+
+    assert redisclaim.holder() == services.RUN
+    url = services.redis_url(DB)
+    assert serving._redis(url)[0] is not None  # this run's database: claimed again, not waited for
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        holder = f"{services.socket.gethostname()}:{other.pid}"
+        client.set(f"featc-tests:db:{DB}", holder)
+        data = redis.Redis.from_url(url)
+        data.set("kept", "1")
+        assert redisclaim.claim(client, DB, "elsewhere:1", wait_s=0.3) == holder
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(serving, "CLAIM_WAIT_S", 0.3)
+            m.setenv(redisclaim.HOLDER_ENV, "elsewhere:1")
+            client_found, why = serving._redis(url)
+        assert client_found is None and f"in use by {holder}" in why and data.get("kept") == b"1"
+    finally:
+        other.kill()
+        other.wait()
