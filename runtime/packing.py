@@ -13,8 +13,8 @@ writes a list in a form a reader can keep as it is and read a position or a slic
   states of tiles): ``("T", columns, present)``, each field's column packed, and a byte per
   position, 1 where a tuple is (empty when none is null), read as ``Rows``: a tuple is built only
   when one position is read;
-* floats and nulls: ``("F", bytes)``, an array of doubles with NaN for null (a canonical double is
-  finite, so NaN is free to mean null); ints of int64 and nulls: ``("I", ints, present)``, the
+* floats and nulls: ``("F", bytes)``, an array of doubles with NaN for null, when no value is NaN
+  (an input computed from canonical values can be: ``inf - inf``; such a list is left as it is); ints of int64 and nulls: ``("I", ints, present)``, the
   ints with 0 for null and a byte per position, 1 where a value is; text, with or without nulls:
   ``("S", text, offsets, present)``, the values joined, where each starts (and the end), and
   ``present`` as for ints (empty when nothing is null). Read as a ``Column``, which builds the
@@ -30,7 +30,10 @@ from __future__ import annotations
 import pickle
 from array import array
 from collections.abc import Sequence
+from functools import partial
 from itertools import accumulate
+from math import isnan
+from operator import is_not
 from typing import Any, overload
 
 from .values import shown
@@ -41,6 +44,7 @@ it holds -B <= x < B."""
 _LOW = (1 << 64) - 1
 _PLAIN = frozenset("bhiqd")  # the codes of a list packed as one array
 _NAN = float("nan")
+_known = partial(is_not, None)
 
 
 def pack(values: list[Any]) -> Any:
@@ -60,7 +64,7 @@ def pack(values: list[Any]) -> Any:
         return _rows(values)
     if kinds <= {str, type(None)} and str in kinds:
         return _text(values)
-    if kinds == {float, type(None)}:
+    if kinds == {float, type(None)} and not any(map(isnan, filter(_known, values))):  # an input can be NaN
         return "F", array("d", [_NAN if v is None else v for v in values]).tobytes()
     if kinds == {int, type(None)}:
         ints = pack([0 if v is None else v for v in values])
