@@ -14,14 +14,15 @@ writes a list in a form a reader can keep as it is and read a position or a slic
   position, 1 where a tuple is (empty when none is null), read as ``Rows``: a tuple is built only
   when one position is read;
 * floats and nulls: ``("F", bytes)``, an array of doubles with NaN for null, when no value is NaN
-  (an input computed from canonical values can be: ``inf - inf``; such a list is left as it is); ints of int64 and nulls: ``("I", ints, present)``, the
-  ints with 0 for null and a byte per position, 1 where a value is; text, with or without nulls:
-  ``("S", text, offsets, present)``, the values joined, where each starts (and the end), and
-  ``present`` as for ints (empty when nothing is null). Read as a ``Column``, which builds the
-  values of the positions or slice asked for, each time.
+  (an input computed from canonical values can be: ``inf - inf``; such a list is left as it is);
+  ints of int64 and nulls: ``("I", ints, present)``, the ints with 0 for null and a byte per
+  position, 1 where a value is; text, with or without nulls: ``("S", text, offsets, present)``,
+  the values joined, where each starts (and the end), and ``present`` as for ints (empty when
+  nothing is null). Read as a ``Column``, which builds the values of the positions or slice asked
+  for, each time.
 
-Anything else is left as it is (pickled whole). A writer
-(``writable``) gets plain lists back, since it changes them. A form or shape featc never writes
+Anything else is left as it is (pickled whole). A writer (``writable``) gets plain lists back,
+since it changes them. A form or shape featc never writes
 is refused, as every class but a few is by the unpickler (``codec``).
 """
 
@@ -220,7 +221,7 @@ def unpack(packed: Any, writable: bool, swap: bool) -> Any:
     if type(packed) is not tuple or not packed or type(packed[0]) is not str:
         raise _refused(packed)
     try:
-        found = _array(packed, swap) if packed[0] in _PLAIN else _lazy(packed, swap)
+        found = _lazy(packed, swap)
     except (TypeError, ValueError, IndexError):  # a shape no form has (a field of the wrong type or length)
         raise _refused(packed) from None
     return found.tolist() if writable else found

@@ -26,7 +26,7 @@ AddMany = Callable[["Series", "Sequence[tuple[int, Values]]"], int]
 
 
 def _lead(layout: Layout) -> list[str]:
-    """Keep the leaders after tile ``current`` changed (``Series._lead``, inline): only a change to the
+    """Keep the leaders after tile ``current`` changed (``Series.leaders``): only a change to the
     newest tile is cheap; its state only gets better, so its own entry goes with those it now beats."""
     if not layout.extremes:
         return []
@@ -55,13 +55,13 @@ def writer(layout: Layout) -> AddMany:
     """``add_many(series, events)`` for series of ``layout``: apply the events in their order; returns
     how many were older than the series' edge (only lifetime slots see those)."""
     scope: dict[str, Any] = {"SIZE": layout.tile_us, "bisect_left": bisect_left}
+    tiled = [i for i, _ in layout.tiled]
     empty = []  # the tile's states: tiled slots in locals, the others (never set per tile) their empty state
     for i, state in enumerate(layout.empty):
         scope[f"E{i}"] = state
-        empty.append(f"s{i}" if i in {t for t, _, _ in layout.tiled} else f"E{i}")
-    tiled = [i for i, _, _ in layout.tiled]
+        empty.append(f"s{i}" if i in tiled else f"E{i}")
     adds: dict[int, list[str]] = {}  # per input, the slots it adds to
-    for i, column, _ in layout.tiled:
+    for i, column in layout.tiled:
         agg = layout.slots[i].agg
         scope[f"ADD{i}"] = agg.add
         code = (agg.add_code or "{add}({s}, {t}, {v})").format(s=f"s{i}", t="ts", v=f"x{column}", add=f"ADD{i}")

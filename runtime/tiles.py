@@ -71,13 +71,13 @@ class Layout:
     slots: tuple[Slot, ...]
     inputs: int  # values per event
     empty: list[Any] = field(init=False, compare=False)
-    tiled: tuple[tuple[int, int, Any], ...] = field(init=False, compare=False)  # (slot, input, add)
+    tiled: tuple[tuple[int, int], ...] = field(init=False, compare=False)  # (slot, input) of each tiled slot
     extremes: tuple[tuple[int, bool], ...] = field(init=False, compare=False)  # (slot, greatest) of min and max
     add_many: AddMany = field(init=False, compare=False, repr=False)  # ``Series.add_many``, written out (``tileadd``)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "empty", [s.agg.new() for s in self.slots])  # shared, immutable empties
-        tiled = tuple((i, s.input, s.agg.add) for i, s in enumerate(self.slots) if s.tiled)
+        tiled = tuple((i, s.input) for i, s in enumerate(self.slots) if s.tiled)
         object.__setattr__(self, "tiled", tiled)
         extremes = tuple((i, s.agg.pick is max) for i, s in enumerate(self.slots)
                          if s.tiled and s.agg.pick is not None and s.agg.sql != "lookup")  # fmt: skip
