@@ -227,8 +227,8 @@ SERVING_NAMES = {
     "redis_warm": "Redis, `cache=1024` (warm)",
     "redis_cold": "Redis, `cache=0` (cold)",
     "hgetall": "floor: one `HGETALL` per entity",
+    "hgetall_wire": "floor: one `HGETALL` per entity, on featc's round trips (`rediswire`)",
 }
-FLOOR_OF = {"memory": "dict", "redis_warm": "hgetall", "redis_cold": "hgetall"}
 
 
 def _us(x: float | None) -> str:
@@ -277,7 +277,7 @@ def _serving(s: dict[str, Any] | None) -> list[str]:
 
 def _serving_rows(s: dict[str, Any]) -> list[str]:
     out = []
-    for name in ("memory", "dict", "redis_warm", "redis_cold", "hgetall"):
+    for name in ("memory", "dict", "redis_warm", "redis_cold", "hgetall", "hgetall_wire"):
         v = s["stores"].get(name) or s["floor"].get(name)
         if v is None:
             continue
@@ -292,6 +292,8 @@ def _serving_rows(s: dict[str, Any]) -> list[str]:
             if over
             else "(floor) | (floor)"
         )
+        if wire := v.get("over_wire_floor"):  # and over the floor on the store's own round trips
+            ratio += f" (wire floor: {wire['single_p50']:,.1f}x / {wire['batch_of_100_per_entity_p50']:,.1f}x at p50)"
         out.append(
             f"| {SERVING_NAMES[name]} | {_us(one['p50_us'])} | {_us(one['p99_us'])} | {_us(one['p999_us'])} "
             f"| {_us(many['p50_us'])} | {_us(many['p99_us'])} | {_us(many['p999_us'])} | {ratio} |"

@@ -38,6 +38,7 @@ from .errors import DataError, NotServed, unknown_name
 from .feeds import Feed, plan
 from .gcpause import collector_paused
 from .loader import load_module
+from .rediswire import SPIN_US
 from .spec import GroupSpec, ProjectSpec
 from .state import ColumnOverflow, Key, Refused
 from .statestore import BatchRead, MemoryState, Position, StateLost, StateStore, TilesRead, Update
@@ -527,7 +528,8 @@ def _offset(source: str, offset: Any) -> tuple[str, Position | None]:
     return f"{source}/{partition}", position
 
 
-def open_state(url: str, *, timeout: float = 1.0, retries: int = 3, cache: int = 1024) -> StateStore:
+def open_state(url: str, *, timeout: float = 1.0, retries: int = 3, cache: int = 1024, spin_us: int = SPIN_US
+               ) -> StateStore:  # fmt: skip
     """The state store a URL names: ``memory://`` or ``redis://host:port/db`` (also ``rediss://``, ``unix://``)."""
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme == "memory":
@@ -539,7 +541,7 @@ def open_state(url: str, *, timeout: float = 1.0, retries: int = 3, cache: int =
         if not (db == "" or db.isdigit()):  # redis-py would take redis://host/x as database 0
             raise DataError(f"store URL {url!r}: the database is a number, as in redis://host:port/4")
         try:
-            return RedisState(url, timeout=timeout, retries=retries, cache=cache)
+            return RedisState(url, timeout=timeout, retries=retries, cache=cache, spin_us=spin_us)
         except ValueError as e:  # redis-py's parse errors: a port that is not a number, or out of range
             raise DataError(f"store URL {url!r}: {e}") from None
     raise DataError(f"unknown store URL {url!r}: use memory:// or redis://host:port/db")
@@ -571,16 +573,19 @@ def open_store(
     timeout: float = 1.0,
     retries: int = 3,
     cache: int = 1024,
+    spin_us: int = SPIN_US,
 ) -> OnlineStore:
     """A compiled build served from the state store at ``url`` (docs/serving.md).
 
     ``retain``: how far behind each entity's newest event questions stay exact (older ones are
     refused); ``keep``: landed boundaries kept per batch view; ``timeout`` (seconds) and
     ``retries`` bound every call to a remote store, after which it raises ``StoreError``; ``cache``:
-    decoded entity states a remote store keeps in this process, re-read only when they changed.
+    decoded entity states a remote store keeps in this process, re-read only when they changed;
+    ``spin_us``: how long a read from Redis polls for its reply before blocking, when recent reads
+    were that fast and no other is in flight (0: never; ``rediswire``).
     """
     spec, manifest = read_build(build_dir)
-    state = open_state(url, timeout=timeout, retries=retries, cache=cache)
+    state = open_state(url, timeout=timeout, retries=retries, cache=cache, spin_us=spin_us)
     return OnlineStore(spec, manifest, state, retain=retain, keep=keep)
 
 

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from . import codec
 from .errors import StoreError
 from .gcpause import collector_paused
+from .rediswire import SPIN_US, Wire
 from .state import Key
 from .statestore import BatchRead, Hit, Position, Row, StateLost, TilesRead, Update
 from .tiles import Series
@@ -115,7 +116,8 @@ def position_of(text: bytes | str) -> Position:
 class RedisState:
     """State in one Redis database; thread-safe (a connection pool)."""
 
-    def __init__(self, url: str, *, timeout: float = 1.0, retries: int = 3, cache: int = 1024) -> None:
+    def __init__(self, url: str, *, timeout: float = 1.0, retries: int = 3, cache: int = 1024,
+                 spin_us: int = SPIN_US) -> None:  # fmt: skip
         try:
             import redis
             from redis.backoff import NoBackoff
@@ -137,7 +139,8 @@ class RedisState:
             retry=Retry(NoBackoff(), 0),  # ``_call`` retries: one budget, (retries + 1) tries in all
             retry_on_error=list(self._errors),
         )
-        self._read = self._redis.register_script(_READ)
+        self._read_sha = self._redis.register_script(_READ).sha  # computed here, loaded when first missing
+        self._wire = Wire(self._redis.connection_pool, redis.ResponseError, spin_us)
         self._cache: OrderedDict[str, tuple[bytes, Series]] = OrderedDict()
         """Decoded series by key, with their version, the ``cache`` most recently read: a read
         fetches only what changed since (the version is compared inside the read script)."""
@@ -224,23 +227,18 @@ class RedisState:
         return series, hits
 
     def _fetch(self, missing: list[str], keys: list[str], args: list[Any]) -> tuple[list[Any], list[Any]]:
-        """The read script's answer, and the bytes of each series in ``missing`` (GET, no script)."""
-        if not missing:
-            return self._read(keys=keys, args=args), []
+        """The read script's answer, and the bytes of each series in ``missing`` (GET, no script): one
+        round trip. Not a transaction: each GET and the script see whole writes, and the script runs
+        after the GETs, so a series it finds missing was missing when its GET ran."""
+        commands = [*(("GET", key) for key in missing), ("EVALSHA", self._read_sha, len(keys), *keys, *args)]
         for attempt in range(2):
-            # A pipeline, not a transaction: each GET and the script see whole writes, and the script
-            # runs after the GETs, so a series it finds missing was missing when its GET ran.
-            pipe = self._redis.pipeline(transaction=False)
-            for key in missing:
-                pipe.get(key)
-            pipe.evalsha(self._read.sha, len(keys), *keys, *args)  # not the Script: a pipeline would ask SCRIPT EXISTS first
             try:
-                *blobs, answer = pipe.execute()
+                *blobs, answer = self._wire.round_trip(commands)
                 return answer, blobs
             except self._no_script:  # Redis restarted or its scripts were flushed
                 if attempt:
                     raise
-                self._read.sha = self._redis.script_load(_READ)
+                self._call("loading the read script", lambda: self._redis.script_load(_READ))
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -460,6 +458,7 @@ class RedisState:
         self._call("dropping a namespace", unlink)
 
     def close(self) -> None:
+        self._wire.close()
         self._redis.close()
 
 

@@ -1,0 +1,156 @@
+"""The Redis store's read round trips (``runtime/rediswire.py``) on a private redis-server: replies
+and errors as redis-py gives them, connections kept in step or dropped, and the spin policy
+(spin while spins see their reply, stop while they run out, never beside another read)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from featc.runtime.rediswire import PROBE, Wire
+
+from .redis_proxy import REDIS_SERVER, Proxy, RedisServer
+from .services import missing
+
+redis = pytest.importorskip("redis")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RedisServer]:
+    if not shutil.which("redis-server") and not Path(REDIS_SERVER).exists():
+        missing("redis-server is not installed (the wire tests start a private one)")
+    s = RedisServer()
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def client(server: RedisServer) -> Iterator[Any]:
+    if server.process is None:
+        server.start()
+    c = redis.Redis.from_url(server.url, socket_timeout=2.0)
+    c.flushall()
+    yield c
+    c.close()
+
+
+def wire(url: str, spin_us: int) -> Wire:
+    return Wire(redis.Redis.from_url(url, socket_timeout=2.0).connection_pool, redis.ResponseError, spin_us)
+
+
+def test_replies_are_redis_pys(client: Any, server: RedisServer) -> None:
+    client.set("a", b"\x00bytes")
+    client.hset("h", mapping={"f": "1"})
+    w = wire(server.url, 100)
+    assert w.round_trip([("GET", "a"), ("GET", "nothing"), ("HGET", "h", "f"), ("EVAL", "return {1, 'x'}", 0)]) == [
+        b"\x00bytes", None, b"1", [1, b"x"]]  # fmt: skip
+    w.close()
+
+
+def test_an_error_reply_is_raised_after_every_reply_is_read(client: Any, server: RedisServer) -> None:
+    """The error of the second of three commands is raised; the third's reply was read too, so the
+    connection, kept, answers the next round trip with its own replies, not a stale one."""
+    client.set("a", "1")
+    client.set("b", "2")
+    w = wire(server.url, 0)
+    with pytest.raises(redis.exceptions.NoScriptError):
+        w.round_trip([("GET", "a"), ("EVALSHA", "0" * 40, 0), ("GET", "b")])
+    assert w.round_trip([("GET", "b"), ("GET", "a")]) == [b"2", b"1"]
+    assert len(w._idle) == 1  # the same connection, kept
+    w.close()
+
+
+def test_a_killed_connection_is_dropped_and_the_next_round_trip_reconnects(client: Any, server: RedisServer) -> None:
+    w = wire(server.url, 100)
+    assert w.round_trip([("CLIENT", "SETNAME", "wire")]) == [b"OK"]
+    client.client_kill_filter(_type="normal", skipme=True)
+    with pytest.raises(redis.ConnectionError):
+        w.round_trip([("PING",)])
+    assert w._idle == []
+    assert w.round_trip([("PING",)]) == [b"PONG"]
+    w.close()
+
+
+def test_spins_see_their_reply_from_a_redis_beside_the_process(server: RedisServer, client: Any) -> None:
+    w = wire(server.url, 1_000_000)  # a second: a local Redis always answers within it
+    for _ in range(200):
+        assert w.round_trip([("PING",)]) == [b"PONG"]
+    assert (w.spun, w.missed) == (200, 0)
+    w.close()
+
+
+def test_spinning_stops_while_spins_run_out_and_probes_again(server: RedisServer, client: Any) -> None:
+    """Replies 5 ms late (a Redis across a network): after the first spins run out, only one read in
+    PROBE spins; and once replies come in time again, spinning resumes."""
+    proxy = Proxy(server.port)
+    try:
+        proxy.delay = 0.005
+        w = wire(proxy.url, 100)
+        reads = 3 * PROBE
+        for _ in range(reads):
+            assert w.round_trip([("PING",)]) == [b"PONG"]
+        first = w.spun - reads // PROBE
+        assert 5 <= first <= 20 and w.missed == w.spun, (w.spun, w.missed)
+        proxy.delay = 0.0
+        w._spin_ns = 10**9  # replies in time (the proxy's own threads may take longer than 100 µs)
+        spun = w.spun
+        for _ in range(2 * PROBE):
+            w.round_trip([("PING",)])
+        assert w.spun - spun > PROBE, "spinning resumed after the probe saw its reply"
+        w.close()
+    finally:
+        proxy.close()
+
+
+def test_a_read_beside_another_in_flight_never_spins(server: RedisServer, client: Any) -> None:
+    proxy = Proxy(server.port)
+    try:
+        w = wire(proxy.url, 100)
+        w.round_trip([("PING",)])  # a first connection, spun
+        spun = w.spun
+        proxy.delay = 0.3
+        first = threading.Thread(target=w.round_trip, args=([("PING",)],))
+        first.start()
+        time.sleep(0.1)  # the first is in flight
+        assert w.round_trip([("PING",)]) == [b"PONG"]
+        first.join(5)
+        assert w.spun == spun + 1, "only the read that was alone spun"
+        w.close()
+    finally:
+        proxy.close()
+
+
+def test_spin_zero_never_spins(server: RedisServer, client: Any) -> None:
+    w = wire(server.url, 0)
+    for _ in range(20):
+        w.round_trip([("PING",)])
+    assert w.spun == 0
+    w.close()
+
+
+def _child(w: Wire, out: Any) -> None:
+    out.put(w.round_trip([("GET", "a")]))
+
+
+def test_a_forked_child_uses_connections_of_its_own(server: RedisServer, client: Any) -> None:
+    client.set("a", "1")
+    w = wire(server.url, 100)
+    parent = w.round_trip([("CLIENT", "ID")])[0]
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_child, args=(w, out))
+    child.start()
+    assert out.get(timeout=10) == [b"1"]
+    child.join(10)
+    assert w.round_trip([("CLIENT", "ID")])[0] == parent, "the parent's connection is still its own, in step"
+    w.close()
