@@ -35,8 +35,8 @@ from datetime import datetime
 from typing import Any
 
 from .aggregates import Aggregation
-from .errors import DataError, unknown_name
-from .online import OnlineStore, _Continuous, _offset
+from .errors import DataError
+from .online import ContinuousView, OnlineStore, offset_position
 from .state import Key
 from .tiles import Layout, Series, Slot
 from .times import from_us
@@ -101,15 +101,8 @@ def plan(
 
     A view whose namespace already holds state is kept when ``blocks`` is None (an unchanged block
     keeps its state across a deploy); named, it is refused unless ``overwrite``."""
-    at_us = store._checks.instant(at, "bootstrap")
-    names = list(store._continuous) if blocks is None else list(dict.fromkeys(blocks))
-    for name in names:
-        if name not in store._continuous:
-            if name in store._batch:
-                raise DataError(f"bootstrap: block {name} is a batch view: `featc materialize --store` lands its "
-                                "boundaries; bootstrap is for continuous views")  # fmt: skip
-            raise unknown_name("continuous view", name, store._continuous)
-    views = [store._continuous[n] for n in names]
+    at_us = store.instant(at, "bootstrap")
+    views = store.continuous_views(blocks, "bootstrap")
     ready = store.state.ready([v.namespace for v in views])
     targets, kept = [], []
     for view in views:
@@ -125,7 +118,7 @@ def plan(
     return targets, kept
 
 
-def target(view: _Continuous, at_us: int) -> Target:
+def target(view: ContinuousView, at_us: int) -> Target:
     """What bootstrapping ``view`` at ``at_us`` computes: the edge is ``at - span`` floored to a tile."""
     size = view.layout.tile_us
     start = (at_us - view.span_us) // size * size
@@ -235,10 +228,10 @@ def bootstrap(
     written; a difference raises ``DataError`` and the view stays unready."""
     if batch < 1:
         raise DataError(f"bootstrap: batch={batch}: write at least 1 entity per batch")
-    view = store._continuous[target.block]
-    partition, position = _offset(target.source, offset)
+    (view,) = store.continuous_views([target.block], "bootstrap")
+    partition, position = offset_position(target.source, offset)
     store.state.drop(target.namespace)
-    store._ready.discard(target.namespace)
+    store.unready(target.namespace)
     entities = kept_events = 0
     for chunk in series(target, events, bases(target, base), batch):
         if tiles is not None:
@@ -250,7 +243,7 @@ def bootstrap(
         _raise_on(
             target, [f"key {key!r}: SQL has tiles {sorted(found)}, the events none" for key, found in tiles.items()]
         )
-    store._describe([view])
+    store.describe([view])
     return Bootstrapped(target.block, target.namespace, from_us(target.at_us), from_us(target.start_us), entities,
                         kept_events)  # fmt: skip
 

@@ -101,7 +101,9 @@ class Ingested:
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one per block
-class _Continuous:
+class ContinuousView:
+    """What a store knows of one continuous block: its namespace, feed, tile layout and reader."""
+
     group: GroupSpec
     namespace: str
     feed: Feed
@@ -121,7 +123,7 @@ class _Batch:
     names: tuple[str, ...]  # the output columns, in block order
 
 
-def _continuous(spec: ProjectSpec, g: GroupSpec, namespace: str, retain_us: int) -> _Continuous:
+def _continuous(spec: ProjectSpec, g: GroupSpec, namespace: str, retain_us: int) -> ContinuousView:
     _, of_group, slot = plan(replace(spec, groups=(g,)))
     feed = of_group[g.name]
     layout = Layout(feed.tile_us, feed.slots, len(feed.inputs))
@@ -129,7 +131,7 @@ def _continuous(spec: ProjectSpec, g: GroupSpec, namespace: str, retain_us: int)
     span = retain_us + feed.reach_us
     lifetime = any(f.agg is not None and f.agg.window.kind == "lifetime" for f in g.features)
     ttl = None if lifetime else span // 1000 + 1
-    return _Continuous(g, namespace, feed, layout, Reader(g, feed, slot), retain_us, span, ttl)
+    return ContinuousView(g, namespace, feed, layout, Reader(g, feed, slot), retain_us, span, ttl)
 
 
 def _batch(g: GroupSpec, namespace: str) -> _Batch:
@@ -146,8 +148,8 @@ class _Plan:
     names: set[str]  # the blocks answered
     every: tuple[str, ...]  # their output columns, in project order
     selection: tuple[str, ...] | None  # the columns asked for, in project order (None: every one)
-    views: list[tuple[_Continuous | _Batch, str]]  # (view, its entity), in project order
-    continuous: list[tuple[_Continuous, str]]
+    views: list[tuple[ContinuousView | _Batch, str]]  # (view, its entity), in project order
+    continuous: list[tuple[ContinuousView, str]]
     batch: list[tuple[_Batch, str]]
     derived: list[Derived]  # in dependency order
     namespaces: frozenset[str]  # where the views' state lives
@@ -179,7 +181,7 @@ class OnlineStore:
         self.namespace_prefix = f"featc:{codec.FORMAT}:{spec.name}:"
         """Every namespace of this project starts with it (docs/serving.md, "Key layout")."""
         retain_us = retain // _US
-        self._continuous: dict[str, _Continuous] = {}
+        self._continuous: dict[str, ContinuousView] = {}
         self._batch: dict[str, _Batch] = {}
         for g in spec.groups:
             if g.kind != "features":
@@ -191,7 +193,7 @@ class OnlineStore:
                 self._batch[g.name] = _batch(g, namespace)
             else:
                 self._continuous[g.name] = _continuous(spec, g, namespace, retain_us)
-        self._by_source: dict[str, list[_Continuous]] = {}
+        self._by_source: dict[str, list[ContinuousView]] = {}
         for view in self._continuous.values():
             self._by_source.setdefault(view.feed.source, []).append(view)
         self._served = [g for g in spec.groups if g.kind != "label"]
@@ -212,7 +214,7 @@ class OnlineStore:
         position (or a later one) of that partition skips the call, so a replay counts nothing twice.
         """
         src = self._checks.source(source)
-        partition, position = _offset(source, offset)
+        partition, position = offset_position(source, offset)
         views = self._by_source.get(source, [])
         # Blocks with the same definition (names aside) share a namespace: one update each, or every
         # event would be counted once per block.
@@ -220,7 +222,7 @@ class OnlineStore:
         with collector_paused():  # the rows' objects become state: nothing for the collector to find
             count, updates = self._checks.events(src, rows, lambda timed: [
                 Update(v.namespace, v.layout, v.feed.events(timed), v.span_us, v.ttl_ms) for v in shared])  # fmt: skip
-            self._describe(views)
+            self.describe(views)
             late = self.state.update(updates, partition, position)
             del updates  # the call's events, freed before the collector resumes and would walk them once more
         done = {v.namespace: n for v, n in zip(shared, late, strict=True)}
@@ -267,11 +269,33 @@ class OnlineStore:
                 count += 1
                 yield key, values
 
-        self._describe([view])
+        self.describe([view])
         self.state.load(view.namespace, b_us, entries(), self.keep)
         return count
 
-    def _describe(self, views: Iterable[_Continuous | _Batch]) -> None:
+    # ------------------------------------------------------------ for bootstrap (bootstrap.py)
+
+    def instant(self, at: Any, where: str) -> int:
+        """``at`` as epoch µs, checked as ``get`` checks it (``where`` names the caller in errors)."""
+        return self._checks.instant(at, where)
+
+    def continuous_views(self, blocks: Sequence[str] | None, where: str) -> list[ContinuousView]:
+        """The continuous views ``blocks`` names (None: every one); a batch view or an unknown name is refused."""
+        names = list(self._continuous) if blocks is None else list(dict.fromkeys(blocks))
+        for name in names:
+            if name in self._batch:
+                raise DataError(f"{where}: block {name} is a batch view: `featc materialize --store` lands its "
+                                "boundaries; bootstrap is for continuous views")  # fmt: skip
+            if name not in self._continuous:
+                raise unknown_name("continuous view", name, self._continuous)
+        return [self._continuous[n] for n in names]
+
+    def unready(self, namespace: str) -> None:
+        """Forget that ``namespace`` holds state (it is being rebuilt): ``describe`` makes it ready again."""
+        self._ready.discard(namespace)
+
+    def describe(self, views: Iterable[ContinuousView | _Batch]) -> None:
+        """Record what each view's namespace holds (its meta), which makes it ready to serve."""
         for v in views:
             if v.namespace not in self._ready:
                 g = v.group
@@ -321,7 +345,7 @@ class OnlineStore:
         t = time.time_ns() // 1000 if at is None else self._checks.instant(at, where)
         wanted = self._wanted(features)
         asked = []
-        tiles: dict[tuple[_Continuous, Key], int] = {}
+        tiles: dict[tuple[ContinuousView, Key], int] = {}
         batches: dict[tuple[_Batch, Key], int] = {}
         for i, (given, request) in enumerate(questions):
             w = where if len(questions) == 1 else f"{where}, item {i}"
@@ -371,7 +395,7 @@ class OnlineStore:
             values = dict.fromkeys(plan.every)  # every column in its place, filled in any order
             boundaries: dict[str, Boundary] = {}
             for answered, entity in plan.views:
-                if isinstance(answered, _Continuous):
+                if isinstance(answered, ContinuousView):
                     values.update(computed[answered, keys[entity]])
                 else:
                     row, boundaries[answered.group.name] = served[answered, keys[entity]]
@@ -398,7 +422,7 @@ class OnlineStore:
                 every=every,
                 selection=None if selection is None else tuple(c for c in every if c in selection),
                 views=views,
-                continuous=[(v, e) for v, e in views if isinstance(v, _Continuous)],
+                continuous=[(v, e) for v, e in views if isinstance(v, ContinuousView)],
                 batch=[(v, e) for v, e in views if isinstance(v, _Batch)],
                 derived=derived,
                 namespaces=frozenset(v.namespace for v, _ in views),
@@ -451,7 +475,7 @@ class OnlineStore:
         for namespace in sorted(todo - self._ready):
             raise NotServed(self._not_ready(self._view(names[namespace]).group))
 
-    def _view(self, block: str) -> _Continuous | _Batch:
+    def _view(self, block: str) -> ContinuousView | _Batch:
         return self._continuous.get(block) or self._batch[block]
 
     def _not_ready(self, g: GroupSpec) -> str:
@@ -503,7 +527,7 @@ class OnlineStore:
 # ---------------------------------------------------------------- opening
 
 
-def _offset(source: str, offset: Any) -> tuple[str, Position | None]:
+def offset_position(source: str, offset: Any) -> tuple[str, Position | None]:
     """(partition, position) of an ``offset`` argument; the partition is per source."""
     if offset is None:
         return source, None
@@ -589,4 +613,5 @@ def open_store(
     return OnlineStore(spec, manifest, state, retain=retain, keep=keep)
 
 
-__all__ = ["Boundary", "Ingested", "OnlineStore", "Vector", "open_state", "open_store", "read_build"]
+__all__ = ["Boundary", "ContinuousView", "Ingested", "OnlineStore", "Vector", "offset_position", "open_state", "open_store",
+           "read_build"]

@@ -215,7 +215,7 @@ def fresh(project: Project, url: str, retain: int) -> OnlineStore:
 def python_writer(store: OnlineStore, t: boot.Target, data: list[dict[str, Any]]) -> dict[Any, Series]:
     """The Python writer's series per entity from every row before T, edge at the bootstrap's edge:
     older events fold into the lifetime slots' base, the others into tiles (``Series.add``)."""
-    view = store._continuous[t.block]
+    (view,) = store.continuous_views([t.block], "test")
     timed, _ = store._checks.rows(store._checks.source("ev"), python_rows(data))
     out: dict[Any, Series] = {}
     for key, events in view.feed.events(timed).items():

@@ -363,8 +363,8 @@ def test_state_stays_bounded_over_a_long_history(tmp_path: Path, url: str) -> No
             start = T0 + timedelta(days=day)
             store.ingest("ev", [{"uid": "u1", "at": start + timedelta(minutes=m), "v": m, "s": "abc"[m % 3]}
                                 for m in range(24 * 60)])  # fmt: skip
-            (series,), _ = store.state.read([TilesRead(store.namespaces()["act"], store._continuous["act"].layout,
-                                                       ("u1",))], [])  # fmt: skip
+            (view,) = store.continuous_views(["act"], "test")
+            (series,), _ = store.state.read([TilesRead(view.namespace, view.layout, ("u1",))], [])
             assert series is not None
             sizes.append(series.events())
             reach = timedelta(days=1) + timedelta(hours=1)  # the longest window (1d) plus retain
