@@ -11,8 +11,8 @@ Key layout, per namespace N (``featc:<format>:<project>:<serving fingerprint>``;
 
 Reads are one round trip: a script that only selects and fetches (the series, and for a batch
 row the newest landed boundary at or before the one asked for, then the row), with plain GETs of
-the series this process holds no copy of pipelined before it, so all arithmetic stays in Python
-and there is no second implementation of the semantics. An ingest call is one
+the series this process holds no copy of pipelined before it (on ``rediswire``'s connections), so
+all arithmetic stays in Python and there is no second implementation of the semantics. An ingest call is one
 optimistic transaction (WATCH the entities it touches and the offsets, compute, MULTI/EXEC): its
 entities, offsets and late counts change together or not at all. A load writes its rows under a
 new load id nobody reads, then lands it in one transaction, so a reader sees the previous
@@ -114,7 +114,7 @@ def position_of(text: bytes | str) -> Position:
 
 
 class RedisState:
-    """State in one Redis database; thread-safe (a connection pool)."""
+    """State in one Redis database; thread-safe (a connection pool for writes, ``rediswire`` for reads)."""
 
     def __init__(self, url: str, *, timeout: float = 1.0, retries: int = 3, cache: int = 1024,
                  spin_us: int = SPIN_US) -> None:  # fmt: skip
