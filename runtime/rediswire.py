@@ -11,7 +11,8 @@ socket costs about 27 µs. So ``Wire``:
   ``connection_kwargs``: the same timeouts, authentication, TLS and hiredis parser), and uses
   redis-py's packer and parser on them directly: errors are the ones redis-py raises, so the
   store's retries treat them alike, and a connection that failed is dropped, never reused with a
-  reply half read;
+  reply half read; an idle one with something to read (closed by the server while idle) is
+  connected again before use, as redis-py's pool does;
 * after sending, polls the socket for up to ``spin_us`` before blocking, but only when the spin is
   likely to pay and cheap to give: most recent spins saw their reply in time (a Redis across a
   network, or an overloaded one, is waited for by blocking, as a spin would only burn a core; one
@@ -99,9 +100,16 @@ class Wire:
                 self._idle, self._busy, self._pid = [], 0, os.getpid()
             self._busy += 1
             alone = self._busy == 1
-            if self._idle:
-                return self._idle.pop(), alone
-        return self._pool.connection_class(**self._pool.connection_kwargs), alone
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            return self._pool.connection_class(**self._pool.connection_kwargs), alone
+        try:  # idle, it should have nothing to read: else the server closed it, or it is out of step
+            stale = conn.can_read(0)
+        except Exception:  # whatever is wrong with an idle connection, a new one mends it
+            stale = True
+        if stale:
+            conn.disconnect()  # connected again by the send, at once, as redis-py's pool does
+        return conn, alone
 
     def _give(self, conn: Any) -> None:
         with self._lock:

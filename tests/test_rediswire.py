@@ -16,7 +16,7 @@ import pytest
 
 from featc.runtime.rediswire import PROBE, Wire
 
-from .redis_proxy import REDIS_SERVER, Proxy, RedisServer
+from .redis_proxy import REDIS_SERVER, Cut, Proxy, RedisServer
 from .services import missing
 
 redis = pytest.importorskip("redis")
@@ -70,15 +70,32 @@ def test_an_error_reply_is_raised_after_every_reply_is_read(client: Any, server:
     w.close()
 
 
-def test_a_killed_connection_is_dropped_and_the_next_round_trip_reconnects(client: Any, server: RedisServer) -> None:
+def test_an_idle_connection_the_server_closed_is_replaced_without_an_error(client: Any, server: RedisServer) -> None:
+    """As redis-py's pool does: an idle connection that has something to read (here the end of a
+    connection the server closed, as its ``timeout`` setting or a restart does) is connected again."""
     w = wire(server.url, 100)
-    assert w.round_trip([("CLIENT", "SETNAME", "wire")]) == [b"OK"]
-    client.client_kill_filter(_type="normal", skipme=True)
-    with pytest.raises(redis.ConnectionError):
-        w.round_trip([("PING",)])
-    assert w._idle == []
-    assert w.round_trip([("PING",)]) == [b"PONG"]
+    first = w.round_trip([("CLIENT", "ID")])[0]
+    assert client.client_kill_filter(_id=first) == 1
+    assert w.round_trip([("CLIENT", "ID")])[0] != first
     w.close()
+
+
+def test_a_connection_cut_mid_reply_is_dropped_and_the_next_round_trip_reconnects(
+    client: Any, server: RedisServer
+) -> None:
+    client.set("big", b"x" * 100_000)
+    proxy = Proxy(server.port)
+    try:
+        w = wire(proxy.url, 100)
+        assert w.round_trip([("PING",)]) == [b"PONG"]
+        cut = proxy.cut(Cut(upstream=False, after=50_000))
+        with pytest.raises(redis.ConnectionError):
+            w.round_trip([("GET", "big")])
+        assert cut.hits == 1 and w._idle == [], "the connection cut half way was dropped"
+        assert w.round_trip([("GET", "big")]) == [b"x" * 100_000]
+        w.close()
+    finally:
+        proxy.close()
 
 
 def test_spins_see_their_reply_from_a_redis_beside_the_process(server: RedisServer, client: Any) -> None:
