@@ -189,6 +189,7 @@ def test_logged_vectors_replay_without_skew_and_a_late_boundary_is_staleness(pro
     code, report, err = replay(log, project)
     assert code == 0, err
     assert report["vectors"] == sent and report["skew"] == {"values": 0, "vectors": 0, "by_column": {}, "first": []}
+    assert replay(log, project, "--chunk", "4")[:2] == (0, report)  # read and compared 4 vectors at a time
     stale = report["staleness"]["by_block"]["slow"]
     assert stale["worst_seconds"] == 600.0  # 12:10 served at 12:25 (at `now`, a boundary that just fell due too)
     assert stale["vectors"] >= len(late) and report["staleness"]["vectors"] == stale["vectors"]
@@ -247,6 +248,9 @@ def test_state_changed_behind_the_servers_back_is_skew_in_the_columns_it_moves(p
     assert {(u, at, c) for u, at, c in found if at in (FRESH[0], LATE)} == expected
     assert (1, "live__n_1h") in {(u, c) for u, _, c in expected} and now == {(1, "live__spent")}
     assert report["skew"]["values"] == 6 * len(expected) + 6 * len(now) == len(report["skew"]["first"])
+    assert replay(log, project, "--chunk", "7")[:2] == (3, report)  # 7 vectors at a time: the same report
+    code, few, _ = replay(log, project, "--chunk", "3", "--limit", "2")  # the first 2 listed, all still counted
+    assert code == 3 and few["skew"] == {**report["skew"], "first": report["skew"]["first"][:2]}
     listed = next(s for s in report["skew"]["first"] if s["column"] == "slow__n")
     assert listed["served"] == listed["offline"] + 100 and listed["boundary"] == "2024-05-04T12:00:00Z"
 

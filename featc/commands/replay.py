@@ -32,6 +32,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -50,6 +51,9 @@ if TYPE_CHECKING:
 
 EXIT_SKEW = 3
 LOG_FORMAT = "1"
+CHUNK = 100_000
+"""Vectors recomputed at a time by default: a day of logs is millions of vectors, read and compared a
+chunk at a time (each chunk one training-data query over the sources), so memory stays bounded."""
 COLUMNS = frozenset({"build", "endpoint", "request_id", "item", "received", "answered_at", "at_given", "selection",
                      "keys", "features"})  # fmt: skip
 
@@ -75,9 +79,23 @@ COLUMNS = frozenset({"build", "endpoint", "request_id", "item", "received", "ans
     show_default=True,
     help="Skewed values listed (all are counted).",
 )
+@click.option(
+    "--chunk",
+    type=click.IntRange(min=1),
+    default=CHUNK,
+    show_default=True,
+    help="Vectors read and recomputed at a time (one training-data query each): memory stays bounded by it.",
+)
 @handled
 def command(
-    log_dir: Path, project_dir: Path, sources: tuple[str, ...], engine: str, fmt: str, limit: int, **connect: str | None
+    log_dir: Path,
+    project_dir: Path,
+    sources: tuple[str, ...],
+    engine: str,
+    fmt: str,
+    limit: int,
+    chunk: int,
+    **connect: str | None,
 ) -> None:
     """Recompute logged vectors (featc serve --log) offline; report skew apart from staleness (exit 3 on skew)."""
     import importlib.util
@@ -89,18 +107,24 @@ def command(
     started = time.perf_counter()
     project = _load(project_dir)
     spec = _spec(project)
-    files = _files(log_dir, spec, project_dir)
-    vectors = _read(files, spec)
+    files, total = _files(log_dir, spec, project_dir)
     warehouse = engine != "duckdb" or connect["database"] is not None
     bound = _pairs(sources) if warehouse else project.sources(_bindings(sources))
     if warehouse:
         project.require_dialect(engine)
-    click.echo(f"featc: recomputing {_count(len(vectors), 'vector')} from {_count(len(files), 'file')} "
+    click.echo(f"featc: recomputing {_count(total, 'vector')} from {_count(len(files), 'file')} "
                f"on {engine} ...", err=True)  # fmt: skip
-    offline = Offline(project, spec, bound, engine, _connection(engine, connect))
-    report = compare(spec, vectors, offline)
+    offline = Offline(project, spec, bound, engine, _connection(engine, connect), progress=total <= chunk)
+    report = Report(spec.build, limit=limit)
+    bar = sys.stderr.isatty() and total > chunk
+    shown = click.progressbar(length=total, label="featc: replaying", file=sys.stderr)
+    with shown if bar else nullcontext() as progress:
+        for vectors in _read(files, spec, chunk):
+            compare(spec, vectors, offline, report)
+            if progress is not None:
+                progress.update(len(vectors))
     report.files, report.seconds, report.engine = len(files), time.perf_counter() - started, engine
-    click.echo(report.json(limit) if fmt == "json" else report.text(limit))
+    click.echo(report.json() if fmt == "json" else report.text())
     sys.exit(EXIT_SKEW if report.skew else 0)
 
 
@@ -120,8 +144,9 @@ def _spec(project: Project) -> ProjectSpec:
 # ---------------------------------------------------------------- reading the logs
 
 
-def _files(log_dir: Path, spec: ProjectSpec, project_dir: Path) -> list[Path]:
-    """The log's files (``*.parquet``; open files are hidden ``.tmp`` ones), each checked to be of this build."""
+def _files(log_dir: Path, spec: ProjectSpec, project_dir: Path) -> tuple[list[Path], int]:
+    """The log's files (``*.parquet``; open files are hidden ``.tmp`` ones), each checked to be of this
+    build, and how many vectors they hold (from their footers)."""
     import pyarrow.parquet as pq
 
     files = sorted(p for p in log_dir.glob("*.parquet") if p.is_file())
@@ -150,7 +175,7 @@ def _files(log_dir: Path, spec: ProjectSpec, project_dir: Path) -> list[Path]:
             raise DataError(
                 f"{path}: not a featc vector log of format {LOG_FORMAT} (no column(s) {', '.join(missing)})"
             )
-    return files
+    return files, sum(pq.read_metadata(path).num_rows for path in files)
 
 
 @dataclass(frozen=True)
@@ -168,8 +193,10 @@ class Logged:
     boundaries: dict[str, tuple[datetime, datetime]]
 
 
-def _read(files: list[Path], spec: ProjectSpec) -> list[Logged]:
-    """Every vector of every file, with the output columns it was served."""
+def _read(files: list[Path], spec: ProjectSpec, chunk: int) -> Iterator[list[Logged]]:
+    """Every vector of every file, with the output columns it was served, ``chunk`` at a time (a
+    file is read a record batch at a time, so a large one is never whole in memory)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     served = [g for g in spec.groups if g.kind != "label"]
@@ -186,11 +213,9 @@ def _read(files: list[Path], spec: ProjectSpec) -> list[Logged]:
         return plans[plan]
 
     out: list[Logged] = []
-    bar = sys.stderr.isatty() and len(files) > 1
-    shown = click.progressbar(files, label="featc: reading the log", file=sys.stderr)
-    with shown if bar else nullcontext(files) as listed:
-        for path in listed:
-            for row in _naive(pq.read_table(path)).to_pylist():
+    for path in files:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk):
+            for row in _naive(pa.Table.from_batches([batch])).to_pylist():
                 keys = {k: v for k, v in row["keys"].items() if v is not None}
                 bounds = row.get("boundaries") or {}
                 out.append(
@@ -206,7 +231,11 @@ def _read(files: list[Path], spec: ProjectSpec) -> list[Logged]:
                         {b: (x["served"], x["expected"]) for b, x in bounds.items() if x is not None},
                     )
                 )
-    return out
+                if len(out) == chunk:
+                    yield out
+                    out = []
+    if out:
+        yield out
 
 
 def _naive(table: Any) -> Any:
@@ -238,6 +267,7 @@ class Offline:
     sources: dict[str, Any]
     engine: str
     connection: dict[str, str]
+    progress: bool = True  # each query's own progress bar (one chunk); several chunks show one bar of their own
 
     def rows(self, spine: list[tuple[Logged, datetime]], exact: bool) -> list[dict[str, Any]]:
         """Every feature for each (vector's keys and request fields, instant), as served or exact."""
@@ -257,7 +287,7 @@ class Offline:
         }
         done = self.project.training_result(
             pa.table(columns), self.sources, timestamp_column=ts, exact=exact, engine=self.engine,
-            progress=sys.stdout.isatty(), **self.connection,
+            progress=self.progress and sys.stdout.isatty(), **self.connection,
         )  # fmt: skip
         assert not isinstance(done, int)
         rows: list[dict[str, Any]] = _naive(done.arrow()).to_pylist()
@@ -319,9 +349,15 @@ class Skewed:
 
 @dataclass
 class Report:
+    """What replaying found, counted as chunks are compared: every skewed value is counted (in all and
+    per column), the first ``limit`` kept to list."""
+
     build: str
+    limit: int = 20
     vectors: int = 0
     skew: list[Skewed] = field(default_factory=list)
+    skew_values: int = 0
+    skew_by_column: Counter[str] = field(default_factory=Counter)
     skewed_vectors: int = 0
     stale: Counter[str] = field(default_factory=Counter)
     stale_vectors: int = 0
@@ -330,25 +366,25 @@ class Report:
     seconds: float = 0.0
     engine: str = "duckdb"
 
-    def text(self, limit: int) -> str:
+    def text(self) -> str:
         lines = [f"featc: replayed {_count(self.vectors, 'vector')} from {_count(self.files, 'file')} of build "
                  f"{self.build} on {self.engine} in {self.seconds:.2f}s"]  # fmt: skip
-        if not self.skew:
+        if not self.skew_values:
             lines.append("skew: none: every served value equals the offline recomputation")
         else:
-            lines.append(f"skew: {_count(len(self.skew), 'value')} in {_count(self.skewed_vectors, 'vector')} "
+            lines.append(f"skew: {_count(self.skew_values, 'value')} in {_count(self.skewed_vectors, 'vector')} "
                          "differ from the offline recomputation:")  # fmt: skip
             vector = None
-            for s in self.skew[:limit]:
+            for s in self.skew:
                 if s.vector is not vector:  # the values of one vector under one heading
                     vector, item = s.vector, "" if s.vector.item is None else f" item {s.vector.item}"
                     lines.append(f"  keys {_json(vector.keys)} at {_instant(vector.at)} "
                                  f"(request {vector.request_id}{item}, {vector.file}):")  # fmt: skip
                 where = f" (boundary {_instant(s.boundary)})" if s.boundary is not None else ""
                 lines.append(f"    {s.column}: served {_json(s.served)}, offline {_json(s.offline)}{where}")
-            if len(self.skew) > limit:
-                lines.append(f"  ... and {len(self.skew) - limit} more (--limit)")
-            by = Counter(s.column for s in self.skew)
+            if self.skew_values > len(self.skew):
+                lines.append(f"  ... and {self.skew_values - len(self.skew)} more (--limit)")
+            by = self.skew_by_column
             lines.append("  by column: " + ", ".join(f"{c} {n}" for c, n in sorted(by.items())))
         if not self.stale_vectors:
             lines.append("staleness: none: every batch view was served the boundary due")
@@ -358,7 +394,7 @@ class Report:
                          f"due (late batch runs, not skew): {per}")  # fmt: skip
         return "\n".join(lines)
 
-    def json(self, limit: int) -> str:
+    def json(self) -> str:
         return json.dumps(
             {
                 "build": self.build,
@@ -366,10 +402,10 @@ class Report:
                 "files": self.files,
                 "vectors": self.vectors,
                 "skew": {
-                    "values": len(self.skew),
+                    "values": self.skew_values,
                     "vectors": self.skewed_vectors,
-                    "by_column": dict(sorted(Counter(s.column for s in self.skew).items())),
-                    "first": [_skew_json(s) for s in self.skew[:limit]],
+                    "by_column": dict(sorted(self.skew_by_column.items())),
+                    "first": [_skew_json(s) for s in self.skew],
                 },
                 "staleness": {
                     "vectors": self.stale_vectors,
@@ -384,8 +420,8 @@ class Report:
         )
 
 
-def compare(spec: ProjectSpec, vectors: list[Logged], offline: Offline) -> Report:
-    """Every served value against its recomputation; staleness counted apart."""
+def compare(spec: ProjectSpec, vectors: list[Logged], offline: Offline, report: Report) -> None:
+    """Every served value of ``vectors`` against its recomputation, counted into ``report``; staleness apart."""
     from ..compiler.types import DataType
     from ..feature_tests.report import agrees
     from ..runtime.times import asof, from_us, to_us
@@ -394,7 +430,7 @@ def compare(spec: ProjectSpec, vectors: list[Logged], offline: Offline) -> Repor
     groups = {g.name: g for g in spec.groups}
     types = {g.column(f): DataType(f.type) for g in spec.groups for f in g.features}
     owner = {g.column(f): g.name for g in spec.groups for f in g.features}
-    report = Report(spec.build, len(vectors))
+    report.vectors += len(vectors)
     for v, row in zip(vectors, recomputed, strict=True):
         found = [Skewed(v, c, v.values.get(c), row.get(c), v.boundaries.get(owner[c], (None,))[0])
                  for c in v.columns if not agrees(row.get(c), v.values.get(c), types[c])]  # fmt: skip
@@ -408,10 +444,11 @@ def compare(spec: ProjectSpec, vectors: list[Logged], offline: Offline) -> Repor
                 stale = True
                 report.stale[block] += 1
                 report.worst[block] = max(report.worst.get(block, timedelta(0)), expected - served)
-        report.skew.extend(found)
+        report.skew.extend(found[: max(0, report.limit - len(report.skew))])
+        report.skew_values += len(found)
+        report.skew_by_column.update(s.column for s in found)
         report.skewed_vectors += bool(found)
         report.stale_vectors += stale
-    return report
 
 
 def _skew_json(s: Skewed) -> dict[str, Any]:
