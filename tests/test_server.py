@@ -20,8 +20,10 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -45,7 +47,7 @@ from featc.runtime import Evaluator, Vector, load_module, open_store
 from featc.runtime.times import asof, from_us, to_us
 
 from .redis_proxy import Proxy, RedisServer, free_port
-from .services import redis_url
+from .services import missing, redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "food_delivery"
@@ -67,6 +69,7 @@ class Server:
     base: str
     token: str | None
     log: Path
+    tls: ssl.SSLContext | None = None  # an https server: the context that trusts its certificate
 
     def call(self, method: str, path: str, body: Any = None, token: str | None = "default",
              headers: dict[str, str] | None = None, timeout: float = 20) -> tuple[int, Any, dict[str, str]]:  # fmt: skip
@@ -79,7 +82,7 @@ class Server:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as r:
+            with urllib.request.urlopen(request, timeout=timeout, context=self.tls) as r:
                 status, raw, got = r.status, r.read(), dict(r.headers)
         except urllib.error.HTTPError as e:
             status, raw, got = e.code, e.read(), dict(e.headers)
@@ -122,15 +125,18 @@ def _env(token: str | None) -> dict[str, str]:
 
 @contextmanager
 def serving(*args: str | Path, host: str = "127.0.0.1", token: str | None = None, env_token: str | None = None,
-            slim: bool = False) -> Iterator[Server]:  # fmt: skip
-    """A server process on a free port, healthy; ``token``: what requests send, ``env_token``: FEATC_SERVE_TOKEN."""
+            slim: bool = False, tls: tuple[Path, Path] | None = None) -> Iterator[Server]:  # fmt: skip
+    """A server process on a free port, healthy; ``token``: what requests send, ``env_token``: FEATC_SERVE_TOKEN;
+    ``tls``: (certificate, key) it serves HTTPS with, which the requests then trust."""
     port = free_port()
     with tempfile.NamedTemporaryFile(prefix="featc-serve-", suffix=".log", delete=False) as log:
         path = Path(log.name)
-    cmd = _command([*map(str, args), "--host", host, "--port", str(port)], slim)
+    more = ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])] if tls else []
+    cmd = _command([*map(str, args), *more, "--host", host, "--port", str(port)], slim)
     with path.open("wb") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=_env(env_token))
-    server = Server(process, f"http://127.0.0.1:{port}", token, path)
+    context = None if tls is None else ssl.create_default_context(cafile=str(tls[0]))
+    server = Server(process, f"{'https' if tls else 'http'}://127.0.0.1:{port}", token, path, context)
     try:
         _wait_healthy(server)
         yield server
@@ -426,6 +432,7 @@ def test_a_non_loopback_bind_needs_the_token_from_loopback_too(build: Path, redi
         assert s.post("/v1/features", GOOD, token=None, headers={"Authorization": f"bearer {TOKEN}"})[0] == 200
         _, spec, _ = s.call("GET", "/openapi.json")
         assert spec["security"] == [{"bearer": []}]
+        assert "plain HTTP on an address other machines reach" in s.stderr()
 
     message = refused(build, "--store", redis9, "--host", "0.0.0.0", "--port", str(free_port()))
     assert "no token is set" in message and "--allow-unauthenticated" in message
@@ -433,6 +440,49 @@ def test_a_non_loopback_bind_needs_the_token_from_loopback_too(build: Path, redi
     assert "FEATC_SERVE_TOKEN" in message and "at least 16" in message
     with serving(build, "--store", redis9, "--allow-unauthenticated", host="0.0.0.0") as s:
         assert s.call("GET", "/health")[0] == 200  # explicitly allowed: no token needed
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost, and its key (made by openssl)."""
+    if shutil.which("openssl") is None:
+        missing("openssl is not installed (the TLS tests make their certificate with it)")
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True, timeout=60)  # fmt: skip
+    return cert, key
+
+
+@pytest.mark.parametrize("slim", [False, True], ids=["featc-serve", "runtime-alone"])
+def test_tls_serves_https_and_nothing_else(slim: bool, build: Path, redis9: str, certificate: tuple[Path, Path],
+                                           tmp_path: Path) -> None:  # fmt: skip
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    workers = [] if slim else ["--workers", "2"]  # uvicorn's worker processes each load the certificate
+    with serving(build, "--store", redis9, "--token-file", token_file, *workers, host="0.0.0.0", token=TOKEN,
+                 slim=slim, tls=certificate) as s:  # fmt: skip
+        status, got = s.post("/v1/features", GOOD)
+        with open_store(build, redis9) as store:
+            assert status == 200 and got == wire(store.get(GOOD["keys"], GOOD["request"], at=GOOD["at"]))
+        assert f"on https://0.0.0.0:{s.base.rsplit(':', 1)[1]}" in s.stderr() and "plain HTTP" not in s.stderr()
+        with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):  # really TLS, with that certificate
+            urllib.request.urlopen(s.base + "/health", timeout=10, context=ssl.create_default_context())
+        with pytest.raises(OSError):  # plain HTTP on the TLS port gets no HTTP answer
+            urllib.request.urlopen(s.base.replace("https:", "http:") + "/health", timeout=10)
+
+
+def test_tls_options_are_checked_before_the_start(build: Path, redis9: str, certificate: tuple[Path, Path],
+                                                  tmp_path: Path) -> None:  # fmt: skip
+    cert, key = certificate
+    assert "--tls-cert and --tls-key go together" in refused(build, "--store", redis9, "--tls-cert", cert)
+    not_a_key = tmp_path / "not-a-key.pem"
+    not_a_key.write_text("-----BEGIN PRIVATE KEY-----\nnonsense\n-----END PRIVATE KEY-----\n")
+    message = refused(build, "--store", redis9, "--tls-cert", cert, "--tls-key", not_a_key)
+    assert f"--tls-cert {cert} with --tls-key {not_a_key}: not a PEM certificate chain and its private key" in message
+    message = refused(build, "--store", redis9, "--tls-cert", cert, "--tls-key", tmp_path / "gone.pem", slim=True)
+    assert f"--tls-key {tmp_path / 'gone.pem'}: not a file" in message
 
 
 # ---------------------------------------------------------------- faults

@@ -73,6 +73,20 @@ SERVE_PACKAGES = ("starlette", "uvicorn", "orjson", "prometheus_client")
     help="Bind a non-loopback address without a token (a proxy in front authenticates callers).",
 )
 @click.option(
+    "--tls-cert",
+    type=_path(exists=True, dir_okay=False),
+    default=None,
+    metavar="PEM",
+    help="Certificate chain (PEM): serve HTTPS, with --tls-key.",
+)
+@click.option(
+    "--tls-key",
+    type=_path(exists=True, dir_okay=False),
+    default=None,
+    metavar="PEM",
+    help="The certificate's private key (PEM, not encrypted), with --tls-cert.",
+)
+@click.option(
     "--max-body", type=click.IntRange(min=1), default=1 << 20, show_default=True, help="Bytes per request body."
 )
 @click.option(
@@ -152,6 +166,8 @@ def command(
     url: str,
     ingests: tuple[str, ...],
     token_file: Path | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
     retain: str,
     log_dir: Path | None,
     log_rotate: str,
@@ -170,6 +186,8 @@ def command(
         build_dir=str(build_dir),
         store=url,
         token_file=None if token_file is None else str(token_file),
+        tls_cert=None if tls_cert is None else str(tls_cert),
+        tls_key=None if tls_key is None else str(tls_key),
         retain_seconds=seconds(retain, "--retain"),
         log_dir=None if log_dir is None else str(log_dir),
         log_rotate_seconds=seconds(log_rotate, "--log-rotate"),

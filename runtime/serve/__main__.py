@@ -38,6 +38,8 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="bind a non-loopback address without a token (a proxy authenticates callers)",
     )
+    p.add_argument("--tls-cert", default=None, metavar="PEM", help="certificate chain: serve HTTPS (with --tls-key)")
+    p.add_argument("--tls-key", default=None, metavar="PEM", help="the certificate's private key (with --tls-cert)")
     p.add_argument("--max-body", type=int, default=1 << 20, help="bytes per request body (default: 1048576)")
     p.add_argument("--max-batch", type=int, default=1000, help="items per batch request (default: 1000)")
     p.add_argument(
@@ -78,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             workers=args.workers,
             token_file=args.token_file,
             allow_unauthenticated=args.allow_unauthenticated,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
             max_body=args.max_body,
             max_batch=args.max_batch,
             max_in_flight=args.max_in_flight,

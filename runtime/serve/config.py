@@ -39,6 +39,9 @@ class ServeConfig:
     workers: int = 1
     token_file: str | None = None
     allow_unauthenticated: bool = False
+    tls_cert: str | None = None
+    """PEM certificate chain (``--tls-cert``): with ``tls_key``, the server speaks HTTPS (TLS in uvicorn)."""
+    tls_key: str | None = None
     max_body: int = 1 << 20
     """Bytes of one request body; a larger one is a 413."""
     max_batch: int = 1000
@@ -96,6 +99,27 @@ def check(config: ServeConfig) -> None:
         raise DataError(f"--port {config.port}: a TCP port is 1 to 65535")
     if config.log_dir is not None:
         check_log(config)
+    if config.tls_cert is not None or config.tls_key is not None:
+        check_tls(config)
+
+
+def check_tls(config: ServeConfig) -> None:
+    """``--tls-cert`` and ``--tls-key`` together, loadable as a server's certificate and key (read
+    now, so a wrong file is a clear error, not a traceback from the server at bind time)."""
+    import ssl
+
+    if config.tls_cert is None or config.tls_key is None:
+        raise DataError("--tls-cert and --tls-key go together: the certificate chain and its private key (PEM)")
+    for flag, path in (("--tls-cert", config.tls_cert), ("--tls-key", config.tls_key)):
+        if not Path(path).is_file():
+            raise DataError(f"{flag} {path}: not a file")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(config.tls_cert, config.tls_key)
+    except (ssl.SSLError, OSError) as e:
+        raise DataError(
+            f"--tls-cert {config.tls_cert} with --tls-key {config.tls_key}: not a PEM certificate chain and its "
+            f"private key ({e.strerror or e}); an encrypted key is not supported: give it decrypted"
+        ) from None
 
 
 def check_log(config: ServeConfig) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..online import OnlineStore
 from . import health
-from .config import CONFIG_ENV, ServeConfig, check, check_access, read_token, redacted
+from .config import CONFIG_ENV, ServeConfig, check, check_access, is_loopback, read_token, redacted
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -74,10 +74,14 @@ def _stopped(signum: int, frame: Any) -> None:
 def _check_store(store: OnlineStore, config: ServeConfig) -> None:
     missing = health.startup_check(store)
     workers = f"{config.workers} worker{'s' if config.workers > 1 else ''}"
+    scheme = "http" if config.tls_cert is None else "https"
     say(
         f"serving build {store.build} of project {store.spec.name} from {redacted(config.store)} "
-        f"on http://{config.host}:{config.port} ({workers})"
+        f"on {scheme}://{config.host}:{config.port} ({workers})"
     )
+    if config.tls_cert is None and not is_loopback(config.host):
+        say("plain HTTP on an address other machines reach: the bearer token and the vectors cross the network in "
+            "clear unless a proxy in front terminates TLS (else serve with --tls-cert and --tls-key)")  # fmt: skip
     if missing:
         say(f"no state yet for block(s) {', '.join(missing)}: GET /ready answers 503 until they are loaded")
 
@@ -97,6 +101,8 @@ def _uvicorn_config(app: Any, config: ServeConfig, **extra: Any) -> Any:
         log_level=config.log_level,
         timeout_graceful_shutdown=config.shutdown_timeout,
         server_header=False,
+        ssl_certfile=config.tls_cert,
+        ssl_keyfile=config.tls_key,
         **extra,
     )
 
