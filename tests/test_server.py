@@ -481,6 +481,8 @@ def test_tls_options_are_checked_before_the_start(build: Path, redis9: str, cert
     not_a_key.write_text("-----BEGIN PRIVATE KEY-----\nnonsense\n-----END PRIVATE KEY-----\n")
     message = refused(build, "--store", redis9, "--tls-cert", cert, "--tls-key", not_a_key)
     assert f"--tls-cert {cert} with --tls-key {not_a_key}: not a PEM certificate chain and its private key" in message
+    message = refused(build, "--store", redis9, "--tls-cert", key, "--tls-key", cert)  # the two swapped
+    assert f"--tls-cert {key} with --tls-key {cert}: not a PEM certificate chain" in message
     message = refused(build, "--store", redis9, "--tls-cert", cert, "--tls-key", tmp_path / "gone.pem", slim=True)
     assert f"--tls-key {tmp_path / 'gone.pem'}: not a file" in message
 
