@@ -2,58 +2,25 @@
 
 DuckDB's sniffer guesses delimiters, quotes and even whether the first row is a header, and
 a guess gone wrong turns a data row into the header or reports present columns as missing.
-So featc reads the header itself (Python's csv module, a byte-order mark stripped), checks
-that it names every column once, and has DuckDB read the rest with every option spelled out
+So featc reads the header itself (``runtime.csvrows.read_header``: Python's csv module, a
+byte-order mark stripped), checks that it names every column once, and has DuckDB read the rest with every option spelled out
 and each column as text; DuckDB's parse errors are translated into errors that give the file
 and the line (docs/semantics.md, "Inputs").
 """
 
 from __future__ import annotations
 
-import csv
 import re
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import duckdb
 from sqlglot import exp
 
+from .runtime.csvrows import read_header, shown
 from .runtime.errors import DataError
 
 # DuckDB's default; a longer line is reported as such rather than silently raised.
 MAX_LINE_BYTES = 2_000_000
-_SHOWN = 60  # characters of an offending line or value quoted in a message
-
-
-def shown(value: object) -> str:
-    """A value for a message: repr (so control characters are escaped), cut short when long."""
-    text = repr(value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 5] + "…" + text[-4:]
-
-
-def read_header(path: Path, where: str) -> list[str]:
-    """The header's column names; an empty file or an empty or repeated name is an error.
-
-    ``where`` names the input in messages: ``source `orders` (data/orders.csv)``.
-    """
-    try:
-        with path.open("rb") as f:
-            header = next(csv.reader(_decoded(f, where), strict=True), None)
-    except csv.Error as e:
-        raise DataError(f"{where}: line 1 (the header) is not valid CSV: {e}") from None
-    if header is None:
-        raise DataError(f"{where} is empty; a CSV file needs a header row naming its columns")
-    seen: dict[str, int] = {}
-    for i, name in enumerate(header, 1):
-        if not name:
-            raise DataError(f"{where}: header column {i} has no name; name every column")
-        if name in seen:
-            raise DataError(
-                f"{where}: header columns {seen[name]} and {i} are both named {shown(name)}; "
-                "give every column its own name"
-            )
-        seen[name] = i
-    return header
 
 
 def scan_sql(path: Path, positional: list[str]) -> str:
@@ -65,18 +32,6 @@ def scan_sql(path: Path, positional: list[str]) -> str:
         f"null_padding = false, ignore_errors = false, encoding = 'utf-8', max_line_size = {MAX_LINE_BYTES}"
     )
     return f"read_csv({literal}, columns = {{{types}}}, {options})"
-
-
-def _decoded(lines: Iterable[bytes], where: str) -> Iterator[str]:
-    """Lines as text, a byte-order mark stripped; bytes that are not UTF-8 are an error giving the line."""
-    for n, line in enumerate(lines, 1):
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise DataError(
-                f"{where}: line {n} is not UTF-8 (byte {e.start + 1} of the line); save the file as UTF-8"
-            ) from None
-        yield text.removeprefix("\ufeff") if n == 1 else text
 
 
 def load_error(error: duckdb.Error, name: str) -> DataError:

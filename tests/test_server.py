@@ -782,6 +782,17 @@ def test_memory_serves_continuous_views_and_lands_each_boundary_as_it_falls_due(
         _assert_error(*s.post("/v1/features", {"keys": {"id": "x1"}}), 422, "invalid_value")
 
 
+@pytest.mark.parametrize("slim", [False, True], ids=["featc-serve", "runtime-alone"])
+def test_a_csv_row_with_a_field_missing_refuses_the_start_with_its_line(slim: bool, tmp_path: Path) -> None:
+    """Never ingested with the missing field as null (the runtime's reader once did): the start is refused."""
+    build, events, _ = _small(tmp_path, SMALL, "live")
+    lines = events.read_text().splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0]  # line 4: two fields of three
+    events.write_text("\n".join(lines) + "\n")
+    message = refused(build, "--store", "memory://", "--ingest", f"ev={events}", slim=slim)
+    assert f"--ingest ev={events}: line 4 has 2 fields but the header has 3" in message, message
+
+
 def test_the_runtime_alone_serves_memory_from_csv(tmp_path: Path) -> None:
     build, events, evaluator = _small(tmp_path, SMALL, "live")
     with serving(build, "--store", "memory://", "--ingest", f"ev={events}", slim=True) as s:

@@ -11,22 +11,21 @@ Both print progress on a terminal and a summary line at the end. docs/serving-st
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from ..cli import _path, _retain, handled
+from ..runtime.csvrows import Rows, csv_rows, require
 from ..runtime.errors import DataError
 
 if TYPE_CHECKING:
     from ..runtime.online import OnlineStore
 
-Rows = list[dict[str, Any]]
 
 
 @click.command("ingest")
@@ -108,11 +107,10 @@ def _ingest_file(store: OnlineStore, path: Path, source: str, batch: int, partit
     part.prepare()
     where = f"source {source!r} ({path})"
     columns = frozenset(c.name for c in src.columns)
-    read = _csv if path.suffix.lower() == ".csv" else _parquet
     reporter = Reporter(sys.stderr, f"{path} -> {store.state.url} (partition {partition!r})", unit="rows")
     counts = Counts()
     started = time.monotonic()
-    for rows in read(path, columns, batch, where):
+    for rows in file_rows(path, columns, batch, where):
         positions = [(counts.entries + i,) for i in range(1, len(rows) + 1)]
         try:
             part.ingest(rows, positions, counts)
@@ -129,36 +127,16 @@ def _ingest_file(store: OnlineStore, path: Path, source: str, batch: int, partit
     reporter.done(counts)
 
 
-def _csv(path: Path, columns: frozenset[str], batch: int, where: str) -> Iterator[Rows]:
-    """RFC 4180 rows as text (an empty field is null, whatever the type), only the source's columns."""
-    from ..csvfiles import read_header, shown
-
-    header = read_header(path, where)
-    _require(header, columns, where)
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f, strict=True)
-            next(reader)
-            rows: Rows = []
-            for fields in reader:
-                if not fields:  # an entirely blank line
-                    continue
-                if len(fields) != len(header):
-                    raise DataError(f"{where}: line {reader.line_num} has {len(fields)} fields but the header has "
-                                    f"{len(header)}; every row needs one field per header column")  # fmt: skip
-                rows.append({n: v or None for n, v in zip(header, fields, strict=True) if n in columns})
-                if len(rows) == batch:
-                    yield rows
-                    rows = []
-            if rows:
-                yield rows
-    except UnicodeDecodeError:
-        raise DataError(f"{where} is not UTF-8; save the file as UTF-8") from None
-    except csv.Error as e:
-        raise DataError(f"{where}: line {reader.line_num} is not valid CSV ({shown(str(e))})") from None
+def file_rows(path: Path, columns: Collection[str], batch: int, where: str) -> Iterator[Rows]:
+    """A CSV or Parquet file's rows to ingest, ``batch`` at a time, only ``columns`` (each required):
+    CSV as text (``runtime.csvrows``: the source's types parse it on ingest), Parquet as it types them.
+    ``featc ingest --from FILE`` and ``featc serve --ingest`` read files with it."""
+    if path.suffix.lower() == ".csv":
+        return csv_rows(path, columns, batch, where)
+    return _parquet(path, columns, batch, where)
 
 
-def _parquet(path: Path, columns: frozenset[str], batch: int, where: str) -> Iterator[Rows]:
+def _parquet(path: Path, columns: Collection[str], batch: int, where: str) -> Iterator[Rows]:
     """Parquet rows through DuckDB, typed as the file types them, only the source's columns."""
     import duckdb
 
@@ -169,7 +147,7 @@ def _parquet(path: Path, columns: frozenset[str], batch: int, where: str) -> Ite
         con.execute("SET TimeZone = 'UTC'")
         result = con.execute("SELECT * FROM read_parquet(?)", [str(path)])
         names = [d[0] for d in result.description or ()]
-        _require(names, columns, where)
+        require(names, columns, where)
         wanted = [(i, n) for i, n in enumerate(names) if n in columns]
         while chunk := result.fetchmany(batch):
             yield [{n: row[i] for i, n in wanted} for row in chunk]
@@ -179,8 +157,3 @@ def _parquet(path: Path, columns: frozenset[str], batch: int, where: str) -> Ite
         con.close()
 
 
-def _require(names: list[str], columns: frozenset[str], where: str) -> None:
-    missing = sorted(columns - set(names))
-    if missing:
-        have = ", ".join(map(repr, names)) or "none"
-        raise DataError(f"{where}: missing column(s) {', '.join(map(repr, missing))}; it has {have}")

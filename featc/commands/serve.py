@@ -229,33 +229,9 @@ def _serve_memory(config: Any, ingests: tuple[str, ...]) -> None:
 
 
 def _rows(path: Path, source: SourceSpec, batch: int) -> Iterator[list[dict[str, Any]]]:
-    from ..runtime.serve.startup import read_csv
+    from .ingest import file_rows
 
-    if path.suffix.lower() == ".csv":
-        return read_csv(path, source, batch)
-    return _parquet(path, source, batch)
-
-
-def _parquet(path: Path, source: SourceSpec, batch: int) -> Iterator[list[dict[str, Any]]]:
-    """Parquet rows through DuckDB, typed as the file types them, only the source's columns."""
-    import duckdb
-
-    where = f"--ingest {source.name}={path}"
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        result = con.execute("SELECT * FROM read_parquet(?)", [str(path)])
-        names = [d[0] for d in result.description or ()]
-        missing = sorted({c.name for c in source.columns} - set(names))
-        if missing:
-            raise DataError(f"{where}: missing column(s) {', '.join(missing)}")
-        wanted = [(i, n) for i, n in enumerate(names) if n in {c.name for c in source.columns}]
-        while chunk := result.fetchmany(batch):
-            yield [{n: row[i] for i, n in wanted} for row in chunk]
-    except duckdb.Error as e:
-        raise DataError(f"{where}: not a Parquet file DuckDB can read ({e})") from None
-    finally:
-        con.close()
+    return file_rows(path, [c.name for c in source.columns], batch, f"--ingest {source.name}={path}")
 
 
 class Refresher:

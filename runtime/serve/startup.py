@@ -8,17 +8,15 @@ batch views here and says to use ``featc serve``.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
+from ..csvrows import Rows, csv_rows
 from ..errors import DataError, unknown_name
 from ..online import OnlineStore
 from ..spec import SourceSpec
 
-Rows = list[dict[str, Any]]
 Reader = Callable[[Path, SourceSpec, int], Iterator[Rows]]
 BATCH = 5000
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?", re.ASCII)
@@ -53,27 +51,9 @@ def pairs(given: Iterable[str], store: OnlineStore) -> dict[str, Path]:
 
 
 def read_csv(path: Path, source: SourceSpec, batch: int = BATCH) -> Iterator[Rows]:
-    """The file's rows, only the source's columns, as text (an empty field is null), ``batch`` at a time."""
-    columns = {c.name for c in source.columns}
-    where = f"--ingest {source.name}={path}"
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f, strict=True)
-            missing = sorted(columns - set(reader.fieldnames or ()))
-            if missing:
-                raise DataError(f"{where}: missing column(s) {', '.join(missing)}")
-            rows: Rows = []
-            for row in reader:
-                rows.append({c: row[c] or None for c in columns})
-                if len(rows) == batch:
-                    yield rows
-                    rows = []
-            if rows:
-                yield rows
-    except UnicodeDecodeError:
-        raise DataError(f"{where} is not UTF-8") from None
-    except csv.Error as e:
-        raise DataError(f"{where}: not valid CSV ({e})") from None
+    """The file's rows, only the source's columns, as text (an empty field is null), ``batch`` at a time
+    (``csvrows``: a row with too few or too many fields is an error giving its line)."""
+    return csv_rows(path, [c.name for c in source.columns], batch, f"--ingest {source.name}={path}")
 
 
 def ingest(store: OnlineStore, files: dict[str, Path], read: Reader, say: Callable[[str], None]) -> None:
