@@ -493,7 +493,7 @@ class OnlineStore:
     def committed(self, source: str, partition: str = "") -> dict[str, tuple[int, ...] | None]:
         """Per continuous view reading ``source``, the position it has committed in ``partition``
         (None: none yet). A call is skipped or applied whole, so a caller replaying a partition in
-        calls cut differently than before splits them at these positions (``streams.Partition``)."""
+        calls cut differently than before splits them at these positions (``partition.Partition``)."""
         self._checks.source(source)
         views = self._by_source.get(source, [])
         found = self.state.committed([v.namespace for v in views], f"{source}/{partition}")

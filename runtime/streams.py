@@ -13,9 +13,9 @@ installed. The argument (docs/serving-streams.md), in order:
    are read again. A crash between 2 and 3: they are read again and skipped. So every entry
    counts once, whatever happens when.
 
-A call is skipped or applied whole, so ``Partition`` cuts each batch at the positions the views
-have committed: a replay cut into batches differently than before (another group over the same
-stream, another batch size, a file ingested again) never straddles one. A stream is one
+A call is skipped or applied whole, so ``partition.Partition`` cuts each batch at the positions
+the views have committed: a replay cut into batches differently than before (another group over
+the same stream, another batch size, a file ingested again) never straddles one. A stream is one
 partition: one consumer at a time reads it (``join`` waits for another active consumer of the
 group to stop, then takes over its pending entries). Standard library only; redis is imported
 when a stream is opened.
@@ -25,24 +25,22 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import signal
 import sys
 import threading
 import time
 import urllib.parse
-from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from itertools import pairwise
 from typing import Any, TextIO
 
 from .errors import DataError, StoreError, unknown_name
 from .online import OnlineStore, open_store
+from .partition import BadRow, Counts, Partition, Position
+from .progress import Reporter
 
-Position = tuple[int, ...]
 SCHEMES = {"redis-stream": "redis", "rediss-stream": "rediss"}
 OPTIONS = ("group", "consumer", "start")
 USAGE = "redis-stream://host:port/db/STREAM?group=GROUP&consumer=NAME"
@@ -117,112 +115,6 @@ def position(entry_id: str) -> Position:
     """A Redis stream id ``ms-seq`` as (ms, seq): ordered as the stream orders its entries."""
     ms, _, seq = entry_id.partition("-")
     return (int(ms), int(seq or 0))
-
-
-# ---------------------------------------------------------------- one partition, in order
-
-
-@dataclass
-class Counts:
-    """What was done with the entries (or rows) of a run."""
-
-    entries: int = 0  # read and acknowledged (or, for a file, read)
-    applied: int = 0  # in calls that at least one view applied
-    held: int = 0  # in calls that every view already held: a replay, skipped
-    untimed: int = 0  # applied, but with a null event time: not inputs (as in SQL)
-    late: int = 0  # behind their entity's retained edge: counted in lifetime features only
-    dead: int = 0  # moved to the dead-letter stream
-    gone: int = 0  # deleted from the stream after being delivered (XDEL, trimming): nothing to apply
-    lag: int | None = None  # entries of the stream not yet delivered to the group (Redis 7+)
-    seconds: float = 0.0
-
-    def line(self, unit: str = "entries", rate: float | None = None) -> str:
-        """One line for a person; ``rate``: per second now (default: over the whole run)."""
-        if rate is None:
-            rate = self.entries / self.seconds if self.seconds > 0 else 0.0
-        parts = [f"{self.applied} applied", f"{self.held} already held"]
-        parts += [f"{n} {what}" for n, what in ((self.untimed, "without an event time"), (self.late, "late"),
-                                                (self.dead, "dead-lettered"), (self.gone, "deleted")) if n]  # fmt: skip
-        lag = "" if self.lag is None else f", lag {self.lag}"
-        speed = f"{rate:,.0f}" if rate >= 10 else f"{rate:.1f}"
-        return f"{self.entries} {unit} in {self.seconds:.1f}s ({speed}/s): {', '.join(parts)}{lag}"
-
-
-class BadRow(DataError):
-    """A row the input rules refused: ``index`` in the rows given, ``start`` the first row not applied."""
-
-    def __init__(self, message: str, index: int, start: int, detail: str) -> None:
-        super().__init__(message)
-        self.index, self.start, self.detail = index, start, detail
-
-
-class Partition:
-    """Feeds one (source, partition) to a store in order: rows with increasing positions, each call
-    cut at the positions the views committed, so a replay counts nothing twice however it is cut.
-
-    One writer per partition at a time (as with a Kafka partition): the committed positions are
-    read once, then followed as this writer commits.
-    """
-
-    def __init__(self, store: OnlineStore, source: str, partition: str) -> None:
-        self.store, self.source, self.partition = store, source, partition
-        self._committed: dict[str, Position | None] | None = None
-
-    def prepare(self) -> None:
-        """Read the positions the views committed (once); a source that feeds no continuous view is an error."""
-        if self._committed is None:
-            self._committed = self.store.committed(self.source, self.partition)
-            if not self._committed:
-                raise DataError(f"source {self.source!r} feeds no continuous view of this build (batch views are "
-                                "loaded by featc materialize --store): nothing to ingest")  # fmt: skip
-
-    def ingest(self, rows: Sequence[Mapping[str, Any]], positions: Sequence[Position], counts: Counts) -> None:
-        """Apply ``rows`` (``positions[i]`` is row i's, increasing); a refused row raises ``BadRow``."""
-        if len(rows) != len(positions):
-            raise ValueError(f"{len(rows)} rows but {len(positions)} positions")
-        if any(a >= b for a, b in pairwise(positions)):
-            raise DataError(f"ingest {self.source!r}, partition {self.partition!r}: positions must increase")
-        self.prepare()
-        assert self._committed is not None
-        cuts = {len(rows)} | {bisect_right(positions, p) for p in self._committed.values() if p is not None}
-        start = 0
-        for end in sorted(c for c in cuts if 0 < c <= len(rows)):
-            self._call(rows, positions, start, end, counts)
-            start = end
-
-    def _call(self, rows: Sequence[Mapping[str, Any]], positions: Sequence[Position], start: int, end: int,
-              counts: Counts) -> None:  # fmt: skip
-        assert self._committed is not None
-        last, n = positions[end - 1], end - start
-        held = [p is not None and p >= last for p in self._committed.values()]
-        if held and all(held):  # every view holds these rows: nothing to send
-            counts.held += n
-            return
-        try:
-            done = self.store.ingest(self.source, rows[start:end], offset=(self.partition, "-".join(map(str, last))))
-        except StoreError:
-            self._committed = None  # the write may or may not have landed: ask again next time
-            raise
-        except DataError as e:
-            raise _located(e, self.source, start, positions) from None
-        for block in done.blocks:
-            self._committed[block] = last
-        if done.blocks:
-            counts.applied += n
-            counts.untimed += n - done.rows
-            counts.late += done.late
-        else:
-            counts.held += n
-
-
-def _located(e: DataError, source: str, start: int, positions: Sequence[Position]) -> DataError:
-    """The store's ``ingest 'src', row N...`` error as a BadRow for row ``start + N - 1`` of the batch."""
-    found = re.match(rf"ingest {re.escape(repr(source))}, row (\d+)[,:] (.*)", str(e), re.DOTALL)
-    if found is None:
-        return e
-    index = start + int(found.group(1)) - 1
-    where = f"ingest {source!r}, position {'-'.join(map(str, positions[index]))}"
-    return BadRow(f"{where}: {found.group(2)}", index, start, found.group(2))
 
 
 # ---------------------------------------------------------------- the Redis stream
@@ -503,47 +395,6 @@ def stop_on_signals() -> Iterator[threading.Event]:
     finally:
         for s, h in before.items():
             signal.signal(s, h)
-
-
-class Reporter:
-    """Progress for a person: on a terminal one line rewritten each second, otherwise a line a minute."""
-
-    def __init__(self, out: TextIO, what: str, unit: str = "entries") -> None:
-        self.out, self.what, self.unit = out, what, unit
-        self.tty = out.isatty()
-        self._last = time.monotonic()
-        self._width = 0
-        self._seen = (time.monotonic(), 0)  # (when, entries) at the previous report, for the rate now
-        if self.tty:
-            self._line(f"featc: ingesting {what}")
-
-    def __call__(self, counts: Counts, notice: str | None) -> None:
-        if notice is not None:
-            self._line(f"featc: {notice}")
-            return
-        now = time.monotonic()
-        if not self.tty and now - self._last < 60:
-            return
-        then, before = self._seen
-        self._seen, self._last = (now, counts.entries), now
-        text = f"featc: {counts.line(self.unit, (counts.entries - before) / max(now - then, 1e-9))}"
-        if self.tty:  # one line, rewritten; cut to the terminal's width, or it would wrap and pile up
-            text = text[: shutil.get_terminal_size().columns - 1]
-            self.out.write("\r" + text.ljust(self._width))
-            self._width = len(text)
-            self.out.flush()
-        else:
-            self._line(text)
-
-    def _line(self, text: str) -> None:
-        if self.tty and self._width:
-            self.out.write("\r" + " " * self._width + "\r")
-            self._width = 0
-        self.out.write(text + "\n")
-        self.out.flush()
-
-    def done(self, counts: Counts, prefix: str = "featc: ") -> None:
-        self._line(f"{prefix}{self.what}: {counts.line(self.unit)}")
 
 
 _DURATION = re.compile(r"(?:(\d+)([smhd]))+")

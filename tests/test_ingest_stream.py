@@ -33,7 +33,8 @@ import featc
 from featc.artifacts import write_artifacts
 from featc.cli import main
 from featc.runtime import DataError, Evaluator, OnlineStore, load_module, open_store, streams
-from featc.runtime.streams import Counts, Partition, RedisStream, consume, parse_url
+from featc.runtime.partition import Counts, Partition
+from featc.runtime.streams import RedisStream, consume, parse_url
 
 from .services import redis_url
 

@@ -98,7 +98,8 @@ def _file_options(path: Path, source: str | None, dead_letter: str | None) -> No
 def _ingest_file(store: OnlineStore, path: Path, source: str, batch: int, partition: str) -> None:
     """The file's rows in calls of ``batch``, offsets (partition, row number); a bad row stops the run."""
     from ..runtime.errors import unknown_name
-    from ..runtime.streams import BadRow, Counts, Partition, Reporter
+    from ..runtime.partition import BadRow, Counts, Partition
+    from ..runtime.progress import Reporter
 
     src = next((s for s in store.spec.sources if s.name == source), None)
     if src is None:
