@@ -19,7 +19,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -42,6 +44,20 @@ def _command(port: int, *args: str, timeout: float = 1.0) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(packed)
         return s.recv(65536)
+
+
+@contextlib.contextmanager
+def private_server(missing: Callable[[str], None]) -> Iterator[RedisServer]:
+    """A ``RedisServer`` started for a test module, stopped at the end whatever happened; without
+    ``redis-server`` on the machine, ``missing`` (``services.missing``: a skip, or under CI a failure) says so."""
+    if not shutil.which("redis-server") and not Path(REDIS_SERVER).exists():
+        missing("redis-server is not installed (these tests start a private one)")
+    s = RedisServer()
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
 
 
 class RedisServer:

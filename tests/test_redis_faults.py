@@ -21,7 +21,6 @@ again. Every case asserts the values the store answers afterwards against the of
 from __future__ import annotations
 
 import random
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,7 +36,7 @@ from featc.artifacts import write_artifacts
 from featc.runtime import Evaluator, OnlineStore, load_module, open_store
 from featc.runtime.errors import StoreError
 
-from .redis_proxy import EXEC, EXEC_REPLY, REDIS_SERVER, Cut, Proxy, RedisServer
+from .redis_proxy import EXEC, EXEC_REPLY, Cut, Proxy, RedisServer, private_server
 from .services import missing
 
 TEXT = """
@@ -121,14 +120,8 @@ def server() -> Iterator[RedisServer]:
         import redis  # noqa: F401
     except ImportError:
         missing("the redis package is not installed: pip install -e '.[dev]'")
-    if not shutil.which("redis-server") and not Path(REDIS_SERVER).exists():
-        missing("redis-server is not installed (the fault tests start a private one)")
-    s = RedisServer()
-    s.start()
-    try:
+    with private_server(missing) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -5,18 +5,16 @@ and errors as redis-py gives them, connections kept in step or dropped, and the 
 from __future__ import annotations
 
 import multiprocessing
-import shutil
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from featc.runtime.rediswire import PROBE, Wire
 
-from .redis_proxy import REDIS_SERVER, Cut, Proxy, RedisServer
+from .redis_proxy import Cut, Proxy, RedisServer, private_server
 from .services import missing
 
 redis = pytest.importorskip("redis")
@@ -24,14 +22,8 @@ redis = pytest.importorskip("redis")
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[RedisServer]:
-    if not shutil.which("redis-server") and not Path(REDIS_SERVER).exists():
-        missing("redis-server is not installed (the wire tests start a private one)")
-    s = RedisServer()
-    s.start()
-    try:
+    with private_server(missing) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture
