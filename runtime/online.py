@@ -115,7 +115,9 @@ class ContinuousView:
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one per block
-class _Batch:
+class BatchView:
+    """What a store knows of one batch block: its namespace and the columns of its landed rows."""
+
     group: GroupSpec
     namespace: str
     columns: tuple[tuple[str, str, str], ...]  # (column, feature name, type)
@@ -134,11 +136,11 @@ def _continuous(spec: ProjectSpec, g: GroupSpec, namespace: str, retain_us: int)
     return ContinuousView(g, namespace, feed, layout, Reader(g, feed, slot), retain_us, span, ttl)
 
 
-def _batch(g: GroupSpec, namespace: str) -> _Batch:
+def _batch(g: GroupSpec, namespace: str) -> BatchView:
     columns = tuple((g.column(f), f.name, f.type) for f in g.features)
     empty = tuple(result(AGGREGATIONS[f.agg.fn].finalize(AGGREGATIONS[f.agg.fn].new()), f.type) if f.agg else None
                   for f in g.features)  # fmt: skip
-    return _Batch(g, namespace, columns, empty, tuple(c for c, _, _ in columns))
+    return BatchView(g, namespace, columns, empty, tuple(c for c, _, _ in columns))
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,9 +150,9 @@ class _Plan:
     names: set[str]  # the blocks answered
     every: tuple[str, ...]  # their output columns, in project order
     selection: tuple[str, ...] | None  # the columns asked for, in project order (None: every one)
-    views: list[tuple[ContinuousView | _Batch, str]]  # (view, its entity), in project order
+    views: list[tuple[ContinuousView | BatchView, str]]  # (view, its entity), in project order
     continuous: list[tuple[ContinuousView, str]]
-    batch: list[tuple[_Batch, str]]
+    batch: list[tuple[BatchView, str]]
     derived: list[Derived]  # in dependency order
     namespaces: frozenset[str]  # where the views' state lives
 
@@ -182,7 +184,7 @@ class OnlineStore:
         """Every namespace of this project starts with it (docs/serving.md, "Key layout")."""
         retain_us = retain // _US
         self._continuous: dict[str, ContinuousView] = {}
-        self._batch: dict[str, _Batch] = {}
+        self._batch: dict[str, BatchView] = {}
         for g in spec.groups:
             if g.kind != "features":
                 continue
@@ -294,7 +296,7 @@ class OnlineStore:
         """Forget that ``namespace`` holds state (it is being rebuilt): ``describe`` makes it ready again."""
         self._ready.discard(namespace)
 
-    def describe(self, views: Iterable[ContinuousView | _Batch]) -> None:
+    def describe(self, views: Iterable[ContinuousView | BatchView]) -> None:
         """Record what each view's namespace holds (its meta), which makes it ready to serve."""
         for v in views:
             if v.namespace not in self._ready:
@@ -346,7 +348,7 @@ class OnlineStore:
         wanted = self._wanted(features)
         asked = []
         tiles: dict[tuple[ContinuousView, Key], int] = {}
-        batches: dict[tuple[_Batch, Key], int] = {}
+        batches: dict[tuple[BatchView, Key], int] = {}
         for i, (given, request) in enumerate(questions):
             w = where if len(questions) == 1 else f"{where}, item {i}"
             if type(given) is not dict and not isinstance(given, Mapping):  # dict first: the ABC check is slow
@@ -386,7 +388,7 @@ class OnlineStore:
                     raise overflow(e.column, e, key) from None
                 except Refused as e:
                     raise NotServed(f"{where}: for the key {key!r}, {e}") from None
-        served: dict[tuple[_Batch, Key], tuple[dict[str, Any], Boundary]] = {}
+        served: dict[tuple[BatchView, Key], tuple[dict[str, Any], Boundary]] = {}
         for (batch, key), read, hit in zip(batches, batch_reads, hits, strict=True):
             served[batch, key] = self._batch_values(batch, hit, read.boundary_us, where)
         out = []
@@ -423,19 +425,19 @@ class OnlineStore:
                 selection=None if selection is None else tuple(c for c in every if c in selection),
                 views=views,
                 continuous=[(v, e) for v, e in views if isinstance(v, ContinuousView)],
-                batch=[(v, e) for v, e in views if isinstance(v, _Batch)],
+                batch=[(v, e) for v, e in views if isinstance(v, BatchView)],
                 derived=derived,
                 namespaces=frozenset(v.namespace for v, _ in views),
             )
         return found
 
     @staticmethod
-    def _expected(view: _Batch, t: int) -> int:
+    def _expected(view: BatchView, t: int) -> int:
         refresh = view.group.refresh
         return asof(t, refresh.every_us, refresh.lag_us)
 
     def _batch_values(
-        self, view: _Batch, hit: tuple[int, tuple[Any, ...] | None] | None, expected: int, where: str
+        self, view: BatchView, hit: tuple[int, tuple[Any, ...] | None] | None, expected: int, where: str
     ) -> tuple[dict[str, Any], Boundary]:
         """One entity's row of a batch view and the boundary it was served from (``expected``: the
         one the contract serves at the instant asked about)."""
@@ -475,7 +477,7 @@ class OnlineStore:
         for namespace in sorted(todo - self._ready):
             raise NotServed(self._not_ready(self._view(names[namespace]).group))
 
-    def _view(self, block: str) -> ContinuousView | _Batch:
+    def _view(self, block: str) -> ContinuousView | BatchView:
         return self._continuous.get(block) or self._batch[block]
 
     def _not_ready(self, g: GroupSpec) -> str:
@@ -613,5 +615,5 @@ def open_store(
     return OnlineStore(spec, manifest, state, retain=retain, keep=keep)
 
 
-__all__ = ["Boundary", "ContinuousView", "Ingested", "OnlineStore", "Vector", "offset_position", "open_state", "open_store",
-           "read_build"]
+__all__ = ["BatchView", "Boundary", "ContinuousView", "Ingested", "OnlineStore", "Vector", "offset_position",
+           "open_state", "open_store", "read_build"]

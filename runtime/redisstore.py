@@ -9,17 +9,17 @@ Key layout, per namespace N (``featc:<format>:<project>:<serving fingerprint>``;
 * ``N:landed`` sorted set: the landed boundaries of a batch view, ``<boundary µs>.<load id>``
   scored by the boundary; ``N:b:<boundary µs>.<load id>`` hash: entity key -> feature row.
 
-Reads are one round trip: a script that only selects and fetches (the series, and for a batch
-row the newest landed boundary at or before the one asked for, then the row), with plain GETs of
-the series this process holds no copy of pipelined before it (on ``rediswire``'s connections), so
-all arithmetic stays in Python and there is no second implementation of the semantics. An ingest call is one
-optimistic transaction (WATCH the entities it touches and the offsets, compute, MULTI/EXEC): its
-entities, offsets and late counts change together or not at all. A load writes its rows under a
-new load id nobody reads, then lands it in one transaction, so a reader sees the previous
-boundary or the whole new one, never a mix. Connection errors and timeouts are retried a bounded
-number of times; a retried transaction carries a token, so one that did commit is not applied
-twice. Keys of one namespace are computed by the read script, so this needs one Redis server (not
-a Cluster).
+Reads are one round trip (on ``rediswire``'s connections): a script that only selects and
+fetches (the series, and for a batch row the newest landed boundary at or before the one asked
+for, then the row), with plain GETs of the series this process holds no copy of pipelined before
+it, so all arithmetic stays in Python and there is no second implementation of the semantics. An
+ingest call is one optimistic transaction (WATCH the entities it touches and the offsets,
+compute, MULTI/EXEC): its entities, offsets and late counts change together or not at all. A
+load writes its rows under a new load id nobody reads, then lands it in one transaction, so a
+reader sees the previous boundary or the whole new one, never a mix. Connection errors and
+timeouts are retried a bounded number of times; a retried transaction carries a token, so one
+that did commit is not applied twice. Keys of one namespace are computed by the read script, so
+this needs one Redis server (not a Cluster).
 """
 
 from __future__ import annotations
