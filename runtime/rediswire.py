@@ -1,11 +1,11 @@
 """Round trips for the Redis store's read path, on connections of its own, waiting by spinning when that pays.
 
 A read is one round trip of a few pipelined commands, and on a machine with Redis beside the
-process most of its time is not Redis's. Measured here (docs/serving.md, "Latency"): a PING
-through redis-py's client costs about 90 µs, of which about 30 µs are redis-py's layers around the
-socket (pool bookkeeping, observability hooks, retry wrappers) and about 35 µs are the wake-up of
-a thread blocked in ``recv``; a PING sent on the same connection and waited for by polling the
-socket costs about 27 µs. So ``Wire``:
+process most of its time is not Redis's. Measured here (docs/serving.md, "Latency of a read from
+Redis"): a PING through redis-py's client costs about 90 µs, of which about 30 µs are redis-py's
+layers around the socket (pool bookkeeping, observability hooks, retry wrappers) and about 35 µs
+the wake-up of a thread blocked in ``recv``; a PING sent on the same connection and waited for by
+polling the socket costs about 27 µs. So ``Wire``:
 
 * keeps connections of its own, made as the client's pool makes them (``connection_class`` and
   ``connection_kwargs``: the same timeouts, authentication, TLS and hiredis parser), and uses
@@ -48,7 +48,7 @@ class Wire:
         """Moving average of recent spins: 1 for one that ran out before its reply, 0 for one that saw it."""
         self._reads = 0  # round trips that could spin (alone)
         self.spun = 0
-        """Round trips that spun, and (``missed``) those whose spin ran out: the policy's record, for tests and metrics."""
+        """Round trips that spun, and (``missed``) those whose spin ran out: the policy's record, for tests."""
         self.missed = 0
         self._idle: list[Any] = []
         self._busy = 0  # round trips in flight
