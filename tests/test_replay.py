@@ -251,6 +251,8 @@ def test_state_changed_behind_the_servers_back_is_skew_in_the_columns_it_moves(p
     assert replay(log, project, "--chunk", "7")[:2] == (3, report)  # 7 vectors at a time: the same report
     code, few, _ = replay(log, project, "--chunk", "3", "--limit", "2")  # the first 2 listed, all still counted
     assert code == 3 and few["skew"] == {**report["skew"], "first": report["skew"]["first"][:2]}
+    code, none_listed, _ = replay(log, project, "--limit", "0")  # none listed, still skew: exit 3
+    assert code == 3 and none_listed["skew"] == {**report["skew"], "first": []}
     listed = next(s for s in report["skew"]["first"] if s["column"] == "slow__n")
     assert listed["served"] == listed["offline"] + 100 and listed["boundary"] == "2024-05-04T12:00:00Z"
 
