@@ -3,9 +3,9 @@
 DuckDB's sniffer guesses delimiters, quotes and even whether the first row is a header, and
 a guess gone wrong turns a data row into the header or reports present columns as missing.
 So featc reads the header itself (``runtime.csvrows.read_header``: Python's csv module, a
-byte-order mark stripped), checks that it names every column once, and has DuckDB read the rest with every option spelled out
-and each column as text; DuckDB's parse errors are translated into errors that give the file
-and the line (docs/semantics.md, "Inputs").
+byte-order mark stripped), checks that it names every column once, and has DuckDB read the rest
+with every option spelled out and each column as text; DuckDB's parse errors are translated into
+errors that give the file and the line (docs/semantics.md, "Inputs").
 """
 
 from __future__ import annotations

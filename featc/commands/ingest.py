@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from ..runtime.online import OnlineStore
 
 
-
 @click.command("ingest")
 @click.argument("build_dir", type=_path(exists=True, file_okay=False))
 @click.option("--store", "url", required=True, help="The online store: redis://host:port/db.")
@@ -156,5 +155,3 @@ def _parquet(path: Path, columns: Collection[str], batch: int, where: str) -> It
         raise DataError(f"{where}: not a Parquet file DuckDB can read ({reason(str(e), path)})") from None
     finally:
         con.close()
-
-
