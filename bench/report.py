@@ -310,9 +310,10 @@ def _serving_state(s: dict[str, Any]) -> list[str]:
             continue
         each = i.get("events_per_cpu_s_each")
         runs = f" (median of {len(each)} runs: {min(each):,} to {max(each):,})" if each else ""
+        read = f", of which a read fetches {b['continuous_read'] / 1024:,.1f} kB" if "continuous_read" in b else ""
         out.append(
             f"| {label}: {i['events']:,} orders in {i['calls']} calls | {i['events_per_s']:,} | "
-            f"{i['events_per_cpu_s']:,}{runs} | {b['continuous'] / 1024:,.1f} kB | {b['batch_per_boundary']:,} bytes |"
+            f"{i['events_per_cpu_s']:,}{runs} | {b['continuous'] / 1024:,.1f} kB{read} | {b['batch_per_boundary']:,} bytes |"
         )
     return out
 

@@ -262,14 +262,17 @@ def memory_bytes(store: OnlineStore) -> dict[str, int]:
 
 
 def redis_bytes(client: Any, store: OnlineStore) -> dict[str, int]:
-    """Per entity, by ``MEMORY USAGE``: the continuous view's key, and one boundary's hash over its entities."""
-    series = list(client.scan_iter(match=store.namespaces()[CONTINUOUS_VIEW] + ":t:*", count=1000))
-    used = sum(client.memory_usage(k, samples=0) for k in series)
+    """Per entity, by ``MEMORY USAGE``: the continuous view's keys (what a read fetches, and the tile
+    states beside it), and one boundary's hash over its entities."""
+    continuous = store.namespaces()[CONTINUOUS_VIEW]
+    series = list(client.scan_iter(match=continuous + ":t:*", count=1000))
+    read = sum(client.memory_usage(k, samples=0) for k in series)
+    used = read + sum(client.memory_usage(k, samples=0) for k in client.scan_iter(match=continuous + ":s:*", count=1000))
     namespace = store.namespaces()[BATCH_VIEW]
     member = client.zrange(namespace + ":landed", -1, -1)[0].decode()
     landed = f"{namespace}:b:{member}"
     per_row = client.memory_usage(landed, samples=0) // client.hlen(landed)
-    return {"continuous": used // len(series), "batch_per_boundary": per_row}
+    return {"continuous": used // len(series), "continuous_read": read // len(series), "batch_per_boundary": per_row}
 
 
 # ---------------------------------------------------------------- the floor

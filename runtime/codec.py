@@ -6,11 +6,12 @@ class but those few: bytes from the store can never name code to run (the ``Rest
 Globals`` recipe of the ``pickle`` documentation). ``FORMAT`` is part of every key, so state
 written by another layout of these bytes is never read by this one.
 
-A series (``dump_series``) is written in two parts, so that reading one costs what answering
-needs: first what an answer about now reads (events, prefixes, leaders), then the tile states,
-which a reader decodes only if it needs them (an answer about the past, on min or max). The lists
-of the first part are packed (``packing``) so that a reader keeps them as arrays and builds values
-only for the positions it reads; a writer gets plain lists back.
+A series (``dump_series``) is written as two strings, so that reading one costs what answering
+needs: what every reader fetches (events, prefixes, leaders), and the tile states, which only a
+writer fetches: a reader makes them from the events on the rare question that reads them (an
+answer about the past, on min or max), and an answer about now never does. The lists are packed
+(``packing``) so that a reader keeps them as arrays and builds values only for the positions it
+reads; a writer gets plain lists back.
 
 Entity keys become text (JSON of the key tuple, instants and dates in ISO form): readable in
 ``redis-cli``, and equal for equal canonical keys.
@@ -23,17 +24,17 @@ import json
 import pickle
 import sys
 from datetime import date
-from functools import partial
 from typing import Any
 
 from .packing import pack, unpack
 from .state import Key
 
-FORMAT = 4
+FORMAT = 5
 """The version of the bytes below; a key carries it (docs/serving.md, "Key layout"). 2: a series'
 state carries its min/max leaders (``tiles.Series.dump``). 3: a series in two parts, with arrays.
 4: prefixes of sum states, text and values among nulls, and tile states (a column per slot) packed
-too (``packing``)."""
+too (``packing``). 5: the tile states in a string of their own, which readers do not fetch, and text
+of few distinct values as codes into them (``packing``)."""
 
 _ALLOWED = {("builtins", "set"), ("builtins", "frozenset"), ("datetime", "datetime"), ("datetime", "date")}
 
@@ -53,36 +54,32 @@ def loads(data: bytes | memoryview) -> Any:
     return _Plain(io.BytesIO(data)).load()
 
 
-def dump_series(state: tuple[Any, ...]) -> bytes:
-    """``tiles.Series.dump()``'s values as bytes: the part answers read, then the tile states, one
-    packed column per slot (a column of counts or sums is a few arrays, where a list per tile of
-    pickled states was most of a state's bytes)."""
+def dump_series(state: tuple[Any, ...]) -> tuple[bytes, bytes]:
+    """``tiles.Series.dump()``'s values as two strings: what every reader fetches (events, prefixes,
+    leaders, base), and the tile states, one packed column per slot, which only a writer fetches (a
+    reader makes them from the events, the rare time it needs them: ``Series._from_events``)."""
     ts, cols, keys, states, prefix, base, edge, newest, leaders = state
     head = dumps((sys.byteorder, pack(ts), [pack(c) for c in cols], pack(keys),
                   [None if p is None else pack(p) for p in prefix], base, edge, newest, leaders))  # fmt: skip
-    tiles = [pack(list(column)) for column in zip(*states, strict=True)] if states else []
-    return len(head).to_bytes(4, "big") + head + dumps(tiles)
+    return head, dumps([pack(list(column)) for column in zip(*states, strict=True)] if states else [])
 
 
 def _tiles(data: bytes | memoryview, swap: bool) -> list[list[Any]]:
     """The tile states of ``dump_series``: a list per tile of one state per slot."""
-    columns = [unpack(c, True, swap) for c in loads(data)]
-    return [list(states) for states in zip(*columns, strict=True)]
+    return [list(states) for states in zip(*[unpack(c, True, swap) for c in loads(data)], strict=True)]
 
 
-def load_series(data: bytes | memoryview, writable: bool, cached: bool = False) -> tuple[Any, ...]:
-    """``dump_series``'s values again, for ``tiles.Series.restore``. ``writable``: every list a list,
-    and the tile states decoded now; else lists stay packed (arrays and ``packing``'s lazy lists) and
-    the tile states come as a function that decodes them when first called. ``cached``: the series
-    will answer many questions (a reader's cache), so its lists are built once, now, as lists (the
-    fastest to read), not for every window read."""
-    size = int.from_bytes(data[:4], "big")
-    order, ts, cols, keys, prefix, base, edge, newest, leaders = loads(data[4 : 4 + size])
-    tail, swap = memoryview(data)[4 + size :], order != sys.byteorder
-    # Read later from a copy: a view would keep the decoded part's bytes alive as long as the series.
-    states = _tiles(tail, swap) if writable else partial(_tiles, bytes(tail), swap)
-    w = writable or cached
-    return (unpack(ts, w, swap), [unpack(c, w, swap) for c in cols], unpack(keys, w, swap), states,
+def load_series(head: bytes | memoryview, tiles: bytes | memoryview | None, writable: bool, cached: bool = False
+                ) -> tuple[Any, ...]:  # fmt: skip
+    """``dump_series``'s values again, for ``tiles.Series.restore``; ``tiles`` None: the tile states
+    are made from the events when first needed. ``writable``: every list a list; else lists stay
+    packed (arrays and ``packing``'s lazy lists). ``cached``: the series will answer many questions
+    (a reader's cache), so its lists are built once, now, as lists (the fastest to read), not for
+    every window read."""
+    order, ts, cols, keys, prefix, base, edge, newest, leaders = loads(head)
+    swap, w = order != sys.byteorder, writable or cached
+    return (unpack(ts, w, swap), [unpack(c, w, swap) for c in cols], unpack(keys, w, swap),
+            None if tiles is None else _tiles(tiles, swap),
             [None if p is None else unpack(p, w, swap) for p in prefix], base, edge, newest, leaders)  # fmt: skip
 
 

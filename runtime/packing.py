@@ -16,10 +16,12 @@ writes a list in a form a reader can keep as it is and read a position or a slic
 * floats and nulls: ``("F", bytes)``, an array of doubles with NaN for null, when no value is NaN
   (an input computed from canonical values can be: ``inf - inf``; such a list is left as it is);
   ints of int64 and nulls: ``("I", ints, present)``, the ints with 0 for null and a byte per
-  position, 1 where a value is; text, with or without nulls: ``("S", text, offsets, present)``,
-  the values joined, where each starts (and the end), and ``present`` as for ints (empty when
-  nothing is null). Read as a ``Column``, which builds the values of the positions or slice asked
-  for, each time.
+  position, 1 where a value is; text of few distinct values (fewer than 128, each at least twice
+  on average: a status, a country), with or without nulls: ``("D", values, codes)``, the distinct
+  values (null among them) and per position the number of its value, a byte each (its bytes); other text:
+  ``("S", text, offsets, present)``, the values joined, where each starts (and the end), and
+  ``present`` as for ints (empty when nothing is null). Read as a ``Column``, which builds the
+  values of the positions or slice asked for, each time.
 
 Anything else is left as it is (pickled whole). A writer (``writable``) gets plain lists back,
 since it changes them. A form or shape featc never writes
@@ -64,6 +66,10 @@ def pack(values: list[Any]) -> Any:
     if tuple in kinds and kinds <= {tuple, type(None)}:
         return _rows(values)
     if kinds <= {str, type(None)} and str in kinds:
+        distinct = dict.fromkeys(values)  # in order of first appearance: the same list gives the same bytes
+        if len(distinct) < 128 and 2 * len(distinct) <= len(values):
+            number = {v: n for n, v in enumerate(distinct)}
+            return "D", list(distinct), bytes(map(number.__getitem__, values))
         return _text(values)
     if kinds == {float, type(None)} and not any(map(isnan, filter(_known, values))):  # an input can be NaN
         return "F", array("d", [_NAN if v is None else v for v in values]).tobytes()
@@ -171,8 +177,9 @@ class Rows(_Lazy):
 
 
 class Column(_Lazy):
-    """An ``("F", ...)``, ``("I", ...)`` or ``("S", ...)`` list of events' values: the values of a
-    slice are built when it is read (an answer reads a window's partial tiles, not every event)."""
+    """An ``("F", ...)``, ``("I", ...)``, ``("D", ...)`` or ``("S", ...)`` list of events' values: the
+    values of a slice are built when it is read (an answer reads a window's partial tiles, not every
+    event). For "D", ``offsets`` holds the distinct values, ``data`` the codes."""
 
     __slots__ = ("_data", "_kind", "_offsets", "_present")
 
@@ -186,6 +193,8 @@ class Column(_Lazy):
             return [None if x != x else x for x in data[a:b]]  # NaN is null
         if self._kind == "I":
             return [v if p else None for v, p in zip(data[a:b], present[a:b], strict=True)]
+        if self._kind == "D":
+            return list(map(self._offsets.__getitem__, data[a:b]))
         o = self._offsets
         text = list(map(data.__getitem__, map(slice, o[a:b], o[a + 1 : b + 1])))  # builtins: a writer reads all
         if not present:
@@ -197,6 +206,7 @@ def _refused(packed: Any) -> pickle.UnpicklingError:
     return pickle.UnpicklingError(f"state bytes hold a list packed as {shown(packed)}, which featc never writes")
 
 
+_CODES = bytes(range(128))  # the codes of a ``("D", ...)`` list of n values are its first n bytes
 _SIZES = {code: array(code).itemsize for code in "bhiqdQ"}
 """Bytes per item of each array type featc writes ("Q" only as the low halves of ``Wide``)."""
 
@@ -249,6 +259,10 @@ def _lazy(packed: tuple[Any, ...], swap: bool) -> Any:
         data = _array(packed[1], swap)
         if len(data) == len(packed[2]):
             return Column("I", len(data), data, None, packed[2])
+    if code == "D" and n == 3 and type(packed[1]) is list and type(packed[2]) is bytes and len(packed[1]) < 128:
+        values, codes = packed[1], packed[2]
+        if all(v is None or type(v) is str for v in values) and not codes.translate(None, _CODES[: len(values)]):
+            return Column("D", len(codes), codes, values, b"")
     if code == "S" and n == 4 and type(packed[1]) is str and type(packed[3]) is bytes and type(packed[2]) is tuple:
         offsets = _array(packed[2], swap)
         size = len(offsets) - 1

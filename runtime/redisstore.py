@@ -4,7 +4,9 @@ Key layout, per namespace N (``featc:<format>:<project>:<serving fingerprint>``;
 
 * ``N:meta`` hash: what N holds (block, kind, fingerprint, project, build that created it), and
   ``late``, the events that arrived behind their entity's edge;
-* ``N:t:<key>`` string: one entity's tiles and edge events (``codec``), expiring after its TTL;
+* ``N:t:<key>`` string: one entity's edge events, prefixes and leaders (``codec``), what a read
+  fetches, and ``N:s:<key>`` string: its tile states, which only a writer fetches; both expire
+  after its TTL;
 * ``N:offsets`` hash: per ``<source>/<partition>``, the position of the last event applied;
 * ``N:landed`` sorted set: the landed boundaries of a batch view, ``<boundary µs>.<load id>``
   scored by the boundary; ``N:b:<boundary µs>.<load id>`` hash: entity key -> feature row.
@@ -39,7 +41,7 @@ from .gcpause import collector_paused
 from .rediswire import SPIN_US, Wire
 from .state import Key
 from .statestore import BatchRead, Hit, Position, Row, StateLost, TilesRead, Update
-from .tiles import Series
+from .tiles import Layout, Series
 from .tilestore import apply_events
 
 T = TypeVar("T")
@@ -253,7 +255,7 @@ class RedisState:
                 return None
             assert cached is not None and type(got) is bytes
             return cached[1]
-        return Series.restore(r.layout, codec.load_series(memoryview(blob)[VERSION_BYTES:], False, caching))
+        return Series.restore(r.layout, codec.load_series(memoryview(blob)[VERSION_BYTES:], None, False, caching))
 
     def _remember(self, keys: list[str], cached: list[tuple[bytes, Series] | None],
                   fresh: dict[str, tuple[bytes, Series]]) -> None:  # fmt: skip
@@ -295,19 +297,15 @@ class RedisState:
                 if committed is not None and position is not None and position_of(committed) >= position:
                     late.append(None)
                     continue
-                blobs = pipe.mget(keys) if keys else []
-                series = {
-                    key: Series(u.layout)
-                    if blob is None
-                    else Series.restore(u.layout, codec.load_series(blob[VERSION_BYTES:], writable=True))
-                    for key, blob in zip(u.events, blobs, strict=True)
-                }
+                blobs = pipe.mget([k for key in keys for k in (key, _tiles_key(key))]) if keys else []
+                series = {key: _writable(u.layout, head, tiles)
+                          for key, head, tiles in zip(u.events, blobs[::2], blobs[1::2], strict=True)}  # fmt: skip
                 late.append(apply_events(series.__getitem__, u.events, u.span_us))
                 writes.append((u, keys, series))
             pipe.multi()
             for u, keys, series in writes:
                 for key, s in zip(keys, series.values(), strict=True):
-                    pipe.set(key, version + codec.dump_series(s.dump()), px=u.ttl_ms)
+                    _set(pipe, key, version, s, u.ttl_ms)
                 if position is not None:
                     pipe.hset(f"{u.namespace}:offsets", partition, position_text(position))
             for u, n in zip(updates, late, strict=True):
@@ -341,18 +339,16 @@ class RedisState:
         position: Position | None,
     ) -> None:
         version = uuid.uuid4().bytes  # VERSION_BYTES long
-        blobs = {f"{namespace}:t:{codec.key_text(k)}": version + codec.dump_series(s.dump())
-                 for k, s in series.items()}  # fmt: skip
 
         def write() -> None:  # blind writes in one MULTI/EXEC: a retry after a lost reply writes the same bytes
             pipe = self._redis.pipeline(transaction=True)
-            for key, blob in blobs.items():
-                pipe.set(key, blob, px=ttl_ms)
+            for k, s in series.items():
+                _set(pipe, f"{namespace}:t:{codec.key_text(k)}", version, s, ttl_ms)
             if position is not None:
                 pipe.hset(f"{namespace}:offsets", partition, position_text(position))
             pipe.execute()
 
-        if blobs or position is not None:
+        if series or position is not None:
             self._call("bootstrapping state", write)
 
     # ------------------------------------------------------------ batch loads
@@ -460,6 +456,32 @@ class RedisState:
     def close(self) -> None:
         self._wire.close()
         self._redis.close()
+
+
+def _tiles_key(key: str) -> str:
+    """The key of the tile states beside a series' key ``N:t:<entity>``: ``N:s:<entity>``."""
+    namespace, _, entity = key.partition(":t:")
+    return f"{namespace}:s:{entity}"
+
+
+def _set(pipe: Any, key: str, version: bytes, series: Series, ttl_ms: int | None) -> None:
+    """Queue the writes of a series: what readers fetch at ``key``, its tile states beside it, both
+    with the same version and expiry."""
+    head, tiles = codec.dump_series(series.dump())
+    pipe.set(key, version + head, px=ttl_ms)
+    pipe.set(_tiles_key(key), version + tiles, px=ttl_ms)
+
+
+def _writable(layout: Layout, head: bytes | None, tiles: bytes | None) -> Series:
+    """A series as a writer reads it: new (no state), or decoded with its tile states, which are made
+    from the events if their string is not the same version (one key expired a moment before the
+    other: both have the same expiry, but Redis removes keys one at a time)."""
+    if head is None:
+        return Series(layout)
+    if tiles is not None and tiles[:VERSION_BYTES] != head[:VERSION_BYTES]:
+        tiles = None  # left by another write
+    found = codec.load_series(head[VERSION_BYTES:], None if tiles is None else tiles[VERSION_BYTES:], writable=True)
+    return Series.restore(layout, found)
 
 
 def _glob(text: str) -> str:

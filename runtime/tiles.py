@@ -27,7 +27,7 @@ Not thread-safe on its own: the evaluator serialises every call (docs/runtime.md
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +88,7 @@ class Layout:
 class Series:
     """Tiles of partial states and the events from ``edge`` on, for one (source, entity key)."""
 
-    __slots__ = ("_later", "_states", "base", "built", "cols", "edge", "keys", "layout", "leaders", "newest",
+    __slots__ = ("_made", "_states", "base", "built", "cols", "edge", "keys", "layout", "leaders", "newest",
                  "pending_ts", "pending_vals", "prefix", "ts")  # fmt: skip
 
     def __init__(self, layout: Layout) -> None:
@@ -99,7 +99,7 @@ class Series:
         self.pending_vals: list[Values] = []
         self.keys: list[int] = []  # the tile indexes, sorted
         self._states: list[list[Any]] = []
-        self._later: Callable[[], list[list[Any]]] | None = None  # gives ``_states`` on first use
+        self._made = True  # False: ``_states`` is to be made from the events on first use (``restore``)
         self.prefix: list[list[Any] | None] = [[] if s.prefix else None for s in layout.slots]
         self.built = 0  # prefix positions below this are up to date
         self.base: list[Any] = list(layout.empty)  # lifetime slots: every event before the edge
@@ -112,10 +112,11 @@ class Series:
 
     @property
     def states(self) -> list[list[Any]]:
-        """Beside each key: one state per slot. Restored from bytes, they are decoded on first use:
-        an answer about now reads prefixes, leaders and events, never the tiles themselves."""
-        if self._later is not None:
-            self._states, self._later = self._later(), None
+        """Beside each key: one state per slot. Restored without them (a remote store's reader), they
+        are made from the events on first use: an answer about now reads prefixes, leaders and
+        events, never the tiles themselves."""
+        if not self._made:  # a flag, not a bound method: that would make every restored series a cycle
+            self._states, self._made = self._from_events(), True
         return self._states
 
     # ------------------------------------------------------------ writing
@@ -282,18 +283,32 @@ class Series:
 
     @classmethod
     def restore(cls, layout: Layout, state: tuple[Any, ...]) -> Series:
-        """A series from ``dump()``'s values, for the same layout. The tile states may be given as a
-        function that returns them, called when they are first needed. A series only read may hold
-        arrays (``array.array``) where ``dump`` gave lists of ints or of floats."""
-        series = cls(layout)
+        """A series from ``dump()``'s values, for the same layout. The tile states may be given as
+        None: they are then made from the events when first needed (``_from_events``). A series only
+        read may hold arrays (``array.array``) and ``packing``'s lazy lists where ``dump`` gave lists."""
+        series = cls.__new__(cls)  # not ``__init__``: every field is set here, none of its empties is kept
         (series.ts, series.cols, series.keys, states, series.prefix, series.base, series.edge,
          series.newest, series.leaders) = state  # fmt: skip
-        if callable(states):
-            series._later = states
-        else:
-            series._states = states
+        series.layout, series.pending_ts, series.pending_vals = layout, [], []
+        series._states, series._made = ([], False) if states is None else (states, True)
         series.built = len(series.keys)
         return series
+
+    def _from_events(self) -> list[list[Any]]:
+        """The tile states, made from the events: a tile at or after the edge holds exactly the events
+        kept in it (events are folded away a whole tile at a time, and a late one, older than the
+        edge, reaches only the base), so its states are those events added to empty states, as
+        ``add_many`` made them. A remote store sends readers no tile states (``codec``): an answer
+        about now never reads them, and the few questions that do pay this once."""
+        layout, ts, size = self.layout, self.ts, self.layout.tile_us
+        states = [list(layout.empty) for _ in self.keys]
+        starts = [bisect_left(ts, k * size) for k in self.keys]
+        for i, column in layout.tiled:
+            agg, values = layout.slots[i].agg, self.cols[column]
+            for row, a, k in zip(states, starts, self.keys, strict=True):
+                b = bisect_left(ts, (k + 1) * size, a)
+                row[i] = agg.add_all(agg.new(), ts[a:b], values[a:b])
+        return states
 
     # ------------------------------------------------------------ size
 

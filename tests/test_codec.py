@@ -1,9 +1,10 @@
 """The bytes of a series in a remote store (featc.runtime.codec): what is read back is what was written.
 
-A series is written in two parts, lists of one numeric kind as arrays (``dump_series``). A writer
-reads back lists equal to the dump, value for value and type for type (a bool stays a bool, an
-int beyond int64 an int, -0.0 a negative zero); a reader gets arrays of the same values and the
-tile states on first use, and answers every window as the series it was written from.
+A series is written as two strings, lists of one numeric kind as arrays (``dump_series``). A
+writer reads back lists equal to the dump, value for value and type for type (a bool stays a bool,
+an int beyond int64 an int, -0.0 a negative zero); a reader gets arrays of the same values without
+the tile states, makes those from the events on first use, and answers every window as the series
+it was written from.
 """
 
 from __future__ import annotations
@@ -58,13 +59,13 @@ def _series(slots: list[tuple[str, bool]], events: list[tuple[int, tuple[Any, ..
 
 
 def _as_lists(state: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A state read with ``writable=False`` with its arrays as lists and its tile states decoded."""
+    """A state read with ``writable=False`` with its arrays as lists (its tile states are None)."""
     ts, cols, keys, states, prefix, *rest = state
 
     def listed(values: Any) -> Any:
         return values if values is None or type(values) is list else values.tolist()
 
-    return listed(ts), [listed(c) for c in cols], listed(keys), states(), [listed(p) for p in prefix], *rest
+    return listed(ts), [listed(c) for c in cols], listed(keys), states, [listed(p) for p in prefix], *rest
 
 
 ONE_KIND = st.sampled_from([st.integers(-(2**63), 2**63 - 1), st.floats(),
@@ -87,9 +88,9 @@ def test_any_plain_values_come_back_equal_and_of_the_same_type(
     n = min(map(len, columns))
     ts = sorted(data.draw(st.lists(st.integers(-(2**62), 2**62), min_size=n, max_size=n)))
     state = (ts, [c[:n] for c in columns], [], [], [None, list(ts), sums], [None], None, None, {})
-    blob = codec.dump_series(state)
-    assert _same(list(codec.load_series(blob, writable=True)), list(state))
-    assert _same(list(_as_lists(codec.load_series(blob, writable=False))), list(state))
+    head, tiles = codec.dump_series(state)
+    assert _same(list(codec.load_series(head, tiles, writable=True)), list(state))
+    assert _same(list(_as_lists(codec.load_series(head, None, writable=False))), [*state[:3], None, *state[4:]])
 
 
 EVENTS = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 9), st.booleans()), max_size=60)
@@ -123,6 +124,16 @@ def test_nan_among_nulls_stays_nan() -> None:
         assert _same(list(kept), values)
 
 
+def test_text_of_few_distinct_values_is_packed_as_codes() -> None:
+    """A status column: its distinct values once, a byte per event; unique text stays joined."""
+    statuses = ["delivered", "cancelled", None, "delivered", "refunded"] * 20
+    packed = packing.pack(statuses)
+    assert packed[0] == "D" and len(pickle.dumps(packed)) < len(pickle.dumps(packing._text(statuses))) / 4
+    for writable in (True, False):
+        assert _same(list(packing.unpack(packed, writable=writable, swap=False)), statuses)
+    assert packing.pack([f"c{i}" for i in range(100)])[0] == "S"
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     slots=st.lists(st.tuples(st.sampled_from(sorted(AGGREGATIONS)), st.booleans()), min_size=1, max_size=4),
@@ -147,20 +158,29 @@ def test_a_series_read_back_answers_as_the_one_written(
         return
     answer = block_reader(s.layout.slots, TILE, windows, features)
     want = answer(s, at)
-    blob = codec.dump_series(s.dump())
-    assert _same(codec.load_series(blob, writable=True)[3], s.dump()[3])  # a writer's tile states, exactly
+    head, tiles = codec.dump_series(s.dump())
+    assert _same(codec.load_series(head, tiles, writable=True)[3], s.dump()[3])  # a writer's tile states, exactly
     for writable in (True, False):
-        again = Series.restore(s.layout, codec.load_series(blob, writable=writable))
+        again = Series.restore(s.layout, codec.load_series(head, tiles if writable else None, writable=writable))
         assert answer(again, at) == want
+    assert _same(again.states, s.states)  # a reader's, made from the events
 
 
-def test_the_tile_states_are_decoded_only_when_read() -> None:
+def test_a_reader_makes_the_tile_states_only_when_it_reads_them() -> None:
     s = _series([("max", False)], [(t, (t % 7,)) for t in range(0, 100, 3)], None)
-    again = Series.restore(s.layout, codec.load_series(codec.dump_series(s.dump()), writable=False))
-    assert again._later is not None  # an answer about now reads the leaders, not the tiles
+    again = Series.restore(s.layout, codec.load_series(codec.dump_series(s.dump())[0], None, writable=False))
+    assert not again._made  # an answer about now reads the leaders, not the tiles
     answer = block_reader(s.layout.slots, TILE, [(-50, 0)], [("f", 0, 0, None, False)])
-    assert answer(again, 110) == answer(s, 110) == {"f": 6} and again._later is not None
-    assert answer(again, 80) == answer(s, 80) == {"f": 6} and again._later is None  # a window before the newest event
+    assert answer(again, 110) == answer(s, 110) == {"f": 6} and not again._made
+    assert answer(again, 80) == answer(s, 80) == {"f": 6} and again._made  # a window before the newest event
+
+
+def test_a_series_restored_without_tile_states_holds_no_reference_to_itself() -> None:
+    """A cold read decodes a series per entity and drops it after answering: it must go with its last
+    reference, not wait for the cyclic collector (a bound method kept to make the states would)."""
+    s = _series([("max", False)], [(t, (t % 7,)) for t in range(0, 100, 3)], None)
+    again = Series.restore(s.layout, codec.load_series(codec.dump_series(s.dump())[0], None, writable=False))
+    assert sys.getrefcount(again) == 2  # the name, and the call's argument
 
 
 def test_bytes_written_with_the_other_byte_order_are_read_right() -> None:
@@ -168,9 +188,8 @@ def test_bytes_written_with_the_other_byte_order_are_read_right() -> None:
                 [(t, (t * 1000, 1 if t % 4 else None, f"v{t % 3}", t * 1e17 + 0.1, f"é{t}" if t % 5 else None,
                       t * 0.5 if t % 7 else None)) for t in range(0, 100, 3)],
                 None)  # fmt: skip
-    blob = codec.dump_series(s.dump())
-    size = int.from_bytes(blob[:4], "big")
-    order, *head = pickle.loads(blob[4 : 4 + size])
+    head_bytes, tiles_bytes = codec.dump_series(s.dump())
+    order, *head = pickle.loads(head_bytes)
     assert order == sys.byteorder
 
     def swapped(packed: Any) -> Any:  # every array's bytes in the other order; anything else as it is
@@ -186,17 +205,18 @@ def test_bytes_written_with_the_other_byte_order_are_read_right() -> None:
             return "I", swapped(packed[1]), packed[2]
         if packed[0] == "S":
             return "S", packed[1], swapped(packed[2]), packed[3]
+        if packed[0] == "D":  # codes are bytes: no order
+            return packed
         found = array(packed[0], packed[1])
         found.byteswap()
         return packed[0], found.tobytes()
 
     ts, cols, keys, prefix, *rest = head
     other = "big" if sys.byteorder == "little" else "little"
-    head_bytes = pickle.dumps((other, swapped(ts), [swapped(c) for c in cols], swapped(keys),
-                               [None if p is None else swapped(p) for p in prefix], *rest), protocol=5)  # fmt: skip
-    tiles = pickle.dumps([swapped(c) for c in pickle.loads(blob[4 + size :])], protocol=5)
-    foreign = len(head_bytes).to_bytes(4, "big") + head_bytes + tiles
-    assert _same(list(codec.load_series(foreign, writable=True)), list(s.dump()))
+    foreign = pickle.dumps((other, swapped(ts), [swapped(c) for c in cols], swapped(keys),
+                            [None if p is None else swapped(p) for p in prefix], *rest), protocol=5)  # fmt: skip
+    tiles = pickle.dumps([swapped(c) for c in pickle.loads(tiles_bytes)], protocol=5)
+    assert _same(list(codec.load_series(foreign, tiles, writable=True)), list(s.dump()))
 
 
 REFUSED = [("x", b"12345678"), ("q", "text"), ("T", [("b", b"\x01"), ("b", b"")], b""), ("T", [], b""), ("T", [("b", b"\x01")], b"\x01\x01"),
@@ -205,14 +225,16 @@ REFUSED = [("x", b"12345678"), ("q", "text"), ("T", [("b", b"\x01"), ("b", b"")]
            ("F", b"\x00"), ("I", ("b", b"\x01\x02"), b"\x01"), ("I", ("d", b"\x00" * 8), b"\x01"),
            ("S", "ab", ("b", b"\x00\x01"), b""), ("S", "ab", ("b", b"\x00\x02"), b"\x01\x01"),
            ("S", "ab", ("b", b"\x01\x02"), b""), ("S", "ab", ("b", b""), b""), ([1], b""), (1,),
-           ("I", ([], b""), b""), ("W", (), ()), ("T", [(), ("b", b"")], b"")]  # fmt: skip
+           ("I", ([], b""), b""), ("W", (), ()), ("T", [(), ("b", b"")], b""), ("D", ["a"], b"\x01"),
+           ("D", ["a"], b"\xff"), ("D", [1], b"\x00"), ("D", ["a"], ("b", b"\x00")), ("D", ("a",), b"\x00"),
+           ("D", ["a"]), ("D", ["a"] * 128, b"\x00")]  # fmt: skip
 
 
 @pytest.mark.parametrize("packed", REFUSED)
 def test_a_list_packed_in_a_way_featc_never_writes_is_refused(packed: Any) -> None:
     head = pickle.dumps((sys.byteorder, packed, [], ("q", b""), [], [], None, None, {}), protocol=5)
     with pytest.raises(pickle.UnpicklingError, match="never writes"):
-        codec.load_series(len(head).to_bytes(4, "big") + head + pickle.dumps([]), writable=False)
+        codec.load_series(head, None, writable=False)
 
 
 def test_instants_and_dates_survive_but_no_other_class_is_loaded() -> None:

@@ -304,9 +304,38 @@ def test_redis_keys_expire_unless_a_block_reads_its_whole_history(tmp_path: Path
     with open_store(build(tmp_path), url, retain=timedelta(hours=1)) as store:
         store.ingest("ev", ROWS[:1])
         client = redis.Redis.from_url(url)
-        ttl = {name: client.pttl(f'{ns}:t:"u1"') for name, ns in store.namespaces().items() if name != "served"}
-    assert ttl["act"] == -1  # lifetime features: never expires
-    assert 0 < ttl["recent"] <= (3 * 3600 + 1) * 1000  # retain (1h) + its longest window (2h)
+        ttl = {(name, kind): client.pttl(f'{ns}:{kind}:"u1"')
+               for name, ns in store.namespaces().items() if name != "served" for kind in "ts"}  # fmt: skip
+    assert ttl["act", "t"] == ttl["act", "s"] == -1  # lifetime features: never expires
+    for kind in "ts":  # a series and its tile states beside it
+        assert 0 < ttl["recent", kind] <= (3 * 3600 + 1) * 1000  # retain (1h) + its longest window (2h)
+
+
+def test_a_writer_makes_tile_states_again_when_theirs_are_gone_or_of_another_write(tmp_path: Path) -> None:
+    """A read fetches an entity's ``N:t:`` string; a writer also fetches the tile states beside it
+    (``N:s:``). Both are written in one transaction with one expiry, but Redis removes keys one at a
+    time: tile states that are gone, or left by another write, are made again from the events."""
+    import redis
+
+    url = redis_url(2)
+    client = redis.Redis.from_url(url)
+    ev = evaluator(build(tmp_path, name="ref"))
+    with open_store(build(tmp_path), url, retain=timedelta(days=30)) as store:
+        store.ingest("ev", ROWS[:20])
+        tiles = [f'{ns}:s:"u1"' for name, ns in store.namespaces().items() if name != "served"]
+        earlier = client.mget(tiles)
+        store.ingest("ev", ROWS[20:30])
+        client.delete(*tiles)
+        store.ingest("ev", ROWS[30:40])
+        client.mset(dict(zip(tiles, earlier, strict=True)))
+        store.ingest("ev", ROWS[40:])
+        for key in tiles:  # of the same write again
+            assert client.get(key)[:16] == client.get(key.replace(":s:", ":t:"))[:16]
+        columns = [c for c in ev.columns() if c.startswith(("act__", "recent__"))]
+        for minutes in (100, 300, 599, 700):  # prefixes and leaders the writer built from the tile states
+            at = T0 + timedelta(minutes=minutes)
+            got = store.get({"uid": "u1"}, at=at, features=columns)
+            assert got.values == {c: v for c, v in ev.features({"uid": "u1"}, at, {"bonus": 0}).items() if c in columns}
 
 
 def test_an_unreachable_redis_is_a_store_error(tmp_path: Path) -> None:

@@ -262,8 +262,9 @@ def test_the_written_out_add_is_each_aggregations_own_add(
     events: list[tuple[int, Any, Any, Any]], calls: list[int], edge: int | None, ordered: bool
 ) -> None:
     """``Series.add_many`` (code written per layout, ``tileadd``) against a reference built with each
-    aggregation's ``add``, event by event: the tile states, the lifetime base of late events, the min
-    and max leaders and the events kept, for events in any order, in calls of any size."""
+    aggregation's ``add``, event by event: the tile states (and those a reader makes from the events
+    kept), the lifetime base of late events, the min and max leaders and the events kept, for events
+    in any order, in calls of any size."""
     layout = Layout(3, tuple(Slot(i, AGGREGATIONS[name], lifetime) for name, i, lifetime in _SLOTS), 3)
     series = Series(layout)
     if ordered:  # as a stream gives them: the leaders are kept as events arrive, not rebuilt
@@ -289,6 +290,8 @@ def test_the_written_out_add_is_each_aggregations_own_add(
                 state[i] = slot.agg.add(state[i], t, value)
     assert series.keys == sorted(tiles)
     assert series.states == [tiles[k] for k in sorted(tiles)]
+    state = series.dump()  # as a remote reader gets it: no tile states, made from the events when read
+    assert Series.restore(layout, (*state[:3], None, *state[4:])).states == [tiles[k] for k in sorted(tiles)]
     assert [b for b, s in zip(series.base, layout.slots, strict=True) if s.tiled] == [
         b for b, s in zip(base, layout.slots, strict=True) if s.tiled
     ]
