@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from featc.runtime.rediswire import PROBE, Wire
+from featc.runtime.rediswire import PROBE, Wire, _packer
 
 from .redis_proxy import Cut, Proxy, RedisServer, private_server
 from .services import missing
@@ -47,6 +49,21 @@ def test_replies_are_redis_pys(client: Any, server: RedisServer) -> None:
     assert w.round_trip([("GET", "a"), ("GET", "nothing"), ("HGET", "h", "f"), ("EVAL", "return {1, 'x'}", 0)]) == [
         b"\x00bytes", None, b"1", [1, b"x"]]  # fmt: skip
     w.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["GET", "EVALSHA", "HGET"]),
+                          st.lists(st.text() | st.binary() | st.integers(-(2**63), 2**64), max_size=6)),
+                min_size=1, max_size=4))  # fmt: skip
+def test_commands_are_packed_as_redis_py_packs_them(commands: list[tuple[str, list[Any]]]) -> None:
+    """hiredis' packer gives redis-py's bytes for the arguments the store sends (text, bytes, ints);
+    with a text encoding other than hiredis' UTF-8, redis-py's packer is kept."""
+    pool = redis.Redis().connection_pool  # nothing is connected
+    given = [(name, *args) for name, args in commands]
+    pack = _packer(pool.connection_kwargs)
+    assert pack is not None
+    assert b"".join(pack(given)) == b"".join(pool.connection_class(**pool.connection_kwargs).pack_commands(given))
+    assert _packer(redis.Redis(encoding="latin-1").connection_pool.connection_kwargs) is None
 
 
 def test_an_error_reply_is_raised_after_every_reply_is_read(client: Any, server: RedisServer) -> None:
