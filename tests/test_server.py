@@ -487,6 +487,18 @@ def test_tls_options_are_checked_before_the_start(build: Path, redis9: str, cert
     assert f"--tls-key {tmp_path / 'gone.pem'}: not a file" in message
 
 
+def test_store_spin_us_reaches_the_store_and_a_negative_one_is_refused(build: Path, redis9: str) -> None:
+    """``--store-spin-us`` is the store's ``spin_us`` (docs/serving.md, "Latency of a read from Redis")."""
+    from featc.runtime.serve.app import open_served
+    from featc.runtime.serve.config import ServeConfig
+
+    for spin in (0, 250):
+        store, _ = open_served(ServeConfig(build_dir=str(build), store=redis9, store_spin_us=spin))
+        with store:
+            assert store.state._wire._spin_ns == spin * 1000  # type: ignore[attr-defined]
+    assert "--store-spin-us -1: at least 0" in refused(build, "--store", redis9, "--store-spin-us", "-1", slim=True)
+
+
 # ---------------------------------------------------------------- faults
 
 
@@ -495,7 +507,7 @@ def test_a_stopped_store_is_a_503_and_recovery_needs_no_restart(build: Path, ev:
     redis_server.start()
     try:
         load(build, redis_server.url, ev)
-        options = ("--store-timeout", "0.2", "--store-retries", "1")
+        options = ("--store-timeout", "0.2", "--store-retries", "1", "--store-spin-us", "0")
         with serving(build, "--store", redis_server.url, *options) as s, open_store(build, redis_server.url) as store:
             expected = wire(store.get(GOOD["keys"], GOOD["request"], at=GOOD["at"]))
             assert s.post("/v1/features", GOOD) == (200, expected)

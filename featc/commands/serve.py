@@ -21,6 +21,7 @@ import click
 
 from ..cli import _path, handled
 from ..runtime.errors import DataError
+from ..runtime.rediswire import SPIN_US
 
 if TYPE_CHECKING:
     from ..compiler import ir
@@ -112,6 +113,13 @@ SERVE_PACKAGES = ("starlette", "uvicorn", "orjson", "prometheus_client")
     default=2,
     show_default=True,
     help="Retries per call to the store; then a 503.",
+)
+@click.option(
+    "--store-spin-us",
+    type=click.IntRange(min=0),
+    default=SPIN_US,
+    show_default=True,
+    help="Microseconds a Redis read polls for its reply before blocking, while that pays; 0: never.",
 )
 @click.option(
     "--retain", default="1h", show_default=True, help="As the ingesting processes open the store (90s, 15m, 7d)."

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import DataError, StoreError
+from ..rediswire import SPIN_US
 from .config import VECTOR_LOG, ServeConfig, check
 from .server import run, say
 from .startup import batch_views, ingest, pairs, read_csv, seconds
@@ -50,6 +51,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--store-timeout", type=float, default=0.5, help="seconds per store call (default: 0.5)")
     p.add_argument("--store-retries", type=int, default=2, help="retries per store call (default: 2)")
+    p.add_argument(
+        "--store-spin-us",
+        type=int,
+        default=SPIN_US,
+        help=f"microseconds a Redis read polls for its reply before blocking; 0: never (default: {SPIN_US})",
+    )
     p.add_argument("--retain", default="1h", help="as the ingesting processes open the store (default: 1h)")
     p.add_argument("--keep", type=int, default=4, help="boundaries kept per batch view (default: 4)")
     p.add_argument(
@@ -87,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_in_flight=args.max_in_flight,
             store_timeout=args.store_timeout,
             store_retries=args.store_retries,
+            store_spin_us=args.store_spin_us,
             retain_seconds=seconds(args.retain, "--retain"),
             keep=args.keep,
             shutdown_timeout=args.shutdown_timeout,

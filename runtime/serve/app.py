@@ -395,5 +395,5 @@ def open_served(config: ServeConfig) -> tuple[OnlineStore, dict[str, Any]]:
     """The build's store as ``open_store`` opens it, and its manifest (the build is read once)."""
     spec, manifest = read_build(config.build_dir)
     opts = options(config)
-    state = open_state(config.store, timeout=opts.pop("timeout"), retries=opts.pop("retries"))
+    state = open_state(config.store, timeout=opts.pop("timeout"), retries=opts.pop("retries"), spin_us=opts.pop("spin_us"))
     return OnlineStore(spec, manifest, state, **opts), manifest

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import DataError
+from ..rediswire import SPIN_US
 
 TOKEN_ENV = "FEATC_SERVE_TOKEN"
 """The environment variable holding the bearer token (``--token-file`` takes precedence)."""
@@ -52,6 +53,8 @@ class ServeConfig:
     store_timeout: float = 0.5
     """Seconds per call to a remote store; with ``store_retries`` it bounds a request's wait for it."""
     store_retries: int = 2
+    store_spin_us: int = SPIN_US
+    """How long a read from Redis polls for its reply before blocking (``open_store``'s ``spin_us``; 0: never)."""
     retain_seconds: float = 3600.0
     keep: int = 4
     shutdown_timeout: int = 30
@@ -95,6 +98,8 @@ def check(config: ServeConfig) -> None:
         )
     if config.max_body < 1 or config.max_batch < 1 or config.max_in_flight < 1:
         raise DataError("--max-body, --max-batch and --max-in-flight must be at least 1")
+    if config.store_spin_us < 0:
+        raise DataError(f"--store-spin-us {config.store_spin_us}: at least 0 (0: never poll)")
     if not 0 < config.port < 65536:
         raise DataError(f"--port {config.port}: a TCP port is 1 to 65535")
     if config.log_dir is not None:
@@ -217,4 +222,5 @@ def options(config: ServeConfig) -> dict[str, Any]:
         "keep": config.keep,
         "timeout": config.store_timeout,
         "retries": config.store_retries,
+        "spin_us": config.store_spin_us,
     }
