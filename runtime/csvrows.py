@@ -17,16 +17,16 @@ from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from . import values
 from .errors import DataError
 
 Rows = list[dict[str, Any]]
-_SHOWN = 60  # characters of an offending line or value quoted in a message
 
 
 def shown(value: object) -> str:
-    """A value for a message: repr (so control characters are escaped), cut short when long."""
-    text = repr(value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 5] + "…" + text[-4:]
+    """A line or value of a file for a message: ``values.shown`` (repr, so control characters are
+    escaped), cut shorter, since a message also names the file and line."""
+    return values.shown(value, 60)
 
 
 def read_header(path: Path, where: str) -> list[str]:
