@@ -338,6 +338,34 @@ def test_a_writer_makes_tile_states_again_when_theirs_are_gone_or_of_another_wri
             assert got.values == {c: v for c, v in ev.features({"uid": "u1"}, at, {"bonus": 0}).items() if c in columns}
 
 
+def test_a_cached_copy_stays_packed_until_its_version_is_read_again(tmp_path: Path) -> None:
+    """``cache=``: a version read once is kept packed, as read (an entity written more often than it
+    is read never pays for plain lists); read again, it is built as plain lists, then reused; a
+    write makes the next read fetch it again. Every answer is the evaluator's."""
+    path = build(tmp_path)
+    columns = [c for c in Evaluator(load_module(path / "features.py")).columns() if c.startswith("act__")]
+    at = T0 + timedelta(minutes=700)
+
+    def want(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        ev = Evaluator(load_module(path / "features.py"))
+        ev.ingest("ev", rows)
+        return {c: v for c, v in ev.features({"uid": "u1"}, at, {"bonus": 0}).items() if c in columns}
+
+    with open_store(path, redis_url(2), retain=timedelta(days=30), cache=8) as store:
+        store.ingest("ev", ROWS[:30])
+        cache = store.state._cache  # type: ignore[attr-defined]
+        key = f'{store.namespaces()["act"]}:t:"u1"'
+        for reads, rows in ((1, ROWS[:30]), (2, ROWS[:30]), (3, ROWS[:30]), (1, ROWS)):
+            assert store.get({"uid": "u1"}, at=at, features=columns).values == want(rows)
+            version, series, packed = cache[key]
+            assert (packed is not None) == (reads == 1) and (type(series.ts) is list) == (reads > 1)
+            if reads == 2:
+                kept = series
+            if reads == 3:
+                assert series is kept  # not decoded again
+                store.ingest("ev", ROWS[30:])
+
+
 def test_an_unreachable_redis_is_a_store_error(tmp_path: Path) -> None:
     with (
         open_store(build(tmp_path), "redis://127.0.0.1:9/0", timeout=0.2, retries=1) as store,
