@@ -8,8 +8,8 @@ written by another layout of these bytes is never read by this one.
 
 A series (``dump_series``) is written as two strings, so that reading one costs what answering
 needs: what every reader fetches (events, prefixes, leaders), and the tile states, which only a
-writer fetches: a reader makes them from the events on the rare question that reads them (an
-answer about the past, on min or max), and an answer about now never does. The lists are packed
+writer fetches: an answer about now never reads them, and a reader answers a question about the
+past on min or max from the window's events (``windows``). The lists are packed
 (``packing``) so that a reader keeps them as arrays and builds values only for the positions it
 reads; a writer gets plain lists back.
 
@@ -56,8 +56,7 @@ def loads(data: bytes | memoryview) -> Any:
 
 def dump_series(state: tuple[Any, ...]) -> tuple[bytes, bytes]:
     """``tiles.Series.dump()``'s values as two strings: what every reader fetches (events, prefixes,
-    leaders, base), and the tile states, one packed column per slot, which only a writer fetches (a
-    reader makes them from the events, the rare time it needs them: ``Series._from_events``)."""
+    leaders, base), and the tile states, one packed column per slot, which only a writer fetches."""
     ts, cols, keys, states, prefix, base, edge, newest, leaders = state
     head = dumps((sys.byteorder, pack(ts), [pack(c) for c in cols], pack(keys),
                   [None if p is None else pack(p) for p in prefix], base, edge, newest, leaders))  # fmt: skip

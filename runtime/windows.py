@@ -10,7 +10,8 @@ aggregation entry says of its state (never by its name):
 * the winner of an order (min, max: ``pick``): for a window that reaches past the newest event
   (serving asks about now), the leader kept from its first whole tile on (``Series.suffix_extreme``)
   and the events before that tile; else one pass of builtins over the partial tiles' events and
-  the whole tiles' states, nulls skipped;
+  the whole tiles' states, nulls skipped, or over the window's events for a series restored
+  without its tile states (a remote store's reader: making them costs far more than the pass);
 * the value at the earliest or latest instant (first, last: ``sql == "lookup"``): the first (last)
   event in the window with a value, then the events tied with it; no tile is read;
 * distinct values: a set of the window's events;
@@ -52,13 +53,14 @@ _known = partial(is_not, None)
 
 def fold(series: Series, i: int, lo: int | None, span: Span) -> Any:
     """Slot ``i``'s state over the window, by merging: its tiles (a prefix, a difference, or one by one)
-    and the events of the partial tiles, added (for a lifetime, with the base)."""
+    and the events of the partial tiles, added (for a lifetime, with the base); or the window's
+    events alone, without whole tiles or tile states at hand (``Series.states_held``)."""
     slot = series.layout.slots[i]
     agg = slot.agg
     a, b, h, t, p, q = span
     ts, values = series.ts, series.cols[slot.input]
-    if not slot.tiled or p < 0:  # a copy of the base: adding to a set updates it in place
-        state = agg.new() if lo is not None else agg.merge(series.base[i], agg.new())
+    if not slot.tiled or p < 0 or not series.states_held:
+        state = agg.new() if lo is not None else agg.merge(series.base[i], agg.new())  # a copy: sets update in place
         return state if a == b else agg.add_all(state, ts[a:b], values[a:b])
     state = series.base[i] if lo is None else agg.new()
     if a < h:
@@ -136,7 +138,8 @@ def _template(slot: Slot) -> Template:
             "elif {b} == n_ts:",
             "    {o} = series.suffix_extreme(#, {p})",
             "    if {a} < {h}: {o} = K#(filter(known, ({o}, *V@[{a}:{h}])), default=None)",
-            "else: {o} = K#(filter(known, chain(V@[{a}:{h}], map(T#, series.states[{p}:{q}]), V@[{t}:{b}])), default=None)",
+            "elif series.states_held: {o} = K#(filter(known, chain(V@[{a}:{h}], map(T#, series.states[{p}:{q}]), V@[{t}:{b}])), default=None)",
+            "else: {o} = K#(filter(known, V@[{a}:{b}]), default=None)",
         ], ["{o} = K#(filter(known, chain((base[#], P#[{q} - 1] if {q} else None), V@[{t}:{b}])), default=None)"]
     if not agg.compact:
         found = ["{o} = set(V@[{a}:{b}])", "{o}.discard(None)"]

@@ -357,7 +357,7 @@ def test_a_cached_copy_stays_packed_until_its_version_is_read_again(tmp_path: Pa
         key = f'{store.namespaces()["act"]}:t:"u1"'
         for reads, rows in ((1, ROWS[:30]), (2, ROWS[:30]), (3, ROWS[:30]), (1, ROWS)):
             assert store.get({"uid": "u1"}, at=at, features=columns).values == want(rows)
-            version, series, packed = cache[key]
+            _, series, packed = cache[key]
             assert (packed is not None) == (reads == 1) and (type(series.ts) is list) == (reads > 1)
             if reads == 2:
                 kept = series
