@@ -18,10 +18,10 @@ writes a list in a form a reader can keep as it is and read a position or a slic
   ints of int64 and nulls: ``("I", ints, present)``, the ints with 0 for null and a byte per
   position, 1 where a value is; text of few distinct values (fewer than 128, each at least twice
   on average: a status, a country), with or without nulls: ``("D", values, codes)``, the distinct
-  values (null among them) and per position the number of its value, a byte each (its bytes); other text:
-  ``("S", text, offsets, present)``, the values joined, where each starts (and the end), and
-  ``present`` as for ints (empty when nothing is null). Read as a ``Column``, which builds the
-  values of the positions or slice asked for, each time.
+  values (null among them) and a byte per position, the number of its value; other text: ``("S",
+  text, offsets, present)``, the values joined, where each starts (and the end), and ``present``
+  as for ints (empty when nothing is null). Read as a ``Column``, which builds the values of the
+  positions or slice asked for, each time.
 
 Anything else is left as it is (pickled whole). A writer (``writable``) gets plain lists back,
 since it changes them. A form or shape featc never writes

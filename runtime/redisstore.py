@@ -309,7 +309,7 @@ class RedisState:
                 if committed is not None and position is not None and position_of(committed) >= position:
                     late.append(None)
                     continue
-                blobs = pipe.mget([k for key in keys for k in (key, _tiles_key(key))]) if keys else []
+                blobs = pipe.mget([k for key in keys for k in (key, _tiles_key(u.namespace, key))]) if keys else []
                 series = {key: _writable(u.layout, head, tiles)
                           for key, head, tiles in zip(u.events, blobs[::2], blobs[1::2], strict=True)}  # fmt: skip
                 late.append(apply_events(series.__getitem__, u.events, u.span_us))
@@ -317,7 +317,7 @@ class RedisState:
             pipe.multi()
             for u, keys, series in writes:
                 for key, s in zip(keys, series.values(), strict=True):
-                    _set(pipe, key, version, s, u.ttl_ms)
+                    _set(pipe, u.namespace, key, version, s, u.ttl_ms)
                 if position is not None:
                     pipe.hset(f"{u.namespace}:offsets", partition, position_text(position))
             for u, n in zip(updates, late, strict=True):
@@ -355,7 +355,7 @@ class RedisState:
         def write() -> None:  # blind writes in one MULTI/EXEC: a retry after a lost reply writes the same bytes
             pipe = self._redis.pipeline(transaction=True)
             for k, s in series.items():
-                _set(pipe, f"{namespace}:t:{codec.key_text(k)}", version, s, ttl_ms)
+                _set(pipe, namespace, f"{namespace}:t:{codec.key_text(k)}", version, s, ttl_ms)
             if position is not None:
                 pipe.hset(f"{namespace}:offsets", partition, position_text(position))
             pipe.execute()
@@ -470,18 +470,17 @@ class RedisState:
         self._redis.close()
 
 
-def _tiles_key(key: str) -> str:
-    """The key of the tile states beside a series' key ``N:t:<entity>``: ``N:s:<entity>``."""
-    namespace, _, entity = key.partition(":t:")
-    return f"{namespace}:s:{entity}"
+def _tiles_key(namespace: str, key: str) -> str:
+    """The key of the tile states beside a series' key ``N:t:<entity>`` of namespace N: ``N:s:<entity>``."""
+    return f"{namespace}:s:{key[len(namespace) + 3 :]}"
 
 
-def _set(pipe: Any, key: str, version: bytes, series: Series, ttl_ms: int | None) -> None:
+def _set(pipe: Any, namespace: str, key: str, version: bytes, series: Series, ttl_ms: int | None) -> None:
     """Queue the writes of a series: what readers fetch at ``key``, its tile states beside it, both
     with the same version and expiry."""
     head, tiles = codec.dump_series(series.dump())
     pipe.set(key, version + head, px=ttl_ms)
-    pipe.set(_tiles_key(key), version + tiles, px=ttl_ms)
+    pipe.set(_tiles_key(namespace, key), version + tiles, px=ttl_ms)
 
 
 def _writable(layout: Layout, head: bytes | None, tiles: bytes | None) -> Series:
