@@ -338,6 +338,22 @@ def test_a_writer_makes_tile_states_again_when_theirs_are_gone_or_of_another_wri
             assert got.values == {c: v for c, v in ev.features({"uid": "u1"}, at, {"bonus": 0}).items() if c in columns}
 
 
+def test_the_tile_states_sit_beside_their_series_whatever_the_project_is_named(tmp_path: Path) -> None:
+    """A project named ``t`` puts ``:t:`` in its namespace too: the tile states' key is made from the
+    namespace, never found by splitting the series' key."""
+    import redis
+
+    project = featc.compile_text(TEXT, "online.feat", "t")
+    write_artifacts(project, "duckdb", tmp_path / "t")
+    url = redis_url(2)
+    with open_store(tmp_path / "t", url, retain=timedelta(days=30)) as store:
+        store.ingest("ev", ROWS[:5])
+        namespace = store.namespaces()["act"]
+        assert ":t:" in namespace
+        keys = {k.decode() for k in redis.Redis.from_url(url).keys(f"{namespace}:*")}
+    assert {f'{namespace}:t:"u1"', f'{namespace}:s:"u1"'} <= keys
+
+
 def test_a_cached_copy_stays_packed_until_its_version_is_read_again(tmp_path: Path) -> None:
     """``cache=``: a version read once is kept packed, as read (an entity written more often than it
     is read never pays for plain lists); read again, it is built as plain lists, then reused; a
