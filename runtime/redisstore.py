@@ -252,10 +252,11 @@ class RedisState:
     def _series(r: TilesRead, got: Any, cached: Cached | None, blob: bytes | None
                 ) -> tuple[Series | None, Cached | None]:  # fmt: skip
         """The series a read returned, and what a cache keeps of it now (None: nothing new). None (no
-        state); new bytes, decoded packed (``codec``: what an answer reads is built as it reads it);
-        or the cached copy of the same version, built now as plain lists if it was still packed:
-        read twice before it changed, it is likely to be read again, and plain lists answer 2.5x
-        faster, but cost 7x the decoding and 5x the memory (``Cached``)."""
+        state); new bytes, decoded packed (``codec``: what an answer reads is built as it reads it),
+        or as plain lists if the copy they replace was (its entity is read more often than it
+        changes); or the cached copy of the same version, built now as plain lists if it was still
+        packed: read twice before it changed, it is likely to be read again. Plain lists answer
+        2.5x faster, but cost 7x the decoding and 5x the memory (``Cached``)."""
         if got == 0:
             raise StateLost(r.namespace)
         if blob is None:
@@ -265,10 +266,11 @@ class RedisState:
             version, series, packed = cached
             if packed is None:
                 return series, None
-            lists = Series.restore(r.layout, codec.load_series(memoryview(packed)[VERSION_BYTES:], None, False, True))
-            return lists, (version, lists, None)
-        series = Series.restore(r.layout, codec.load_series(memoryview(blob)[VERSION_BYTES:], None, False))
-        return series, (blob[:VERSION_BYTES], series, blob)
+            built = Series.restore(r.layout, codec.load_series(memoryview(packed)[VERSION_BYTES:], None, False, True))
+            return built, (version, built, None)
+        lists = cached is not None and cached[2] is None
+        series = Series.restore(r.layout, codec.load_series(memoryview(blob)[VERSION_BYTES:], None, False, lists))
+        return series, (blob[:VERSION_BYTES], series, None if lists else blob)
 
     def _remember(self, keys: list[str], cached: list[Cached | None], fresh: dict[str, Cached]) -> None:
         """Keep the series just read as the most recently used of the cache (newly decoded ones added)."""

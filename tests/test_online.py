@@ -355,31 +355,42 @@ def test_the_tile_states_sit_beside_their_series_whatever_the_project_is_named(t
 
 
 def test_a_cached_copy_stays_packed_until_its_version_is_read_again(tmp_path: Path) -> None:
-    """``cache=``: a version read once is kept packed, as read (an entity written more often than it
-    is read never pays for plain lists); read again, it is built as plain lists, then reused; a
-    write makes the next read fetch it again. Every answer is the evaluator's."""
+    """``cache=``: a version read once is kept packed, as read; read again, it is built as plain
+    lists, then reused. The next version of an entity read so is built as lists at once (it is read
+    more often than it changes); of one read once per version, packed again. Every answer is the
+    evaluator's."""
     path = build(tmp_path)
     columns = [c for c in Evaluator(load_module(path / "features.py")).columns() if c.startswith("act__")]
     at = T0 + timedelta(minutes=700)
 
-    def want(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def want(uid: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         ev = Evaluator(load_module(path / "features.py"))
         ev.ingest("ev", rows)
-        return {c: v for c, v in ev.features({"uid": "u1"}, at, {"bonus": 0}).items() if c in columns}
+        return {c: v for c, v in ev.features({"uid": uid}, at, {"bonus": 0}).items() if c in columns}
 
     with open_store(path, redis_url(2), retain=timedelta(days=30), cache=8) as store:
-        store.ingest("ev", ROWS[:30])
         cache = store.state._cache  # type: ignore[attr-defined]
-        key = f'{store.namespaces()["act"]}:t:"u1"'
-        for reads, rows in ((1, ROWS[:30]), (2, ROWS[:30]), (3, ROWS[:30]), (1, ROWS)):
-            assert store.get({"uid": "u1"}, at=at, features=columns).values == want(rows)
-            _, series, packed = cache[key]
-            assert (packed is not None) == (reads == 1) and (type(series.ts) is list) == (reads > 1)
-            if reads == 2:
-                kept = series
-            if reads == 3:
-                assert series is kept  # not decoded again
-                store.ingest("ev", ROWS[30:])
+        namespace = store.namespaces()["act"]
+
+        def read(uid: str, rows: list[dict[str, Any]]) -> tuple[Any, bool]:
+            """The cached series after a read, and whether it is packed."""
+            assert store.get({"uid": uid}, at=at, features=columns).values == want(uid, rows)
+            _, series, packed = cache[f'{namespace}:t:"{uid}"']
+            assert (packed is None) == (type(series.ts) is list)
+            return series, packed is not None
+
+        store.ingest("ev", ROWS[:30])
+        assert read("u1", ROWS[:30])[1]  # read once: packed
+        lists, packed = read("u1", ROWS[:30])
+        assert not packed and read("u1", ROWS[:30]) == (lists, False)  # read again: lists, then reused
+        store.ingest("ev", ROWS[30:40])
+        again, packed = read("u1", ROWS[:40])
+        assert again is not lists and not packed  # a new version of a read-hot entity: lists at once
+        u2 = [r for r in ROWS if r["uid"] == "u2"]
+        store.ingest("ev", u2[:3])
+        assert read("u2", ROWS[:40] + u2[:3])[1]
+        store.ingest("ev", u2[3:])
+        assert read("u2", ROWS[:40] + u2)[1]  # read once per version: packed again
 
 
 def test_an_unreachable_redis_is_a_store_error(tmp_path: Path) -> None:
