@@ -266,10 +266,10 @@ class RedisState:
             version, series, packed = cached
             if packed is None:
                 return series, None
-            built = Series.restore(r.layout, codec.load_series(memoryview(packed)[VERSION_BYTES:], None, False, True))
+            built = _readable(r.layout, packed, lists=True)
             return built, (version, built, None)
         lists = cached is not None and cached[2] is None
-        series = Series.restore(r.layout, codec.load_series(memoryview(blob)[VERSION_BYTES:], None, False, lists))
+        series = _readable(r.layout, blob, lists)
         return series, (blob[:VERSION_BYTES], series, None if lists else blob)
 
     def _remember(self, keys: list[str], cached: list[Cached | None], fresh: dict[str, Cached]) -> None:
@@ -483,6 +483,12 @@ def _set(pipe: Any, namespace: str, key: str, version: bytes, series: Series, tt
     head, tiles = codec.dump_series(series.dump())
     pipe.set(key, version + head, px=ttl_ms)
     pipe.set(_tiles_key(namespace, key), version + tiles, px=ttl_ms)
+
+
+def _readable(layout: Layout, blob: bytes, lists: bool) -> Series:
+    """A series as a reader decodes what it fetched: without its tile states, its lists packed or
+    (``lists``) plain (``codec.load_series``)."""
+    return Series.restore(layout, codec.load_series(memoryview(blob)[VERSION_BYTES:], None, False, lists))
 
 
 def _writable(layout: Layout, head: bytes | None, tiles: bytes | None) -> Series:
