@@ -152,12 +152,15 @@ def _files(log_dir: Path, spec: ProjectSpec, project_dir: Path) -> tuple[list[Pa
     files = sorted(p for p in log_dir.glob("*.parquet") if p.is_file())
     if not files:
         raise DataError(f"{log_dir}: no vector log files (*.parquet) in it: serve with featc serve --log {log_dir}")
+    total = 0
     for path in files:
-        try:
-            read = pq.read_schema(path)
+        try:  # the footer once: its schema, metadata and row count
+            footer = pq.read_metadata(path)
+            names = footer.schema.to_arrow_schema().names
         except Exception as e:  # pyarrow's errors have no common base worth naming
             raise DataError(f"{path}: not a Parquet file pyarrow can read ({e})") from None
-        meta = read.metadata or {}
+        total += footer.num_rows
+        meta = footer.metadata or {}
         build = meta.get(b"featc.build", b"").decode()
         if not build or meta.get(b"featc.log") is None:
             raise DataError(f"{path}: not a featc vector log (no featc.build in its metadata)")
@@ -170,12 +173,12 @@ def _files(log_dir: Path, spec: ProjectSpec, project_dir: Path) -> tuple[list[Pa
             raise DataError(
                 f"{path}: a vector log of format {meta[b'featc.log'].decode()}; this featc reads {LOG_FORMAT}"
             )
-        missing = sorted(COLUMNS - set(read.names))
+        missing = sorted(COLUMNS - set(names))
         if missing:
             raise DataError(
                 f"{path}: not a featc vector log of format {LOG_FORMAT} (no column(s) {', '.join(missing)})"
             )
-    return files, sum(pq.read_metadata(path).num_rows for path in files)
+    return files, total
 
 
 @dataclass(frozen=True)
