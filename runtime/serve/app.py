@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from starlette.applications import Starlette
@@ -39,7 +39,7 @@ from ..errors import DataError, NotServed, StoreError
 from ..online import OnlineStore, Vector, open_state, read_build
 from . import health, openapi, wire
 from .auth import BearerAuth
-from .config import CONFIG_ENV, ServeConfig, options, read_token, scrub
+from .config import CONFIG_ENV, ServeConfig, read_token, scrub
 from .front import Endpoint, Front
 from .metrics import Instrumented, Metrics
 from .wire import WireError
@@ -394,6 +394,7 @@ def from_environment() -> ASGIApp:
 def open_served(config: ServeConfig) -> tuple[OnlineStore, dict[str, Any]]:
     """The build's store as ``open_store`` opens it, and its manifest (the build is read once)."""
     spec, manifest = read_build(config.build_dir)
-    opts = options(config)
-    state = open_state(config.store, timeout=opts.pop("timeout"), retries=opts.pop("retries"), spin_us=opts.pop("spin_us"))
-    return OnlineStore(spec, manifest, state, **opts), manifest
+    state = open_state(config.store, timeout=config.store_timeout, retries=config.store_retries,
+                       spin_us=config.store_spin_us)  # fmt: skip
+    store = OnlineStore(spec, manifest, state, retain=timedelta(seconds=config.retain_seconds), keep=config.keep)
+    return store, manifest

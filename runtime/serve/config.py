@@ -13,7 +13,6 @@ import os
 import socket
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import DataError
@@ -211,16 +210,3 @@ def scrub(message: str, config: ServeConfig) -> str:
     """``message`` with the store URL's password removed (store errors name the URL)."""
     clean = redacted(config.store)
     return message if clean == config.store else message.replace(config.store, clean)
-
-
-def options(config: ServeConfig) -> dict[str, Any]:
-    """The open_store options of a run."""
-    from datetime import timedelta
-
-    return {
-        "retain": timedelta(seconds=config.retain_seconds),
-        "keep": config.keep,
-        "timeout": config.store_timeout,
-        "retries": config.store_retries,
-        "spin_us": config.store_spin_us,
-    }
