@@ -34,9 +34,14 @@ def read_header(path: Path, where: str) -> list[str]:
 
     ``where`` names the input in messages: ``source `orders` (data/orders.csv)``.
     """
+    with path.open("rb") as f:
+        return _header(csv.reader(decoded(f, where), strict=True), where)
+
+
+def _header(reader: Iterator[list[str]], where: str) -> list[str]:
+    """``read_header`` of a reader at the file's start."""
     try:
-        with path.open("rb") as f:
-            header = next(csv.reader(decoded(f, where), strict=True), None)
+        header = next(reader, None)
     except csv.Error as e:
         raise DataError(f"{where}: line 1 (the header) is not valid CSV: {e}") from None
     if header is None:
@@ -64,13 +69,12 @@ def require(names: Collection[str], columns: Collection[str], where: str) -> Non
 
 def csv_rows(path: Path, columns: Collection[str], batch: int, where: str) -> Iterator[Rows]:
     """The file's rows, ``batch`` at a time, only ``columns`` (each required), as text; an empty field is null."""
-    header = read_header(path, where)
-    require(header, columns, where)
-    wanted = [(i, n) for i, n in enumerate(header) if n in columns]
     with path.open("rb") as f:
         reader = csv.reader(decoded(f, where), strict=True)
+        header = _header(reader, where)
+        require(header, columns, where)
+        wanted = [(i, n) for i, n in enumerate(header) if n in columns]
         try:
-            next(reader)
             rows: Rows = []
             for fields in reader:
                 if not fields:  # an entirely blank line
