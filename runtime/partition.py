@@ -19,8 +19,7 @@ from typing import Any
 
 from .errors import DataError, StoreError
 from .online import OnlineStore
-
-Position = tuple[int, ...]
+from .statestore import Position, position_text
 
 
 @dataclass
@@ -100,7 +99,7 @@ class Partition:
             counts.held += n
             return
         try:
-            done = self.store.ingest(self.source, rows[start:end], offset=(self.partition, "-".join(map(str, last))))
+            done = self.store.ingest(self.source, rows[start:end], offset=(self.partition, position_text(last)))
         except StoreError:
             self._committed = None  # the write may or may not have landed: ask again next time
             raise
@@ -122,7 +121,7 @@ def _located(e: DataError, source: str, start: int, positions: Sequence[Position
     if found is None:
         return e
     index = start + int(found.group(1)) - 1
-    where = f"ingest {source!r}, position {'-'.join(map(str, positions[index]))}"
+    where = f"ingest {source!r}, position {position_text(positions[index])}"
     return BadRow(f"{where}: {found.group(2)}", index, start, found.group(2))
 
 

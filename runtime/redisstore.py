@@ -40,7 +40,7 @@ from .errors import StoreError
 from .gcpause import collector_paused
 from .rediswire import SPIN_US, Wire
 from .state import Key
-from .statestore import BatchRead, Hit, Position, Row, StateLost, TilesRead, Update
+from .statestore import BatchRead, Hit, Position, Row, StateLost, TilesRead, Update, position_of, position_text
 from .tiles import Layout, Series
 from .tilestore import apply_events
 
@@ -109,14 +109,6 @@ STAGING_TTL_MS = 24 * 3600 * 1000
 TOKEN_TTL_MS = 3600 * 1000
 """How long a committed ingest or landing remembers its token, so a retry of it is recognised."""
 CHUNK = 1000
-
-
-def position_text(position: Position) -> str:
-    return "-".join(map(str, position))
-
-
-def position_of(text: bytes | str) -> Position:
-    return tuple(int(p) for p in (text.decode() if isinstance(text, bytes) else text).split("-"))
 
 
 class RedisState:

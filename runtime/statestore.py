@@ -30,6 +30,18 @@ from .tilestore import apply_events
 
 Position = tuple[int, ...]
 """Where an event is in its partition: an int, or a Redis stream id's (milliseconds, sequence)."""
+
+
+def position_text(position: Position) -> str:
+    """A position as text: ``12``, or a stream id's ``1700000000000-5``."""
+    return "-".join(map(str, position))
+
+
+def position_of(text: bytes | str) -> Position:
+    """``position_text``'s position again."""
+    return tuple(int(p) for p in (text.decode() if isinstance(text, bytes) else text).split("-"))
+
+
 Offset = tuple[str, Position]
 """(partition, position of the last event of a call); partitions are per source."""
 Row = tuple[Any, ...]
@@ -244,4 +256,6 @@ __all__ = [
     "StateStore",
     "TilesRead",
     "Update",
+    "position_of",
+    "position_text",
 ]
